@@ -1,0 +1,80 @@
+// Normalisation layers. All share one backward formula over the normalised axes A:
+//   x̂ = (x − μ_A) / σ_A,  g = dy · γ,  dx = (g − mean_A(g) − x̂ · mean_A(g · x̂)) / σ_A
+// BatchNormalization in inference mode is an affine map with fixed statistics.
+import type { GradRule } from "../rule.ts";
+import type { GraphBuilder } from "../../graph/builder.ts";
+import type { Value } from "../../graph/types.ts";
+
+/** Reshapes a per-channel vector [C] to broadcast against [N, C, ...]. */
+function perChannel(b: GraphBuilder, v: Value, rank: number): Value {
+  return b.reshape(v, [-1, ...Array(rank - 2).fill(1)]);
+}
+
+/** Backward of normalisation over `axes` with batch statistics; returns dx and x̂. */
+function normalizedBackward(b: GraphBuilder, x: Value, dy: Value, gamma: Value, axes: number[], eps: number): { dx: Value; xhat: Value } {
+  const mean = b.reduceMean(x, axes);
+  const xc = b.sub(x, mean);
+  const variance = b.reduceMean(b.mul(xc, xc), axes);
+  const invStd = b.op1("Reciprocal", [b.sqrt(b.add(variance, b.scalar(eps, x.dtype)))]);
+  const xhat = b.mul(xc, invStd);
+  const g = b.mul(dy, gamma);
+  const inner = b.sub(b.sub(g, b.reduceMean(g, axes)), b.mul(xhat, b.reduceMean(b.mul(g, xhat), axes)));
+  return { dx: b.mul(inner, invStd), xhat };
+}
+
+const spatialAxes = (rank: number) => [...Array(rank - 2).keys()].map((i) => i + 2);
+
+export const normalizationRules: Record<string, GradRule> = {
+  BatchNormalization: (c) => {
+    const { b } = c;
+    const x = c.x(0), scale = c.x(1);
+    const rank = x.shape.length;
+    const eps = c.attrs.float("epsilon", 1e-5);
+    const channelAxes = [0, ...spatialAxes(rank)];
+    const sumToChannel = (v: Value) => b.reduceSum(v, channelAxes, false);
+    const dy = c.dy;
+    if (c.attrs.int("training_mode", 0) === 1) {
+      // Batch statistics: the running-stat outputs are state, not differentiated.
+      const { dx, xhat } = normalizedBackward(b, x, dy, perChannel(b, scale, rank), channelAxes, eps);
+      return [
+        c.need(0) ? dx : null,
+        c.need(1) ? sumToChannel(b.mul(dy, xhat)) : null,
+        c.need(2) ? sumToChannel(dy) : null,
+        null, null,
+      ];
+    }
+    // Inference: y = γ (x − μ) / √(σ² + ε) + β with μ, σ² inputs
+    const mean = perChannel(b, c.x(3), rank), variance = perChannel(b, c.x(4), rank);
+    const invStd = b.op1("Reciprocal", [b.sqrt(b.add(variance, b.scalar(eps, x.dtype)))]);
+    const gammaInv = b.mul(perChannel(b, scale, rank), invStd);
+    const xhat = c.need(1) || c.need(4) ? b.mul(b.sub(x, mean), invStd) : null;
+    return [
+      c.need(0) ? b.mul(dy, gammaInv) : null,
+      c.need(1) ? sumToChannel(b.mul(dy, xhat!)) : null,
+      c.need(2) ? sumToChannel(dy) : null,
+      // ∂y/∂μ = −γ/σ
+      c.need(3) ? b.neg(sumToChannel(b.mul(dy, gammaInv))) : null,
+      // ∂y/∂σ² = −½ γ x̂ / (σ² + ε)
+      c.need(4) ? b.scale(sumToChannel(b.mul(b.mul(dy, gammaInv), b.mul(xhat!, invStd))), -0.5) : null,
+    ];
+  },
+  InstanceNormalization: (c) => {
+    const { b } = c;
+    const x = c.x(0), scale = c.x(1), dy = c.dy;
+    const rank = x.shape.length;
+    const { dx, xhat } = normalizedBackward(b, x, dy, perChannel(b, scale, rank), spatialAxes(rank), c.attrs.float("epsilon", 1e-5));
+    const sumToChannel = (v: Value) => b.reduceSum(v, [0, ...spatialAxes(rank)], false);
+    return [c.need(0) ? dx : null, c.need(1) ? sumToChannel(b.mul(dy, xhat)) : null, c.need(2) ? sumToChannel(dy) : null];
+  },
+  LayerNormalization: (c) => {
+    const { b } = c;
+    const x = c.x(0), scale = c.x(1), dy = c.dy;
+    const rank = x.shape.length;
+    let axis = c.attrs.int("axis", -1);
+    if (axis < 0) axis += rank;
+    const axes = [...Array(rank - axis).keys()].map((i) => i + axis);
+    const { dx, xhat } = normalizedBackward(b, x, dy, scale, axes, c.attrs.float("epsilon", 1e-5));
+    // γ and β broadcast over the leading axes: the walker sums them back.
+    return [c.need(0) ? dx : null, c.need(1) ? b.mul(dy, xhat) : null, c.need(2) && c.node.inputs[2] ? dy : null];
+  },
+};
