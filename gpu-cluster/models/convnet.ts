@@ -1,0 +1,25 @@
+// ConvNet-D, the dataset-distillation benchmark network: D blocks of
+// conv 3×3 (width 128) → norm → ReLU → average-pool 2×2, then one linear classifier.
+// We use BatchNorm as the norm: its running statistics are what recover matches.
+import type { Value } from "../graph/types.ts";
+import type { ModelBuilder } from "./layers.ts";
+
+export interface ConvNetOptions {
+  depth: number;
+  classes: number;
+  width?: number;
+}
+
+export function convNet(m: ModelBuilder, x: Value, o: ConvNetOptions): Value {
+  const { b } = m;
+  const width = o.width ?? 128;
+  let h = x;
+  for (let i = 0; i < o.depth; i++) {
+    h = b.scope(`features.${i}`, () => {
+      const conv = m.conv2d(h, `features.${i}.conv`, width, 3, { pad: 1, bias: true });
+      const act = b.relu(m.batchNorm(conv, `features.${i}.norm`));
+      return b.averagePool(act, [2, 2]);
+    });
+  }
+  return m.linear(b.flatten(h, 1), "classifier", o.classes);
+}

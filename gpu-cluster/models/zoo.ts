@@ -1,0 +1,31 @@
+// The model zoo by name. Every model takes NCHW float input and returns logits [N, classes].
+import type { Value } from "../graph/types.ts";
+import type { ModelBuilder } from "./layers.ts";
+import { convNet } from "./convnet.ts";
+import { resNet18, resNet50, type Stem } from "./resnet.ts";
+
+export interface ModelSpec {
+  arch: string;
+  classes: number;
+  channels: number;
+  size: number;
+  /** Overrides the first-stage width (tests use small widths). */
+  width?: number;
+}
+
+export const ARCHITECTURES = ["convnet-1", "convnet-2", "convnet-3", "convnet-4", "convnet-5", "resnet18", "resnet50"] as const;
+
+/** ImageNet stem from 128 px up; the small-image stem below. */
+export const stemFor = (size: number): Stem => (size >= 128 ? "imagenet" : "small");
+
+export function buildModel(m: ModelBuilder, x: Value, spec: ModelSpec): Value {
+  const conv = /^convnet-(\d+)$/.exec(spec.arch);
+  if (conv) {
+    const depth = Number(conv[1]);
+    if (spec.size / 2 ** depth < 1) throw new Error(`${spec.arch} needs images of at least ${2 ** depth} px, got ${spec.size}`);
+    return convNet(m, x, { depth, classes: spec.classes, width: spec.width });
+  }
+  if (spec.arch === "resnet18") return resNet18(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });
+  if (spec.arch === "resnet50") return resNet50(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });
+  throw new Error(`unknown architecture '${spec.arch}': choose one of ${ARCHITECTURES.join(", ")}`);
+}

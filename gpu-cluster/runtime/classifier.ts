@@ -1,0 +1,96 @@
+// Compiled programs for a classifier from the zoo: a training step (forward in train mode,
+// loss, weight gradients, optimiser update, BN running-stat update — all one ORT run) and a
+// frozen inference graph (for evaluation and for export as the teacher's .onnx file).
+import { GraphBuilder, tensor } from "../graph/builder.ts";
+import type { Graph } from "../graph/graph.ts";
+import type { TensorData } from "../graph/types.ts";
+import { gradients } from "../autodiff/gradients.ts";
+import { crossEntropy, klDivergence } from "../autodiff/losses.ts";
+import type { Optimizer, OptimizerUpdate } from "../autodiff/optimizers.ts";
+import { ModelBuilder } from "../models/layers.ts";
+import type { ParamStore } from "../models/params.ts";
+import { buildModel, type ModelSpec } from "../models/zoo.ts";
+import { Program, type CompileOptions } from "./program.ts";
+import { serializeModel } from "../graph/onnx-serialize.ts";
+
+export type ClassifierLoss = { kind: "cross_entropy" } | { kind: "kl"; temperature: number };
+
+export interface TrainStepOptions extends CompileOptions {
+  optimizer: Optimizer;
+  loss?: ClassifierLoss;
+}
+
+/** One training step per `run`: feeds x [N,C,H,W] and targets [N,K] (one-hot or soft probabilities). */
+export class ClassifierTrainer {
+  private stepCount = 0;
+
+  private constructor(
+    readonly program: Program,
+    private readonly update: OptimizerUpdate,
+    private readonly params: ParamStore,
+    private readonly stateNames: string[],
+  ) {}
+
+  static async compile(spec: ModelSpec, params: ParamStore, o: TrainStepOptions): Promise<ClassifierTrainer> {
+    const b = new GraphBuilder(`${spec.arch}_train`);
+    const x = b.input("x", "float32", ["N", spec.channels, spec.size, spec.size]);
+    const targets = b.input("targets", "float32", ["N", spec.classes]);
+    const m = new ModelBuilder(b, params, "train");
+    const logits = buildModel(m, x, spec);
+    const lossKind = o.loss ?? { kind: "cross_entropy" };
+    const loss = lossKind.kind === "kl" ? klDivergence(b, logits, targets, lossKind.temperature) : crossEntropy(b, logits, targets);
+    const grads = gradients(b, loss, m.weights.map((w) => w.value));
+    const update = o.optimizer.apply(b, m.weights.map((w, i) => ({ name: w.name, param: w.value, grad: grads[i] })));
+    b.output(loss, "loss");
+    b.output(logits, "logits");
+    const state = [...m.stateFor(update.updated), ...update.state];
+    const program = await Program.compile(b.graph, state, o);
+    return new ClassifierTrainer(program, update, params, [...m.weights.map((w) => w.name), ...m.bufferUpdates.map((s) => s.input.name)]);
+  }
+
+  /** Runs one step; returns the loss and the logits of this batch. */
+  async step(x: TensorData, targets: TensorData, lr: number): Promise<{ loss: number; logits: Float32Array }> {
+    const out = await this.program.run({ x, targets, ...this.update.feeds(this.stepCount++, lr) });
+    return { loss: (out.loss.data as Float32Array)[0], logits: out.logits.data as Float32Array };
+  }
+
+  /** Copies the trained weights and BN statistics back into the parameter store. */
+  syncParams(): void {
+    for (const n of this.stateNames) this.params.set(n, this.program.getState(n));
+  }
+}
+
+/** The model with frozen weights and BN in inference mode: logits = f(x). */
+export function inferenceGraph(spec: ModelSpec, params: ParamStore, inputName = "input", outputName = "logits"): Graph {
+  const b = new GraphBuilder(spec.arch);
+  const x = b.input(inputName, "float32", ["N", spec.channels, spec.size, spec.size]);
+  const m = new ModelBuilder(b, params, "frozen");
+  b.output(buildModel(m, x, spec), outputName);
+  return b.graph;
+}
+
+/** The .onnx bytes of the frozen model (what squeeze saves as the teacher). */
+export function exportOnnx(spec: ModelSpec, params: ParamStore): Uint8Array {
+  return serializeModel(inferenceGraph(spec, params), { docString: JSON.stringify(spec) });
+}
+
+/** Batched inference with a plain ORT session (no state). */
+export class Classifier {
+  private constructor(readonly program: Program) {}
+
+  static async fromGraph(graph: Graph, o: CompileOptions = {}): Promise<Classifier> {
+    return new Classifier(await Program.compile(graph, [], o));
+  }
+
+  async logits(x: TensorData): Promise<Float32Array> {
+    const out = await this.program.run({ [this.program.session.inputNames[0]]: x });
+    return out[this.program.fetchNames[0]].data as Float32Array;
+  }
+}
+
+export const oneHot = (labels: ArrayLike<number>, classes: number): TensorData => {
+  const t = tensor("float32", [labels.length, classes]);
+  for (let i = 0; i < labels.length; i++) (t.data as Float32Array)[i * classes + labels[i]] = 1;
+  return t;
+};
+
