@@ -1,0 +1,66 @@
+// Progress bars shared by all stages: label, bar, count, rate, ETA and a free-form info field
+// (loss, accuracy...). On a terminal they redraw in place; elsewhere (pipes, CI logs) they print a
+// line every few seconds; `quiet` silences them (tests).
+import cliProgress from "cli-progress";
+
+export interface Progress {
+  /** Sets the done count (absolute) and optionally the info text. */
+  update(done: number, info?: string): void;
+  /** Adds `n` to the done count. */
+  tick(n?: number, info?: string): void;
+  stop(info?: string): void;
+}
+
+export interface ProgressOptions {
+  quiet?: boolean;
+  /** Unit shown with the rate ("img", "step", "batch"). */
+  unit?: string;
+  stream?: NodeJS.WritableStream;
+}
+
+const silent: Progress = { update() {}, tick() {}, stop() {} };
+
+function formatRate(perSecond: number): string {
+  if (!Number.isFinite(perSecond) || perSecond <= 0) return "-";
+  if (perSecond >= 100) return perSecond.toFixed(0);
+  if (perSecond >= 1) return perSecond.toFixed(1);
+  return perSecond.toPrecision(2);
+}
+
+export function createProgress(label: string, total: number, opts: ProgressOptions = {}): Progress {
+  if (opts.quiet) return silent;
+  const stream = opts.stream ?? process.stderr;
+  const tty = (stream as NodeJS.WriteStream).isTTY === true;
+  const bar = new cliProgress.SingleBar({
+    format: `${label.padEnd(10)} |{bar}| {value}/{total} {rate} ${opts.unit ?? "it"}/s ETA {eta_formatted} {info}`,
+    barCompleteChar: "█",
+    barIncompleteChar: "░",
+    barsize: 24,
+    hideCursor: tty ? true : null,
+    stream,
+    noTTYOutput: !tty,
+    notTTYSchedule: 5000,
+    etaBuffer: 50,
+    fps: 5,
+  });
+  const start = performance.now();
+  let done = 0;
+  let info = "";
+  const payload = () => ({ rate: formatRate(done / ((performance.now() - start) / 1000)), info });
+  bar.start(total, 0, payload());
+  return {
+    update(n, text) {
+      done = n;
+      if (text !== undefined) info = text;
+      bar.update(n, payload());
+    },
+    tick(n = 1, text) {
+      this.update(done + n, text);
+    },
+    stop(text) {
+      if (text !== undefined) info = text;
+      bar.update(done, payload());
+      bar.stop();
+    },
+  };
+}
