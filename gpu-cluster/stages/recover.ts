@@ -1,0 +1,139 @@
+// Recover (SRe2L §3.2): synthesise the images. Each batch of synthetic images starts from noise
+// (the original) or from real images of its classes (successors' initialisation) and is
+// optimised for a fixed number of Adam steps through the frozen teacher; each step sees one
+// random-resized crop (+ flip) of the whole batch, done inside the graph (recover-step.ts).
+import { tensor } from "../graph/builder.ts";
+import type { TensorData } from "../graph/types.ts";
+import { cosineLr } from "../autodiff/optimizers.ts";
+import { Random, indicesByClass, pixelScale, type ChannelStats, type Dataset } from "../data/index.ts";
+import type { CompileOptions } from "../runtime/program.ts";
+import { oneHot } from "../runtime/classifier.ts";
+import { cropFor, defaultCropSchedule, interpolationMatrix, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+import { createProgress } from "../cli/progress.ts";
+import { argmax } from "./accuracy.ts";
+import { recoverPlan } from "./recover-plan.ts";
+import { RecoverStep, type RecoverStepConfig } from "./recover-step.ts";
+import type { TeacherSource } from "./teacher-graph.ts";
+
+export interface RecoverConfig {
+  ipc: number;
+  iterations: number;
+  /** Images optimised together (rounded to whole blocks of classes, see recover-plan.ts). */
+  batch: number;
+  lr: number;
+  rBn: number;
+  firstBnMultiplier: number;
+  beta1: number;
+  beta2: number;
+  init: "noise" | "real";
+  /** RandomResizedCrop scale range and flip probability of the per-step augmentation. */
+  cropScale: [number, number];
+  flipProb: number;
+  seed: number;
+}
+
+export interface TeacherInput {
+  source: TeacherSource;
+  classes: number;
+  channels: number;
+  size: number;
+  stats: ChannelStats;
+}
+
+export interface RecoverResult {
+  /** N × C × H × W pixels in [0, 1]; image i has class floor(i / ipc). */
+  pixels: Float32Array;
+  /** Per batch: loss, CE and BN terms at the first and at the last step. */
+  batches: { first: { loss: number; ce: number; bn: number }; last: { loss: number; ce: number; bn: number } }[];
+}
+
+function initialImages(t: TeacherInput, images: number[], classes: number[], cfg: RecoverConfig, real: Dataset | undefined, batchIndex: number): Float32Array {
+  const per = t.channels * t.size * t.size;
+  const out = new Float32Array(images.length * per);
+  const rng = new Random(cfg.seed, `recover-init-${batchIndex}`);
+  if (cfg.init === "noise") {
+    for (let i = 0; i < out.length; i++) out[i] = rng.normal();
+    return out;
+  }
+  if (!real) throw new Error("recover --init real needs the real training set");
+  if (real.height !== t.size || real.channels !== t.channels) throw new Error(`recover --init real: the data is ${real.channels}×${real.height}×${real.width}, the teacher takes ${t.channels}×${t.size}×${t.size}`);
+  const byClass = indicesByClass(real);
+  const plane = t.size * t.size;
+  const s = pixelScale(real.images);
+  images.forEach((img, b) => {
+    const pool = byClass[classes[b]];
+    if (pool.length === 0) throw new Error(`recover --init real: class ${classes[b]} has no real image`);
+    // A different real image for each IPC index of a class; deterministic in the seed.
+    const src = pool[(new Random(cfg.seed, `real-${img}`).int(pool.length))];
+    for (let c = 0; c < t.channels; c++) {
+      for (let j = 0; j < plane; j++) {
+        out[b * per + c * plane + j] = (real.images[src * per + c * plane + j] * s - t.stats.mean[c]) / t.stats.std[c];
+      }
+    }
+  });
+  return out;
+}
+
+export async function recover(t: TeacherInput, cfg: RecoverConfig, real: Dataset | undefined, o: CompileOptions & { quiet?: boolean } = {}): Promise<RecoverResult> {
+  const { channels: C, size: H, classes: K } = t;
+  const plan = recoverPlan(K, cfg.ipc, cfg.batch);
+  const per = C * H * H;
+  const pixels = new Float32Array(K * cfg.ipc * per);
+  const lower = t.stats.mean.map((m, c) => -m / t.stats.std[c]);
+  const upper = t.stats.mean.map((m, c) => (1 - m) / t.stats.std[c]);
+  const steps = new Map<number, RecoverStep>();
+  const bar = createProgress("recover", plan.length * cfg.iterations, { quiet: o.quiet, unit: "step" });
+  const result: RecoverResult = { pixels, batches: [] };
+  let done = 0;
+  for (const [bi, batch] of plan.entries()) {
+    const B = batch.images.length;
+    const stepCfg: RecoverStepConfig = {
+      batch: B, channels: C, size: H, cropSize: H, classes: K, rBn: cfg.rBn, firstBnMultiplier: cfg.firstBnMultiplier,
+      beta1: cfg.beta1, beta2: cfg.beta2, lower, upper,
+    };
+    const init: TensorData = tensor("float32", [B, C, H, H], initialImages(t, batch.images, batch.classes, cfg, real, bi));
+    let step = steps.get(B);
+    if (!step) {
+      step = await RecoverStep.compile(t.source, stepCfg, init, o);
+      steps.set(B, step);
+    } else {
+      step.reset(init);
+    }
+    const targets = oneHot(batch.classes, K);
+    // Per-step crops come from the crop schedule: seeded by (run seed, batch), one "image" per step.
+    const schedule: CropScheduleParams = defaultCropSchedule({ seed: cfg.seed * 1000003 + bi, sourceSize: H, outputSize: H, scale: cfg.cropScale, flipProb: cfg.flipProb });
+    let first = { loss: 0, ce: 0, bn: 0 };
+    let last = first;
+    let correct = 0;
+    for (let it = 0; it < cfg.iterations; it++) {
+      const box = cropFor(schedule, it, 0);
+      const rows = interpolationMatrix(H, box.y, box.h, H, false);
+      const cols = interpolationMatrix(H, box.x, box.w, H, box.flip);
+      const r = await step.step(rows, transpose(cols, H, H), targets, cosineLr(it, cfg.iterations, cfg.lr), stepCfg);
+      last = { loss: r.loss, ce: r.ce, bn: r.bn };
+      if (it === 0) first = last;
+      correct = batch.classes.filter((c, b) => argmax(r.logits, b * K, K) === c).length;
+      bar.update(++done, `batch ${bi + 1}/${plan.length} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} bn ${r.bn.toFixed(3)} acc ${correct}/${B}`);
+    }
+    result.batches.push({ first, last });
+    const x = step.images().data as Float32Array;
+    batch.images.forEach((img, b) => {
+      for (let c = 0; c < C; c++) {
+        for (let j = 0; j < H * H; j++) {
+          const v = x[b * per + c * H * H + j] * t.stats.std[c] + t.stats.mean[c];
+          pixels[img * per + c * H * H + j] = Math.min(1, Math.max(0, v));
+        }
+      }
+    });
+  }
+  for (const s of steps.values()) await s.release();
+  bar.stop();
+  return result;
+}
+
+/** rows × cols matrix → its transpose. */
+function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = m[r * cols + c];
+  return out;
+}

@@ -1,0 +1,66 @@
+// Relabel (SRe2L §3.3, FKD style): for every epoch a student will train, the crop schedule fixes
+// each image's random-resized crop, flip and mix partner; the teacher labels exactly that crop.
+// Soft labels are softmax(logits / T), kept as top-k quantised records in a label table
+// (shared/label-table): random access by (epoch, batch), a fraction of fp32 labels' size.
+import * as ort from "onnxruntime-node";
+import { batchOrder, cropFor, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+import { LabelTableWriter } from "../../shared/label-table/index.ts";
+import type { ChannelStats } from "../data/index.ts";
+import { createSession, type ExecutionProvider } from "../runtime/execution-provider.ts";
+import { createProgress } from "../cli/progress.ts";
+import { cropBatch, type ImageSet } from "./crops.ts";
+
+export interface RelabelConfig {
+  epochs: number;
+  k: number;
+  quant: "u8" | "f16";
+  /** Soft labels are the teacher's softmax at this temperature; students use the same T. */
+  temperature: number;
+  schedule: CropScheduleParams;
+  runId: string;
+  /** Crops per teacher run. */
+  batch: number;
+}
+
+export interface RelabelResult {
+  table: Uint8Array;
+  /** What the same labels would take as full fp32 vectors. */
+  fp32Bytes: number;
+}
+
+export function softmaxRows(logits: Float32Array, rows: number, classes: number, temperature: number, out: Float32Array, outOffset = 0): void {
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let k = 0; k < classes; k++) max = Math.max(max, logits[r * classes + k] / temperature);
+    let sum = 0;
+    for (let k = 0; k < classes; k++) sum += out[outOffset + r * classes + k] = Math.exp(logits[r * classes + k] / temperature - max);
+    for (let k = 0; k < classes; k++) out[outOffset + r * classes + k] /= sum;
+  }
+}
+
+export async function relabel(teacher: Uint8Array, stats: ChannelStats, set: ImageSet, classes: number, cfg: RelabelConfig,
+  o: { ep?: ExecutionProvider; threads?: number; quiet?: boolean; label?: string } = {}): Promise<RelabelResult> {
+  const session = await createSession(teacher, o.ep ?? "cpu", o.threads);
+  const S = cfg.schedule.outputSize;
+  const N = set.count;
+  const writer = new LabelTableWriter({
+    classes, images: N, epochs: cfg.epochs, cropsPerImage: 1, k: Math.min(cfg.k, classes),
+    quant: cfg.quant === "u8" ? 1 : 2, seed: cfg.schedule.seed, runId: cfg.runId, hasBox: true,
+  });
+  const bar = createProgress(o.label ?? "relabel", cfg.epochs * N, { quiet: o.quiet, unit: "crop" });
+  for (let e = 0; e < cfg.epochs; e++) {
+    const order = batchOrder(cfg.schedule.seed, e, N);
+    const probs = new Float32Array(N * classes);
+    for (let s0 = 0; s0 < N; s0 += cfg.batch) {
+      const slots = Array.from({ length: Math.min(cfg.batch, N - s0) }, (_, j) => s0 + j);
+      const x = new ort.Tensor("float32", cropBatch(cfg.schedule, e, slots, set, stats), [slots.length, set.channels, S, S]);
+      const out = await session.run({ [session.inputNames[0]]: x });
+      softmaxRows(out[session.outputNames[0]].data as Float32Array, slots.length, classes, cfg.temperature, probs, s0 * classes);
+      bar.update(e * N + s0 + slots.length, `epoch ${e + 1}/${cfg.epochs}`);
+    }
+    writer.addEpoch(e, probs, Array.from(order, (img) => cropFor(cfg.schedule, e, img)));
+  }
+  await session.release();
+  bar.stop();
+  return { table: writer.finish(), fp32Bytes: cfg.epochs * N * classes * 4 };
+}

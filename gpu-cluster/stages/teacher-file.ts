@@ -1,0 +1,81 @@
+// The teacher as a file: a standard .onnx model (frozen weights, BN running statistics inside)
+// whose doc string carries what the other stages need to use it: the architecture it was built
+// from and the input normalisation it was trained with. Imported teachers (e.g. a torchvision
+// ResNet exported by PyTorch) have no such note: the caller supplies the normalisation.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { onnx } from "../graph/onnx-proto.ts";
+import type { ChannelStats } from "../data/index.ts";
+
+export const teacherNoteSchema = z.object({
+  arch: z.string(),
+  classes: z.number().int().positive(),
+  channels: z.number().int().positive(),
+  size: z.number().int().positive(),
+  width: z.number().int().positive().optional(),
+  mean: z.array(z.number()),
+  std: z.array(z.number().positive()),
+  accuracy: z.number().min(0).max(1).optional(),
+});
+export type TeacherNote = z.infer<typeof teacherNoteSchema>;
+
+export interface TeacherFile {
+  file: string;
+  bytes: Uint8Array;
+  /** Present when the teacher was written by our squeeze stage. */
+  note?: TeacherNote;
+  /** Input [C, H, W] and number of classes read from the graph's signature. */
+  inputShape: number[];
+  classes: number;
+}
+
+const NOTE_KEY = "distill.teacher";
+
+export function teacherDocString(note: TeacherNote): string {
+  return JSON.stringify({ [NOTE_KEY]: note });
+}
+
+function staticDims(t: { tensorType?: { shape?: { dim?: { dimValue?: unknown }[] | null } | null } | null } | null | undefined): number[] {
+  return (t?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0));
+}
+
+export function readTeacherFile(file: string): TeacherFile {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (e) {
+    throw new Error(`--teacher ${file}: cannot read it (${(e as Error).message}); give the path of an .onnx model`);
+  }
+  let model;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new Error(`--teacher ${file}: not an ONNX model (${(e as Error).message}); export the teacher with torch.onnx.export or let squeeze train one`);
+  }
+  const g = model.graph;
+  const initNames = new Set((g?.initializer ?? []).map((t) => t.name));
+  const input = (g?.input ?? []).find((i) => !initNames.has(i.name));
+  const output = g?.output?.[0];
+  if (!g || !input || !output) throw new Error(`--teacher ${file}: the model has no graph input or output`);
+  const inDims = staticDims(input.type);
+  const outDims = staticDims(output.type);
+  if (inDims.length !== 4 || inDims.slice(1).some((d) => d <= 0)) {
+    throw new Error(`--teacher ${file}: input '${input.name}' must be N×C×H×W with static C, H, W (got [${inDims}])`);
+  }
+  if (outDims.length !== 2 || !(outDims[1] > 0)) throw new Error(`--teacher ${file}: output '${output.name}' must be N×classes logits (got [${outDims}])`);
+  let note: TeacherNote | undefined;
+  if (model.docString) {
+    try {
+      const parsed = JSON.parse(model.docString)[NOTE_KEY];
+      if (parsed) note = teacherNoteSchema.parse(parsed);
+    } catch {
+      note = undefined; // a foreign doc string: not ours, ignore it
+    }
+  }
+  return { file, bytes, note, inputShape: inDims.slice(1), classes: outDims[1] };
+}
+
+/** The normalisation to feed the teacher: its own note, else the dataset's statistics. */
+export function teacherNormalisation(t: TeacherFile, datasetStats: ChannelStats): ChannelStats {
+  return t.note ? { mean: t.note.mean, std: t.note.std } : datasetStats;
+}

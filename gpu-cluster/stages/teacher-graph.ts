@@ -1,0 +1,32 @@
+// The frozen teacher as a piece of a larger graph: recover appends its losses to the teacher's
+// logits and to the inputs of its BatchNorm layers. A teacher comes either from the model zoo
+// (weights in a ParamStore: squeeze's own result, tests) or from an .onnx file (imported into
+// the same IR; how ImageNet teachers such as torchvision's ResNet-18 arrive).
+import type { GraphBuilder } from "../graph/builder.ts";
+import type { Value } from "../graph/types.ts";
+import { importOnnx } from "../graph/onnx-import.ts";
+import { ModelBuilder, type BatchNormRecord } from "../models/layers.ts";
+import type { ParamStore } from "../models/params.ts";
+import { buildModel, type ModelSpec } from "../models/zoo.ts";
+
+export interface FrozenTeacher {
+  logits: Value;
+  /** Every BatchNorm layer in graph order: its input and running statistics. */
+  batchNorms: BatchNormRecord[];
+}
+
+export type TeacherSource =
+  | { kind: "zoo"; spec: ModelSpec; params: ParamStore }
+  | { kind: "onnx"; bytes: Uint8Array; file: string };
+
+/** Builds the teacher on input `x` (normalised NCHW batch) with weights frozen, BN in inference mode. */
+export function frozenTeacher(b: GraphBuilder, x: Value, src: TeacherSource): FrozenTeacher {
+  if (src.kind === "zoo") {
+    const m = new ModelBuilder(b, src.params, "frozen");
+    const logits = b.scope("teacher", () => buildModel(m, x, src.spec));
+    return { logits, batchNorms: m.batchNorms };
+  }
+  const imported = importOnnx(b, src.bytes, { inputs: [x], scope: "teacher", file: src.file });
+  if (imported.outputs.length < 1) throw new Error(`${src.file}: the model has no output to use as logits`);
+  return { logits: imported.outputs[0], batchNorms: imported.batchNorms };
+}
