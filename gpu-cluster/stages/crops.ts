@@ -24,7 +24,7 @@ export function cropBatch(schedule: CropScheduleParams, epoch: number, slots: Ar
   const per = set.channels * plane;
   const out = new Float32Array(slots.length * per);
   for (let b = 0; b < slots.length; b++) {
-    const crop = mixedCrop(schedule, epoch, slots[b], set.count, (i) => imageOf(set, i), set.channels, set.size);
+    const crop = mixedCrop(schedule, epoch, slots[b], set.count, (i) => imageOf(set, i), set.channels);
     for (let c = 0; c < set.channels; c++) {
       const inv = 1 / stats.std[c];
       const m = stats.mean[c];

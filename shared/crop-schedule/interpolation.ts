@@ -1,0 +1,54 @@
+// Crop-and-resize as linear algebra: resizing a crop [start, start+len) of a length-`srcLen`
+// axis to `outLen` samples with bilinear interpolation (half-pixel centres, align_corners =
+// false, as torch's resize) is an outLen × srcLen matrix R; a crop of an image X (H × W) is
+// R_y · X · R_xᵀ. Recover feeds these matrices to the graph so gradients flow through the crop.
+import type { CropBox } from "./random-resized-crop.ts";
+
+/** outLen × srcLen row-major; `flip` reverses the output order (horizontal flip). Rows sum to 1. */
+export function interpolationMatrix(srcLen: number, start: number, len: number, outLen: number, flip = false): Float32Array {
+  if (!(start >= 0 && len >= 1 && start + len <= srcLen && outLen >= 1)) {
+    throw new RangeError(`interpolationMatrix: crop [${start}, ${start + len}) must lie inside [0, ${srcLen}) and outLen ≥ 1`);
+  }
+  const m = new Float32Array(outLen * srcLen);
+  const step = len / outLen;
+  for (let o = 0; o < outLen; o++) {
+    const x = Math.min(Math.max((o + 0.5) * step - 0.5, 0), len - 1);
+    const x0 = Math.floor(x);
+    const x1 = Math.min(x0 + 1, len - 1);
+    const w = x - x0;
+    const row = (flip ? outLen - 1 - o : o) * srcLen;
+    m[row + start + x0] += 1 - w;
+    m[row + start + x1] += w;
+  }
+  return m;
+}
+
+/** The crop `box` of a planar C × H × W image, resized to outSize × outSize (flipped if box.flip). */
+export function cropResize(pixels: Float32Array, channels: number, height: number, width: number, box: CropBox, outSize: number): Float32Array {
+  const ry = interpolationMatrix(height, box.y, box.h, outSize, false);
+  const rx = interpolationMatrix(width, box.x, box.w, outSize, box.flip);
+  const out = new Float32Array(channels * outSize * outSize);
+  const tmp = new Float32Array(outSize * width);
+  for (let c = 0; c < channels; c++) {
+    const plane = pixels.subarray(c * height * width, (c + 1) * height * width);
+    // tmp = R_y · X (only the rows of the crop carry weight)
+    tmp.fill(0);
+    for (let o = 0; o < outSize; o++) {
+      for (let y = box.y; y < box.y + box.h; y++) {
+        const wy = ry[o * height + y];
+        if (wy === 0) continue;
+        for (let x = 0; x < width; x++) tmp[o * width + x] += wy * plane[y * width + x];
+      }
+    }
+    // out = tmp · R_xᵀ
+    const base = c * outSize * outSize;
+    for (let o = 0; o < outSize; o++) {
+      for (let q = 0; q < outSize; q++) {
+        let s = 0;
+        for (let x = box.x; x < box.x + box.w; x++) s += tmp[o * width + x] * rx[q * width + x];
+        out[base + o * outSize + q] = s;
+      }
+    }
+  }
+  return out;
+}
