@@ -93,7 +93,7 @@ export function addRunOptions(cmd: Command): Command {
     .option("--temperature <t>", "relabel and evaluate: softmax temperature of the soft labels", positive("--temperature"), 4)
     .addOption(new Option("--mix <kind>", "relabel and evaluate: mix crops of a batch").choices(["none", "cutmix", "mixup"]).default("none"))
     .option("--students <archs>", "evaluate: student architectures, comma separated", list, ["convnet-3"])
-    .option("--student-width <n>", "evaluate: student first-stage width (default: the architecture's own)", int("--student-width", 1))
+    .option("--student-width <n>", "evaluate: student first-stage width (ConvNet width, ResNet base planes)", int("--student-width", 1), 32)
     .option("--student-batch <n>", "evaluate: student batch size", int("--student-batch", 1), 50)
     .option("--student-lr <x>", "evaluate: AdamW learning rate (cosine)", positive("--student-lr"), 0.003)
     .option("--no-baselines", "evaluate: skip the random-subset baselines");

@@ -17,7 +17,7 @@ import { relabel } from "../stages/relabel.ts";
 import { trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { topOneAccuracy } from "../stages/accuracy.ts";
-import { readTeacherFile, teacherNormalisation } from "../stages/teacher-file.ts";
+import { readTeacherFile, teacherNormalisation, zooTeacher } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
@@ -102,7 +102,8 @@ export class Pipeline {
       const [C, H] = tf.inputShape;
       const K = tf.classes;
       if (K !== this.data.train.classes.length && o.init === "real") throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
-      const r = await recover({ source: { kind: "onnx", bytes: tf.bytes, file: tf.file }, classes: K, channels: C, size: H, stats: this.teacherStats() },
+      const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
+      const r = await recover({ source, classes: K, channels: C, size: H, stats: this.teacherStats() },
         cfg, o.init === "real" ? this.data.train : undefined, this.compile);
       const N = K * o.ipc;
       writeNpy(this.run.path("images.npy"), { data: r.pixels, shape: [N, C, H, H] });

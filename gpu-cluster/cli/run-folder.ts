@@ -5,7 +5,7 @@
 // anywhere upstream invalidates everything downstream, and nothing else.
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { isAbsolute, join, relative } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { writeJsonAtomic } from "../io/atomic-write.ts";
 
 export interface StageSpec {
@@ -66,9 +66,12 @@ export class RunFolder {
   private readonly stagesFile: string;
   private state: StagesFile;
 
-  constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
-    this.stagesFile = join(dir, "stages.json");
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+    mkdirSync(this.dir, { recursive: true });
+    this.stagesFile = join(this.dir, "stages.json");
     this.state = existsSync(this.stagesFile)
       ? (JSON.parse(readFileSync(this.stagesFile, "utf8")) as StagesFile)
       : { stages: {}, hashCache: {} };

@@ -10,12 +10,14 @@ export class ParamStore {
   readonly values = new Map<string, TensorData>();
   readonly kinds = new Map<string, ParamKind>();
 
-  constructor(readonly seed = 0) {}
+  /** With `strict`, asking for a parameter the store lacks is an error (loaded weights must be complete). */
+  constructor(readonly seed = 0, readonly strict = false) {}
 
   /** The value of `name`, created with `init` on first use. */
   get(name: string, shape: number[], init: Init, kind: ParamKind): TensorData {
     let v = this.values.get(name);
     if (!v) {
+      if (this.strict) throw new Error(`parameter '${name}' (shape [${shape}]) is missing from the loaded weights: the file was not written for this architecture`);
       v = initTensor(shape, init, hashString(name, this.seed));
       this.values.set(name, v);
       this.kinds.set(name, kind);

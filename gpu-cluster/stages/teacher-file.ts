@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { onnx } from "../graph/onnx-proto.ts";
 import type { ChannelStats } from "../data/index.ts";
+import { ParamStore } from "../models/params.ts";
+import type { TeacherSource } from "./teacher-graph.ts";
 
 export const teacherNoteSchema = z.object({
   arch: z.string(),
@@ -78,4 +80,26 @@ export function readTeacherFile(file: string): TeacherFile {
 /** The normalisation to feed the teacher: its own note, else the dataset's statistics. */
 export function teacherNormalisation(t: TeacherFile, datasetStats: ChannelStats): ChannelStats {
   return t.note ? { mean: t.note.mean, std: t.note.std } : datasetStats;
+}
+
+/**
+ * A teacher written by our squeeze, rebuilt natively from the model zoo with the file's weights
+ * (the initializers carry the zoo's parameter names). Foreign teachers return null: they are
+ * imported node by node instead (teacher-graph.ts).
+ */
+export function zooTeacher(t: TeacherFile): TeacherSource | null {
+  if (!t.note) return null;
+  const model = onnx.ModelProto.decode(t.bytes);
+  const params = new ParamStore(0, true);
+  for (const init of model.graph?.initializer ?? []) {
+    if (init.dataType !== onnx.TensorProto.DataType.FLOAT || !init.name) continue;
+    const dims = (init.dims ?? []).map(Number);
+    const data = init.rawData && init.rawData.length > 0
+      ? new Float32Array(init.rawData.slice().buffer, 0, init.rawData.length / 4)
+      : Float32Array.from(init.floatData ?? []);
+    // Initializer names carry the builder's scope path ("features.0/features.0.conv.weight").
+    params.set(init.name.slice(init.name.lastIndexOf("/") + 1), { dtype: "float32", shape: dims, data });
+  }
+  const { arch, classes, channels, size, width } = t.note;
+  return { kind: "zoo", spec: { arch, classes, channels, size, width }, params };
 }

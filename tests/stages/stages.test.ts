@@ -1,0 +1,157 @@
+// Each stage on a tiny configuration, checked for its real effect: recover lowers its loss and
+// makes images the teacher assigns to their targets; relabel's table decodes back to the
+// teacher's soft labels of exactly the scheduled crops; a student trained from a table learns
+// a separable task far above chance.
+import { beforeAll, describe, expect, it } from "vitest";
+import { tensor } from "../../gpu-cluster/graph/builder.ts";
+import { cosineLr, sgd } from "../../gpu-cluster/autodiff/optimizers.ts";
+import { channelStats, defaultAugment, epochBatches, loadMnist, makeBatch, Random, subset, type ChannelStats, type Dataset } from "../../gpu-cluster/data/index.ts";
+import { ParamStore } from "../../gpu-cluster/models/params.ts";
+import type { ModelSpec } from "../../gpu-cluster/models/zoo.ts";
+import { Classifier, ClassifierTrainer, exportOnnx, inferenceGraph, oneHot } from "../../gpu-cluster/runtime/classifier.ts";
+import { recover, type RecoverConfig } from "../../gpu-cluster/stages/recover.ts";
+import { relabel, softmaxRows } from "../../gpu-cluster/stages/relabel.ts";
+import { trainStudent } from "../../gpu-cluster/stages/evaluate.ts";
+import { cropBatch, type ImageSet } from "../../gpu-cluster/stages/crops.ts";
+import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
+import { batchOrder, defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
+import { decodeLabelTable } from "../../shared/label-table/index.ts";
+
+const quiet = { quiet: true, threads: 2 };
+let spec: ModelSpec;
+let params: ParamStore;
+let stats: ChannelStats;
+let train: Dataset;
+
+beforeAll(async () => {
+  const mnist = loadMnist();
+  train = subset(mnist.train, Array.from({ length: 4000 }, (_, i) => i));
+  stats = channelStats(train);
+  spec = { arch: "convnet-2", classes: 10, channels: 1, size: 28, width: 16 };
+  params = new ParamStore(3);
+  const trainer = await ClassifierTrainer.compile(spec, params, { optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }), threads: 2 });
+  const rng = new Random(3);
+  const batches = epochBatches(train.labels.length, 64, rng, true);
+  for (const [i, idx] of batches.entries()) {
+    const x = tensor("float32", [idx.length, 1, 28, 28], makeBatch(train, idx, stats, defaultAugment(train), rng));
+    await trainer.step(x, oneHot(Array.from(idx, (j) => train.labels[j]), 10), cosineLr(i, batches.length, 0.05));
+  }
+  trainer.syncParams();
+});
+
+const recoverCfg: RecoverConfig = {
+  ipc: 2, iterations: 80, batch: 20, lr: 0.25, rBn: 0.01, firstBnMultiplier: 10, beta1: 0.5, beta2: 0.9,
+  init: "noise", cropScale: [0.5, 1], flipProb: 0, seed: 1,
+};
+
+describe("recover", () => {
+  it("lowers its loss and yields images the teacher classifies as their targets", async () => {
+    const r = await recover({ source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats }, recoverCfg, undefined, quiet);
+    expect(r.batches).toHaveLength(1);
+    const { first, last } = r.batches[0];
+    expect(last.loss).toBeLessThan(0.2 * first.loss);
+    expect(last.bn).toBeLessThan(first.bn);
+    // Pixels stay valid, and the teacher (on the whole, uncropped images) sees the targets.
+    expect(Math.min(...r.pixels)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...r.pixels)).toBeLessThanOrEqual(1);
+    const clf = await Classifier.fromGraph(inferenceGraph(spec, params));
+    const x = Float32Array.from(r.pixels, (v) => (v - stats.mean[0]) / stats.std[0]);
+    const logits = await clf.logits(tensor("float32", [20, 1, 28, 28], x));
+    const hits = Array.from({ length: 20 }, (_, i) => argmax(logits, i * 10, 10) === Math.floor(i / 2)).filter(Boolean).length;
+    expect(hits).toBeGreaterThanOrEqual(19);
+  });
+
+  it("real-image initialisation starts from real images of the target class", async () => {
+    const r = await recover({ source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
+      { ...recoverCfg, init: "real", iterations: 1, lr: 1e-6 }, train, quiet);
+    // After one tiny step each synthetic image is (almost exactly) a real training image of its class.
+    const per = 28 * 28;
+    for (let i = 0; i < 20; i += 7) {
+      const img = r.pixels.subarray(i * per, (i + 1) * per);
+      let best = Infinity, bestLabel = -1;
+      for (let j = 0; j < train.labels.length; j++) {
+        let d = 0;
+        for (let q = 0; q < per; q++) d += Math.abs(img[q] - train.images[j * per + q] / 255);
+        if (d < best) { best = d; bestLabel = train.labels[j]; }
+      }
+      expect(best / per).toBeLessThan(1e-3);
+      expect(bestLabel).toBe(Math.floor(i / 2));
+    }
+  });
+});
+
+describe("relabel", () => {
+  const images = (): ImageSet => {
+    const set = subset(train, Array.from({ length: 30 }, (_, i) => i));
+    return { pixels: Float32Array.from(set.images, (v) => v / 255), count: 30, channels: 1, size: 28 };
+  };
+  const cfg = (seed: number) => ({
+    epochs: 3, k: 10, quant: "u8" as const, temperature: 4, runId: "test", batch: 16,
+    schedule: defaultCropSchedule({ seed, sourceSize: 28, outputSize: 28, scale: [0.3, 1], flipProb: 0.5 }),
+  });
+
+  it("stores the teacher's soft labels of exactly the scheduled crops, within the quantisation error", async () => {
+    const set = images();
+    const teacher = exportOnnx(spec, params);
+    const c = cfg(5);
+    const r = await relabel(teacher, stats, set, 10, c, quiet);
+    expect(r.fp32Bytes).toBe(3 * 30 * 10 * 4);
+    const table = decodeLabelTable(r.table);
+    expect(table.header.images).toBe(30);
+    const clf = await Classifier.fromGraph(inferenceGraph(spec, params));
+    let maxErr = 0;
+    for (let e = 0; e < 3; e++) {
+      const slots = Array.from({ length: 30 }, (_, s) => s);
+      const logits = await clf.logits(tensor("float32", [30, 1, 28, 28], cropBatch(c.schedule, e, slots, set, stats)));
+      const probs = new Float32Array(300);
+      softmaxRows(logits, 30, 10, 4, probs);
+      for (const s of slots) {
+        const dense = table.dense(e, s, 0);
+        for (let k = 0; k < 10; k++) maxErr = Math.max(maxErr, Math.abs(dense[k] - probs[s * 10 + k]));
+      }
+    }
+    // u8 stores round(p·255): at most half a step off, plus float noise and the spread remainder.
+    expect(maxErr).toBeLessThan(0.5 / 255 + 2e-3);
+  });
+
+  it("is deterministic for one seed and different across seeds", async () => {
+    const set = images();
+    const teacher = exportOnnx(spec, params);
+    const a = await relabel(teacher, stats, set, 10, cfg(7), quiet);
+    const b = await relabel(teacher, stats, set, 10, cfg(7), quiet);
+    const c = await relabel(teacher, stats, set, 10, cfg(8), quiet);
+    expect(Buffer.from(a.table).equals(Buffer.from(b.table))).toBe(true);
+    expect(Buffer.from(a.table).equals(Buffer.from(c.table))).toBe(false);
+    expect(Array.from(batchOrder(7, 0, 30))).not.toEqual(Array.from(batchOrder(8, 0, 30)));
+  });
+});
+
+describe("evaluate", () => {
+  /** 4 classes of 16×16 images: a bright 8×8 square in quadrant c, on noise. */
+  function quadrants(perClass: number, seed: number): { set: ImageSet; data: Dataset } {
+    const rng = new Random(seed);
+    const n = 4 * perClass;
+    const pixels = new Float32Array(n * 256);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = Math.floor(i / perClass);
+      labels[i] = c;
+      for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
+        const inside = (y < 8) === (c < 2) && (x < 8) === (c % 2 === 0);
+        pixels[i * 256 + y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
+      }
+    }
+    const data: Dataset = { images: pixels, labels, classes: ["a", "b", "c", "d"], channels: 1, height: 16, width: 16, name: "quadrants" };
+    return { set: { pixels, count: n, channels: 1, size: 16 }, data };
+  }
+
+  it("a student trained on crops with hard labels learns a separable task far above chance", async () => {
+    const { set, data } = quadrants(5, 1);
+    const { data: val } = quadrants(50, 2);
+    const schedule = defaultCropSchedule({ seed: 3, sourceSize: 16, outputSize: 16, scale: [0.8, 1], flipProb: 0 });
+    const r = await trainStudent(set, { kind: "hard", labels: data.labels }, schedule, 15, 4,
+      { arch: "convnet-2", width: 8, batch: 10, lr: 0.01, weightDecay: 0.01, seed: 1 }, val, { mean: [0.3], std: [0.3] }, quiet);
+    expect(r.losses.at(-1)!).toBeLessThan(r.losses[0]);
+    expect(r.accuracy).toBeGreaterThan(0.9);
+  });
+});
