@@ -26,6 +26,8 @@ export class Program {
 
   private constructor(
     readonly session: ort.InferenceSession,
+    /** The compiled graph (for inspection: FLOP counts, node lists) and its serialised model. */
+    readonly graph: Graph,
     readonly model: Uint8Array,
     private readonly bindings: readonly { input: string; output: string }[],
     /** Names of the non-state outputs returned by `run`. */
@@ -42,7 +44,7 @@ export class Program {
     const session = await createSession(model, opts.ep ?? "cpu", opts.threads);
     const stateOutputs = new Set(state.map((s) => s.output.name));
     const program = new Program(
-      session, model,
+      session, graph, model,
       state.map((s) => ({ input: s.input.name, output: s.output.name })),
       graph.outputs.map((o) => o.name).filter((n) => !stateOutputs.has(n)),
     );

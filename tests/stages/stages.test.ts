@@ -3,7 +3,6 @@
 // teacher's soft labels of exactly the scheduled crops; a student trained from a table learns
 // a separable task far above chance.
 import { beforeAll, describe, expect, it } from "vitest";
-import { tensor } from "../../gpu-cluster/graph/builder.ts";
 import { cosineLr, sgd } from "../../gpu-cluster/autodiff/optimizers.ts";
 import { channelStats, defaultAugment, epochBatches, loadMnist, makeBatch, Random, subset, type ChannelStats, type Dataset } from "../../gpu-cluster/data/index.ts";
 import { ParamStore } from "../../gpu-cluster/models/params.ts";
@@ -14,6 +13,11 @@ import { relabel, softmaxRows } from "../../gpu-cluster/stages/relabel.ts";
 import { trainStudent } from "../../gpu-cluster/stages/evaluate.ts";
 import { cropBatch, type ImageSet } from "../../gpu-cluster/stages/crops.ts";
 import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
+import { readTeacherFile, teacherDocString, zooTeacher } from "../../gpu-cluster/stages/teacher-file.ts";
+import { frozenTeacher } from "../../gpu-cluster/stages/teacher-graph.ts";
+import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
+import { writeFileAtomic } from "../../gpu-cluster/io/atomic-write.ts";
+import { GraphBuilder, tensor } from "../../gpu-cluster/graph/builder.ts";
 import { batchOrder, defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
 
@@ -77,6 +81,34 @@ describe("recover", () => {
       expect(best / per).toBeLessThan(1e-3);
       expect(bestLabel).toBe(Math.floor(i / 2));
     }
+  });
+});
+
+describe("teacher files", () => {
+  it("a squeeze teacher file is rebuilt natively (weights, BN statistics) and imported node by node, both with the file's logits", async () => {
+    const note = { arch: spec.arch, classes: 10, channels: 1, size: 28, width: 16, mean: stats.mean, std: stats.std };
+    const file = "test-output/stages/teacher.onnx";
+    writeFileAtomic(file, serializeModel(inferenceGraph(spec, params), { docString: teacherDocString(note) }));
+    const tf = readTeacherFile(file);
+    expect(tf.note?.arch).toBe("convnet-2");
+    expect(tf.inputShape).toEqual([1, 28, 28]);
+    const x = tensor("float32", [4, 1, 28, 28], Float32Array.from({ length: 4 * 784 }, (_, i) => Math.sin(i)));
+    const want = await (await Classifier.fromGraph(inferenceGraph(spec, params))).logits(x);
+    for (const source of [zooTeacher(tf)!, { kind: "onnx" as const, bytes: tf.bytes, file }]) {
+      const b = new GraphBuilder("t");
+      const inp = b.input("x", "float32", ["N", 1, 28, 28]);
+      const t = frozenTeacher(b, inp, source);
+      expect(t.batchNorms).toHaveLength(2);
+      b.output(t.logits, "logits");
+      const got = await (await Classifier.fromGraph(b.graph)).logits(x);
+      expect(Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i])))).toBeLessThan(1e-4);
+    }
+  });
+
+  it("a file that is not ONNX is refused with the path and the fix", () => {
+    writeFileAtomic("test-output/stages/junk.onnx", "definitely not a model");
+    expect(() => readTeacherFile("test-output/stages/junk.onnx")).toThrow(/junk\.onnx: not an ONNX model/);
+    expect(() => readTeacherFile("test-output/stages/missing.onnx")).toThrow(/cannot read it/);
   });
 });
 
