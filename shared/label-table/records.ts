@@ -97,12 +97,21 @@ export function decodeRecords(h: RecordLayout, bytes: Uint8Array, count: number,
   return { ids, probs, boxes };
 }
 
-/** Dense C-vector: the top-k as stored, the remaining mass spread evenly over the other classes. */
+/**
+ * Dense C-vector: the top-k as stored; the remaining mass 1 − Σq spread evenly over the classes
+ * not stored, counting stored entries that quantised to 0 as not stored (their true value is
+ * below the quantisation step, not zero).
+ */
 export function reconstructDense(ids: ArrayLike<number>, probs: ArrayLike<number>, k: number, classes: number, offset = 0, out = new Float32Array(classes)): Float32Array {
   let sum = 0;
-  for (let j = 0; j < k; j++) sum += probs[offset + j];
-  const rest = classes > k ? Math.max(0, 1 - sum) / (classes - k) : 0;
+  let zeros = 0;
+  for (let j = 0; j < k; j++) {
+    sum += probs[offset + j];
+    if (probs[offset + j] === 0) zeros++;
+  }
+  const unstored = classes - k + zeros;
+  const rest = unstored > 0 ? Math.max(0, 1 - sum) / unstored : 0;
   out.fill(rest);
-  for (let j = 0; j < k; j++) out[ids[offset + j]] = probs[offset + j];
+  for (let j = 0; j < k; j++) if (probs[offset + j] !== 0) out[ids[offset + j]] = probs[offset + j];
   return out;
 }
