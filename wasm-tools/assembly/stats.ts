@@ -1,0 +1,268 @@
+// Statistics of label-table records, streamed over any run of whole records: per-crop
+// entropy of the dense reconstruction (SPEC "Reconstruction"), top-1 probability, top-k mass
+// (three histograms and their sums), top-1 agreement with the image's target class, per-class
+// counts and the target × top-1 confusion matrix. Every record is validated on the way
+// (BAD_RECORD as in shared/label-table/records.ts).
+import * as H from "./header";
+import * as E from "./errors";
+import { ln } from "./ln";
+
+/** Confusion matrices are kept up to this many classes (C² u32: 16 MiB at 2048). */
+export const MAX_CONFUSION_CLASSES: u32 = 2048;
+
+export let bins: u32 = 0;
+let entropyScale: f64 = 0;
+let sumTolerance: f64 = 0;
+
+// buffers (heap), freed and reallocated by begin()
+export let seen: usize = 0; // u32[C]: stamp of the last record that used each class id
+export let classCrops: usize = 0; // u32[C]
+export let classAgree: usize = 0; // u32[C]
+export let confusion: usize = 0; // u32[C*C] or 0
+export let entropyHist: usize = 0; // u32[bins]
+export let maxProbHist: usize = 0; // u32[bins]
+export let massHist: usize = 0; // u32[bins]
+export let targets: usize = 0; // u16[images]: target class of each slot of the current epoch
+let pCheck: usize = 0; // f64[256 | 65536]: probability as the shared decoder sums it (f64)
+let pValue: usize = 0; // f64[...]: decoded probability as exposed (f32-rounded), NaN if invalid
+let negPLogP: usize = 0; // f64[...]: −p·ln p of pValue
+
+// totals
+export let crops: f64 = 0;
+export let agree: f64 = 0;
+export let sumEntropy: f64 = 0;
+export let sumMaxProb: f64 = 0;
+export let sumMass: f64 = 0;
+
+// position of the next record
+export let epochRel: u32 = 0;
+export let slot: u32 = 0;
+export let crop: u32 = 0;
+let stamp: u32 = 0;
+
+function release(p: usize): usize {
+  if (p != 0) heap.free(p);
+  return 0;
+}
+
+function zeroed(bytes: usize): usize {
+  const p = heap.alloc(bytes);
+  memory.fill(p, 0, bytes);
+  return p;
+}
+
+function fromHalf(h: u32): f64 {
+  const sign: f64 = (h & 0x8000) != 0 ? -1.0 : 1.0;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = <f64>(h & 0x3ff);
+  if (exp == 0) return sign * mant * 5.960464477539063e-8; // 2^-24
+  if (exp == 0x1f) return mant != 0 ? NaN : sign * Infinity;
+  return sign * (1.0 + mant / 1024.0) * reinterpret<f64>(<u64>(exp - 15 + 1023) << 52);
+}
+
+/** −p·ln p, the entropy term of one probability (0 at p = 0). */
+// @ts-ignore: decorator
+@inline
+function plogp(p: f64): f64 {
+  return p > 0 ? -p * ln(p) : 0;
+}
+
+/** Allocates and zeroes the accumulators for the parsed header; returns an error code. */
+export function begin(binCount: u32, wantConfusion: bool): i32 {
+  E.clearError();
+  if (!H.headerOk) return E.fail(E.OUT_OF_RANGE, E.R_NOT_STARTED, 0, 0, 0);
+  if (H.images > H.MAX_IMAGES) return E.fail(E.BAD_HEADER, E.R_TOO_LARGE, 0, <f64>H.images, <f64>H.MAX_IMAGES);
+  const C = <usize>H.classes;
+  bins = binCount < 1 ? 1 : binCount;
+  entropyScale = H.classes > 1 ? <f64>bins / ln(<f64>H.classes) : 0;
+  sumTolerance = <f64>H.k * (H.quant == H.QUANT_U8 ? 0.5 / 255.0 : 0.00048828125) + 1e-6;
+  seen = release(seen);
+  classCrops = release(classCrops);
+  classAgree = release(classAgree);
+  confusion = release(confusion);
+  entropyHist = release(entropyHist);
+  maxProbHist = release(maxProbHist);
+  massHist = release(massHist);
+  targets = release(targets);
+  pCheck = release(pCheck);
+  pValue = release(pValue);
+  negPLogP = release(negPLogP);
+  seen = zeroed(C << 2);
+  classCrops = zeroed(C << 2);
+  classAgree = zeroed(C << 2);
+  if (wantConfusion && H.classes <= MAX_CONFUSION_CLASSES) confusion = zeroed((C * C) << 2);
+  entropyHist = zeroed(<usize>bins << 2);
+  maxProbHist = zeroed(<usize>bins << 2);
+  massHist = zeroed(<usize>bins << 2);
+  targets = zeroed(<usize>H.images << 1);
+  const n: u32 = H.quant == H.QUANT_U8 ? 256 : 65536;
+  pCheck = heap.alloc(<usize>n << 3);
+  pValue = heap.alloc(<usize>n << 3);
+  negPLogP = heap.alloc(<usize>n << 3);
+  for (let q: u32 = 0; q < n; q++) {
+    const exact = H.quant == H.QUANT_U8 ? <f64>q / 255.0 : fromHalf(q);
+    const shown = <f64>(<f32>exact);
+    store<f64>(pCheck + (<usize>q << 3), exact);
+    store<f64>(pValue + (<usize>q << 3), exact >= 0 && exact <= 1 ? shown : NaN);
+    store<f64>(negPLogP + (<usize>q << 3), exact >= 0 && exact <= 1 ? plogp(shown) : 0);
+  }
+  crops = 0;
+  agree = 0;
+  sumEntropy = 0;
+  sumMaxProb = 0;
+  sumMass = 0;
+  epochRel = 0;
+  slot = 0;
+  crop = 0;
+  stamp = 0;
+  return E.OK;
+}
+
+/** Moves to (epoch − epoch_start, slot, crop); the next records() call starts there. */
+export function setPosition(e: u32, s: u32, c: u32): i32 {
+  E.clearError();
+  if (targets == 0) return E.fail(E.OUT_OF_RANGE, E.R_NOT_STARTED, 0, 0, 0);
+  if (e >= H.epochCount || s >= H.images || c >= H.cropsPerImage) return E.fail(E.OUT_OF_RANGE, E.R_POSITION, <f64>e, <f64>s, <f64>c);
+  epochRel = e;
+  slot = s;
+  crop = c;
+  return E.OK;
+}
+
+/** Index of the next record counted from the first record of the table. */
+export function recordIndex(): f64 {
+  return (<f64>epochRel * <f64>H.images + <f64>slot) * <f64>H.cropsPerImage + <f64>crop;
+}
+
+function badRecord(reason: i32, value: f64): i32 {
+  return E.fail(E.BAD_RECORD, reason, recordIndex(), value, 0);
+}
+
+/** Validates and accumulates `count` records at p, starting at the current position. */
+export function records(p: usize, count: u32): i32 {
+  E.clearError();
+  if (targets == 0) return E.fail(E.OUT_OF_RANGE, E.R_NOT_STARTED, 0, 0, 0);
+  const left = (<u64>(H.images - slot)) * <u64>H.cropsPerImage - <u64>crop;
+  if (<u64>count > left) return E.fail(E.OUT_OF_RANGE, E.R_POSITION, recordIndex(), <f64>count, <f64>left);
+  return H.quant == H.QUANT_U8 ? loop<u8>(p, count) : loop<u16>(p, count);
+}
+
+function loop<Q>(p: usize, count: u32): i32 {
+  const C = H.classes;
+  const K = <usize>H.k;
+  const rs = <usize>H.recordSize;
+  const cpi = H.cropsPerImage;
+  const hasBox = (H.flags & H.FLAG_HAS_BOX) != 0;
+  const tol = 1.0 + sumTolerance;
+  const B = bins;
+  const Bf = <f64>B;
+  const rest = <f64>(C - H.k);
+  const seenP = seen;
+  const pc = pCheck;
+  const pv = pValue;
+  const nl = negPLogP;
+  let s = slot;
+  let c = crop;
+  let target = <u32>load<u16>(targets + (<usize>s << 1));
+  for (let r: u32 = 0; r < count; r++) {
+    const rec = p + <usize>r * rs;
+    const probs = rec + (K << 1);
+    stamp++;
+    if (stamp == 0) {
+      memory.fill(seenP, 0, <usize>C << 2);
+      stamp = 1;
+    }
+    let check: f64 = 0;
+    let mass: f64 = 0;
+    let h: f64 = 0;
+    let prev: f64 = 2;
+    for (let j: usize = 0; j < K; j++) {
+      const id = <u32>load<u16>(rec + (j << 1));
+      if (id >= C) {
+        slot = s;
+        crop = c;
+        return badRecord(E.R_ID_RANGE, <f64>id);
+      }
+      const sp = seenP + (<usize>id << 2);
+      if (load<u32>(sp) == stamp) {
+        slot = s;
+        crop = c;
+        return badRecord(E.R_DUPLICATE, <f64>id);
+      }
+      store<u32>(sp, stamp);
+      const q = <usize>load<Q>(probs + j * sizeof<Q>());
+      const v = load<f64>(pv + (q << 3));
+      if (!(v >= 0 && v <= 1)) {
+        slot = s;
+        crop = c;
+        return badRecord(E.R_PROB_RANGE, load<f64>(pc + (q << 3)));
+      }
+      if (v > prev) {
+        slot = s;
+        crop = c;
+        return badRecord(E.R_ORDER, v);
+      }
+      prev = v;
+      check += load<f64>(pc + (q << 3));
+      mass += v;
+      h += load<f64>(nl + (q << 3));
+    }
+    if (check > tol) {
+      slot = s;
+      crop = c;
+      return badRecord(E.R_SUM, check);
+    }
+    if (hasBox) {
+      const flip = load<u8>(probs + K * sizeof<Q>() + 8);
+      if (flip > 1) {
+        slot = s;
+        crop = c;
+        return badRecord(E.R_FLIP, <f64>flip);
+      }
+    }
+    // remaining mass spread evenly over the other C − k classes
+    if (rest > 0) {
+      const left = 1.0 - mass;
+      if (left > 0) h += -left * ln(left / rest);
+    }
+    const top = load<f64>(pv + (<usize>load<Q>(probs) << 3));
+    const top1 = <u32>load<u16>(rec);
+    let bin = <i32>Math.floor(h * entropyScale);
+    bin = bin < 0 ? 0 : bin >= <i32>B ? <i32>B - 1 : bin;
+    store<u32>(entropyHist + (<usize>bin << 2), load<u32>(entropyHist + (<usize>bin << 2)) + 1);
+    bin = <i32>Math.floor(top * Bf);
+    bin = bin < 0 ? 0 : bin >= <i32>B ? <i32>B - 1 : bin;
+    store<u32>(maxProbHist + (<usize>bin << 2), load<u32>(maxProbHist + (<usize>bin << 2)) + 1);
+    bin = <i32>Math.floor(mass * Bf);
+    bin = bin < 0 ? 0 : bin >= <i32>B ? <i32>B - 1 : bin;
+    store<u32>(massHist + (<usize>bin << 2), load<u32>(massHist + (<usize>bin << 2)) + 1);
+    const tp = <usize>target << 2;
+    store<u32>(classCrops + tp, load<u32>(classCrops + tp) + 1);
+    if (top1 == target) {
+      store<u32>(classAgree + tp, load<u32>(classAgree + tp) + 1);
+      agree += 1;
+    }
+    if (confusion != 0) {
+      const cp = confusion + ((<usize>target * <usize>C + <usize>top1) << 2);
+      store<u32>(cp, load<u32>(cp) + 1);
+    }
+    crops += 1;
+    sumEntropy += h;
+    sumMaxProb += top;
+    sumMass += mass;
+    c++;
+    if (c == cpi) {
+      c = 0;
+      s++;
+      if (s < H.images) target = <u32>load<u16>(targets + (<usize>s << 1));
+    }
+  }
+  // an epoch's last record moves on to slot 0 of the next epoch
+  if (s == H.images) {
+    s = 0;
+    epochRel++;
+  }
+  slot = s;
+  crop = c;
+  return E.OK;
+}
