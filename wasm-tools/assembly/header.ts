@@ -8,7 +8,7 @@ export const QUANT_U8: u32 = 1;
 export const QUANT_F16: u32 = 2;
 export const FLAG_HAS_BOX: u32 = 1;
 /** Largest image count the inspector allocates per-slot targets for (u16 each). */
-export const MAX_IMAGES: u32 = 1 << 27;
+export const MAX_IMAGES: u32 = 1 << 24;
 
 export let flags: u32 = 0;
 export let classes: u32 = 0;

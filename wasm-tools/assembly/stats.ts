@@ -9,6 +9,8 @@ import { ln } from "./ln";
 
 /** Confusion matrices are kept up to this many classes (C² u32: 16 MiB at 2048). */
 export const MAX_CONFUSION_CLASSES: u32 = 2048;
+/** Target of a slot whose image's class is unknown (no ipc): counted in the histograms only. */
+const NO_TARGET: u32 = 0xffff;
 
 export let bins: u32 = 0;
 let entropyScale: f64 = 0;
@@ -22,7 +24,7 @@ export let confusion: usize = 0; // u32[C*C] or 0
 export let entropyHist: usize = 0; // u32[bins]
 export let maxProbHist: usize = 0; // u32[bins]
 export let massHist: usize = 0; // u32[bins]
-export let targets: usize = 0; // u16[images]: target class of each slot of the current epoch
+export let targets: usize = 0; // u16[images]: target class of each slot of the current epoch, or NO_TARGET
 let pCheck: usize = 0; // f64[256 | 65536]: probability as the shared decoder sums it (f64)
 let pValue: usize = 0; // f64[...]: decoded probability as exposed (f32-rounded), NaN if invalid
 let negPLogP: usize = 0; // f64[...]: −p·ln p of pValue
@@ -236,15 +238,17 @@ function loop<Q>(p: usize, count: u32): i32 {
     bin = <i32>Math.floor(mass * Bf);
     bin = bin < 0 ? 0 : bin >= <i32>B ? <i32>B - 1 : bin;
     store<u32>(massHist + (<usize>bin << 2), load<u32>(massHist + (<usize>bin << 2)) + 1);
-    const tp = <usize>target << 2;
-    store<u32>(classCrops + tp, load<u32>(classCrops + tp) + 1);
-    if (top1 == target) {
-      store<u32>(classAgree + tp, load<u32>(classAgree + tp) + 1);
-      agree += 1;
-    }
-    if (confusion != 0) {
-      const cp = confusion + ((<usize>target * <usize>C + <usize>top1) << 2);
-      store<u32>(cp, load<u32>(cp) + 1);
+    if (target != NO_TARGET) {
+      const tp = <usize>target << 2;
+      store<u32>(classCrops + tp, load<u32>(classCrops + tp) + 1);
+      if (top1 == target) {
+        store<u32>(classAgree + tp, load<u32>(classAgree + tp) + 1);
+        agree += 1;
+      }
+      if (confusion != 0) {
+        const cp = confusion + ((<usize>target * <usize>C + <usize>top1) << 2);
+        store<u32>(cp, load<u32>(cp) + 1);
+      }
     }
     crops += 1;
     sumEntropy += h;

@@ -5,7 +5,7 @@
 import { batchOrder } from "../../shared/crop-schedule/index.ts";
 import { HEADER_BYTES, LabelTableError, type LabelTableHeader } from "../../shared/label-table/index.ts";
 import { moduleError } from "./errors.ts";
-import { finishStats, type InspectOptions, type LabelStats } from "./types.ts";
+import { finishStats, ipcOf, type InspectOptions, type LabelStats } from "./types.ts";
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -27,6 +27,8 @@ export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView;
 
 /** Bytes copied into the module per call. */
 const CHUNK_BYTES = 1 << 22;
+/** Target class of a slot when images per class is unknown. */
+const NO_TARGET = 0xffff;
 const BUF_TARGETS = 0, BUF_CLASS_CROPS = 1, BUF_CLASS_AGREE = 2, BUF_CONFUSION = 3, BUF_ENTROPY = 4, BUF_MAXPROB = 5, BUF_MASS = 6;
 
 export class LabelStatsModule {
@@ -58,6 +60,7 @@ export class LabelStatsModule {
   ranges(headerBytes: Uint8Array, o: InspectOptions = {}): RangeStats {
     const session = new Session(this.module, o);
     session.readHeader(headerBytes);
+    session.start();
     return new RangeStats(session);
   }
 }
@@ -71,7 +74,7 @@ function toBytes(source: ArrayBuffer | ArrayBufferView): Uint8Array<ArrayBuffer>
 class Session {
   readonly x: Exports;
   header!: LabelTableHeader;
-  ipc = 0;
+  ipc: number | null = null;
   private input = 0;
   private inputBytes = 0;
   private targetEpoch = -1;
@@ -113,11 +116,12 @@ class Session {
       version: 1, flags: f(0), classes: f(1), images: f(2), epochs: f(3), epochStart: f(4), epochCount: f(5),
       cropsPerImage: f(6), k: f(7), quant: f(8), recordSize: f(9), seed: f(10) >>> 0, runId, recordsCrc: f(11) >>> 0,
     };
+  }
+
+  /** After the size checks: target classes need ipc; allocates the module's accumulators. */
+  start(): void {
     const h = this.header;
-    this.ipc = this.o.ipc ?? h.images / h.classes;
-    if (!(Number.isInteger(this.ipc) && this.ipc >= 1 && this.ipc * h.classes === h.images)) {
-      throw new LabelTableError("BAD_HEADER", `images (${h.images}) is not classes (${h.classes}) × ipc${this.o.ipc ? ` (${this.o.ipc})` : ""}: pass the run's ipc (images per class) so target classes are known`);
-    }
+    this.ipc = ipcOf(h, this.o.ipc);
     this.check(this.x.begin(this.o.bins ?? 20, this.o.confusion === false ? 0 : 1));
   }
 
@@ -125,9 +129,11 @@ class Session {
   targets(epoch: number): void {
     if (epoch === this.targetEpoch) return;
     const h = this.header;
-    const order = batchOrder(h.seed, epoch, h.images);
+    const order = this.ipc === null ? new Uint32Array(0) : batchOrder(h.seed, epoch, h.images);
     const t = new Uint16Array(this.x.memory.buffer, this.x.buffer(BUF_TARGETS), h.images);
-    for (let s = 0; s < h.images; s++) t[s] = Math.floor(order[s] / this.ipc);
+    const ipc = this.ipc;
+    if (ipc === null) t.fill(NO_TARGET);
+    else for (let s = 0; s < h.images; s++) t[s] = Math.floor(order[s] / ipc);
     this.targetEpoch = epoch;
   }
 
@@ -186,6 +192,7 @@ export class TableStream {
       for (let e = 0; e < this.crcTable.length; e++) this.crcTable[e] = v.getUint32(4 * e, true);
       chunk = this.head.subarray(start);
       this.head = new Uint8Array(0);
+      this.s.start();
       this.s.targets(this.s.header.epochStart);
     }
     this.feed(chunk);
@@ -196,10 +203,11 @@ export class TableStream {
     const rs = h.recordSize;
     const perEpoch = h.images * h.cropsPerImage;
     let data = this.carry.length ? concat(this.carry, chunk) : chunk;
-    while (data.length >= rs) {
+    while (data.length > 0) {
       if (this.epoch >= h.epochCount) {
-        throw new LabelTableError("TRAILING_BYTES", `${this.received - (this.size ?? this.received) || data.length} bytes after the last record`);
+        throw new LabelTableError("TRAILING_BYTES", `${data.length}${this.size === undefined ? " or more" : ""} bytes after the last record`);
       }
+      if (data.length < rs) break;
       const n = Math.min(Math.floor(Math.min(data.length, CHUNK_BYTES) / rs), perEpoch - this.done);
       const bytes = data.subarray(0, n * rs);
       const p = this.s.place(bytes);

@@ -5,7 +5,7 @@ import { crc32 } from "../../shared/checksum.ts";
 import { batchOrder } from "../../shared/crop-schedule/index.ts";
 import { HEADER_BYTES, LabelTableError, decodeHeader, decodeRecords, epochBytes, recordsStart, tableBytes } from "../../shared/label-table/index.ts";
 import { ln } from "./ln.ts";
-import { finishStats, type InspectOptions, type LabelStats } from "./types.ts";
+import { finishStats, ipcOf, type InspectOptions, type LabelStats } from "./types.ts";
 
 const MAX_CONFUSION_CLASSES = 2048;
 
@@ -16,8 +16,7 @@ export function referenceStats(bytes: Uint8Array, o: InspectOptions = {}): Label
   if (bytes.length > size) throw new LabelTableError("TRAILING_BYTES", `${bytes.length - size} bytes after the last record`);
   const crcBytes = bytes.subarray(HEADER_BYTES, recordsStart(h));
   if (crc32(crcBytes) !== h.recordsCrc) throw new LabelTableError("RECORDS_CHECKSUM", "the epoch CRC table does not match records_crc");
-  const ipc = o.ipc ?? h.images / h.classes;
-  if (!(Number.isInteger(ipc) && ipc >= 1 && ipc * h.classes === h.images)) throw new LabelTableError("BAD_HEADER", `images (${h.images}) is not classes (${h.classes}) × ipc`);
+  const ipc = ipcOf(h, o.ipc);
 
   const C = h.classes, k = h.k, bins = Math.max(1, o.bins ?? 20);
   const entropyScale = C > 1 ? bins / ln(C) : 0;
@@ -34,9 +33,9 @@ export function referenceStats(bytes: Uint8Array, o: InspectOptions = {}): Label
     const block = bytes.subarray(recordsStart(h) + e * per, recordsStart(h) + (e + 1) * per);
     if (crc32(block) !== cv.getUint32(4 * e, true)) throw new LabelTableError("EPOCH_CHECKSUM", `the records of epoch ${h.epochStart + e} do not match their CRC-32`);
     const { ids, probs } = decodeRecords(h, block, crops, e * crops);
-    const order = batchOrder(h.seed, h.epochStart + e, h.images);
+    const order = ipc === null ? null : batchOrder(h.seed, h.epochStart + e, h.images);
     for (let r = 0; r < crops; r++) {
-      const target = Math.floor(order[Math.floor(r / h.cropsPerImage)] / ipc);
+      const target = order && ipc ? Math.floor(order[Math.floor(r / h.cropsPerImage)] / ipc) : -1;
       let m = 0, ent = 0;
       for (let j = 0; j < k; j++) {
         const p = probs[r * k + j];
@@ -52,12 +51,14 @@ export function referenceStats(bytes: Uint8Array, o: InspectOptions = {}): Label
       entropy[bin(ent * entropyScale)]++;
       maxProb[bin(top * bins)]++;
       mass[bin(m * bins)]++;
-      classCrops[target]++;
-      if (top1 === target) {
-        classAgree[target]++;
-        t.agree++;
+      if (target >= 0) {
+        classCrops[target]++;
+        if (top1 === target) {
+          classAgree[target]++;
+          t.agree++;
+        }
+        if (confusion) confusion[target * C + top1]++;
       }
-      if (confusion) confusion[target * C + top1]++;
       t.crops++;
       t.sumEntropy += ent;
       t.sumMaxProb += top;

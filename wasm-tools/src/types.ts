@@ -3,7 +3,7 @@
 import type { LabelTableHeader } from "../../shared/label-table/index.ts";
 
 export interface InspectOptions {
-  /** Images per class: image i has target class floor(i / ipc). Default images / classes. */
+  /** Images per class: image i has target class floor(i / ipc). Default images / classes when that divides. */
   ipc?: number;
   /** Histogram bins (entropy over [0, ln C], max-prob and top-k mass over [0, 1]). Default 20. */
   bins?: number;
@@ -13,13 +13,14 @@ export interface InspectOptions {
 
 export interface LabelStats {
   header: LabelTableHeader;
-  ipc: number;
+  /** Images per class; null when unknown (images not a multiple of classes and none given): no agreement, per-class counts or confusion then. */
+  ipc: number | null;
   /** Crops counted. */
   crops: number;
   bins: number;
   /** Upper edge of the entropy histogram: ln C (nats). */
   entropyMax: number;
-  /** Fraction of crops whose top-1 class is the image's target class. */
+  /** Fraction of crops whose top-1 class is the image's target class (0 when ipc is unknown). */
   agreement: number;
   /** Means over crops: entropy (nats) of the dense reconstruction, top-1 probability, top-k mass. */
   meanEntropy: number;
@@ -44,11 +45,21 @@ export interface StatsTotals {
   sumMass: number;
 }
 
-export function finishStats(header: LabelTableHeader, ipc: number, bins: number, entropyMax: number, t: StatsTotals, hist: { entropy: ArrayLike<number>; maxProb: ArrayLike<number>; mass: ArrayLike<number> }, classCrops: ArrayLike<number>, classAgree: ArrayLike<number>, confusion: Uint32Array | null): LabelStats {
+/** The ipc to use: the given one (checked), else images / classes when whole, else null. */
+export function ipcOf(h: Pick<LabelTableHeader, "images" | "classes">, ipc?: number): number | null {
+  if (ipc !== undefined) {
+    if (!(Number.isInteger(ipc) && ipc >= 1 && ipc * h.classes === h.images)) throw new RangeError(`ipc ${ipc} does not fit the table: images (${h.images}) must equal classes (${h.classes}) × ipc`);
+    return ipc;
+  }
+  return Number.isInteger(h.images / h.classes) ? h.images / h.classes : null;
+}
+
+export function finishStats(header: LabelTableHeader, ipc: number | null, bins: number, entropyMax: number, t: StatsTotals, hist: { entropy: ArrayLike<number>; maxProb: ArrayLike<number>; mass: ArrayLike<number> }, classCrops: ArrayLike<number>, classAgree: ArrayLike<number>, confusion: Uint32Array | null): LabelStats {
   const n = t.crops || 1;
+  const targeted = Array.from(classCrops).reduce((a, b) => a + b, 0) || 1;
   return {
     header, ipc, crops: t.crops, bins, entropyMax,
-    agreement: t.agree / n, meanEntropy: t.sumEntropy / n, meanMaxProb: t.sumMaxProb / n, meanTopkMass: t.sumMass / n,
+    agreement: t.agree / targeted, meanEntropy: t.sumEntropy / n, meanMaxProb: t.sumMaxProb / n, meanTopkMass: t.sumMass / n,
     entropyHist: Array.from(hist.entropy), maxProbHist: Array.from(hist.maxProb), topkMassHist: Array.from(hist.mass),
     classCrops: Array.from(classCrops), classAgree: Array.from(classAgree), confusion,
   };
