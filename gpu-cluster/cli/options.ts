@@ -6,6 +6,7 @@ import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/executio
 
 export interface CliOptions {
   data?: string;
+  resolution?: number;
   ipc: number;
   out?: string;
   seed: number;
@@ -68,6 +69,7 @@ const list = (v: string): string[] => v.split(",").map((s) => s.trim()).filter(B
 export function addRunOptions(cmd: Command): Command {
   return cmd
     .option("--data <path>", "IDX folder or image folder (one sub-folder per class); default: the embedded MNIST")
+    .option("--resolution <px>", "image folders: resize every image to px × px (default: the first image's size)", int("--resolution", 4))
     .option("--ipc <n>", "synthetic images per class", int("--ipc", 1), 10)
     .option("--out <dir>", "run folder (default runs/<dataset>-ipc<N>-seed<S>)")
     .option("--seed <s>", "seed of every random choice in the run", int("--seed"), 0)

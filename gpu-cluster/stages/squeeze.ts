@@ -48,14 +48,15 @@ export async function squeeze(data: DatasetSplits, cfg: SqueezeConfig, o: Compil
   const trainer = await ClassifierTrainer.compile(spec, params, { ...o, optimizer: sgd({ momentum: cfg.momentum, weightDecay: cfg.weightDecay }) });
   const rng = new Random(cfg.seed, "squeeze");
   const n = train.labels.length;
-  const perEpoch = Math.floor(n / cfg.batch);
+  const batch = Math.min(cfg.batch, n);
+  const perEpoch = Math.floor(n / batch);
   const total = cfg.epochs * perEpoch;
   const bar = createProgress("squeeze", total, { quiet: o.quiet, unit: "step" });
   const losses: number[] = [];
   let step = 0;
   for (let e = 0; e < cfg.epochs; e++) {
     let sum = 0;
-    for (const idx of epochBatches(n, cfg.batch, rng, true)) {
+    for (const idx of epochBatches(n, batch, rng, true)) {
       const x = tensor("float32", [idx.length, spec.channels, spec.size, spec.size], makeBatch(train, idx, stats, cfg.augment, rng));
       const lr = cosineLr(step, total, cfg.lr, cfg.warmupEpochs * perEpoch);
       const r = await trainer.step(x, oneHot(Array.from(idx, (i) => train.labels[i]), spec.classes), lr);

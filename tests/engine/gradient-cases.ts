@@ -52,6 +52,18 @@ export const CASES: GradCase[] = [
     build: (b, [x, w]) => b.conv(x, w, null, { dilations: [2, 2], pads: [2, 1, 1, 2], strides: [2, 1] }),
   },
   {
+    name: "Conv stride 1, dilation 2, asymmetric pads", ops: ["Conv"], dtype: f32, inputs: [{ shape: [2, 3, 7, 6] }, { shape: [4, 3, 3, 2] }],
+    build: (b, [x, w]) => b.conv(x, w, null, { dilations: [2, 2], pads: [2, 0, 1, 2] }),
+  },
+  {
+    name: "Conv stride 1, groups 2 (3 outputs per group)", ops: ["Conv"], dtype: f32, inputs: [{ shape: [2, 4, 5, 5] }, { shape: [6, 2, 3, 3] }, { shape: [6] }],
+    build: (b, [x, w, bias]) => b.conv(x, w, bias, { pads: [1, 1, 1, 1], group: 2 }),
+  },
+  {
+    name: "Conv pads wider than the kernel, 1x1", ops: ["Conv"], dtype: f32, inputs: [{ shape: [2, 3, 4, 4] }, { shape: [2, 3, 1, 1] }],
+    build: (b, [x, w]) => b.conv(x, w, null, { pads: [1, 0, 0, 1] }),
+  },
+  {
     name: "Conv depthwise", ops: ["Conv"], dtype: f32, inputs: [{ shape: [2, 3, 6, 6] }, { shape: [3, 1, 3, 3] }],
     build: (b, [x, w]) => b.conv(x, w, null, { pads: [1, 1, 1, 1], group: 3 }),
   },

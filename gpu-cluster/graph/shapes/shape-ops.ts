@@ -5,6 +5,7 @@ import type { Dim } from "../types.ts";
 
 const staticProduct = (dims: readonly Dim[]): number => dims.reduce<number>((p, d) => (typeof d === "number" ? p * d : p), 1);
 const symbols = (dims: readonly Dim[]): string[] => dims.filter((d): d is string => typeof d === "string").sort();
+const productSymbol = (syms: readonly string[], factor: number): string => [...syms, ...(factor === 1 ? [] : [String(factor)])].join("*");
 
 /** Reshape's output shape, keeping a symbolic batch where it is determined. */
 export function reshapeTarget(ctx: ShapeContext, input: readonly Dim[], target: readonly Dim[]): Dim[] {
@@ -26,6 +27,10 @@ export function reshapeTarget(ctx: ShapeContext, input: readonly Dim[], target: 
     out[inferAt] = ratio;
   } else if (missing.length === 1 && ratio === 1) {
     out[inferAt] = missing[0];
+  } else if (outSyms.every((x) => inSyms.includes(x)) && Number.isInteger(ratio) && ratio > 0) {
+    // A product of symbols and a number ("N*49"): equal products get equal names, so that two
+    // values flattened the same way still match in Gemm/MatMul/elementwise shape checks.
+    out[inferAt] = productSymbol(missing, ratio);
   } else {
     out[inferAt] = `${ctx.node}:dim${inferAt}`;
   }
@@ -44,7 +49,7 @@ const flatten: ShapeRule = (ctx) => {
   const axis = ctx.int("axis", 1);
   const a = axis < 0 ? axis + x.shape.length : axis;
   const outer = x.shape.slice(0, a), inner = x.shape.slice(a);
-  const dim = (ds: Dim[]): Dim => (ds.every((d) => typeof d === "number") ? staticProduct(ds) : ds.length === 1 ? ds[0] : `${ctx.node}:flat`);
+  const dim = (ds: Dim[]): Dim => (ds.every((d) => typeof d === "number") ? staticProduct(ds) : ds.length === 1 ? ds[0] : productSymbol(symbols(ds), staticProduct(ds)));
   return [{ dtype: x.dtype, shape: [dim(outer), dim(inner)] }];
 };
 

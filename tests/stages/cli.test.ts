@@ -1,0 +1,82 @@
+// The `distill` command end to end on a tiny image-folder dataset: every stage runs, the run
+// folder holds what README promises, the report has the baselines, a rerun skips every stage,
+// `--force` redoes them, and bad input stops with a message naming the problem.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { writePng } from "../../gpu-cluster/io/png.ts";
+import { Random } from "../../gpu-cluster/data/index.ts";
+import { parseReport } from "../../gpu-cluster/cli/report.ts";
+import { parseManifest } from "../../shared/manifest.ts";
+import { decodeLabelTable } from "../../shared/label-table/index.ts";
+
+const root = join(process.cwd(), "test-output", "cli");
+const data = join(root, "quadrants");
+const out = join(root, "run");
+const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
+const tiny = ["--data", data, "--out", out, "--ipc", "2", "--seed", "1", "--teacher-arch", "convnet-2", "--teacher-width", "8", "--teacher-epochs", "3",
+  "--iterations", "30", "--recover-batch", "8", "--epochs", "8", "--students", "convnet-2", "--student-width", "8", "--student-batch", "4", "--student-lr", "0.01", "--threads", "1", "--quiet"];
+
+function distill(args: string[]) {
+  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" } });
+}
+
+beforeAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  // 4 classes of 16×16 gray images: a bright square in quadrant c; 30 per class.
+  const rng = new Random(5);
+  for (let c = 0; c < 4; c++) {
+    mkdirSync(join(data, `class${c}`), { recursive: true });
+    for (let i = 0; i < 30; i++) {
+      const px = new Float32Array(256);
+      for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
+        const inside = (y < 8) === (c < 2) && (x < 8) === (c % 2 === 0);
+        px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
+      }
+      writePng(join(data, `class${c}`, `${i}.png`), { data: px, channels: 1, height: 16, width: 16 });
+    }
+  }
+});
+
+describe("distill run", () => {
+  it("runs all stages, writes the run folder and a report with the baselines; reruns skip", () => {
+    const first = distill(["run", ...tiny]);
+    expect(first.status, first.stderr).toBe(0);
+    for (const f of ["teacher.onnx", "images.npy", "grid.png", "images/000007.png", "labels.dlt", "manifest.json", "report.md", "report.json", "baselines/labels-random.dlt", "stages.json"]) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const report = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8")));
+    expect(report.ipc).toBe(2);
+    expect(report.classes).toBe(4);
+    expect(report.teacher_accuracy).toBeGreaterThan(0.9);
+    const s = report.students["convnet-2"];
+    for (const v of [s.distilled, s.random_hard, s.random_soft]) expect(v).toBeGreaterThan(0.5); // chance is 0.25
+    expect(first.stdout).toMatch(/\| convnet-2 \|/);
+    const manifest = parseManifest(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")));
+    const table = decodeLabelTable(new Uint8Array(readFileSync(join(out, "labels.dlt"))));
+    expect(table.header.images).toBe(manifest.images);
+    expect(table.header.epochs).toBe(8);
+
+    const before = statSync(join(out, "labels.dlt")).mtimeMs;
+    const again = distill(["run", ...tiny]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(statSync(join(out, "labels.dlt")).mtimeMs).toBe(before);
+    // A changed relabel setting redoes relabel and evaluate only.
+    const changed = distill(["run", ...tiny, "--top-k", "2"]);
+    expect(changed.status, changed.stderr).toBe(0);
+    expect(decodeLabelTable(new Uint8Array(readFileSync(join(out, "labels.dlt")))).header.k).toBe(2);
+  });
+
+  it("stops on bad input with a message naming the problem", () => {
+    const missing = distill(["run", "--data", join(root, "nope"), "--out", join(root, "bad")]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toMatch(/does not exist/);
+    const badIpc = distill(["run", "--ipc", "zero"]);
+    expect(badIpc.status).not.toBe(0);
+    expect(badIpc.stderr).toMatch(/--ipc must be an integer/);
+    const notOnnx = distill(["squeeze", "--teacher", join(data, "class0", "0.png"), "--out", join(root, "bad")]);
+    expect(notOnnx.status).not.toBe(0);
+    expect(notOnnx.stderr).toMatch(/not an ONNX model/);
+  });
+});
