@@ -104,7 +104,7 @@ export class Pipeline {
       if (K !== this.data.train.classes.length && o.init === "real") throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
       const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
       const r = await recover({ source, classes: K, channels: C, size: H, stats: this.teacherStats() },
-        cfg, o.init === "real" ? this.data.train : undefined, this.compile);
+        cfg, o.init === "real" ? randomRealSubset(this.data.train, o.ipc, o.seed) : undefined, this.compile);
       const N = K * o.ipc;
       writeNpy(this.run.path("images.npy"), { data: r.pixels, shape: [N, C, H, H] });
       this.writeImageFolder(r.pixels, N, C, H);

@@ -5,7 +5,8 @@
 import { tensor } from "../graph/builder.ts";
 import type { TensorData } from "../graph/types.ts";
 import { cosineLr } from "../autodiff/optimizers.ts";
-import { Random, indicesByClass, pixelScale, type ChannelStats, type Dataset } from "../data/index.ts";
+import { Random, type ChannelStats } from "../data/index.ts";
+import { imageOf, type ImageSet } from "./crops.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { oneHot } from "../runtime/classifier.ts";
 import { cropFor, defaultCropSchedule, interpolationMatrix, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
@@ -47,34 +48,32 @@ export interface RecoverResult {
   batches: { first: { loss: number; ce: number; bn: number }; last: { loss: number; ce: number; bn: number } }[];
 }
 
-function initialImages(t: TeacherInput, images: number[], classes: number[], cfg: RecoverConfig, real: Dataset | undefined, batchIndex: number): Float32Array {
+/**
+ * Initial images of one batch in normalised space: standard normal noise (the original), or the
+ * given real images (successors' initialisation). The pipeline passes baseline (b)'s random real
+ * subset, so that "ours − (b)" measures exactly what recover adds to those images.
+ */
+function initialImages(t: TeacherInput, images: number[], cfg: RecoverConfig, real: ImageSet | undefined, batchIndex: number): Float32Array {
   const per = t.channels * t.size * t.size;
   const out = new Float32Array(images.length * per);
-  const rng = new Random(cfg.seed, `recover-init-${batchIndex}`);
   if (cfg.init === "noise") {
+    const rng = new Random(cfg.seed, `recover-init-${batchIndex}`);
     for (let i = 0; i < out.length; i++) out[i] = rng.normal();
     return out;
   }
-  if (!real) throw new Error("recover --init real needs the real training set");
-  if (real.height !== t.size || real.channels !== t.channels) throw new Error(`recover --init real: the data is ${real.channels}×${real.height}×${real.width}, the teacher takes ${t.channels}×${t.size}×${t.size}`);
-  const byClass = indicesByClass(real);
+  if (!real) throw new Error("recover --init real needs real images to start from");
+  if (real.size !== t.size || real.channels !== t.channels) throw new Error(`recover --init real: the data is ${real.channels}×${real.size}×${real.size}, the teacher takes ${t.channels}×${t.size}×${t.size}`);
   const plane = t.size * t.size;
-  const s = pixelScale(real.images);
   images.forEach((img, b) => {
-    const pool = byClass[classes[b]];
-    if (pool.length === 0) throw new Error(`recover --init real: class ${classes[b]} has no real image`);
-    // A different real image for each IPC index of a class; deterministic in the seed.
-    const src = pool[(new Random(cfg.seed, `real-${img}`).int(pool.length))];
+    const src = imageOf(real, img);
     for (let c = 0; c < t.channels; c++) {
-      for (let j = 0; j < plane; j++) {
-        out[b * per + c * plane + j] = (real.images[src * per + c * plane + j] * s - t.stats.mean[c]) / t.stats.std[c];
-      }
+      for (let j = 0; j < plane; j++) out[b * per + c * plane + j] = (src[c * plane + j] - t.stats.mean[c]) / t.stats.std[c];
     }
   });
   return out;
 }
 
-export async function recover(t: TeacherInput, cfg: RecoverConfig, real: Dataset | undefined, o: CompileOptions & { quiet?: boolean } = {}): Promise<RecoverResult> {
+export async function recover(t: TeacherInput, cfg: RecoverConfig, real: ImageSet | undefined, o: CompileOptions & { quiet?: boolean } = {}): Promise<RecoverResult> {
   const { channels: C, size: H, classes: K } = t;
   const plan = recoverPlan(K, cfg.ipc, cfg.batch);
   const per = C * H * H;
@@ -91,7 +90,7 @@ export async function recover(t: TeacherInput, cfg: RecoverConfig, real: Dataset
       batch: B, channels: C, size: H, cropSize: H, classes: K, rBn: cfg.rBn, firstBnMultiplier: cfg.firstBnMultiplier,
       beta1: cfg.beta1, beta2: cfg.beta2, lower, upper,
     };
-    const init: TensorData = tensor("float32", [B, C, H, H], initialImages(t, batch.images, batch.classes, cfg, real, bi));
+    const init: TensorData = tensor("float32", [B, C, H, H], initialImages(t, batch.images, cfg, real, bi));
     let step = steps.get(B);
     if (!step) {
       step = await RecoverStep.compile(t.source, stepCfg, init, o);
