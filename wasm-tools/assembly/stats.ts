@@ -5,7 +5,7 @@
 // (BAD_RECORD as in shared/label-table/records.ts).
 import * as H from "./header";
 import * as E from "./errors";
-import { ln } from "./ln";
+import { initLn, ln } from "./ln";
 
 /** Confusion matrices are kept up to this many classes (C² u32: 16 MiB at 2048). */
 export const MAX_CONFUSION_CLASSES: u32 = 2048;
@@ -74,6 +74,7 @@ export function begin(binCount: u32, wantConfusion: bool): i32 {
   E.clearError();
   if (!H.headerOk) return E.fail(E.OUT_OF_RANGE, E.R_NOT_STARTED, 0, 0, 0);
   if (H.images > H.MAX_IMAGES) return E.fail(E.BAD_HEADER, E.R_TOO_LARGE, 0, <f64>H.images, <f64>H.MAX_IMAGES);
+  initLn();
   const C = <usize>H.classes;
   bins = binCount < 1 ? 1 : binCount;
   entropyScale = H.classes > 1 ? <f64>bins / ln(<f64>H.classes) : 0;
@@ -149,78 +150,102 @@ export function records(p: usize, count: u32): i32 {
   return H.quant == H.QUANT_U8 ? loop<u8>(p, count) : loop<u16>(p, count);
 }
 
+// Hot loop. Globals are copied into locals (V8 keeps wasm globals in memory), the u8 sum check
+// is done on integers (equivalent to shared's f64 sum: see README), f16 bit patterns of valid
+// probabilities (0 … 1.0, −0 read as 0) order like their values, so the descending check
+// compares integers.
 function loop<Q>(p: usize, count: u32): i32 {
+  const u8 = sizeof<Q>() == 1;
   const C = H.classes;
   const K = <usize>H.k;
   const rs = <usize>H.recordSize;
   const cpi = H.cropsPerImage;
   const hasBox = (H.flags & H.FLAG_HAS_BOX) != 0;
+  // u8: Σq/255 > 1 + k·0.5/255 + 1e-6  ⇔  Σq > 255 + k/2 + 255e-6 (Σq integer)
+  const sumLimitU8 = <u32>Math.floor(255.0 + <f64>K * 0.5 + 255e-6);
   const tol = 1.0 + sumTolerance;
-  const B = bins;
+  const B = <i32>bins;
   const Bf = <f64>B;
+  const eScale = entropyScale;
   const rest = <f64>(C - H.k);
   const seenP = seen;
-  const pc = pCheck;
   const pv = pValue;
   const nl = negPLogP;
+  const eh = entropyHist, mh = maxProbHist, kh = massHist;
+  const cc = classCrops, ca = classAgree, cm = confusion, tg = targets;
+  let st = stamp;
+  let nAgree: f64 = 0;
+  // running sums continue from the totals so that they add crop by crop, like the reference
+  let sE = sumEntropy, sM = sumMaxProb, sK = sumMass;
   let s = slot;
   let c = crop;
-  let target = <u32>load<u16>(targets + (<usize>s << 1));
-  for (let r: u32 = 0; r < count; r++) {
+  let target = <u32>load<u16>(tg + (<usize>s << 1));
+  let r: u32 = 0;
+  let code = E.OK;
+  for (; r < count; r++) {
     const rec = p + <usize>r * rs;
     const probs = rec + (K << 1);
-    stamp++;
-    if (stamp == 0) {
+    st++;
+    if (st == 0) {
       memory.fill(seenP, 0, <usize>C << 2);
-      stamp = 1;
+      st = 1;
     }
-    let check: f64 = 0;
+    let qsum: u32 = 0;
     let mass: f64 = 0;
     let h: f64 = 0;
-    let prev: f64 = 2;
+    let prev: u32 = 0xffffffff;
+    let bad = 0;
+    let badValue: f64 = 0;
     for (let j: usize = 0; j < K; j++) {
       const id = <u32>load<u16>(rec + (j << 1));
       if (id >= C) {
-        slot = s;
-        crop = c;
-        return badRecord(E.R_ID_RANGE, <f64>id);
+        bad = E.R_ID_RANGE;
+        badValue = <f64>id;
+        break;
       }
       const sp = seenP + (<usize>id << 2);
-      if (load<u32>(sp) == stamp) {
-        slot = s;
-        crop = c;
-        return badRecord(E.R_DUPLICATE, <f64>id);
+      if (load<u32>(sp) == st) {
+        bad = E.R_DUPLICATE;
+        badValue = <f64>id;
+        break;
       }
-      store<u32>(sp, stamp);
-      const q = <usize>load<Q>(probs + j * sizeof<Q>());
-      const v = load<f64>(pv + (q << 3));
-      if (!(v >= 0 && v <= 1)) {
-        slot = s;
-        crop = c;
-        return badRecord(E.R_PROB_RANGE, load<f64>(pc + (q << 3)));
+      store<u32>(sp, st);
+      let q = <u32>load<Q>(probs + j * sizeof<Q>());
+      if (!u8) {
+        if (q == 0x8000) q = 0; // −0
+        if (q > 0x3c00) {
+          bad = E.R_PROB_RANGE;
+          badValue = load<f64>(pCheck + (<usize>q << 3));
+          break;
+        }
       }
-      if (v > prev) {
-        slot = s;
-        crop = c;
-        return badRecord(E.R_ORDER, v);
+      if (q > prev) {
+        bad = E.R_ORDER;
+        badValue = load<f64>(pv + (<usize>q << 3));
+        break;
       }
-      prev = v;
-      check += load<f64>(pc + (q << 3));
-      mass += v;
-      h += load<f64>(nl + (q << 3));
+      prev = q;
+      qsum += q;
+      mass += load<f64>(pv + (<usize>q << 3));
+      h += load<f64>(nl + (<usize>q << 3));
     }
-    if (check > tol) {
+    if (bad == 0) {
+      if (u8 ? qsum > sumLimitU8 : mass > tol) {
+        bad = E.R_SUM;
+        badValue = u8 ? <f64>qsum / 255.0 : mass;
+      } else if (hasBox) {
+        const flip = load<u8>(probs + K * sizeof<Q>() + 8);
+        if (flip > 1) {
+          bad = E.R_FLIP;
+          badValue = <f64>flip;
+        }
+      }
+    }
+    if (bad != 0) {
       slot = s;
       crop = c;
-      return badRecord(E.R_SUM, check);
-    }
-    if (hasBox) {
-      const flip = load<u8>(probs + K * sizeof<Q>() + 8);
-      if (flip > 1) {
-        slot = s;
-        crop = c;
-        return badRecord(E.R_FLIP, <f64>flip);
-      }
+      code = badRecord(bad, badValue);
+      break;
     }
     // remaining mass spread evenly over the other C − k classes
     if (rest > 0) {
@@ -229,38 +254,44 @@ function loop<Q>(p: usize, count: u32): i32 {
     }
     const top = load<f64>(pv + (<usize>load<Q>(probs) << 3));
     const top1 = <u32>load<u16>(rec);
-    let bin = <i32>Math.floor(h * entropyScale);
-    bin = bin < 0 ? 0 : bin >= <i32>B ? <i32>B - 1 : bin;
-    store<u32>(entropyHist + (<usize>bin << 2), load<u32>(entropyHist + (<usize>bin << 2)) + 1);
+    let bin = <i32>Math.floor(h * eScale);
+    bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
+    store<u32>(eh + (<usize>bin << 2), load<u32>(eh + (<usize>bin << 2)) + 1);
     bin = <i32>Math.floor(top * Bf);
-    bin = bin < 0 ? 0 : bin >= <i32>B ? <i32>B - 1 : bin;
-    store<u32>(maxProbHist + (<usize>bin << 2), load<u32>(maxProbHist + (<usize>bin << 2)) + 1);
+    bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
+    store<u32>(mh + (<usize>bin << 2), load<u32>(mh + (<usize>bin << 2)) + 1);
     bin = <i32>Math.floor(mass * Bf);
-    bin = bin < 0 ? 0 : bin >= <i32>B ? <i32>B - 1 : bin;
-    store<u32>(massHist + (<usize>bin << 2), load<u32>(massHist + (<usize>bin << 2)) + 1);
+    bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
+    store<u32>(kh + (<usize>bin << 2), load<u32>(kh + (<usize>bin << 2)) + 1);
     if (target != NO_TARGET) {
       const tp = <usize>target << 2;
-      store<u32>(classCrops + tp, load<u32>(classCrops + tp) + 1);
+      store<u32>(cc + tp, load<u32>(cc + tp) + 1);
       if (top1 == target) {
-        store<u32>(classAgree + tp, load<u32>(classAgree + tp) + 1);
-        agree += 1;
+        store<u32>(ca + tp, load<u32>(ca + tp) + 1);
+        nAgree += 1;
       }
-      if (confusion != 0) {
-        const cp = confusion + ((<usize>target * <usize>C + <usize>top1) << 2);
+      if (cm != 0) {
+        const cp = cm + ((<usize>target * <usize>C + <usize>top1) << 2);
         store<u32>(cp, load<u32>(cp) + 1);
       }
     }
-    crops += 1;
-    sumEntropy += h;
-    sumMaxProb += top;
-    sumMass += mass;
+    sE += h;
+    sM += top;
+    sK += mass;
     c++;
     if (c == cpi) {
       c = 0;
       s++;
-      if (s < H.images) target = <u32>load<u16>(targets + (<usize>s << 1));
+      if (s < H.images) target = <u32>load<u16>(tg + (<usize>s << 1));
     }
   }
+  stamp = st;
+  crops += <f64>r;
+  agree += nAgree;
+  sumEntropy = sE;
+  sumMaxProb = sM;
+  sumMass = sK;
+  if (code != E.OK) return code;
   // an epoch's last record moves on to slot 0 of the next epoch
   if (s == H.images) {
     s = 0;

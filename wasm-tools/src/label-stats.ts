@@ -129,7 +129,7 @@ class Session {
   targets(epoch: number): void {
     if (epoch === this.targetEpoch) return;
     const h = this.header;
-    const order = this.ipc === null ? new Uint32Array(0) : batchOrder(h.seed, epoch, h.images);
+    const order = this.ipc === null ? new Uint32Array(0) : this.o.order ? this.o.order(epoch) : batchOrder(h.seed, epoch, h.images);
     const t = new Uint16Array(this.x.memory.buffer, this.x.buffer(BUF_TARGETS), h.images);
     const ipc = this.ipc;
     if (ipc === null) t.fill(NO_TARGET);

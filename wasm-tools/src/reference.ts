@@ -33,7 +33,7 @@ export function referenceStats(bytes: Uint8Array, o: InspectOptions = {}): Label
     const block = bytes.subarray(recordsStart(h) + e * per, recordsStart(h) + (e + 1) * per);
     if (crc32(block) !== cv.getUint32(4 * e, true)) throw new LabelTableError("EPOCH_CHECKSUM", `the records of epoch ${h.epochStart + e} do not match their CRC-32`);
     const { ids, probs } = decodeRecords(h, block, crops, e * crops);
-    const order = ipc === null ? null : batchOrder(h.seed, h.epochStart + e, h.images);
+    const order = ipc === null ? null : o.order ? o.order(h.epochStart + e) : batchOrder(h.seed, h.epochStart + e, h.images);
     for (let r = 0; r < crops; r++) {
       const target = order && ipc ? Math.floor(order[Math.floor(r / h.cropsPerImage)] / ipc) : -1;
       let m = 0, ent = 0;

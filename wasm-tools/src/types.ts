@@ -9,6 +9,8 @@ export interface InspectOptions {
   bins?: number;
   /** Keep the target × top-1 confusion matrix (only up to 2048 classes). Default true. */
   confusion?: boolean;
+  /** slot → image order of an epoch; default batchOrder(seed, epoch, images) of shared/crop-schedule. */
+  order?: (epoch: number) => Uint32Array;
 }
 
 export interface LabelStats {

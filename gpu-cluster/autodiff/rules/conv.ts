@@ -117,8 +117,13 @@ function convTranspose(b: GraphBuilder, dY: Value, w: Value, a: ConvAttrs, outSp
   }, "input_grad");
 }
 
+/** Below this many input channels per group (an image's 1 or 3), the flipped Conv has too few
+ * output channels for ORT's blocked kernels and ConvTranspose is faster. */
+const MIN_CHANNELS_FOR_CONV_INPUT_GRAD = 8;
+
 function convInputGrad(b: GraphBuilder, dY: Value, w: Value, a: ConvAttrs, outSpatial: readonly number[]): Value {
-  const byConv = a.strides.every((s) => s === 1) ? convInputGradByConv(b, dY, w, a) : null;
+  const wide = (w.shape[1] as number) * a.group >= MIN_CHANNELS_FOR_CONV_INPUT_GRAD;
+  const byConv = wide && a.strides.every((s) => s === 1) ? convInputGradByConv(b, dY, w, a) : null;
   return byConv ?? convTranspose(b, dY, w, a, outSpatial);
 }
 
