@@ -4,8 +4,9 @@
 import type { Graph } from "./graph.ts";
 import type { Shape } from "./types.ts";
 
+/** A symbolic dim is a symbol or a product of symbols and numbers ("N*49" after a flatten). */
 function dims(shape: Shape, symbols: Record<string, number>): number[] {
-  return shape.map((d) => (typeof d === "number" ? d : symbols[d] ?? NaN));
+  return shape.map((d) => (typeof d === "number" ? d : d.split("*").reduce((p, f) => p * (symbols[f] ?? (/^\d+$/.test(f) ? Number(f) : NaN)), 1)));
 }
 
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);

@@ -3,7 +3,7 @@ import type { GradRule } from "../rule.ts";
 
 export const activationRules: Record<string, GradRule> = {
   // dx = dy · [x > 0] (tested on the output, which is > 0 exactly where x is)
-  Relu: (c) => [c.b.where(c.b.op1("Greater", [c.y(), c.zero(c.y())]), c.dy, c.zero(c.dy))],
+  Relu: (c) => [c.b.mul(c.dy, c.b.op1("Sign", [c.y()]))],
   // dx = dy · (x > 0 ? 1 : alpha)
   LeakyRelu: (c) => {
     const alpha = c.attrs.float("alpha", 0.01);
