@@ -1,5 +1,7 @@
 // Command-line options shared by every `distill` subcommand, and the run configuration they
 // resolve to. Defaults follow the original SRe2L scripts, scaled for small images where the
+import type { RecoverInit } from "../stages/recover.ts";
+import type { SelectionKind } from "../stages/select-real.ts";
 // paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
@@ -25,7 +27,9 @@ export interface CliOptions {
   recoverLr: number;
   rBn: number;
   firstBnMultiplier: number;
-  init: "noise" | "real";
+  select: SelectionKind;
+  selectFrom: number;
+  init: RecoverInit;
   cropScale: [number, number];
   flip?: number;
   // relabel
@@ -86,7 +90,9 @@ export function addRunOptions(cmd: Command): Command {
     .option("--recover-lr <x>", "recover: Adam learning rate (cosine decay to 0)", positive("--recover-lr"), 0.25)
     .option("--r-bn <x>", "recover: weight of the BatchNorm-statistics loss", nonNegative("--r-bn"), 0.01)
     .option("--first-bn-multiplier <x>", "recover: extra weight of the first BN layer", nonNegative("--first-bn-multiplier"), 10)
-    .addOption(new Option("--init <kind>", "recover: initial images").choices(["noise", "real"]).default("noise"))
+    .addOption(new Option("--init <kind>", "recover: initial images").choices(["noise", "real", "collage"]).default("noise"))
+    .addOption(new Option("--select <how>", "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), kmeans (pixel k-means over m per image)").choices(["random", "typical", "kmeans"]).default("random"))
+    .option("--select-from <m>", "recover, --select typical|kmeans: random real candidates per synthetic image", int("--select-from", 1), 10)
     .option("--crop-scale <lo,hi>", "recover and relabel: RandomResizedCrop area range", range, [0.5, 1] as [number, number])
     .option("--flip <p>", "recover and relabel: horizontal flip probability (default 0 for 1-channel data, 0.5 otherwise)", nonNegative("--flip"))
     .option("--epochs <n>", "relabel and evaluate: student epochs (one crop per image per epoch)", int("--epochs", 1), 300)

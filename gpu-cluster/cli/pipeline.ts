@@ -12,7 +12,8 @@ import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
 import { createSession } from "../runtime/execution-provider.ts";
 import * as ort from "onnxruntime-node";
 import { squeeze, datasetSize } from "../stages/squeeze.ts";
-import { recover } from "../stages/recover.ts";
+import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
+import { selectKMeans, selectTypical } from "../stages/select-real.ts";
 import { relabel } from "../stages/relabel.ts";
 import { trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
@@ -96,15 +97,14 @@ export class Pipeline {
       ipc: o.ipc, iterations: o.iterations, batch: o.recoverBatch, lr: o.recoverLr, rBn: o.rBn, firstBnMultiplier: o.firstBnMultiplier,
       beta1: 0.5, beta2: 0.9, init: o.init, cropScale: o.cropScale, flipProb: this.flipProb(), seed: o.seed,
     };
-    const outcome = await this.run.stage({ name: "recover", config: { ...cfg, data: o.init === "real" ? this.dataId() : undefined },
+    const outcome = await this.run.stage({ name: "recover", config: { ...cfg, data: o.init !== "noise" ? this.dataId() : undefined, select: o.init === "real" && o.select !== "random" ? [o.select, o.selectFrom] : undefined },
       inputs: ["teacher.onnx"], outputs: ["images.npy", "images", "grid.png"], force: o.force }, async () => {
       const tf = readTeacherFile(this.run.path("teacher.onnx"));
       const [C, H] = tf.inputShape;
       const K = tf.classes;
-      if (K !== this.data.train.classes.length && o.init === "real") throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
+      if (K !== this.data.train.classes.length && o.init !== "noise") throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
       const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
-      const r = await recover({ source, classes: K, channels: C, size: H, stats: this.teacherStats() },
-        cfg, o.init === "real" ? randomRealSubset(this.data.train, o.ipc, o.seed) : undefined, this.compile);
+      const r = await recover({ source, classes: K, channels: C, size: H, stats: this.teacherStats() }, cfg, await this.initialRealImages(tf.bytes, K), this.compile);
       const N = K * o.ipc;
       writeNpy(this.run.path("images.npy"), { data: r.pixels, shape: [N, C, H, H] });
       this.writeImageFolder(r.pixels, N, C, H);
@@ -114,6 +114,20 @@ export class Pipeline {
       this.log(`recover: ${N} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)})`);
     });
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");
+  }
+
+  /** The real images recover starts from: (b)'s random subset, or a selection among --select-from candidates per image. */
+  private async initialRealImages(teacher: Uint8Array, classes: number): Promise<ImageSet | undefined> {
+    const o = this.o;
+    if (o.init === "noise") return undefined;
+    const m = o.select === "random" ? 1 : o.selectFrom;
+    if (o.init !== "real" && m > 1) throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}`);
+    const candidates = randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed);
+    if (m === 1) return candidates;
+    this.log(`recover: start from the ${o.select === "typical" ? "most typical" : "k-means representatives"} of ${m} real candidates per image`);
+    return o.select === "typical"
+      ? await selectTypical(teacher, this.teacherStats(), candidates, classes, o.ipc, m, this.compile)
+      : selectKMeans(candidates, classes, o.ipc, m, o.seed);
   }
 
   /** images/000000.png …, written beside and renamed into place so a crash leaves no half folder. */

@@ -26,11 +26,19 @@ export interface RecoverConfig {
   firstBnMultiplier: number;
   beta1: number;
   beta2: number;
-  init: "noise" | "real";
+  /** noise: the original; real: one real image of the class; collage: 2×2 real images of the class, each at half size. */
+  init: RecoverInit;
   /** RandomResizedCrop scale range and flip probability of the per-step augmentation. */
   cropScale: [number, number];
   flipProb: number;
   seed: number;
+}
+
+export type RecoverInit = "noise" | "real" | "collage";
+
+/** Real images each synthetic image starts from: 1 for `real`, 4 for `collage`, 0 for `noise`. */
+export function realImagesPerSynthetic(init: RecoverInit): number {
+  return init === "collage" ? 4 : init === "real" ? 1 : 0;
 }
 
 export interface TeacherInput {
@@ -49,9 +57,13 @@ export interface RecoverResult {
 }
 
 /**
- * Initial images of one batch in normalised space: standard normal noise (the original), or the
- * given real images (successors' initialisation). The pipeline passes baseline (b)'s random real
- * subset, so that "ours − (b)" measures exactly what recover adds to those images.
+ * Initial images of one batch in normalised space: standard normal noise (the original), the
+ * given real images (successors' initialisation), or a 2×2 collage of four real images of the
+ * class at half size (RDED-style: a quarter-area crop then shows the student one whole real
+ * image, so one synthetic image carries four). `real` holds K × ipc × m images (m from
+ * realImagesPerSynthetic) in class blocks; synthetic image c·ipc + j takes the class's images
+ * j, j + ipc, …: the pipeline passes baseline (b)'s random real subset (drawn so that its first
+ * ipc images per class are (b)'s), so "ours − (b)" measures what recover and the collage add.
  */
 function initialImages(t: TeacherInput, images: number[], cfg: RecoverConfig, real: ImageSet | undefined, batchIndex: number): Float32Array {
   const per = t.channels * t.size * t.size;
@@ -61,13 +73,39 @@ function initialImages(t: TeacherInput, images: number[], cfg: RecoverConfig, re
     for (let i = 0; i < out.length; i++) out[i] = rng.normal();
     return out;
   }
-  if (!real) throw new Error("recover --init real needs real images to start from");
-  if (real.size !== t.size || real.channels !== t.channels) throw new Error(`recover --init real: the data is ${real.channels}×${real.size}×${real.size}, the teacher takes ${t.channels}×${t.size}×${t.size}`);
-  const plane = t.size * t.size;
+  const m = realImagesPerSynthetic(cfg.init);
+  if (!real) throw new Error(`recover --init ${cfg.init} needs real images to start from`);
+  if (real.size !== t.size || real.channels !== t.channels) throw new Error(`recover --init ${cfg.init}: the data is ${real.channels}×${real.size}×${real.size}, the teacher takes ${t.channels}×${t.size}×${t.size}`);
+  if (real.count !== t.classes * cfg.ipc * m) throw new Error(`recover --init ${cfg.init}: needs ${t.classes * cfg.ipc * m} real images, got ${real.count}`);
+  const S = t.size, plane = S * S;
+  const half = [Math.floor(S / 2), S - Math.floor(S / 2)];
   images.forEach((img, b) => {
-    const src = imageOf(real, img);
-    for (let c = 0; c < t.channels; c++) {
-      for (let j = 0; j < plane; j++) out[b * per + c * plane + j] = (src[c * plane + j] - t.stats.mean[c]) / t.stats.std[c];
+    const c = Math.floor(img / cfg.ipc), j = img % cfg.ipc;
+    const dst = out.subarray(b * per, (b + 1) * per);
+    for (let q = 0; q < m; q++) {
+      const src = imageOf(real, c * cfg.ipc * m + j + q * cfg.ipc);
+      // q = 0 of `real` is the image itself; collage quadrant q is rows (q >> 1), cols (q & 1)
+      const h = m === 1 ? S : half[q >> 1], w = m === 1 ? S : half[q & 1];
+      const y0 = m === 1 ? 0 : (q >> 1) * half[0], x0 = m === 1 ? 0 : (q & 1) * half[0];
+      const ry = interpolationMatrix(S, 0, S, h), rx = interpolationMatrix(S, 0, S, w);
+      const tmp = new Float32Array(h * S);
+      for (let ch = 0; ch < t.channels; ch++) {
+        const X = src.subarray(ch * plane, (ch + 1) * plane);
+        tmp.fill(0);
+        for (let y = 0; y < h; y++) {
+          for (let sy = 0; sy < S; sy++) {
+            const a = ry[y * S + sy];
+            if (a !== 0) for (let sx = 0; sx < S; sx++) tmp[y * S + sx] += a * X[sy * S + sx];
+          }
+        }
+        for (let y = 0; y < h; y++) {
+          for (let x = 0; x < w; x++) {
+            let v = 0;
+            for (let sx = 0; sx < S; sx++) v += tmp[y * S + sx] * rx[x * S + sx];
+            dst[ch * plane + (y0 + y) * S + x0 + x] = (v - t.stats.mean[ch]) / t.stats.std[ch];
+          }
+        }
+      }
     }
   });
   return out;

@@ -14,6 +14,7 @@ import { trainStudent } from "../../gpu-cluster/stages/evaluate.ts";
 import { cropBatch, type ImageSet } from "../../gpu-cluster/stages/crops.ts";
 import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
 import { randomRealSubset } from "../../gpu-cluster/stages/random-subset.ts";
+import { selectKMeans, selectTypical } from "../../gpu-cluster/stages/select-real.ts";
 import { readTeacherFile, teacherDocString, zooTeacher } from "../../gpu-cluster/stages/teacher-file.ts";
 import { frozenTeacher } from "../../gpu-cluster/stages/teacher-graph.ts";
 import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
@@ -75,6 +76,69 @@ describe("recover", () => {
     for (let i = 0; i < r.pixels.length; i++) maxDiff = Math.max(maxDiff, Math.abs(r.pixels[i] - real.pixels[i]));
     expect(maxDiff).toBeLessThan(1e-3);
     expect(Array.from(real.labels)).toEqual(Array.from({ length: 20 }, (_, i) => Math.floor(i / 2)));
+  });
+
+  it("collage initialisation: four real images of the class at half size, the first of them baseline (b)'s", async () => {
+    const ipc = 2;
+    const real = randomRealSubset(train, 4 * ipc, 4);
+    // the first ipc images per class of the larger draw are (b)'s subset
+    const b = randomRealSubset(train, ipc, 4);
+    expect(real.sources.filter((_, i) => i % (4 * ipc) < ipc)).toEqual(b.sources);
+    const r = await recover({ source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
+      { ...recoverCfg, ipc, init: "collage", iterations: 1, lr: 1e-6 }, real, quiet);
+    // synthetic image 2c+1: quadrant q is real image c·8 + 1 + 2q averaged 2×2 (bilinear at exactly half size)
+    let maxDiff = 0;
+    for (const c of [0, 7]) {
+      for (let q = 0; q < 4; q++) {
+        const src = real.pixels.subarray((c * 8 + 1 + 2 * q) * 784, (c * 8 + 2 + 2 * q) * 784);
+        for (let y = 0; y < 14; y++) {
+          for (let x = 0; x < 14; x++) {
+            const want = (src[2 * y * 28 + 2 * x] + src[2 * y * 28 + 2 * x + 1] + src[(2 * y + 1) * 28 + 2 * x] + src[(2 * y + 1) * 28 + 2 * x + 1]) / 4;
+            const got = r.pixels[(2 * c + 1) * 784 + ((q >> 1) * 14 + y) * 28 + (q & 1) * 14 + x];
+            maxDiff = Math.max(maxDiff, Math.abs(got - want));
+          }
+        }
+      }
+    }
+    expect(maxDiff).toBeLessThan(1e-3);
+    await expect(recover({ source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
+      { ...recoverCfg, ipc, init: "collage", iterations: 1 }, b, quiet)).rejects.toThrow(/needs 80 real images, got 20/);
+  });
+});
+
+describe("selection of the real starting images", () => {
+  it("typical: each image is the lowest-CE of its candidates (candidate 0 = baseline b's image)", async () => {
+    const ipc = 2, m = 4;
+    const candidates = randomRealSubset(train, ipc * m, 5);
+    const teacher = serializeModel(inferenceGraph(spec, params));
+    const s = await selectTypical(teacher, stats, candidates, 10, ipc, m, { threads: 2 });
+    expect(s.count).toBe(20);
+    const logits = await (await Classifier.fromGraph(inferenceGraph(spec, params))).logits(
+      tensor("float32", [candidates.count, 1, 28, 28], Float32Array.from(candidates.pixels, (v) => (v - stats.mean[0]) / stats.std[0])));
+    const ce = (i: number) => {
+      const row = Array.from(logits.subarray(i * 10, i * 10 + 10));
+      const max = Math.max(...row);
+      return Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0)) + max - row[Math.floor(i / (ipc * m))];
+    };
+    s.chosen.forEach((pick, i) => {
+      const c = Math.floor(i / ipc), j = i % ipc;
+      const group = Array.from({ length: m }, (_, q) => c * ipc * m + j + q * ipc);
+      expect(group).toContain(pick);
+      for (const g of group) expect(ce(pick)).toBeLessThanOrEqual(ce(g) + 1e-5);
+    });
+    expect(Array.from(s.pixels.subarray(784, 1568))).toEqual(Array.from(candidates.pixels.subarray(s.chosen[1] * 784, (s.chosen[1] + 1) * 784)));
+  });
+
+  it("kmeans: one representative per mode of the class", () => {
+    // class 0 has three well-separated modes (flat images at 0.1, 0.5, 0.9 plus noise), class 1 one
+    const ipc = 3, m = 4, per = 16, n = 2 * ipc * m;
+    const rng = new Random(9);
+    const level = (i: number) => (i < ipc * m ? [0.1, 0.5, 0.9][i % 3] : 0.3);
+    const pixels = Float32Array.from({ length: n * per }, (_, q) => level(Math.floor(q / per)) + 0.01 * rng.normal());
+    const s = selectKMeans({ pixels, count: n, channels: 1, size: 4 }, 2, ipc, m, 1);
+    expect(s.chosen.slice(0, 3).map((i) => level(i)).sort()).toEqual([0.1, 0.5, 0.9]);
+    expect(new Set(s.chosen).size).toBe(6);
+    expect(s.chosen.slice(3).every((i) => i >= ipc * m)).toBe(true);
   });
 });
 

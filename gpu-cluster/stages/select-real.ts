@@ -1,0 +1,122 @@
+// Which real images recover starts from, out of m random real candidates per synthetic image
+// (candidate 0 of each is baseline (b)'s image, so m = 1 is (b)'s random subset itself):
+// - typical: each image keeps the candidate the teacher finds most typical of the class (lowest
+//   cross-entropy), in the spirit of RDED's realism score; candidates are grouped per image,
+//   not ranked per class, so that the chosen images stay about as diverse as a random draw.
+// - kmeans: per class, k-means (k = ipc) over all its candidates in pixel space and the
+//   candidate nearest each centre: representative and spread over the class's modes.
+import * as ort from "onnxruntime-node";
+import { Random, type ChannelStats } from "../data/index.ts";
+import { createSession, type ExecutionProvider } from "../runtime/execution-provider.ts";
+import { imageOf, type ImageSet } from "./crops.ts";
+
+export interface Selection extends ImageSet {
+  /** Index into the candidate set of each chosen image. */
+  chosen: number[];
+}
+
+export type SelectionKind = "random" | "typical" | "kmeans";
+
+function gather(candidates: ImageSet, chosen: number[]): Selection {
+  const per = candidates.channels * candidates.size * candidates.size;
+  const pixels = new Float32Array(chosen.length * per);
+  chosen.forEach((src, i) => pixels.set(imageOf(candidates, src), i * per));
+  return { pixels, count: chosen.length, channels: candidates.channels, size: candidates.size, chosen };
+}
+
+/**
+ * `candidates` holds K × ipc × m images in class blocks; synthetic image c·ipc + j chooses among
+ * the class's candidates j, j + ipc, …, j + (m − 1)·ipc (so candidate 0 is (b)'s image j).
+ */
+export async function selectTypical(teacher: Uint8Array, stats: ChannelStats, candidates: ImageSet, classes: number, ipc: number, m: number,
+  o: { ep?: ExecutionProvider; threads?: number; batch?: number } = {}): Promise<Selection> {
+  if (candidates.count !== classes * ipc * m) throw new Error(`selectTypical: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
+  const per = candidates.channels * candidates.size * candidates.size;
+  const plane = candidates.size * candidates.size;
+  const loss = new Float64Array(candidates.count);
+  const session = await createSession(teacher, o.ep ?? "cpu", o.threads);
+  const B = o.batch ?? 256;
+  for (let s = 0; s < candidates.count; s += B) {
+    const n = Math.min(B, candidates.count - s);
+    const x = new Float32Array(n * per);
+    for (let i = 0; i < n; i++) {
+      const src = imageOf(candidates, s + i);
+      for (let c = 0; c < candidates.channels; c++) {
+        for (let q = 0; q < plane; q++) x[i * per + c * plane + q] = (src[c * plane + q] - stats.mean[c]) / stats.std[c];
+      }
+    }
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x, [n, candidates.channels, candidates.size, candidates.size]) });
+    const logits = out[session.outputNames[0]].data as Float32Array;
+    for (let i = 0; i < n; i++) {
+      const row = logits.subarray(i * classes, (i + 1) * classes);
+      const target = Math.floor((s + i) / (ipc * m));
+      let max = -Infinity;
+      for (const v of row) max = Math.max(max, v);
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      loss[s + i] = Math.log(sum) + max - row[target];
+    }
+  }
+  await session.release();
+  const chosen: number[] = [];
+  for (let c = 0; c < classes; c++) {
+    for (let j = 0; j < ipc; j++) {
+      let best = c * ipc * m + j;
+      for (let q = 1; q < m; q++) {
+        const cand = c * ipc * m + j + q * ipc;
+        if (loss[cand] < loss[best]) best = cand;
+      }
+      chosen.push(best);
+    }
+  }
+  return gather(candidates, chosen);
+}
+
+const sqDist = (a: Float32Array, b: Float32Array) => {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += (a[i] - b[i]) ** 2;
+  return d;
+};
+
+/** Per class: k-means++ then Lloyd iterations over the class's ipc·m candidates; the candidate nearest each centre. */
+export function selectKMeans(candidates: ImageSet, classes: number, ipc: number, m: number, seed: number, iterations = 25): Selection {
+  if (candidates.count !== classes * ipc * m) throw new Error(`selectKMeans: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
+  const per = candidates.channels * candidates.size * candidates.size;
+  const n = ipc * m;
+  const chosen: number[] = [];
+  for (let c = 0; c < classes; c++) {
+    const xs = Array.from({ length: n }, (_, i) => imageOf(candidates, c * n + i));
+    const rng = new Random(seed, `kmeans-${c}`);
+    const centres = [Float32Array.from(xs[rng.int(n)])];
+    const nearest = new Float64Array(n).fill(Infinity);
+    while (centres.length < ipc) {
+      xs.forEach((x, i) => (nearest[i] = Math.min(nearest[i], sqDist(x, centres.at(-1)!))));
+      const total = nearest.reduce((a, b) => a + b, 0);
+      let r = rng.next() * total, pick = 0;
+      while (pick < n - 1 && (r -= nearest[pick]) > 0) pick++;
+      centres.push(Float32Array.from(xs[pick]));
+    }
+    const assign = new Int32Array(n);
+    for (let it = 0; it < iterations; it++) {
+      xs.forEach((x, i) => {
+        let best = 0, bestD = Infinity;
+        centres.forEach((ctr, k) => { const d = sqDist(x, ctr); if (d < bestD) { bestD = d; best = k; } });
+        assign[i] = best;
+      });
+      centres.forEach((ctr, k) => {
+        const members = xs.filter((_, i) => assign[i] === k);
+        if (members.length === 0) return; // an empty cluster keeps its centre
+        ctr.fill(0);
+        for (const x of members) for (let q = 0; q < per; q++) ctr[q] += x[q] / members.length;
+      });
+    }
+    const used = new Set<number>();
+    for (const ctr of centres) {
+      let best = -1, bestD = Infinity;
+      xs.forEach((x, i) => { const d = sqDist(x, ctr); if (!used.has(i) && d < bestD) { bestD = d; best = i; } });
+      used.add(best);
+      chosen.push(c * n + best);
+    }
+  }
+  return gather(candidates, chosen);
+}
