@@ -3,7 +3,7 @@
 // themselves (gpu-cluster/stages) know nothing of files, flags or progress bookkeeping.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { channelStats, defaultAugment, loadDataset, type ChannelStats, type DatasetSplits } from "../data/index.ts";
+import { channelStats, defaultAugment, indicesByClass, loadDataset, type ChannelStats, type DatasetSplits } from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
 import { encodePlanarPng, writeGridPng } from "../io/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
@@ -120,8 +120,10 @@ export class Pipeline {
   private async initialRealImages(teacher: Uint8Array, classes: number): Promise<ImageSet | undefined> {
     const o = this.o;
     if (o.init === "noise") return undefined;
-    const m = o.select === "random" ? 1 : o.selectFrom;
-    if (o.init !== "real" && m > 1) throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}`);
+    if (o.init !== "real" && o.select !== "random") throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}: add --select random`);
+    // candidates per image, as many as the smallest class allows
+    const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
+    const m = o.select === "random" ? 1 : Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / o.ipc)));
     const candidates = randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed);
     if (m === 1) return candidates;
     this.log(`recover: start from the ${o.select === "typical" ? "most typical" : "k-means representatives"} of ${m} real candidates per image`);
