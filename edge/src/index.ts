@@ -1,0 +1,4 @@
+// Worker entry (wrangler.toml `main`).
+import { app } from "./app.ts";
+
+export default app;

@@ -1,0 +1,23 @@
+// Tests of the edge app inside the Workers runtime (workerd via @cloudflare/vitest-pool-workers),
+// offline, with the bindings of wrangler.toml (local R2 and KV) and the development signing key.
+import { fileURLToPath } from "node:url";
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import { DEV_SIGNING_KEY } from "./scripts/dev-key.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+export default defineConfig({
+  root,
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: `${root}wrangler.toml` },
+      miniflare: { bindings: { TOKEN_SIGNING_KEY: DEV_SIGNING_KEY } },
+    }),
+  ],
+  test: {
+    name: "edge",
+    include: ["tests/edge/**/*.test.ts"],
+    testTimeout: 30_000,
+  },
+});
