@@ -37,8 +37,11 @@ export const tableRoutes = new Hono<AppEnv>().put("/:run/tables/:shard", async (
 
   const check = new TableCheck(m, length);
   const digest = newSha256Stream();
+  // Every promise of this pipeline is observed: a cut-off body must fail the request, not
+  // surface later as an unhandled rejection.
+  digest.digest.catch(() => undefined);
   const hashWriter = digest.getWriter();
-  const checked = body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+  const checker = new TransformStream<Uint8Array, Uint8Array>({
     async transform(chunk, out) {
       check.push(chunk);
       await hashWriter.write(chunk);
@@ -47,19 +50,22 @@ export const tableRoutes = new Hono<AppEnv>().put("/:run/tables/:shard", async (
     flush() {
       check.finish();
     },
-  }));
+  });
+  const received = body.pipeTo(checker.writable).catch((e: unknown) => {
+    hashWriter.abort(e).catch(() => undefined);
+  });
   const sized = newFixedLengthStream(length);
-  const piped = (checked as unknown as WorkersReadableStream).pipeTo(sized.writable).catch(() => undefined);
+  const piped = (checker.readable as unknown as WorkersReadableStream).pipeTo(sized.writable).catch(() => undefined);
   const tmpKey = keys.upload(run, crypto.randomUUID());
   try {
     await bucket.put(tmpKey, sized.readable);
   } catch {
-    await piped;
+    await Promise.all([received, piped]);
     await bucket.delete(tmpKey);
     throw check.failure ?? new ApiError(400, "UPLOAD_ABORTED", `the body ended before its ${length} bytes arrived; nothing was published: upload again`);
   }
   try {
-    await piped;
+    await Promise.all([received, piped]);
     const header = check.finish();
     await hashWriter.close();
     const actual = hex(await digest.digest);
