@@ -17,6 +17,7 @@ export default defineConfig({
   ],
   test: {
     name: "edge",
+    root,
     include: ["tests/edge/**/*.test.ts"],
     testTimeout: 30_000,
   },
