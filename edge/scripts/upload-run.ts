@@ -19,7 +19,7 @@ const program = new Command()
     const manifest = parseManifest(JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8")));
     const base = o.url.replace(/\/+$/, "");
     const run = manifest.runId;
-    const put = async (path: string, bytes: Uint8Array) => {
+    const put = async (path: string, bytes: Uint8Array<ArrayBuffer>) => {
       const r = await fetch(`${base}${path}`, {
         method: "PUT", body: bytes,
         headers: { authorization: `Bearer ${o.worker}`, "x-content-sha256": createHash("sha256").update(bytes).digest("hex") },
@@ -38,13 +38,13 @@ const program = new Command()
     await Promise.all(Array.from({ length: Number(o.concurrency) }, async () => {
       while (next < pngs.length) {
         const f = pngs[next++];
-        await put(`/v1/runs/${run}/images/${Number(f.slice(0, 6))}`, readFileSync(join(imagesDir, f)));
+        await put(`/v1/runs/${run}/images/${Number(f.slice(0, 6))}`, new Uint8Array(readFileSync(join(imagesDir, f))));
         done++;
       }
     }));
     console.log(`images: ${done} of ${manifest.images} uploaded`);
     const table = join(folder, "labels.dlt");
-    if (existsSync(table)) console.log("table shard 0:", JSON.stringify(await put(`/v1/runs/${run}/tables/0`, readFileSync(table))));
+    if (existsSync(table)) console.log("table shard 0:", JSON.stringify(await put(`/v1/runs/${run}/tables/0`, new Uint8Array(readFileSync(table)))));
   });
 
 await program.parseAsync();
