@@ -157,3 +157,37 @@ describe("bad tokens", () => {
     expect(claims.iat).toBeGreaterThanOrEqual(before);
   });
 });
+
+describe("configuration and logging", () => {
+  it("no signing key, or one too short → 500 CONFIG naming the fix (never a default key)", async () => {
+    const { env } = await import("cloudflare:test");
+    const { app } = await import("../../edge/src/app.ts");
+    const token = await tokenFor("admin", "*");
+    for (const key of [undefined, "short-key"]) {
+      const r = await app.fetch(new Request("http://edge.test/v1/runs/x/status", { headers: { authorization: `Bearer ${token}` } }), { ...env, TOKEN_SIGNING_KEY: key });
+      const body = await r.json() as { error: { code: string; message: string } };
+      expect([r.status, body.error.code]).toEqual([500, "CONFIG"]);
+      expect(body.error.message).toContain("wrangler secret put TOKEN_SIGNING_KEY");
+    }
+  });
+
+  it("tokens never reach the logs or error messages", async () => {
+    const { vi } = await import("vitest");
+    const spies = (["log", "info", "warn", "error", "debug"] as const).map((m) => vi.spyOn(console, m));
+    try {
+      const good = await tokenFor("trainer", ["r1"]);
+      const expired = await tokenFor("trainer", ["r1"], 60, Math.floor(Date.now() / 1000) - 3600);
+      const [h, p, s] = good.split(".");
+      const bodies: string[] = [];
+      for (const t of [good, expired, `${h}.${p}.${s.slice(0, -2)}xx`, `${h}.${p}`]) {
+        for (const path of ["/v1/runs/r1/status", "/v1/runs/r1/batches/0/0?size=1", "/v1/tokens"]) {
+          bodies.push(await (await call(path, { headers: { authorization: `Bearer ${t}` } })).text());
+        }
+      }
+      const logged = spies.flatMap((spy) => spy.mock.calls.flat().map(String)).join("\n");
+      for (const text of [logged, ...bodies]) expect(text).not.toContain(p);
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
+  });
+});
