@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { addRunOptions, type CliOptions } from "./options.ts";
 import { Pipeline } from "./pipeline.ts";
 import { renderReportMarkdown } from "./report.ts";
+import { addInspectCommand } from "./inspect.ts";
 
 const program = new Command("distill")
   .description("SRe2L dataset distillation (squeeze, recover, relabel, evaluate) on ONNX Runtime")
@@ -34,6 +35,7 @@ stageCommand("squeeze", "train the teacher on the real data, or import --teacher
 stageCommand("recover", "synthesise the images through the frozen teacher", ["recover"]);
 stageCommand("relabel", "soft labels of every crop of every epoch, into a label table", ["relabel"]);
 stageCommand("evaluate", "train students on the distilled set and the baselines; write the report", ["evaluate"]);
+addInspectCommand(program); // program.command("inspect"): label-table statistics and the inspector page
 
 try {
   await program.parseAsync(process.argv);
