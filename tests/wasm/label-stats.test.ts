@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, test } from "vitest";
 import { batchOrder } from "../../shared/crop-schedule/index.ts";
-import { decodeLabelTable, recordsStart } from "../../shared/label-table/index.ts";
+import { QUANT_F16, QUANT_U8, decodeLabelTable, recordsStart } from "../../shared/label-table/index.ts";
 import type { LabelStatsModule } from "../../wasm-tools/src/label-stats.ts";
 import { referenceStats } from "../../wasm-tools/src/reference.ts";
 import { ln } from "../../wasm-tools/src/ln.ts";
@@ -30,6 +30,16 @@ describe("label-stats WASM module", () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  test("confusion cells past 255 counts (the module keeps u8 low bytes + a u32 carry matrix)", () => {
+    for (const quant of [QUANT_U8, QUANT_F16]) {
+      const spec = { classes: 2, ipc: 400, epochs: 3, epochStart: 0, epochCount: 3, cropsPerImage: 1, k: 2, quant, hasBox: false, seed: 9, temperature: 0.2, agreement: 1 };
+      const bytes = makeTable(spec);
+      const got = wasm.inspect(bytes), ref = referenceStats(bytes);
+      expect(got).toEqual(ref);
+      expect(Math.min(got.confusion![1], got.confusion![2])).toBeGreaterThan(300);
+    }
   });
 
   test("streamed in random chunks: same result as whole", () => {

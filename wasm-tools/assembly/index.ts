@@ -35,7 +35,7 @@ export function headerField(i: i32): u32 {
   }
 }
 
-/** Buffers: 0 targets (u16[images]), 1 class crops, 2 class agree, 3 confusion (0 if none), 4–6 histograms (entropy, max-prob, top-k mass). */
+/** Buffers: 0 targets (u16[images]), 1 class crops, 2 class agree, 3 confusion (0 if none; off-diagonal cells only, multiples of 256), 4–6 histograms (entropy, max-prob, top-k mass), 7 confusion low bytes (u8[C*C]). Confusion = 3 + 7, diagonal = 2. */
 export function buffer(i: i32): usize {
   switch (i) {
     case 0: return S.targets;
@@ -45,6 +45,7 @@ export function buffer(i: i32): usize {
     case 4: return S.entropyHist;
     case 5: return S.maxProbHist;
     case 6: return S.massHist;
+    case 7: return S.confusionLow;
     default: return 0;
   }
 }

@@ -20,7 +20,11 @@ let sumTolerance: f64 = 0;
 export let seen: usize = 0; // u32[C]: stamp of the last record that used each class id
 export let classCrops: usize = 0; // u32[C]
 export let classAgree: usize = 0; // u32[C]
-export let confusion: usize = 0; // u32[C*C] or 0
+// Confusion, off-diagonal cells only while accumulating (the diagonal is classAgree): a u8
+// low byte per cell (C² bytes: 1 MiB at 1000 classes, stays in cache) plus a u32 matrix that
+// takes 256 on each wrap (rarely touched). The wrapper adds them up when reading.
+export let confusion: usize = 0; // u32[C*C] or 0: multiples of 256
+export let confusionLow: usize = 0; // u8[C*C] or 0
 export let entropyHist: usize = 0; // u32[bins]
 export let maxProbHist: usize = 0; // u32[bins]
 export let massHist: usize = 0; // u32[bins]
@@ -28,6 +32,8 @@ export let targets: usize = 0; // u16[images]: target class of each slot of the 
 let pCheck: usize = 0; // f64[256 | 65536]: probability as the shared decoder sums it (f64)
 let pValue: usize = 0; // f64[...]: decoded probability as exposed (f32-rounded), NaN if invalid
 let negPLogP: usize = 0; // f64[...]: −p·ln p of pValue
+let massUnits: usize = 0; // u32[...]: pValue in units of massUnit (exact: see loop)
+let massUnit: f64 = 0;
 
 // totals
 export let crops: f64 = 0;
@@ -83,6 +89,7 @@ export function begin(binCount: u32, wantConfusion: bool): i32 {
   classCrops = release(classCrops);
   classAgree = release(classAgree);
   confusion = release(confusion);
+  confusionLow = release(confusionLow);
   entropyHist = release(entropyHist);
   maxProbHist = release(maxProbHist);
   massHist = release(massHist);
@@ -90,10 +97,14 @@ export function begin(binCount: u32, wantConfusion: bool): i32 {
   pCheck = release(pCheck);
   pValue = release(pValue);
   negPLogP = release(negPLogP);
+  massUnits = release(massUnits);
   seen = zeroed(C << 2);
   classCrops = zeroed(C << 2);
   classAgree = zeroed(C << 2);
-  if (wantConfusion && H.classes <= MAX_CONFUSION_CLASSES) confusion = zeroed((C * C) << 2);
+  if (wantConfusion && H.classes <= MAX_CONFUSION_CLASSES) {
+    confusion = zeroed((C * C) << 2);
+    confusionLow = zeroed(C * C);
+  }
   entropyHist = zeroed(<usize>bins << 2);
   maxProbHist = zeroed(<usize>bins << 2);
   massHist = zeroed(<usize>bins << 2);
@@ -102,12 +113,15 @@ export function begin(binCount: u32, wantConfusion: bool): i32 {
   pCheck = heap.alloc(<usize>n << 3);
   pValue = heap.alloc(<usize>n << 3);
   negPLogP = heap.alloc(<usize>n << 3);
+  massUnits = heap.alloc(<usize>n << 2);
+  massUnit = H.quant == H.QUANT_U8 ? 4.656612873077393e-10 : 5.960464477539063e-8; // 2^-31, 2^-24
   for (let q: u32 = 0; q < n; q++) {
     const exact = H.quant == H.QUANT_U8 ? <f64>q / 255.0 : fromHalf(q);
     const shown = <f64>(<f32>exact);
     store<f64>(pCheck + (<usize>q << 3), exact);
     store<f64>(pValue + (<usize>q << 3), exact >= 0 && exact <= 1 ? shown : NaN);
     store<f64>(negPLogP + (<usize>q << 3), exact >= 0 && exact <= 1 ? plogp(shown) : 0);
+    store<u32>(massUnits + (<usize>q << 2), exact >= 0 && exact <= 1 ? <u32>(shown / massUnit) : 0);
   }
   crops = 0;
   agree = 0;
@@ -171,8 +185,10 @@ function loop<Q>(p: usize, count: u32): i32 {
   const seenP = seen;
   const pv = pValue;
   const nl = negPLogP;
+  const mu = massUnits;
+  const unit = massUnit;
   const eh = entropyHist, mh = maxProbHist, kh = massHist;
-  const cc = classCrops, ca = classAgree, cm = confusion, tg = targets;
+  const cc = classCrops, ca = classAgree, cm = confusion, cl = confusionLow, tg = targets;
   let st = stamp;
   let nAgree: f64 = 0;
   // running sums continue from the totals so that they add crop by crop, like the reference
@@ -191,7 +207,7 @@ function loop<Q>(p: usize, count: u32): i32 {
       st = 1;
     }
     let qsum: u32 = 0;
-    let mass: f64 = 0;
+    let units: u64 = 0;
     let h: f64 = 0;
     let prev: u32 = 0xffffffff;
     let bad = 0;
@@ -226,9 +242,12 @@ function loop<Q>(p: usize, count: u32): i32 {
       }
       prev = q;
       qsum += q;
-      mass += load<f64>(pv + (<usize>q << 3));
+      units += <u64>load<u32>(mu + (<usize>q << 2));
       h += load<f64>(nl + (<usize>q << 3));
     }
+    // Σ p in f64 over f32-rounded values is exact (every value is a multiple of 2^-31 for u8,
+    // 2^-24 for f16, and sums stay far below 2^53 units), so an integer sum gives the same bits.
+    const mass = <f64>units * unit;
     if (bad == 0) {
       if (u8 ? qsum > sumLimitU8 : mass > tol) {
         bad = E.R_SUM;
@@ -254,13 +273,13 @@ function loop<Q>(p: usize, count: u32): i32 {
     }
     const top = load<f64>(pv + (<usize>load<Q>(probs) << 3));
     const top1 = <u32>load<u16>(rec);
-    let bin = <i32>Math.floor(h * eScale);
+    let bin = <i32>(h * eScale); // ≥ 0: truncation is floor
     bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
     store<u32>(eh + (<usize>bin << 2), load<u32>(eh + (<usize>bin << 2)) + 1);
-    bin = <i32>Math.floor(top * Bf);
+    bin = <i32>(top * Bf); // ≥ 0: truncation is floor
     bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
     store<u32>(mh + (<usize>bin << 2), load<u32>(mh + (<usize>bin << 2)) + 1);
-    bin = <i32>Math.floor(mass * Bf);
+    bin = <i32>(mass * Bf); // ≥ 0: truncation is floor
     bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
     store<u32>(kh + (<usize>bin << 2), load<u32>(kh + (<usize>bin << 2)) + 1);
     if (target != NO_TARGET) {
@@ -269,10 +288,11 @@ function loop<Q>(p: usize, count: u32): i32 {
       if (top1 == target) {
         store<u32>(ca + tp, load<u32>(ca + tp) + 1);
         nAgree += 1;
-      }
-      if (cm != 0) {
-        const cp = cm + ((<usize>target * <usize>C + <usize>top1) << 2);
-        store<u32>(cp, load<u32>(cp) + 1);
+      } else if (cm != 0) {
+        const cell = <usize>target * <usize>C + <usize>top1;
+        const low = <u32>load<u8>(cl + cell) + 1;
+        store<u8>(cl + cell, <u8>low);
+        if (low == 256) store<u32>(cm + (cell << 2), load<u32>(cm + (cell << 2)) + 256);
       }
     }
     sE += h;

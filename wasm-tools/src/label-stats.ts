@@ -29,7 +29,7 @@ export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView;
 const CHUNK_BYTES = 1 << 22;
 /** Target class of a slot when images per class is unknown. */
 const NO_TARGET = 0xffff;
-const BUF_TARGETS = 0, BUF_CLASS_CROPS = 1, BUF_CLASS_AGREE = 2, BUF_CONFUSION = 3, BUF_ENTROPY = 4, BUF_MAXPROB = 5, BUF_MASS = 6;
+const BUF_TARGETS = 0, BUF_CLASS_CROPS = 1, BUF_CLASS_AGREE = 2, BUF_CONFUSION = 3, BUF_ENTROPY = 4, BUF_MAXPROB = 5, BUF_MASS = 6, BUF_CONFUSION_LOW = 7;
 
 export class LabelStatsModule {
   private constructor(readonly module: WebAssembly.Module) {}
@@ -147,11 +147,18 @@ class Session {
     const h = this.header;
     const u32 = (i: number, n: number) => new Uint32Array(x.memory.buffer, x.buffer(i), n).slice();
     const bins = x.total(5);
+    const classAgree = u32(BUF_CLASS_AGREE, h.classes);
     const confusion = x.buffer(BUF_CONFUSION) ? u32(BUF_CONFUSION, h.classes * h.classes) : null;
+    // the module keeps off-diagonal cells as (u32 multiple of 256) + (u8 low byte); the diagonal is the per-class agreement
+    if (confusion) {
+      const low = new Uint8Array(x.memory.buffer, x.buffer(BUF_CONFUSION_LOW), confusion.length);
+      for (let i = 0; i < confusion.length; i++) confusion[i] += low[i];
+      for (let c = 0; c < h.classes; c++) confusion[c * h.classes + c] += classAgree[c];
+    }
     return finishStats(h, this.ipc, bins, Math.log(h.classes),
       { crops: x.total(0), agree: x.total(1), sumEntropy: x.total(2), sumMaxProb: x.total(3), sumMass: x.total(4) },
       { entropy: u32(BUF_ENTROPY, bins), maxProb: u32(BUF_MAXPROB, bins), mass: u32(BUF_MASS, bins) },
-      u32(BUF_CLASS_CROPS, h.classes), u32(BUF_CLASS_AGREE, h.classes), confusion);
+      u32(BUF_CLASS_CROPS, h.classes), classAgree, confusion);
   }
 }
 
