@@ -4,7 +4,9 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, test } from "vitest";
 import { batchOrder } from "../../shared/crop-schedule/index.ts";
 import { QUANT_F16, QUANT_U8, decodeLabelTable, recordsStart } from "../../shared/label-table/index.ts";
-import type { LabelStatsModule } from "../../wasm-tools/src/label-stats.ts";
+import { readFileSync } from "node:fs";
+import { LabelStatsModule } from "../../wasm-tools/src/label-stats.ts";
+import { WASM_PATH } from "../../wasm-tools/src/node.ts";
 import { referenceStats } from "../../wasm-tools/src/reference.ts";
 import { ln } from "../../wasm-tools/src/ln.ts";
 import { labelStats, makeTable, tableSpec } from "./tables.ts";
@@ -40,6 +42,22 @@ describe("label-stats WASM module", () => {
       expect(got).toEqual(ref);
       expect(Math.min(got.confusion![1], got.confusion![2])).toBeGreaterThan(300);
     }
+  });
+
+  test("the module's own CRC-32 (browsers) and node:zlib's (Node loader) give the same results and the same EPOCH_CHECKSUM", () => {
+    const own = LabelStatsModule.loadSync(readFileSync(WASM_PATH));
+    fc.assert(
+      fc.property(tableSpec, fc.integer({ min: 0, max: 1 << 30 }), (spec, at) => {
+        const bytes = makeTable(spec);
+        expect(own.inspect(bytes)).toEqual(wasm.inspect(bytes));
+        const h = decodeLabelTable(bytes).header;
+        const bad = bytes.slice();
+        const i = recordsStart(h) + (at % (bytes.length - recordsStart(h)));
+        bad[i] ^= 0x10;
+        for (const m of [own, wasm]) expect(() => m.inspect(bad)).toThrow(/EPOCH_CHECKSUM/);
+      }),
+      { numRuns: 30 },
+    );
   });
 
   test("streamed in random chunks: same result as whole", () => {

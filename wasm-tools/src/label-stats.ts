@@ -25,6 +25,14 @@ interface Exports {
 
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView;
 
+/** CRC-32 (IEEE) of bytes continuing from seed, as zlib's crc32: Node's native one is ~3× the module's. */
+export type Crc32 = (bytes: Uint8Array, seed: number) => number;
+
+export interface LoadOptions {
+  /** Epoch checksums by this function instead of the module's own (node.ts passes node:zlib's when there is one). */
+  crc32?: Crc32;
+}
+
 /** Bytes copied into the module per call. */
 const CHUNK_BYTES = 1 << 22;
 /** Target class of a slot when images per class is unknown. */
@@ -32,16 +40,16 @@ const NO_TARGET = 0xffff;
 const BUF_TARGETS = 0, BUF_CLASS_CROPS = 1, BUF_CLASS_AGREE = 2, BUF_CONFUSION = 3, BUF_ENTROPY = 4, BUF_MAXPROB = 5, BUF_MASS = 6, BUF_CONFUSION_LOW = 7;
 
 export class LabelStatsModule {
-  private constructor(readonly module: WebAssembly.Module) {}
+  private constructor(readonly module: WebAssembly.Module, private readonly o: LoadOptions) {}
 
   /** From a compiled module or the .wasm bytes (browser: fetch(url).then(r => r.arrayBuffer())). */
-  static async load(source: WasmSource): Promise<LabelStatsModule> {
-    return new LabelStatsModule(source instanceof WebAssembly.Module ? source : await WebAssembly.compile(toBytes(source)));
+  static async load(source: WasmSource, o: LoadOptions = {}): Promise<LabelStatsModule> {
+    return new LabelStatsModule(source instanceof WebAssembly.Module ? source : await WebAssembly.compile(toBytes(source)), o);
   }
 
   /** Synchronous variant (Node, Workers; browsers allow it for small modules like this one). */
-  static loadSync(source: WasmSource): LabelStatsModule {
-    return new LabelStatsModule(source instanceof WebAssembly.Module ? source : new WebAssembly.Module(toBytes(source)));
+  static loadSync(source: WasmSource, o: LoadOptions = {}): LabelStatsModule {
+    return new LabelStatsModule(source instanceof WebAssembly.Module ? source : new WebAssembly.Module(toBytes(source)), o);
   }
 
   /** Whole table in memory: every check of SPEC.md, then the statistics of all records. */
@@ -53,12 +61,12 @@ export class LabelStatsModule {
 
   /** A table arriving in chunks, in file order (fetch body, file stream); size if known checks TRUNCATED/TRAILING_BYTES up front. */
   stream(o: InspectOptions = {}, size?: number): TableStream {
-    return new TableStream(new Session(this.module, o), size);
+    return new TableStream(new Session(this.module, o, this.o.crc32), size);
   }
 
   /** Statistics over arbitrary record-aligned byte ranges of a table (e.g. batchRange reads); no CRC checks. */
   ranges(headerBytes: Uint8Array, o: InspectOptions = {}): RangeStats {
-    const session = new Session(this.module, o);
+    const session = new Session(this.module, o, this.o.crc32);
     session.readHeader(headerBytes);
     session.start();
     return new RangeStats(session);
@@ -79,7 +87,7 @@ class Session {
   private inputBytes = 0;
   private targetEpoch = -1;
 
-  constructor(module: WebAssembly.Module, readonly o: InspectOptions) {
+  constructor(module: WebAssembly.Module, readonly o: InspectOptions, readonly crc32?: Crc32) {
     const instance = new WebAssembly.Instance(module, {
       env: { abort: () => { throw new Error("label-stats module aborted (out of memory?)"); } },
     });
@@ -218,7 +226,7 @@ export class TableStream {
       const n = Math.min(Math.floor(Math.min(data.length, CHUNK_BYTES) / rs), perEpoch - this.done);
       const bytes = data.subarray(0, n * rs);
       const p = this.s.place(bytes);
-      this.crc = this.s.x.crc32(p, bytes.length, this.crc) >>> 0;
+      this.crc = (this.s.crc32 ? this.s.crc32(bytes, this.crc) : this.s.x.crc32(p, bytes.length, this.crc)) >>> 0;
       if (!this.pending) {
         const code = this.s.records(p, n);
         if (code !== 0) {
