@@ -80,6 +80,13 @@ describe.skipIf(!hasChromium)(title, () => {
       expect(await number(`worst-${i}-agreement`)).toBe(cli.worstClasses[i].agreement);
     }
     expect(await page.getAttribute('[data-testid="confusion"]', "data-classes")).toBe(String(h.classes));
+    // the heat map's pixel (r, c) is the CLI's confusion cell, row-normalised on a sqrt scale
+    const red = await page.evaluate(() => {
+      const c = document.querySelector<HTMLCanvasElement>('[data-testid="confusion"]')!;
+      return Array.from(c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0));
+    });
+    const expectedRed = cli.confusion!.flatMap((row) => row.map((v) => 255 - Math.round(Math.sqrt(v / (row.reduce((a, b) => a + b, 0) || 1)) * 208)));
+    expect(red).toEqual(expectedRed);
     // the grid: one row per class, ipc images each, every image decoded
     expect(await page.locator('[data-testid^="class-row-"]').count()).toBe(h.classes);
     expect(await page.locator('[data-testid="class-row-0"] img').count()).toBe(cli.ipc);

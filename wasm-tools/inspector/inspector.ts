@@ -42,6 +42,8 @@ interface Run {
   manifest: RunManifest;
   header: LabelTableHeader;
   summary: InspectSummary;
+  /** Target × top-1 counts, row-major (the module keeps them up to 2048 classes; the JSON summary only up to 100). */
+  confusion: Uint32Array | null;
   /** The whole table when it is small enough to keep. */
   table: Uint8Array | null;
   tableUrl: URL;
@@ -93,7 +95,7 @@ async function load(): Promise<Run> {
     run: { runId: manifest.runId, dataset: manifest.dataset.name, ipc: manifest.ipc, resolution: manifest.resolution, teacher: manifest.teacher.arch },
     classNames: manifest.dataset.classNames,
   });
-  return { base, manifest, header: result.header, summary, table, tableUrl };
+  return { base, manifest, header: result.header, summary, confusion: result.confusion, table, tableUrl };
 }
 
 function status(text: string, error = false): void {
@@ -184,21 +186,22 @@ function renderPlots(run: Run): void {
 /** Heat map of the confusion counts, each row normalised by its crops (sqrt scale so off-diagonal mass shows). */
 function renderConfusion(run: Run): void {
   const canvas = $<HTMLCanvasElement>("confusion");
-  const m = run.summary.confusion;
+  const m = run.confusion;
+  const C = run.header.classes;
   if (!m) {
-    canvas.replaceWith(el("p", { class: "muted", id: "confusion", "data-testid": "confusion" }, `not kept above 100 classes (${run.summary.header.classes} here)`));
+    canvas.replaceWith(el("p", { class: "muted", id: "confusion", "data-testid": "confusion" }, `not kept above 2048 classes (${C} here)`));
     return;
   }
-  const C = m.length;
   canvas.width = C;
   canvas.height = C;
   canvas.dataset.classes = String(C);
   const ctx = canvas.getContext("2d")!;
   const img = ctx.createImageData(C, C);
   for (let r = 0; r < C; r++) {
-    const total = m[r].reduce((a, b) => a + b, 0) || 1;
+    let total = 0;
+    for (let c = 0; c < C; c++) total += m[r * C + c];
     for (let c = 0; c < C; c++) {
-      const v = Math.sqrt(m[r][c] / total);
+      const v = Math.sqrt(m[r * C + c] / (total || 1));
       const o = 4 * (r * C + c);
       img.data[o] = 255 - Math.round(v * 208);
       img.data[o + 1] = 255 - Math.round(v * 146);
@@ -211,7 +214,7 @@ function renderConfusion(run: Run): void {
   canvas.onmousemove = (ev) => {
     const b = canvas.getBoundingClientRect();
     const c = Math.floor(((ev.clientX - b.left) / b.width) * C), r = Math.floor(((ev.clientY - b.top) / b.height) * C);
-    if (r >= 0 && r < C && c >= 0 && c < C) canvas.title = `target ${className(run, r)} → top-1 ${className(run, c)}: ${m[r][c]} crops`;
+    if (r >= 0 && r < C && c >= 0 && c < C) canvas.title = `target ${className(run, r)} → top-1 ${className(run, c)}: ${m[r * C + c]} crops`;
   };
 }
 
