@@ -1,4 +1,4 @@
-// Label-table inspection module (see wasm-tools/README.md). The TypeScript wrapper in
+// Label-table inspection module (wasm-tools/README.md). The TypeScript wrapper in
 // wasm-tools/src/ drives it: parse the header, begin(), then for each epoch write the slot
 // targets and feed whole records; CRCs are computed here too.
 export { crc32 } from "./crc32";

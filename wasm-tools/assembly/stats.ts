@@ -165,7 +165,7 @@ export function records(p: usize, count: u32): i32 {
 }
 
 // Hot loop. Globals are copied into locals (V8 keeps wasm globals in memory), the u8 sum check
-// is done on integers (equivalent to shared's f64 sum: see README), f16 bit patterns of valid
+// is done on integers (the bound below; tests/wasm/corrupt.test.ts checks codes against shared), f16 bit patterns of valid
 // probabilities (0 … 1.0, −0 read as 0) order like their values, so the descending check
 // compares integers.
 function loop<Q>(p: usize, count: u32): i32 {
