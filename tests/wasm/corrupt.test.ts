@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, test } from "vitest";
 import { crc32 } from "../../shared/checksum.ts";
-import { LabelTableError, decodeLabelTable } from "../../shared/label-table/index.ts";
+import { LabelTableError, decodeLabelTable, decodeRecords, recordsStart } from "../../shared/label-table/index.ts";
 import type { LabelStatsModule } from "../../wasm-tools/src/label-stats.ts";
 import { labelStats, makeTable, tableSpec } from "./tables.ts";
 
@@ -118,6 +118,30 @@ describe("corrupt label tables", () => {
       expect(err, name).toBeInstanceOf(LabelTableError);
       expect((err as LabelTableError).code, name).toBe("BAD_RECORD");
       expect((err as LabelTableError).message, name).toMatch(message);
+    }
+  });
+
+  test("one bad record anywhere in a long run (blocks of the fast path): the same record index and statistics up to it", () => {
+    const spec = { classes: 12, ipc: 9, epochs: 1, epochStart: 0, epochCount: 1, cropsPerImage: 1, k: 4, quant: 1, hasBox: false, seed: 3, temperature: 1, agreement: 0.6 };
+    const base = makeTable(spec);
+    const h = decodeLabelTable(base).header;
+    const start = recordsStart(h), n = h.images;
+    for (let bad = 0; bad < n; bad++) for (const kind of ["duplicate", "range", "order"]) {
+      const b = base.slice();
+      const v = new DataView(b.buffer, start + bad * h.recordSize);
+      if (kind === "duplicate") v.setUint16(2, v.getUint16(0, true), true);
+      else if (kind === "range") v.setUint16(4, 12, true);
+      else v.setUint8(2 * h.k + 1, v.getUint8(2 * h.k) + 1); // top probability < 255 in this table
+      const records = b.subarray(start);
+      const index = (e: unknown) => Number(/record (\d+):/.exec((e as Error).message)?.[1]);
+      let expected: unknown, got: unknown;
+      try { decodeRecords(h, records, n); } catch (e) { expected = e; }
+      const r = wasm.ranges(b.subarray(0, 64));
+      try { r.add(start, records); } catch (e) { got = e; }
+      expect(index(got)).toBe(bad);
+      expect(index(expected)).toBe(bad);
+      // the records before the bad one were counted, and only those
+      expect(r.finish().crops).toBe(bad);
     }
   });
 

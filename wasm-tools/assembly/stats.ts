@@ -34,6 +34,9 @@ let pValue: usize = 0; // f64[...]: decoded probability as exposed (f32-rounded)
 let negPLogP: usize = 0; // f64[...]: −p·ln p of pValue
 let massUnits: usize = 0; // u32[...]: pValue in units of massUnit (exact: see loop)
 let massUnit: f64 = 0;
+/** Records per block of the fast path in loop(). */
+const BLOCK: u32 = 16;
+let scratch: usize = 0; // f64 entropy[BLOCK], f64 mass[BLOCK]
 
 // totals
 export let crops: f64 = 0;
@@ -98,6 +101,8 @@ export function begin(binCount: u32, wantConfusion: bool): i32 {
   pValue = release(pValue);
   negPLogP = release(negPLogP);
   massUnits = release(massUnits);
+  scratch = release(scratch);
+  scratch = heap.alloc(<usize>BLOCK << 4);
   seen = zeroed(C << 2);
   classCrops = zeroed(C << 2);
   classAgree = zeroed(C << 2);
@@ -198,6 +203,113 @@ function loop<Q>(p: usize, count: u32): i32 {
   let target = <u32>load<u16>(tg + (<usize>s << 1));
   let r: u32 = 0;
   let code = E.OK;
+  // Fast path, BLOCK records at a time: checks and top-k sums record by record, then the
+  // entropy of the remaining mass (a division and a ln: a long dependency chain that, inside
+  // the record loop, the CPU could not overlap with the next record's work) for the whole
+  // block in a short loop of independent iterations, then the histograms and counts in crop
+  // order. The same operations in the same order as below: the same bits. A block holding an
+  // invalid record is left to the record-by-record loop, which stops at that record.
+  const hs = scratch, ms = scratch + (<usize>BLOCK << 3);
+  for (; r + BLOCK <= count; r += BLOCK) {
+    const base = p + <usize>r * rs;
+    let ok = true;
+    for (let b: u32 = 0; b < BLOCK; b++) {
+      const rec = base + <usize>b * rs;
+      const probs = rec + (K << 1);
+      st++;
+      if (st == 0) {
+        memory.fill(seenP, 0, <usize>C << 2);
+        st = 1;
+      }
+      let qsum: u32 = 0;
+      let units: u64 = 0;
+      let h: f64 = 0;
+      let prev: u32 = 0xffffffff;
+      for (let j: usize = 0; j < K; j++) {
+        const id = <u32>load<u16>(rec + (j << 1));
+        if (id >= C) {
+          ok = false;
+          break;
+        }
+        const sp = seenP + (<usize>id << 2);
+        if (load<u32>(sp) == st) {
+          ok = false;
+          break;
+        }
+        store<u32>(sp, st);
+        let q = <u32>load<Q>(probs + j * sizeof<Q>());
+        if (!u8) {
+          if (q == 0x8000) q = 0;
+          if (q > 0x3c00) {
+            ok = false;
+            break;
+          }
+        }
+        if (q > prev) {
+          ok = false;
+          break;
+        }
+        prev = q;
+        qsum += q;
+        units += <u64>load<u32>(mu + (<usize>q << 2));
+        h += load<f64>(nl + (<usize>q << 3));
+      }
+      const mass = <f64>units * unit;
+      if (!ok || (u8 ? qsum > sumLimitU8 : mass > tol) || (hasBox && load<u8>(probs + K * sizeof<Q>() + 8) > 1)) {
+        ok = false;
+        break;
+      }
+      store<f64>(hs + (<usize>b << 3), h);
+      store<f64>(ms + (<usize>b << 3), mass);
+    }
+    // stamps only grow: the record-by-record loop re-checks this block with fresh ones
+    if (!ok) break;
+    if (rest > 0) {
+      for (let b: u32 = 0; b < BLOCK; b++) {
+        const left = 1.0 - load<f64>(ms + (<usize>b << 3));
+        const hp = hs + (<usize>b << 3);
+        if (left > 0) store<f64>(hp, load<f64>(hp) + -left * ln(left / rest));
+      }
+    }
+    for (let b: u32 = 0; b < BLOCK; b++) {
+      const rec = base + <usize>b * rs;
+      const h = load<f64>(hs + (<usize>b << 3));
+      const mass = load<f64>(ms + (<usize>b << 3));
+      const top = load<f64>(pv + (<usize>load<Q>(rec + (K << 1)) << 3));
+      const top1 = <u32>load<u16>(rec);
+      let bin = <i32>(h * eScale); // ≥ 0: truncation is floor
+      bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
+      store<u32>(eh + (<usize>bin << 2), load<u32>(eh + (<usize>bin << 2)) + 1);
+      bin = <i32>(top * Bf);
+      bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
+      store<u32>(mh + (<usize>bin << 2), load<u32>(mh + (<usize>bin << 2)) + 1);
+      bin = <i32>(mass * Bf);
+      bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
+      store<u32>(kh + (<usize>bin << 2), load<u32>(kh + (<usize>bin << 2)) + 1);
+      if (target != NO_TARGET) {
+        const tp = <usize>target << 2;
+        store<u32>(cc + tp, load<u32>(cc + tp) + 1);
+        if (top1 == target) {
+          store<u32>(ca + tp, load<u32>(ca + tp) + 1);
+          nAgree += 1;
+        } else if (cm != 0) {
+          const cell = <usize>target * <usize>C + <usize>top1;
+          const low = <u32>load<u8>(cl + cell) + 1;
+          store<u8>(cl + cell, <u8>low);
+          if (low == 256) store<u32>(cm + (cell << 2), load<u32>(cm + (cell << 2)) + 256);
+        }
+      }
+      sE += h;
+      sM += top;
+      sK += mass;
+      c++;
+      if (c == cpi) {
+        c = 0;
+        s++;
+        if (s < H.images) target = <u32>load<u16>(tg + (<usize>s << 1));
+      }
+    }
+  }
   for (; r < count; r++) {
     const rec = p + <usize>r * rs;
     const probs = rec + (K << 1);
