@@ -7,7 +7,6 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { LabelTableError, type LabelTableErrorCode } from "../../shared/label-table/index.ts";
 import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
-import { buildWasm } from "../../wasm-tools/build.ts";
 import { loadLabelStats } from "../../wasm-tools/src/node.ts";
 import { renderSummary, summarize, type InspectSummary } from "../../wasm-tools/src/summary.ts";
 
@@ -71,6 +70,8 @@ function readManifest(file: string): RunManifest | null {
 
 /** Streams the table through the WASM module (every SPEC check) and summarises it. */
 export async function inspectTable(target: InspectTarget, o: { bins?: number } = {}): Promise<InspectSummary> {
+  // the compilers (asc, esbuild) load only here, not with every distill command
+  const { buildWasm } = await import("../../wasm-tools/build.ts");
   await buildWasm(true);
   const wasm = loadLabelStats();
   const size = statSync(target.table).size;
