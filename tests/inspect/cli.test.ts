@@ -2,7 +2,7 @@
 // --json has the documented shape, bad input stops with exit code 1, the SPEC error code and
 // the fix; --html writes the page into the run folder.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { inspectTable, resolveTarget } from "../../gpu-cluster/cli/inspect.ts";
@@ -101,6 +101,7 @@ describe("distill inspect", () => {
 
   it("in-process errors carry the code; a run folder without labels.dlt is named", async () => {
     const bad = join(root, "bad2");
+    rmSync(bad, { recursive: true, force: true });
     mkdirSync(bad, { recursive: true });
     const corrupt = new Uint8Array(table);
     corrupt[10] ^= 1; // header byte
