@@ -106,7 +106,7 @@ function status(text: string, error = false): void {
 
 function className(run: Run, cls: number): string {
   const n = run.manifest.dataset.classNames?.[cls];
-  return n ? `${cls} ${n}` : `class ${cls}`;
+  return n && n !== String(cls) ? `${cls} ${n}` : `class ${cls}`;
 }
 
 function renderStats(run: Run): void {
@@ -222,14 +222,19 @@ function imageUrl(run: Run, i: number): string {
   return new URL(`images/${String(i).padStart(6, "0")}.png`, run.base).href;
 }
 
-function renderGrid(run: Run, select: (i: number) => void): void {
+/** Rows (classes) from `first`, GRID_ROWS at most; `showClass` (from the worst-classes table) moves there. */
+function renderGrid(run: Run, first: number, select: (i: number) => void): void {
   const m = run.manifest;
   const grid = $("grid");
   grid.replaceChildren();
-  const rows = Math.min(m.dataset.classes, GRID_ROWS), cols = Math.min(m.ipc, GRID_COLS);
-  if (rows < m.dataset.classes || cols < m.ipc) $("grid-note").textContent = `(first ${rows} of ${m.dataset.classes} classes, ${cols} of ${m.ipc} images each)`;
-  for (let c = 0; c < rows; c++) {
-    const row = el("div", { class: "row", "data-testid": `class-row-${c}` });
+  const rows = Math.min(m.dataset.classes - first, GRID_ROWS), cols = Math.min(m.ipc, GRID_COLS);
+  const from = $<HTMLInputElement>("grid-from");
+  from.max = String(Math.max(0, m.dataset.classes - 1));
+  from.value = String(first);
+  from.parentElement!.hidden = m.dataset.classes <= GRID_ROWS;
+  $("grid-note").textContent = rows < m.dataset.classes || cols < m.ipc ? `(classes ${first}–${first + rows - 1} of ${m.dataset.classes}, ${cols} of ${m.ipc} images each)` : "";
+  for (let c = first; c < first + rows; c++) {
+    const row = el("div", { class: "row", "data-testid": `class-row-${c}`, id: `class-row-${c}` });
     row.append(el("span", { class: "cls", title: className(run, c) }, className(run, c)));
     for (let j = 0; j < cols; j++) {
       const i = c * m.ipc + j;
@@ -312,11 +317,26 @@ async function main(): Promise<void> {
       (err: Error) => status(`crop view: ${err.message}`, true),
     );
   };
-  renderGrid(run, (i) => {
+  const select = (i: number) => {
     document.querySelector(".row img.selected")?.classList.remove("selected");
     document.querySelector(`[data-image="${i}"]`)?.classList.add("selected");
     selected = i;
     show();
+  };
+  const classes = run.manifest.dataset.classes;
+  const showClass = (cls: number) => {
+    const first = Math.max(0, Math.min(cls, classes - 1));
+    if (!document.getElementById(`class-row-${first}`)) renderGrid(run, Math.min(first, Math.max(0, classes - GRID_ROWS)), select);
+    document.getElementById(`class-row-${first}`)?.scrollIntoView({ block: "center" });
+  };
+  renderGrid(run, 0, select);
+  const from = $<HTMLInputElement>("grid-from");
+  from.onchange = () => renderGrid(run, Math.max(0, Math.min(Math.floor(Number(from.value) || 0), classes - 1)), select);
+  // a worst class's row in the table shows that class in the grid
+  document.querySelectorAll<HTMLElement>("[data-testid$='-class']").forEach((td) => {
+    td.style.cursor = "pointer";
+    td.title = "show this class in the grid";
+    td.onclick = () => showClass(Number(td.dataset.value));
   });
   epochInput.onchange = show;
   status("ready");
