@@ -26,12 +26,18 @@ function newest(dir: string): number {
 export async function buildWasm(ifStale = false): Promise<string> {
   if (ifStale && existsSync(out) && statSync(out).mtimeMs >= newest(join(root, "assembly"))) return out;
   mkdirSync(dirname(out), { recursive: true });
+  // written beside and renamed: tests in parallel processes never read half a module
+  const tmp = `${out}.tmp-${process.pid}`;
   const { error, stderr } = await asc.main([
     join(root, "assembly", "index.ts"),
     "-O3", "--runtime", "minimal", "--noAssert",
-    "--outFile", out,
+    "--outFile", tmp,
   ]);
-  if (error) throw new Error(`asc failed: ${error.message}\n${stderr.toString()}`);
+  if (error) {
+    rmSync(tmp, { force: true });
+    throw new Error(`asc failed: ${error.message}\n${stderr.toString()}`);
+  }
+  renameSync(tmp, out);
   return out;
 }
 
