@@ -6,33 +6,14 @@
 // Each (model, step) runs in its own child process so its peak RSS is its own.
 //   npx tsx bench/engine.bench.ts            all cases, table + bench/results/engine.json
 //   npx tsx bench/engine.bench.ts --one resnet18 recover   one case, JSON on stdout
+// Where the time of a case goes: npx tsx bench/profile.ts resnet18 squeeze (ORT profiler).
 import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
-import { tensor } from "../gpu-cluster/graph/builder.ts";
 import { countFlops } from "../gpu-cluster/graph/flops.ts";
-import { sgd } from "../gpu-cluster/autodiff/optimizers.ts";
-import { ParamStore } from "../gpu-cluster/models/params.ts";
-import type { ModelSpec } from "../gpu-cluster/models/zoo.ts";
-import { Classifier, ClassifierTrainer, inferenceGraph, oneHot } from "../gpu-cluster/runtime/classifier.ts";
-import type { Program } from "../gpu-cluster/runtime/program.ts";
-import { RecoverStep } from "../gpu-cluster/stages/recover-step.ts";
 import { writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
-
-const CASES: Record<string, { spec: ModelSpec; batch: number; iters: number }> = {
-  resnet18: { spec: { arch: "resnet18", classes: 1000, channels: 3, size: 224 }, batch: 32, iters: 3 },
-  "convnet-3": { spec: { arch: "convnet-3", classes: 10, channels: 1, size: 28, width: 128 }, batch: 256, iters: 10 },
-};
-const STEPS = ["forward", "recover", "squeeze"] as const;
-type Step = (typeof STEPS)[number];
+import { buildCase, CASES, STEPS, type Step } from "./engine-cases.ts";
 
 interface Result { model: string; step: Step; batch: number; ms: number; gflop: number; gflops: number; peakRssMiB: number }
-
-function input(spec: ModelSpec, n: number) {
-  const t = tensor("float32", [n, spec.channels, spec.size, spec.size]);
-  const d = t.data as Float32Array;
-  for (let i = 0; i < d.length; i++) d[i] = Math.sin(i * 0.37);
-  return t;
-}
 
 async function timeIt(iters: number, body: () => Promise<unknown>): Promise<number> {
   await body(); // warm-up: first run allocates and plans
@@ -46,31 +27,8 @@ async function timeIt(iters: number, body: () => Promise<unknown>): Promise<numb
 }
 
 async function runOne(model: string, step: Step): Promise<Result> {
-  const { spec, batch, iters } = CASES[model];
-  const params = new ParamStore(1);
-  const x = input(spec, batch);
-  let program: Program;
-  let body: () => Promise<unknown>;
-  if (step === "forward") {
-    const clf = await Classifier.fromGraph(inferenceGraph(spec, params));
-    program = clf.program;
-    body = () => clf.logits(x);
-  } else if (step === "squeeze") {
-    const trainer = await ClassifierTrainer.compile(spec, params, { optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }) });
-    program = trainer.program;
-    const t = oneHot(Array.from({ length: batch }, (_, i) => i % spec.classes), spec.classes);
-    body = () => trainer.step(x, t, 0.01);
-  } else {
-    const S = spec.size;
-    const cfg = { batch, channels: spec.channels, size: S, cropSize: S, classes: spec.classes, rBn: 0.01, firstBnMultiplier: 10, beta1: 0.5, beta2: 0.9,
-      lower: Array(spec.channels).fill(-3), upper: Array(spec.channels).fill(3) };
-    const rs = await RecoverStep.compile({ kind: "zoo", spec, params }, cfg, x);
-    program = rs.program;
-    const eye = new Float32Array(S * S);
-    for (let i = 0; i < S; i++) eye[i * S + i] = 1;
-    const t = oneHot(Array.from({ length: batch }, (_, i) => i % spec.classes), spec.classes);
-    body = () => rs.step(eye, eye, t, 0.1, cfg);
-  }
+  const { batch, iters } = CASES[model];
+  const { program, body } = await buildCase(model, step);
   const ms = await timeIt(iters, body);
   const flop = countFlops(program.graph, { N: batch });
   return { model, step, batch, ms, gflop: flop / 1e9, gflops: flop / 1e9 / (ms / 1000), peakRssMiB: process.resourceUsage().maxRSS / 1024 };

@@ -7,7 +7,11 @@ import { GraphError } from "../graph/errors.ts";
 import { isFloat, type Node, type Value } from "../graph/types.ts";
 import { GradContext } from "./rule.ts";
 import { GRAD_RULES } from "./registry.ts";
-import { unbroadcast } from "./unbroadcast.ts";
+import { expandGrad, unbroadcast } from "./unbroadcast.ts";
+
+/** Rules that accept a gradient smaller than their output (one that broadcasts to it): they only
+ * use it in broadcasting elementwise ops or reductions. Every other rule gets it expanded. */
+const TAKES_LAZY_GRADIENT = new Set(["Identity", "Add", "Sub", "Neg", "Mul", "Div", "ReduceSum", "ReduceMean"]);
 
 export interface GradientOptions {
   /** Gradient of the loss itself; defaults to 1 (the loss must then have one element). */
@@ -51,7 +55,11 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k];
     if (!onPath.has(n)) continue;
-    const outGrads = n.outputs.map((o) => grads.get(o) ?? null);
+    const lazyOk = TAKES_LAZY_GRADIENT.has(n.op);
+    const outGrads = n.outputs.map((o) => {
+      const g = grads.get(o);
+      return g ? (lazyOk ? g : expandGrad(b, g, o)) : null;
+    });
     if (outGrads.every((g) => g === null)) continue;
     const rule = GRAD_RULES[n.op];
     if (!rule) throw new GraphError("NO_GRADIENT", `no gradient rule for operator '${n.op}'`, n.name);
@@ -68,6 +76,6 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
   return wrt.map((w) => {
     const g = grads.get(w);
     if (!g) throw new GraphError("NO_GRADIENT", `the loss does not depend on '${w.name}'`);
-    return g;
+    return expandGrad(b, g, w);
   });
 }

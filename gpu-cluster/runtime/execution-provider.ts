@@ -25,8 +25,10 @@ export function checkAvailable(ep: ExecutionProvider): void {
   }
 }
 
-export function sessionOptions(ep: ExecutionProvider, threads?: number): ort.InferenceSession.SessionOptions {
+export function sessionOptions(ep: ExecutionProvider, threads?: number, profilePrefix?: string): ort.InferenceSession.SessionOptions {
   return {
+    // ORT's per-node timings (a Chrome-trace JSON written when the session ends profiling).
+    ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
     executionProviders: [ep],
     graphOptimizationLevel: "all",
     executionMode: "sequential",
@@ -36,10 +38,10 @@ export function sessionOptions(ep: ExecutionProvider, threads?: number): ort.Inf
   };
 }
 
-export async function createSession(model: Uint8Array, ep: ExecutionProvider = "cpu", threads?: number): Promise<ort.InferenceSession> {
+export async function createSession(model: Uint8Array, ep: ExecutionProvider = "cpu", threads?: number, profilePrefix?: string): Promise<ort.InferenceSession> {
   checkAvailable(ep);
   try {
-    return await ort.InferenceSession.create(model, sessionOptions(ep, threads));
+    return await ort.InferenceSession.create(model, sessionOptions(ep, threads, profilePrefix));
   } catch (e) {
     const msg = (e as Error).message;
     if (ep !== "cpu" && /provider|cuda|webgpu|dawn|vulkan|adapter|lib\w+\.so/i.test(msg)) {

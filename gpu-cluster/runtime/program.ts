@@ -19,6 +19,8 @@ export interface StateBinding {
 export interface CompileOptions {
   ep?: ExecutionProvider;
   threads?: number;
+  /** Write ORT's per-node profile (Chrome-trace JSON) to a file starting with this prefix. */
+  profilePrefix?: string;
 }
 
 export class Program {
@@ -41,7 +43,7 @@ export class Program {
       if (!graph.inputs.includes(s.input)) throw new Error(`state input '${s.input.name}' is not a graph input`);
     }
     const model = serializeModel(graph);
-    const session = await createSession(model, opts.ep ?? "cpu", opts.threads);
+    const session = await createSession(model, opts.ep ?? "cpu", opts.threads, opts.profilePrefix);
     const stateOutputs = new Set(state.map((s) => s.output.name));
     const program = new Program(
       session, graph, model,

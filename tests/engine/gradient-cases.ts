@@ -92,6 +92,18 @@ export const CASES: GradCase[] = [
   // reductions
   { name: "ReduceSum keepdims 0", ops: ["ReduceSum"], dtype: f64, inputs: [{ shape: [2, 3, 4] }], build: (b, [x]) => b.reduceSum(x, [1], false) },
   { name: "ReduceMean two axes", ops: ["ReduceMean"], dtype: f64, inputs: [{ shape: [2, 3, 4] }], build: (b, [x]) => b.reduceMean(x, [0, 2], true) },
+  // Lazy (broadcastable) gradients: a per-channel mean's gradient stays [1, C, 1] through the
+  // elementwise rules and is expanded where a rule needs the full shape (here Sigmoid's).
+  {
+    name: "mean and variance of a Sigmoid (lazy gradients, x·x)", ops: ["ReduceMean", "Mul", "Sub", "Sigmoid"], dtype: f64, inputs: [{ shape: [3, 4, 5] }],
+    build: (b, [x]) => {
+      const s = b.op1("Sigmoid", [x]);
+      const mean = b.reduceMean(s, [0, 2], true);
+      const centred = b.sub(s, mean);
+      const variance = b.reduceMean(b.mul(centred, centred), [0, 2], false);
+      return b.add(b.mul(b.reshape(mean, [-1]), variance), b.reduceSum(b.mul(s, b.reshape(variance, [1, 4, 1])), [0, 2], false));
+    },
+  },
   // data movement
   { name: "Reshape", ops: ["Reshape"], dtype: f64, inputs: [{ shape: [2, 3, 4] }], build: (b, [x]) => b.reshape(x, [6, -1]) },
   { name: "Flatten axis 2", ops: ["Flatten"], dtype: f64, inputs: [{ shape: [2, 3, 4, 2] }], build: (b, [x]) => b.flatten(x, 2) },

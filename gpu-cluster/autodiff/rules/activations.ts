@@ -2,8 +2,9 @@
 import type { GradRule } from "../rule.ts";
 
 export const activationRules: Record<string, GradRule> = {
-  // dx = dy · [x > 0] (tested on the output, which is > 0 exactly where x is)
-  Relu: (c) => [c.b.mul(c.dy, c.b.op1("Sign", [c.y()]))],
+  // dx = dy · [y > 0] (y > 0 exactly where x is). Greater → Cast → Mul: ORT's CPU Sign and
+  // Where are scalar loops, ≈ 3× slower than this on a [256, 128, 28, 28] tensor (scratch bench).
+  Relu: (c) => [c.b.mul(c.dy, c.b.cast(c.b.op1("Greater", [c.y(), c.zero(c.y())]), c.dy.dtype))],
   // dx = dy · (x > 0 ? 1 : alpha)
   LeakyRelu: (c) => {
     const alpha = c.attrs.float("alpha", 0.01);

@@ -1,16 +1,21 @@
 // Arithmetic with broadcasting. Rules return gradients at the output's shape; the walker
 // reduces them to each input's shape.
 import type { GradRule } from "../rule.ts";
+import { unbroadcast } from "../unbroadcast.ts";
 
 export const elementwiseRules: Record<string, GradRule> = {
   Identity: (c) => [c.dy],
   // d(a+b) = da + db
   Add: (c) => [c.dy, c.dy],
   // d(a-b) = da - db
-  Sub: (c) => [c.dy, c.need(1) ? c.b.neg(c.dy) : null],
+  // (b's gradient is reduced to b's shape before it is negated: a per-channel Neg, not a full one)
+  Sub: (c) => [c.dy, c.need(1) ? c.b.neg(unbroadcast(c.b, c.dy, c.x(1))) : null],
   Neg: (c) => [c.b.neg(c.dy)],
   // d(ab) = b da + a db
-  Mul: (c) => [c.need(0) ? c.b.mul(c.dy, c.x(1)) : null, c.need(1) ? c.b.mul(c.dy, c.x(0)) : null],
+  // d(a·a) = 2a da in one product (the walker would otherwise build two and add them).
+  Mul: (c) => c.x(0) === c.x(1)
+    ? [c.b.mul(c.b.scale(c.dy, 2), c.x(0)), null]
+    : [c.need(0) ? c.b.mul(c.dy, c.x(1)) : null, c.need(1) ? c.b.mul(c.dy, c.x(0)) : null],
   // d(a/b) = da / b − (a/b²) db = da / b − y/b db
   Div: (c) => [
     c.need(0) ? c.b.div(c.dy, c.x(1)) : null,

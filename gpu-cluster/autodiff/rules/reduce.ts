@@ -1,4 +1,4 @@
-// Reductions: the gradient is broadcast back over the reduced axes (and divided by the
+// Reductions: the gradient is broadcast back over the reduced axes (lazily, see unbroadcast.ts) (and divided by the
 // count for a mean; the count may involve the symbolic batch size).
 import type { GradRule } from "../rule.ts";
 import type { GraphBuilder } from "../../graph/builder.ts";
@@ -20,7 +20,8 @@ const reduceGrad = (mean: boolean): GradRule => (c) => {
   let dy = c.dy;
   if (c.attrs.int("keepdims", 1) === 0 && axes.length) dy = b.unsqueeze(dy, axes);
   if (mean) dy = b.div(dy, countOver(b, x, axes));
-  return [b.expandLike(dy, x), null];
+  // Left at the keepdims shape: the walker expands it only where a rule needs x's full shape.
+  return [dy, null];
 };
 
 export const reduceRules: Record<string, GradRule> = {

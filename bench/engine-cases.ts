@@ -1,0 +1,48 @@
+// The engine benchmark's cases (shared by engine.bench.ts and profile.ts): for one model and
+// one kind of step, the compiled program and a closure that runs one step of it.
+import { tensor } from "../gpu-cluster/graph/builder.ts";
+import { sgd } from "../gpu-cluster/autodiff/optimizers.ts";
+import { ParamStore } from "../gpu-cluster/models/params.ts";
+import type { ModelSpec } from "../gpu-cluster/models/zoo.ts";
+import { Classifier, ClassifierTrainer, inferenceGraph, oneHot } from "../gpu-cluster/runtime/classifier.ts";
+import type { CompileOptions, Program } from "../gpu-cluster/runtime/program.ts";
+import { RecoverStep } from "../gpu-cluster/stages/recover-step.ts";
+
+export const CASES: Record<string, { spec: ModelSpec; batch: number; iters: number }> = {
+  resnet18: { spec: { arch: "resnet18", classes: 1000, channels: 3, size: 224 }, batch: 32, iters: 3 },
+  "convnet-3": { spec: { arch: "convnet-3", classes: 10, channels: 1, size: 28, width: 128 }, batch: 256, iters: 10 },
+};
+export const STEPS = ["forward", "recover", "squeeze"] as const;
+export type Step = (typeof STEPS)[number];
+
+function input(spec: ModelSpec, n: number) {
+  const t = tensor("float32", [n, spec.channels, spec.size, spec.size]);
+  const d = t.data as Float32Array;
+  for (let i = 0; i < d.length; i++) d[i] = Math.sin(i * 0.37);
+  return t;
+}
+
+export async function buildCase(model: string, step: Step, opts: CompileOptions = {}): Promise<{ program: Program; body: () => Promise<unknown> }> {
+  const c = CASES[model];
+  if (!c) throw new Error(`unknown model '${model}'; choose one of ${Object.keys(CASES).join(", ")}`);
+  const { spec, batch } = c;
+  const params = new ParamStore(1);
+  const x = input(spec, batch);
+  const targets = oneHot(Array.from({ length: batch }, (_, i) => i % spec.classes), spec.classes);
+  if (step === "forward") {
+    const clf = await Classifier.fromGraph(inferenceGraph(spec, params), opts);
+    return { program: clf.program, body: () => clf.logits(x) };
+  }
+  if (step === "squeeze") {
+    const trainer = await ClassifierTrainer.compile(spec, params, { ...opts, optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }) });
+    return { program: trainer.program, body: () => trainer.step(x, targets, 0.01) };
+  }
+  if (step !== "recover") throw new Error(`unknown step '${step}'; choose one of ${STEPS.join(", ")}`);
+  const S = spec.size;
+  const cfg = { batch, channels: spec.channels, size: S, cropSize: S, classes: spec.classes, rBn: 0.01, firstBnMultiplier: 10, beta1: 0.5, beta2: 0.9,
+    lower: Array(spec.channels).fill(-3), upper: Array(spec.channels).fill(3) };
+  const rs = await RecoverStep.compile({ kind: "zoo", spec, params }, cfg, x, opts);
+  const eye = new Float32Array(S * S);
+  for (let i = 0; i < S; i++) eye[i * S + i] = 1;
+  return { program: rs.program, body: () => rs.step(eye, eye, targets, 0.1, cfg) };
+}
