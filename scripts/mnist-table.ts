@@ -62,7 +62,7 @@ for (const ipc of o.ipc) {
     const col = (k: "distilled" | "random_hard" | "random_soft") => rs.map((r) => r.students[arch][k]);
     const gap = rs.map((r) => r.students[arch].distilled - r.students[arch].random_soft);
     lines.push(`| ${ipc} | ${arch} | ${cell(col("distilled"))} | ${cell(col("random_hard"))} | ${cell(col("random_soft"))} | ` +
-      `${gap.every((g) => g > 0) ? "+" : ""}${cell(gap)} pt | ${rs.map((r) => r.seed).join(", ")} |`);
+      `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}) | ${rs.map((r) => r.seed).join(", ")} |`);
     rows.push({ ipc, student: arch, seeds: rs.map((r) => r.seed), distilled: col("distilled"), random_hard: col("random_hard"), random_soft: col("random_soft") });
   }
 }
