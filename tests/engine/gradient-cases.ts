@@ -79,6 +79,9 @@ export const CASES: GradCase[] = [
   // pooling
   { name: "MaxPool 2x2/2", ops: ["MaxPool"], dtype: f64, inputs: [{ shape: [2, 3, 6, 6] }], build: (b, [x]) => b.maxPool(x, [2, 2]) },
   { name: "MaxPool 3x3/2 pad 1 (overlapping)", ops: ["MaxPool"], dtype: f64, inputs: [{ shape: [1, 2, 7, 7] }], build: (b, [x]) => b.maxPool(x, [3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }) },
+  { name: "MaxPool 2x2/2 odd sizes (rows past the last window)", ops: ["MaxPool"], dtype: f64, inputs: [{ shape: [2, 2, 7, 5] }], build: (b, [x]) => b.maxPool(x, [2, 2]) },
+  { name: "MaxPool 1-D 3/2 pad 1,0", ops: ["MaxPool"], dtype: f64, inputs: [{ shape: [2, 3, 9] }], build: (b, [x]) => b.maxPool(x, [3], { strides: [2], pads: [1, 0] }) },
+  { name: "MaxPool 2x2/3 (kernel < stride)", ops: ["MaxPool"], dtype: f64, inputs: [{ shape: [1, 2, 8, 8] }], build: (b, [x]) => b.maxPool(x, [2, 2], { strides: [3, 3] }) },
   { name: "AveragePool 2x2/2", ops: ["AveragePool"], dtype: f32, inputs: [{ shape: [2, 3, 6, 6] }], build: (b, [x]) => b.averagePool(x, [2, 2]) },
   {
     name: "AveragePool 3x3/2 pad 1 exclude pad", ops: ["AveragePool"], dtype: f32, inputs: [{ shape: [1, 2, 7, 7] }],
