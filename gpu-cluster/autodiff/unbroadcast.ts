@@ -13,7 +13,7 @@ import type { Value } from "../graph/types.ts";
 const sameShape = (a: Value, b: Value) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
 
 /** True when `g` has x's rank and each of its dims is x's or 1 (so g broadcasts to x). */
-export function broadcastsTo(g: Value, x: Value): boolean {
+function broadcastsTo(g: Value, x: Value): boolean {
   return g.shape.length === x.shape.length && g.shape.every((d, i) => d === x.shape[i] || d === 1);
 }
 
@@ -23,8 +23,8 @@ export function expandGrad(b: GraphBuilder, grad: Value, like: Value): Value {
 }
 
 export function unbroadcast(b: GraphBuilder, grad: Value, like: Value): Value {
+  if (sameShape(grad, like)) return grad;
   const g = grad.shape, x = like.shape;
-  if (g.length === x.length && g.every((d, i) => d === x[i])) return grad;
   const lead = g.length - x.length;
   const axes: number[] = [];
   for (let i = 0; i < g.length; i++) {
@@ -32,6 +32,6 @@ export function unbroadcast(b: GraphBuilder, grad: Value, like: Value): Value {
     else if (x[i - lead] === 1 && g[i] !== 1) axes.push(i);
   }
   const summed = axes.length ? b.reduceSum(grad, axes, true) : grad;
-  if (sameShape(summed, like) || broadcastsTo(summed, like)) return summed;
+  if (broadcastsTo(summed, like)) return summed; // equal, or kept lazy
   return x.every((d) => typeof d === "number") ? b.reshape(summed, x as number[]) : b.reshapeLike(summed, like);
 }

@@ -1,5 +1,6 @@
-// Reductions: the gradient is broadcast back over the reduced axes (lazily, see unbroadcast.ts) (and divided by the
-// count for a mean; the count may involve the symbolic batch size).
+// Reductions: the gradient is broadcast back over the reduced axes — lazily, by broadcasting in
+// whatever consumes it (unbroadcast.ts) — and divided by the count for a mean (the count may
+// involve the symbolic batch size).
 import type { GradRule } from "../rule.ts";
 import type { GraphBuilder } from "../../graph/builder.ts";
 import type { Value } from "../../graph/types.ts";
