@@ -1,18 +1,22 @@
 // The engine benchmark's cases (shared by engine.bench.ts and profile.ts): for one model and
 // one kind of step, the compiled program and a closure that runs one step of it.
-import { tensor } from "../gpu-cluster/graph/builder.ts";
+import { GraphBuilder, tensor } from "../gpu-cluster/graph/builder.ts";
+import { ModelBuilder } from "../gpu-cluster/models/layers.ts";
+import { buildModel } from "../gpu-cluster/models/zoo.ts";
 import { sgd } from "../gpu-cluster/autodiff/optimizers.ts";
 import { ParamStore } from "../gpu-cluster/models/params.ts";
 import type { ModelSpec } from "../gpu-cluster/models/zoo.ts";
 import { Classifier, ClassifierTrainer, inferenceGraph, oneHot } from "../gpu-cluster/runtime/classifier.ts";
-import type { CompileOptions, Program } from "../gpu-cluster/runtime/program.ts";
+import { Program, type CompileOptions } from "../gpu-cluster/runtime/program.ts";
 import { RecoverStep } from "../gpu-cluster/stages/recover-step.ts";
 
 export const CASES: Record<string, { spec: ModelSpec; batch: number; iters: number }> = {
   resnet18: { spec: { arch: "resnet18", classes: 1000, channels: 3, size: 224 }, batch: 32, iters: 3 },
   "convnet-3": { spec: { arch: "convnet-3", classes: 10, channels: 1, size: 28, width: 128 }, batch: 256, iters: 10 },
 };
-export const STEPS = ["forward", "recover", "squeeze"] as const;
+// "forward-train" is the forward of the squeeze graph alone (weights as inputs, BN on batch
+// statistics): what the squeeze step's own forward costs, next to the frozen, folded "forward".
+export const STEPS = ["forward", "forward-train", "recover", "squeeze"] as const;
 export type Step = (typeof STEPS)[number];
 
 function input(spec: ModelSpec, n: number) {
@@ -32,6 +36,14 @@ export async function buildCase(model: string, step: Step, opts: CompileOptions 
   if (step === "forward") {
     const clf = await Classifier.fromGraph(inferenceGraph(spec, params), opts);
     return { program: clf.program, body: () => clf.logits(x) };
+  }
+  if (step === "forward-train") {
+    const b = new GraphBuilder(`${spec.arch}_forward_train`);
+    const m = new ModelBuilder(b, params, "train");
+    b.output(buildModel(m, b.input("x", "float32", ["N", spec.channels, spec.size, spec.size]), spec), "logits");
+    const program = await Program.compile(b.graph, [], opts);
+    const feeds = Object.fromEntries(b.graph.inputs.filter((v) => v.name !== "x").map((v) => [v.name, params.values.get(v.name)!]));
+    return { program, body: () => program.run({ x, ...feeds }) };
   }
   if (step === "squeeze") {
     const trainer = await ClassifierTrainer.compile(spec, params, { ...opts, optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }) });
