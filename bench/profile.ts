@@ -1,7 +1,7 @@
 // Where a training step's time goes: runs one engine-benchmark case with ORT's profiler on and
-// prints the time per op type and the slowest nodes (median over the profiled runs).
+// prints the time per op type and the slowest nodes (mean per run, the warm-up run left out).
 //   npx tsx bench/profile.ts resnet18 squeeze [--runs 3] [--top 25]
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -23,16 +23,17 @@ for (let i = 0; i < o.runs; i++) await body();
 program.session.endProfiling();
 await program.release();
 
-interface TraceEvent { cat: string; name: string; dur: number; args?: { op_name?: string } }
-const { readdirSync } = await import("node:fs");
+interface TraceEvent { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }
 const trace = readdirSync(dir).filter((f) => f.endsWith(".json"));
 if (trace.length === 0) throw new Error(`ORT wrote no profile under ${dir}`);
 const events = JSON.parse(readFileSync(join(dir, trace[0]), "utf8")) as TraceEvent[];
 rmSync(dir, { recursive: true, force: true });
 
-const runs = events.filter((e) => e.cat === "Session" && e.name === "model_run").map((e) => e.dur);
-const nodes = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time"));
-const perRun = o.runs + 1;
+const runEvents = events.filter((e) => e.cat === "Session" && e.name === "model_run");
+const warmUpEnd = runEvents[0].ts + runEvents[0].dur;
+const runs = runEvents.slice(1).map((e) => e.dur);
+const nodes = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && e.ts >= warmUpEnd);
+const perRun = o.runs;
 const byType = new Map<string, number>();
 const byNode = new Map<string, { op: string; us: number }>();
 for (const e of nodes) {
