@@ -1,6 +1,6 @@
-// MaxPool's gradient goes to the first maximum of each window, as the forward's argmax: checked
-// where finite differences cannot look — inputs full of ties (ReLU-like zeros and repeated
-// integers) — against a plain TypeScript reference.
+// MaxPool's gradient against a plain TypeScript reference, exactly: on random values, and where
+// finite differences cannot look — inputs full of ties (ReLU-like zeros and repeated integers),
+// where the gradient must go to the first maximum of each window, as the forward's argmax.
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { GraphBuilder, tensor } from "../../gpu-cluster/graph/builder.ts";
@@ -52,7 +52,13 @@ describe("MaxPool gradient with ties", () => {
     ["2x2/3", { k: 2, s: 3, p: 0 }],
   ];
   for (const [name, o] of cases) {
-    it(name, async () => {
+    it(`${name}, random values`, async () => {
+      const [N, H, W] = [2, 11, 10];
+      const x = Float32Array.from({ length: N * H * W }, (_, i) => (Math.sin(i * 12.9898) * 43.758) % 1);
+      const { dx, r } = await autodiff(x, N, H, W, o);
+      expect(Array.from(dx)).toEqual(Array.from(reference(x, N, H, W, o, r)));
+    });
+    it(`${name}, ties`, async () => {
       const [N, H, W] = [3, 9, 8];
       // Zeros in most places (as after a ReLU) and small repeated integers elsewhere.
       const x = Float32Array.from({ length: N * H * W }, (_, i) => (i % 3 === 0 ? (i * 31) % 3 : 0));
