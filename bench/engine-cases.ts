@@ -2,10 +2,9 @@
 // one kind of step, the compiled program and a closure that runs one step of it.
 import { GraphBuilder, tensor } from "../gpu-cluster/graph/builder.ts";
 import { ModelBuilder } from "../gpu-cluster/models/layers.ts";
-import { buildModel } from "../gpu-cluster/models/zoo.ts";
+import { buildModel, type ModelSpec } from "../gpu-cluster/models/zoo.ts";
 import { sgd } from "../gpu-cluster/autodiff/optimizers.ts";
 import { ParamStore } from "../gpu-cluster/models/params.ts";
-import type { ModelSpec } from "../gpu-cluster/models/zoo.ts";
 import { Classifier, ClassifierTrainer, inferenceGraph, oneHot } from "../gpu-cluster/runtime/classifier.ts";
 import { Program, type CompileOptions } from "../gpu-cluster/runtime/program.ts";
 import { RecoverStep } from "../gpu-cluster/stages/recover-step.ts";

@@ -4,30 +4,38 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { buildCase, CASES, STEPS, type Step } from "./engine-cases.ts";
 
+const count = (flag: string) => (s: string) => {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1`);
+  return n;
+};
 const cli = new Command("profile")
   .argument("<model>", `one of ${Object.keys(CASES).join(", ")}`)
   .argument("<step>", `one of ${STEPS.join(", ")}`)
-  .option("--runs <n>", "profiled runs after one warm-up", (s) => Number(s), 3)
-  .option("--top <n>", "slowest nodes to list", (s) => Number(s), 25)
+  .option("--runs <n>", "profiled runs after one warm-up", count("--runs"), 3)
+  .option("--top <n>", "slowest nodes to list", count("--top"), 25)
   .parse();
 const [model, step] = cli.args as [string, Step];
 const o = cli.opts<{ runs: number; top: number }>();
 
-const dir = mkdtempSync(join(tmpdir(), "distill-profile-"));
-const { program, body } = await buildCase(model, step, { profilePrefix: join(dir, "ort") });
-await body();
-for (let i = 0; i < o.runs; i++) await body();
-program.session.endProfiling();
-await program.release();
-
 interface TraceEvent { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }
-const trace = readdirSync(dir).filter((f) => f.endsWith(".json"));
-if (trace.length === 0) throw new Error(`ORT wrote no profile under ${dir}`);
-const events = JSON.parse(readFileSync(join(dir, trace[0]), "utf8")) as TraceEvent[];
-rmSync(dir, { recursive: true, force: true });
+const dir = mkdtempSync(join(tmpdir(), "distill-profile-"));
+let events: TraceEvent[];
+try {
+  const { program, body } = await buildCase(model, step, { profilePrefix: join(dir, "ort") });
+  await body();
+  for (let i = 0; i < o.runs; i++) await body();
+  program.session.endProfiling();
+  await program.release();
+  const trace = readdirSync(dir).filter((f) => f.endsWith(".json"));
+  if (trace.length === 0) throw new Error(`ORT wrote no profile under ${dir}`);
+  events = JSON.parse(readFileSync(join(dir, trace[0]), "utf8")) as TraceEvent[];
+} finally {
+  rmSync(dir, { recursive: true, force: true }); // the trace is read into memory; nothing left behind
+}
 
 const runEvents = events.filter((e) => e.cat === "Session" && e.name === "model_run");
 const warmUpEnd = runEvents[0].ts + runEvents[0].dur;
