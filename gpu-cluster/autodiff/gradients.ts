@@ -5,17 +5,27 @@
 import type { GraphBuilder } from "../graph/builder.ts";
 import { GraphError } from "../graph/errors.ts";
 import { isFloat, type Node, type Value } from "../graph/types.ts";
-import { GradContext } from "./rule.ts";
+import { GradContext, type GradRule } from "./rule.ts";
 import { GRAD_RULES } from "./registry.ts";
-import { expandGrad, unbroadcast } from "./unbroadcast.ts";
+import { broadcastsTo, expandGrad, unbroadcast } from "./unbroadcast.ts";
 
 /** Rules that accept a gradient smaller than their output (one that broadcasts to it): they only
- * use it in broadcasting elementwise ops or reductions. Every other rule gets it expanded. */
-const TAKES_LAZY_GRADIENT = new Set(["Identity", "Add", "Sub", "Neg", "Mul", "Div", "ReduceSum", "ReduceMean"]);
+ * use it in broadcasting elementwise ops or reductions. Every other rule gets it expanded. Each
+ * names the value whose shape the (possibly lazy) gradients it returns stand for. */
+const output = (n: Node) => n.outputs[0];
+const input = (n: Node) => n.inputs[0]!;
+const TAKES_LAZY_GRADIENT: Readonly<Record<string, (n: Node) => Value>> = {
+  Identity: output, Add: output, Sub: output, Neg: output, Mul: output, Div: output,
+  ReduceSum: input, ReduceMean: input,
+};
+
+const fmt = (v: Value) => `[${v.shape.join(", ")}]`;
 
 export interface GradientOptions {
   /** Gradient of the loss itself; defaults to 1 (the loss must then have one element). */
   seed?: Value;
+  /** The rules to use (default: the registry); tests pass their own to check the walker. */
+  rules?: Readonly<Record<string, GradRule>>;
 }
 
 export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], opts: GradientOptions = {}): Value[] {
@@ -55,19 +65,32 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k];
     if (!onPath.has(n)) continue;
-    const lazyOk = TAKES_LAZY_GRADIENT.has(n.op);
+    const lazyFull = TAKES_LAZY_GRADIENT[n.op] as ((n: Node) => Value) | undefined;
     const outGrads = n.outputs.map((o) => {
       const g = grads.get(o);
-      return g ? (lazyOk ? g : expandGrad(b, g, o)) : null;
+      return g ? (lazyFull ? g : expandGrad(b, g, o)) : null;
     });
     if (outGrads.every((g) => g === null)) continue;
-    const rule = GRAD_RULES[n.op];
+    const rule = (opts.rules ?? GRAD_RULES)[n.op];
     if (!rule) throw new GraphError("NO_GRADIENT", `no gradient rule for operator '${n.op}'`, n.name);
     const needs = n.inputs.map((i) => !!i && depends.has(i) && wanted.has(i));
     const inGrads = b.scope(`${n.name}_Grad`, () => {
       const ctx = new GradContext(b, n, outGrads, needs);
       const raw = rule(ctx);
-      return raw.map((g, i) => (g && needs[i] ? unbroadcast(b, g, n.inputs[i]!) : null));
+      outGrads.forEach((g, k) => {
+        if (g && !ctx.read.has(k)) {
+          throw new GraphError("NO_GRADIENT", `a gradient reaches output ${k} ('${n.outputs[k].name}') of ${n.op}, and its rule does not differentiate that output`, n.name);
+        }
+      });
+      return raw.map((g, i) => {
+        if (!g || !needs[i]) return null;
+        const x = n.inputs[i]!;
+        const out = ctx.reduced.has(g) ? g : unbroadcast(b, g, x, lazyFull ? lazyFull(n) : g);
+        if (!broadcastsTo(out.shape, x.shape)) {
+          throw new GraphError("BAD_SHAPE", `${n.op} gradient rule returned ${fmt(g)} for input ${i} ('${x.name}') of shape ${fmt(x)}, which does not reduce to it`, n.name);
+        }
+        return out;
+      });
     });
     inGrads.forEach((g, i) => {
       if (g) accumulate(n.inputs[i]!, g);

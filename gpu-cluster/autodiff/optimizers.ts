@@ -4,7 +4,7 @@
 // corrections are also fed by the host (they depend only on the step number).
 import { tensor, type GraphBuilder } from "../graph/builder.ts";
 import type { TensorData, Value } from "../graph/types.ts";
-import type { StateBinding } from "../runtime/program.ts";
+import type { StateBinding } from "../graph/state-binding.ts";
 
 export interface ParamGrad {
   name: string;

@@ -11,7 +11,7 @@ export class GradContext {
     readonly b: GraphBuilder,
     readonly node: Node,
     /** Gradient of each output; null where nothing downstream needs that output. */
-    readonly outputGrads: readonly (Value | null)[],
+    private readonly outputGrads: readonly (Value | null)[],
     /** Which inputs need a gradient (only those are built). */
     readonly needs: readonly boolean[],
   ) {
@@ -28,10 +28,28 @@ export class GradContext {
     return this.node.outputs[i];
   }
 
+  /** Outputs whose gradient the rule has read: the walker refuses a gradient no rule read. */
+  readonly read = new Set<number>();
+
   /** Gradient of output 0 (rules for single-output ops use this). */
   get dy(): Value {
-    const g = this.outputGrads[0];
+    const g = this.dyAt(0);
     if (!g) throw new Error(`${this.node.name}: no gradient for output 0`);
+    return g;
+  }
+
+  /** Gradient of output k, or null where nothing downstream needs it. */
+  dyAt(k: number): Value | null {
+    this.read.add(k);
+    return this.outputGrads[k] ?? null;
+  }
+
+  /** Gradients a rule has already reduced to their input's shape (the walker leaves them be). */
+  readonly reduced = new Set<Value>();
+
+  /** Marks g as already at input shape (see `reduced`). */
+  exact(g: Value): Value {
+    this.reduced.add(g);
     return g;
   }
 
@@ -44,6 +62,7 @@ export class GradContext {
   }
 }
 
-/** Returns one entry per input: its gradient (any shape that broadcasts to the input is fine:
- * the walker reduces it), or null when not needed / not differentiable. */
+/** Returns one entry per input: its gradient, or null when not needed / not differentiable. The
+ * gradient is at the broadcast shape the input took part in (the walker sums it back), or at the
+ * input's own shape, or smaller where it broadcasts ("lazy", for the rules the walker names). */
 export type GradRule = (ctx: GradContext) => (Value | null)[];

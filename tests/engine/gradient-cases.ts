@@ -29,6 +29,14 @@ export const CASES: GradCase[] = [
     build: (b, [x, y, z]) => b.where(b.op1("Greater", [x, z]), x, y),
   },
   { name: "Clip", ops: ["Clip"], dtype: f64, inputs: [{ shape: [4, 5] }], build: (b, [x]) => b.op1("Clip", [x, b.scalar(-0.6, "float64"), b.scalar(0.7, "float64")]) },
+  {
+    name: "Clip bounds differentiated", ops: ["Clip"], dtype: f64, inputs: [{ shape: [4, 5] }, { shape: [], values: [-0.5] }, { shape: [], values: [0.6] }],
+    build: (b, [x, lo, hi]) => b.op1("Clip", [x, lo, hi]),
+  },
+  {
+    name: "Cast float32 → float64 → float32", ops: ["Cast"], dtype: f32, inputs: [{ shape: [3, 4] }],
+    build: (b, [x]) => b.cast(b.exp(b.cast(x, "float64")), "float32"),
+  },
   { name: "Expand", ops: ["Expand"], dtype: f64, inputs: [{ shape: [3, 1] }], build: (b, [x]) => b.op1("Expand", [x, b.ints([2, 3, 4])]) },
   // activations
   unary("Relu"), unary("LeakyRelu", f64, "normal", { alpha: 0.2 }), unary("Sigmoid"), unary("Tanh"), unary("Exp"),

@@ -2,17 +2,8 @@
 // whatever consumes it (unbroadcast.ts) — and divided by the count for a mean (the count may
 // involve the symbolic batch size).
 import type { GradRule } from "../rule.ts";
-import type { GraphBuilder } from "../../graph/builder.ts";
-import type { Value } from "../../graph/types.ts";
 import { reduceAxes } from "../../graph/shapes/reduce.ts";
-
-/** Number of elements over `axes` of x as a scalar of x's dtype (a constant when static). */
-export function countOver(b: GraphBuilder, x: Value, axes: readonly number[]): Value {
-  const dims = axes.map((a) => x.shape[a]);
-  if (dims.every((d) => typeof d === "number")) return b.scalar((dims as number[]).reduce((p, d) => p * d, 1), x.dtype);
-  const sizes = b.op1("Gather", [b.shapeOf(x), b.ints(axes)], { axis: 0 });
-  return b.cast(b.op1("ReduceProd", [sizes, b.ints([0])], { keepdims: 0 }), x.dtype);
-}
+import { countOver } from "../count.ts";
 
 const reduceGrad = (mean: boolean): GradRule => (c) => {
   const { b } = c;
