@@ -5,7 +5,9 @@ import { ModelBuilder } from "../gpu-cluster/models/layers.ts";
 import { buildModel, type ModelSpec } from "../gpu-cluster/models/zoo.ts";
 import { sgd } from "../gpu-cluster/autodiff/optimizers.ts";
 import { ParamStore } from "../gpu-cluster/models/params.ts";
-import { Classifier, ClassifierTrainer, inferenceGraph, oneHot } from "../gpu-cluster/runtime/classifier.ts";
+import { Classifier } from "../gpu-cluster/runtime/inference.ts";
+import { inferenceGraph } from "../gpu-cluster/models/inference-graph.ts";
+import { ClassifierTrainer, oneHot } from "../gpu-cluster/training/classifier.ts";
 import { Program, type CompileOptions } from "../gpu-cluster/runtime/program.ts";
 import { RecoverStep } from "../gpu-cluster/stages/recover-step.ts";
 

@@ -9,8 +9,7 @@ import { encodePlanarPng, writeGridPng } from "../io/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { defaultCropSchedule, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
 import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
-import { createSession } from "../runtime/execution-provider.ts";
-import * as ort from "onnxruntime-node";
+import { Classifier } from "../runtime/inference.ts";
 import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectKMeans, selectTypical } from "../stages/select-real.ts";
@@ -196,12 +195,9 @@ export class Pipeline {
       const K = tf.classes;
       if (val.classes.length !== K) throw new Error(`the teacher has ${K} classes but ${this.datasetName} has ${val.classes.length}: use a teacher trained on this data`);
       const schedule = this.schedule();
-      const session = await createSession(tf.bytes, o.ep, o.threads);
-      const teacherAccuracy = await topOneAccuracy(async (x) => {
-        const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x.data as Float32Array, x.shape as number[]) });
-        return out[session.outputNames[0]].data as Float32Array;
-      }, val, stats);
-      await session.release();
+      const teacher = await Classifier.fromOnnx(tf.bytes, this.compile);
+      const teacherAccuracy = await topOneAccuracy((x) => teacher.logits(x), val, stats);
+      await teacher.release();
       this.log(`evaluate: teacher val top-1 ${(teacherAccuracy * 100).toFixed(2)} %`);
       const synthetic = this.synthetic();
       const table = new Uint8Array(readFileSync(this.run.path("labels.dlt")));

@@ -5,7 +5,7 @@
 // statistics: recover's BN-matching loss is built from that list.
 import type { GraphBuilder } from "../graph/builder.ts";
 import type { Value } from "../graph/types.ts";
-import type { StateBinding } from "../runtime/program.ts";
+import type { StateBinding } from "../graph/state-binding.ts";
 import { kaimingConv, linearDefault } from "./init.ts";
 import type { ParamStore } from "./params.ts";
 

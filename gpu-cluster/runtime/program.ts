@@ -4,17 +4,11 @@
 // nothing is copied on the host between steps.
 import * as ort from "onnxruntime-node";
 import type { Graph } from "../graph/graph.ts";
-import type { TensorData, Value } from "../graph/types.ts";
+import type { TensorData } from "../graph/types.ts";
+import type { StateBinding } from "../graph/state-binding.ts";
 import { serializeModel } from "../graph/onnx-serialize.ts";
 import { createSession, type ExecutionProvider } from "./execution-provider.ts";
 import { fromOrt, toOrt } from "./tensors.ts";
-
-/** A state value: read from `input` each step, replaced by `output` after it. */
-export interface StateBinding {
-  input: Value;
-  output: Value;
-  init: TensorData;
-}
 
 export interface CompileOptions {
   ep?: ExecutionProvider;

@@ -10,7 +10,9 @@ import { decodeLabelTable } from "../../shared/label-table/index.ts";
 import type { ChannelStats, Dataset } from "../data/index.ts";
 import { ParamStore } from "../models/params.ts";
 import type { ModelSpec } from "../models/zoo.ts";
-import { Classifier, ClassifierTrainer, inferenceGraph } from "../runtime/classifier.ts";
+import { inferenceGraph } from "../models/inference-graph.ts";
+import { ClassifierTrainer } from "../training/classifier.ts";
+import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { createProgress } from "../cli/progress.ts";
 import { topOneAccuracy } from "./accuracy.ts";
@@ -84,7 +86,7 @@ export async function trainStudent(set: ImageSet, labels: StudentLabels, schedul
   await trainer.program.release();
   const clf = await Classifier.fromGraph(inferenceGraph(spec, params), o);
   const accuracy = await topOneAccuracy((x) => clf.logits(x), val, stats);
-  await clf.program.release();
+  await clf.release();
   bar.stop(`val top-1 ${(accuracy * 100).toFixed(2)} %`);
   return { accuracy, losses };
 }

@@ -8,7 +8,7 @@ import { cosineLr } from "../autodiff/optimizers.ts";
 import { Random, type ChannelStats } from "../data/index.ts";
 import { imageOf, type ImageSet } from "./crops.ts";
 import type { CompileOptions } from "../runtime/program.ts";
-import { oneHot } from "../runtime/classifier.ts";
+import { oneHot } from "../training/classifier.ts";
 import { cropFor, defaultCropSchedule, interpolationMatrix, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
 import { createProgress } from "../cli/progress.ts";
 import { argmax } from "./accuracy.ts";

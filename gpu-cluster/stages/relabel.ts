@@ -2,11 +2,11 @@
 // each image's random-resized crop, flip and mix partner; the teacher labels exactly that crop.
 // Soft labels are softmax(logits / T), kept as top-k quantised records in a label table
 // (shared/label-table): random access by (epoch, batch), a fraction of fp32 labels' size.
-import * as ort from "onnxruntime-node";
 import { batchOrder, cropFor, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
 import { LabelTableWriter } from "../../shared/label-table/index.ts";
 import type { ChannelStats } from "../data/index.ts";
-import { createSession, type ExecutionProvider } from "../runtime/execution-provider.ts";
+import type { ExecutionProvider } from "../runtime/execution-provider.ts";
+import { Classifier } from "../runtime/inference.ts";
 import { createProgress } from "../cli/progress.ts";
 import { cropBatch, type ImageSet } from "./crops.ts";
 
@@ -40,7 +40,7 @@ export function softmaxRows(logits: Float32Array, rows: number, classes: number,
 
 export async function relabel(teacher: Uint8Array, stats: ChannelStats, set: ImageSet, classes: number, cfg: RelabelConfig,
   o: { ep?: ExecutionProvider; threads?: number; quiet?: boolean; label?: string } = {}): Promise<RelabelResult> {
-  const session = await createSession(teacher, o.ep ?? "cpu", o.threads);
+  const clf = await Classifier.fromOnnx(teacher, o);
   const S = cfg.schedule.outputSize;
   const N = set.count;
   const writer = new LabelTableWriter({
@@ -53,14 +53,13 @@ export async function relabel(teacher: Uint8Array, stats: ChannelStats, set: Ima
     const probs = new Float32Array(N * classes);
     for (let s0 = 0; s0 < N; s0 += cfg.batch) {
       const slots = Array.from({ length: Math.min(cfg.batch, N - s0) }, (_, j) => s0 + j);
-      const x = new ort.Tensor("float32", cropBatch(cfg.schedule, e, slots, set, stats), [slots.length, set.channels, S, S]);
-      const out = await session.run({ [session.inputNames[0]]: x });
-      softmaxRows(out[session.outputNames[0]].data as Float32Array, slots.length, classes, cfg.temperature, probs, s0 * classes);
+      const x = { dtype: "float32" as const, shape: [slots.length, set.channels, S, S], data: cropBatch(cfg.schedule, e, slots, set, stats) };
+      softmaxRows(await clf.logits(x), slots.length, classes, cfg.temperature, probs, s0 * classes);
       bar.update(e * N + s0 + slots.length, `epoch ${e + 1}/${cfg.epochs}`);
     }
     writer.addEpoch(e, probs, Array.from(order, (img) => cropFor(cfg.schedule, e, img)));
   }
-  await session.release();
+  await clf.release();
   bar.stop();
   return { table: writer.finish(), fp32Bytes: cfg.epochs * N * classes * 4 };
 }

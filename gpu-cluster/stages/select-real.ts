@@ -5,9 +5,9 @@
 //   not ranked per class, so that the chosen images stay about as diverse as a random draw.
 // - kmeans: per class, k-means (k = ipc) over all its candidates in pixel space and the
 //   candidate nearest each centre: representative and spread over the class's modes.
-import * as ort from "onnxruntime-node";
 import { Random, type ChannelStats } from "../data/index.ts";
-import { createSession, type ExecutionProvider } from "../runtime/execution-provider.ts";
+import type { ExecutionProvider } from "../runtime/execution-provider.ts";
+import { Classifier } from "../runtime/inference.ts";
 import { imageOf, type ImageSet } from "./crops.ts";
 
 export interface Selection extends ImageSet {
@@ -34,7 +34,7 @@ export async function selectTypical(teacher: Uint8Array, stats: ChannelStats, ca
   const per = candidates.channels * candidates.size * candidates.size;
   const plane = candidates.size * candidates.size;
   const loss = new Float64Array(candidates.count);
-  const session = await createSession(teacher, o.ep ?? "cpu", o.threads);
+  const clf = await Classifier.fromOnnx(teacher, o);
   const B = o.batch ?? 256;
   for (let s = 0; s < candidates.count; s += B) {
     const n = Math.min(B, candidates.count - s);
@@ -45,8 +45,7 @@ export async function selectTypical(teacher: Uint8Array, stats: ChannelStats, ca
         for (let q = 0; q < plane; q++) x[i * per + c * plane + q] = (src[c * plane + q] - stats.mean[c]) / stats.std[c];
       }
     }
-    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x, [n, candidates.channels, candidates.size, candidates.size]) });
-    const logits = out[session.outputNames[0]].data as Float32Array;
+    const logits = await clf.logits({ dtype: "float32", shape: [n, candidates.channels, candidates.size, candidates.size], data: x });
     for (let i = 0; i < n; i++) {
       const row = logits.subarray(i * classes, (i + 1) * classes);
       const target = Math.floor((s + i) / (ipc * m));
@@ -57,7 +56,7 @@ export async function selectTypical(teacher: Uint8Array, stats: ChannelStats, ca
       loss[s + i] = Math.log(sum) + max - row[target];
     }
   }
-  await session.release();
+  await clf.release();
   const chosen: number[] = [];
   for (let c = 0; c < classes; c++) {
     for (let j = 0; j < ipc; j++) {

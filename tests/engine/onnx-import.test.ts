@@ -9,7 +9,8 @@ import { importOnnx } from "../../gpu-cluster/graph/onnx-import.ts";
 import { onnx } from "../../gpu-cluster/graph/onnx-proto.ts";
 import { ParamStore } from "../../gpu-cluster/models/params.ts";
 import type { ModelSpec } from "../../gpu-cluster/models/zoo.ts";
-import { Classifier, exportOnnx, inferenceGraph } from "../../gpu-cluster/runtime/classifier.ts";
+import { Classifier } from "../../gpu-cluster/runtime/inference.ts";
+import { exportOnnx, inferenceGraph } from "../../gpu-cluster/models/inference-graph.ts";
 import { checkGradient, MODEL_EPS, randn, TOLERANCE } from "./gradcheck.ts";
 
 function input(spec: ModelSpec, n: number, seed: number) {

@@ -1,8 +1,7 @@
-// Compiled programs for a classifier from the zoo: a training step (forward in train mode,
-// loss, weight gradients, optimiser update, BN running-stat update — all one ORT run) and a
-// frozen inference graph (for evaluation and for export as the teacher's .onnx file).
+// A classifier's training step as one compiled program: forward in train mode, loss, weight
+// gradients, optimiser update and BN running-stat update, all one ORT run. Sits above models
+// (the network), autodiff (loss, gradients, optimiser) and runtime (the program that runs it).
 import { GraphBuilder, tensor } from "../graph/builder.ts";
-import type { Graph } from "../graph/graph.ts";
 import type { TensorData } from "../graph/types.ts";
 import { gradients } from "../autodiff/gradients.ts";
 import { crossEntropy, klDivergence } from "../autodiff/losses.ts";
@@ -10,8 +9,7 @@ import type { Optimizer, OptimizerUpdate } from "../autodiff/optimizers.ts";
 import { ModelBuilder } from "../models/layers.ts";
 import type { ParamStore } from "../models/params.ts";
 import { buildModel, type ModelSpec } from "../models/zoo.ts";
-import { Program, type CompileOptions } from "./program.ts";
-import { serializeModel } from "../graph/onnx-serialize.ts";
+import { Program, type CompileOptions } from "../runtime/program.ts";
 
 export type ClassifierLoss = { kind: "cross_entropy" } | { kind: "kl"; temperature: number };
 
@@ -60,37 +58,9 @@ export class ClassifierTrainer {
   }
 }
 
-/** The model with frozen weights and BN in inference mode: logits = f(x). */
-export function inferenceGraph(spec: ModelSpec, params: ParamStore, inputName = "input", outputName = "logits"): Graph {
-  const b = new GraphBuilder(spec.arch);
-  const x = b.input(inputName, "float32", ["N", spec.channels, spec.size, spec.size]);
-  const m = new ModelBuilder(b, params, "frozen");
-  b.output(buildModel(m, x, spec), outputName);
-  return b.graph;
-}
-
-/** The .onnx bytes of the frozen model (what squeeze saves as the teacher). */
-export function exportOnnx(spec: ModelSpec, params: ParamStore): Uint8Array {
-  return serializeModel(inferenceGraph(spec, params), { docString: JSON.stringify(spec) });
-}
-
-/** Batched inference with a plain ORT session (no state). */
-export class Classifier {
-  private constructor(readonly program: Program) {}
-
-  static async fromGraph(graph: Graph, o: CompileOptions = {}): Promise<Classifier> {
-    return new Classifier(await Program.compile(graph, [], o));
-  }
-
-  async logits(x: TensorData): Promise<Float32Array> {
-    const out = await this.program.run({ [this.program.session.inputNames[0]]: x });
-    return out[this.program.fetchNames[0]].data as Float32Array;
-  }
-}
-
+/** One-hot targets [N, classes] of integer labels. */
 export const oneHot = (labels: ArrayLike<number>, classes: number): TensorData => {
   const t = tensor("float32", [labels.length, classes]);
   for (let i = 0; i < labels.length; i++) (t.data as Float32Array)[i * classes + labels[i]] = 1;
   return t;
 };
-
