@@ -20,6 +20,7 @@ import { topOneAccuracy } from "../stages/accuracy.ts";
 import { readTeacherFile, teacherNormalisation, zooTeacher } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
+import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
 import type { CliOptions } from "./options.ts";
 
@@ -48,7 +49,7 @@ export class Pipeline {
   }
 
   private get compile() {
-    return { ep: this.o.ep, threads: this.o.threads, quiet: this.o.quiet };
+    return { ep: this.o.ep, threads: this.o.threads, progress: this.o.quiet ? undefined : progressBars };
   }
 
   private flipProb(): number {

@@ -1,24 +1,8 @@
-// Progress bars shared by all stages: label, bar, count, rate, ETA and a free-form info field
-// (loss, accuracy...). On a terminal they redraw in place; elsewhere (pipes, CI logs) they print a
-// line every few seconds; `quiet` silences them (tests).
+// The CLI's progress bars (the stages' Progress, stages/progress.ts): label, bar, count, rate,
+// ETA and a free-form info field (loss, accuracy...). On a terminal they redraw in place;
+// elsewhere (pipes, CI logs) they print a line every few seconds.
 import cliProgress from "cli-progress";
-
-export interface Progress {
-  /** Sets the done count (absolute) and optionally the info text. */
-  update(done: number, info?: string): void;
-  /** Adds `n` to the done count. */
-  tick(n?: number, info?: string): void;
-  stop(info?: string): void;
-}
-
-export interface ProgressOptions {
-  quiet?: boolean;
-  /** Unit shown with the rate ("img", "step", "batch"). */
-  unit?: string;
-  stream?: NodeJS.WritableStream;
-}
-
-const silent: Progress = { update() {}, tick() {}, stop() {} };
+import type { Progress, StartProgress } from "../stages/progress.ts";
 
 function formatRate(perSecond: number): string {
   if (!Number.isFinite(perSecond) || perSecond <= 0) return "-";
@@ -27,12 +11,11 @@ function formatRate(perSecond: number): string {
   return perSecond.toPrecision(2);
 }
 
-export function createProgress(label: string, total: number, opts: ProgressOptions = {}): Progress {
-  if (opts.quiet) return silent;
-  const stream = opts.stream ?? process.stderr;
+/** One bar; `unit` is shown with the rate ("img", "step", "crop"). */
+export function createProgress(label: string, total: number, unit = "it", stream: NodeJS.WritableStream = process.stderr): Progress {
   const tty = (stream as NodeJS.WriteStream).isTTY === true;
   const bar = new cliProgress.SingleBar({
-    format: `${label.padEnd(10)} |{bar}| {value}/{total} {rate} ${opts.unit ?? "it"}/s ETA {eta_formatted} {info}`,
+    format: `${label.padEnd(10)} |{bar}| {value}/{total} {rate} ${unit}/s ETA {eta_formatted} {info}`,
     barCompleteChar: "█",
     barIncompleteChar: "░",
     barsize: 24,
@@ -64,3 +47,6 @@ export function createProgress(label: string, total: number, opts: ProgressOptio
     },
   };
 }
+
+/** What the CLI hands the stages: bars on stderr. */
+export const progressBars: StartProgress = (label, total, unit) => createProgress(label, total, unit);

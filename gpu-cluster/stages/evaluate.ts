@@ -14,7 +14,7 @@ import { inferenceGraph } from "../models/inference-graph.ts";
 import { ClassifierTrainer } from "../training/classifier.ts";
 import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
-import { createProgress } from "../cli/progress.ts";
+import { noProgress, type StartProgress } from "./progress.ts";
 import { topOneAccuracy } from "./accuracy.ts";
 import { cropBatch, type ImageSet } from "./crops.ts";
 
@@ -38,7 +38,7 @@ export interface StudentResult {
 }
 
 export async function trainStudent(set: ImageSet, labels: StudentLabels, schedule: CropScheduleParams, epochs: number, classes: number,
-  cfg: StudentConfig, val: Dataset, stats: ChannelStats, o: CompileOptions & { quiet?: boolean; label?: string } = {}): Promise<StudentResult> {
+  cfg: StudentConfig, val: Dataset, stats: ChannelStats, o: CompileOptions & { progress?: StartProgress; label?: string } = {}): Promise<StudentResult> {
   const S = schedule.outputSize;
   const spec: ModelSpec = { arch: cfg.arch, classes, channels: set.channels, size: S, width: cfg.width };
   const params = new ParamStore(cfg.seed);
@@ -54,7 +54,7 @@ export async function trainStudent(set: ImageSet, labels: StudentLabels, schedul
   const N = set.count;
   const perEpoch = Math.ceil(N / cfg.batch);
   const total = epochs * perEpoch;
-  const bar = createProgress(o.label ?? cfg.arch, total, { quiet: o.quiet, unit: "step" });
+  const bar = (o.progress ?? noProgress)(o.label ?? cfg.arch, total, "step");
   const losses: number[] = [];
   let step = 0;
   for (let e = 0; e < epochs; e++) {

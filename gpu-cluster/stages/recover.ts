@@ -10,7 +10,7 @@ import { imageOf, type ImageSet } from "./crops.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { oneHot } from "../training/classifier.ts";
 import { cropFor, defaultCropSchedule, interpolationMatrix, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
-import { createProgress } from "../cli/progress.ts";
+import { noProgress, type StartProgress } from "./progress.ts";
 import { argmax } from "./accuracy.ts";
 import { recoverPlan } from "./recover-plan.ts";
 import { RecoverStep, type RecoverStepConfig } from "./recover-step.ts";
@@ -111,7 +111,7 @@ function initialImages(t: TeacherInput, images: number[], cfg: RecoverConfig, re
   return out;
 }
 
-export async function recover(t: TeacherInput, cfg: RecoverConfig, real: ImageSet | undefined, o: CompileOptions & { quiet?: boolean } = {}): Promise<RecoverResult> {
+export async function recover(t: TeacherInput, cfg: RecoverConfig, real: ImageSet | undefined, o: CompileOptions & { progress?: StartProgress } = {}): Promise<RecoverResult> {
   const { channels: C, size: H, classes: K } = t;
   const plan = recoverPlan(K, cfg.ipc, cfg.batch);
   const per = C * H * H;
@@ -119,7 +119,7 @@ export async function recover(t: TeacherInput, cfg: RecoverConfig, real: ImageSe
   const lower = t.stats.mean.map((m, c) => -m / t.stats.std[c]);
   const upper = t.stats.mean.map((m, c) => (1 - m) / t.stats.std[c]);
   const steps = new Map<number, RecoverStep>();
-  const bar = createProgress("recover", plan.length * cfg.iterations, { quiet: o.quiet, unit: "step" });
+  const bar = (o.progress ?? noProgress)("recover", plan.length * cfg.iterations, "step");
   const result: RecoverResult = { pixels, batches: [] };
   let done = 0;
   for (const [bi, batch] of plan.entries()) {

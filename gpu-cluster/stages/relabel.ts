@@ -5,9 +5,9 @@
 import { batchOrder, cropFor, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
 import { LabelTableWriter } from "../../shared/label-table/index.ts";
 import type { ChannelStats } from "../data/index.ts";
-import type { ExecutionProvider } from "../runtime/execution-provider.ts";
 import { Classifier } from "../runtime/inference.ts";
-import { createProgress } from "../cli/progress.ts";
+import type { CompileOptions } from "../runtime/program.ts";
+import { noProgress, type StartProgress } from "./progress.ts";
 import { cropBatch, type ImageSet } from "./crops.ts";
 
 export interface RelabelConfig {
@@ -39,7 +39,7 @@ export function softmaxRows(logits: Float32Array, rows: number, classes: number,
 }
 
 export async function relabel(teacher: Uint8Array, stats: ChannelStats, set: ImageSet, classes: number, cfg: RelabelConfig,
-  o: { ep?: ExecutionProvider; threads?: number; quiet?: boolean; label?: string } = {}): Promise<RelabelResult> {
+  o: CompileOptions & { progress?: StartProgress; label?: string } = {}): Promise<RelabelResult> {
   const clf = await Classifier.fromOnnx(teacher, o);
   const S = cfg.schedule.outputSize;
   const N = set.count;
@@ -47,7 +47,7 @@ export async function relabel(teacher: Uint8Array, stats: ChannelStats, set: Ima
     classes, images: N, epochs: cfg.epochs, cropsPerImage: 1, k: Math.min(cfg.k, classes),
     quant: cfg.quant === "u8" ? 1 : 2, seed: cfg.schedule.seed, runId: cfg.runId, hasBox: true,
   });
-  const bar = createProgress(o.label ?? "relabel", cfg.epochs * N, { quiet: o.quiet, unit: "crop" });
+  const bar = (o.progress ?? noProgress)(o.label ?? "relabel", cfg.epochs * N, "crop");
   for (let e = 0; e < cfg.epochs; e++) {
     const order = batchOrder(cfg.schedule.seed, e, N);
     const probs = new Float32Array(N * classes);

@@ -6,8 +6,8 @@
 // - kmeans: per class, k-means (k = ipc) over all its candidates in pixel space and the
 //   candidate nearest each centre: representative and spread over the class's modes.
 import { Random, type ChannelStats } from "../data/index.ts";
-import type { ExecutionProvider } from "../runtime/execution-provider.ts";
 import { Classifier } from "../runtime/inference.ts";
+import type { CompileOptions } from "../runtime/program.ts";
 import { imageOf, type ImageSet } from "./crops.ts";
 
 export interface Selection extends ImageSet {
@@ -29,7 +29,7 @@ function gather(candidates: ImageSet, chosen: number[]): Selection {
  * the class's candidates j, j + ipc, …, j + (m − 1)·ipc (so candidate 0 is (b)'s image j).
  */
 export async function selectTypical(teacher: Uint8Array, stats: ChannelStats, candidates: ImageSet, classes: number, ipc: number, m: number,
-  o: { ep?: ExecutionProvider; threads?: number; batch?: number } = {}): Promise<Selection> {
+  o: CompileOptions & { batch?: number } = {}): Promise<Selection> {
   if (candidates.count !== classes * ipc * m) throw new Error(`selectTypical: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
   const per = candidates.channels * candidates.size * candidates.size;
   const plane = candidates.size * candidates.size;

@@ -12,7 +12,7 @@ import { ClassifierTrainer, oneHot } from "../training/classifier.ts";
 import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { serializeModel } from "../graph/onnx-serialize.ts";
-import { createProgress } from "../cli/progress.ts";
+import { noProgress, type StartProgress } from "./progress.ts";
 import { topOneAccuracy } from "./accuracy.ts";
 import { teacherDocString, type TeacherNote } from "./teacher-file.ts";
 
@@ -42,7 +42,7 @@ export function datasetSize(d: { height: number; width: number; name: string }):
   return d.height;
 }
 
-export async function squeeze(data: DatasetSplits, cfg: SqueezeConfig, o: CompileOptions & { quiet?: boolean } = {}): Promise<SqueezeResult> {
+export async function squeeze(data: DatasetSplits, cfg: SqueezeConfig, o: CompileOptions & { progress?: StartProgress } = {}): Promise<SqueezeResult> {
   const { train, val } = data;
   const stats = channelStats(train);
   const spec: ModelSpec = { arch: cfg.arch, classes: train.classes.length, channels: train.channels, size: datasetSize(train), width: cfg.width };
@@ -53,7 +53,7 @@ export async function squeeze(data: DatasetSplits, cfg: SqueezeConfig, o: Compil
   const batch = Math.min(cfg.batch, n);
   const perEpoch = Math.floor(n / batch);
   const total = cfg.epochs * perEpoch;
-  const bar = createProgress("squeeze", total, { quiet: o.quiet, unit: "step" });
+  const bar = (o.progress ?? noProgress)("squeeze", total, "step");
   const losses: number[] = [];
   let step = 0;
   for (let e = 0; e < cfg.epochs; e++) {

@@ -25,7 +25,7 @@ import { GraphBuilder, tensor } from "../../gpu-cluster/graph/builder.ts";
 import { batchOrder, defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
 
-const quiet = { quiet: true, threads: 2 };
+const quiet = { threads: 2 }; // no `progress`: stages report nothing
 let spec: ModelSpec;
 let params: ParamStore;
 let stats: ChannelStats;
