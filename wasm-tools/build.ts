@@ -1,8 +1,8 @@
 // Builds the label-stats WebAssembly module and the inspector page (wasm-tools/inspector/)
 // into wasm-tools/build/. Offline: asc comes from the assemblyscript devDependency.
 // Usage: npx tsx wasm-tools/build.ts [--if-stale]
-import asc from "assemblyscript/asc";
-import { build as esbuild } from "esbuild";
+// The compilers are imported only when something is stale: loading asc (binaryen) alone takes
+// ≈ 10 s and 1.5 GB, which every `distill inspect` and `npm test`'s pretest would otherwise pay.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +28,7 @@ export async function buildWasm(ifStale = false): Promise<string> {
   mkdirSync(dirname(out), { recursive: true });
   // written beside and renamed: tests in parallel processes never read half a module
   const tmp = `${out}.tmp-${process.pid}`;
+  const { default: asc } = await import("assemblyscript/asc");
   const { error, stderr } = await asc.main([
     join(root, "assembly", "index.ts"),
     "-O3", "--runtime", "minimal", "--noAssert",
@@ -51,6 +52,7 @@ export async function buildInspector(ifStale = false): Promise<string> {
   const tmp = `${INSPECTOR_BUILD}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
+  const { build: esbuild } = await import("esbuild");
   await esbuild({
     entryPoints: [join(root, "inspector", "inspector.ts")],
     outfile: join(tmp, "inspector.js"),
