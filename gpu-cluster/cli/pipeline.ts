@@ -1,7 +1,7 @@
 // The four stages as run-folder steps. Each declares its config and its input/output files, so
 // a rerun skips what is still valid and redoes what changed (see run-folder.ts); the stages
 // themselves (gpu-cluster/stages) know nothing of files, flags or progress bookkeeping.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { channelStats, defaultAugment, indicesByClass, loadDataset, type ChannelStats, type DatasetSplits } from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
@@ -17,7 +17,7 @@ import { relabel } from "../stages/relabel.ts";
 import { trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { topOneAccuracy } from "../stages/accuracy.ts";
-import { readTeacherFile, teacherNormalisation, zooTeacher } from "../stages/teacher-file.ts";
+import { readTeacherFile, teacherNormalisation, zooTeacher, type TeacherFile } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
@@ -26,6 +26,9 @@ import type { CliOptions } from "./options.ts";
 
 export class Pipeline {
   private splits?: DatasetSplits;
+  /** teacher.onnx of the run folder and its input normalisation, read once (squeeze resets them when it writes a new one). */
+  private teacherFile?: TeacherFile;
+  private normalisation?: ChannelStats;
   readonly run: RunFolder;
   readonly datasetName: string;
 
@@ -65,8 +68,20 @@ export class Pipeline {
     });
   }
 
+  private teacher(): TeacherFile {
+    this.teacherFile ??= readTeacherFile(this.run.path("teacher.onnx"));
+    return this.teacherFile;
+  }
+
   private teacherStats(): ChannelStats {
-    return teacherNormalisation(readTeacherFile(this.run.path("teacher.onnx")), channelStats(this.data.train));
+    this.normalisation ??= teacherNormalisation(this.teacher(), channelStats(this.data.train));
+    return this.normalisation;
+  }
+
+  /** After squeeze wrote teacher.onnx: `t` is what it holds (or undefined: read it on first use). */
+  private teacherWritten(t?: TeacherFile): void {
+    this.teacherFile = t;
+    this.normalisation = undefined;
   }
 
   async squeeze(): Promise<void> {
@@ -74,7 +89,11 @@ export class Pipeline {
     if (o.teacher) {
       const t = readTeacherFile(o.teacher);
       const outcome = await this.run.stage({ name: "squeeze", config: { imported: sha256(t.bytes) }, inputs: [], outputs: ["teacher.onnx"], force: o.force },
-        async () => { copyFileSync(o.teacher!, this.run.path("teacher.onnx")); });
+        async () => {
+          // the bytes already read (and hashed above) go into the run folder: the file is read once
+          writeFileAtomic(this.run.path("teacher.onnx"), t.bytes);
+          this.teacherWritten({ ...t, file: this.run.path("teacher.onnx") });
+        });
       this.log(`squeeze: ${outcome === "ran" ? "imported" : "kept"} teacher ${o.teacher}`);
       return;
     }
@@ -85,6 +104,7 @@ export class Pipeline {
     const outcome = await this.run.stage({ name: "squeeze", config: { ...cfg, data: this.dataId() }, inputs: [], outputs: ["teacher.onnx"], force: o.force }, async () => {
       const r = await squeeze(this.data, cfg, this.compile);
       writeFileAtomic(this.run.path("teacher.onnx"), r.onnx);
+      this.teacherWritten();
       writeJsonAtomic(this.run.path("teacher.json"), { ...r.note, losses: r.losses });
       this.log(`squeeze: ${cfg.arch} teacher, val top-1 ${(r.accuracy * 100).toFixed(2)} %`);
     });
@@ -99,7 +119,7 @@ export class Pipeline {
     };
     const outcome = await this.run.stage({ name: "recover", config: { ...cfg, data: o.init !== "noise" ? this.dataId() : undefined, select: o.init === "real" && o.select !== "random" ? [o.select, o.selectFrom] : undefined },
       inputs: ["teacher.onnx"], outputs: ["images.npy", "images", "grid.png"], force: o.force }, async () => {
-      const tf = readTeacherFile(this.run.path("teacher.onnx"));
+      const tf = this.teacher();
       const [C, H] = tf.inputShape;
       const K = tf.classes;
       if (K !== this.data.train.classes.length && o.init !== "noise") throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
@@ -161,7 +181,7 @@ export class Pipeline {
     const runId = `r${sha256(this.run.dir).slice(0, 12)}`;
     const cfg = this.relabelConfig(runId);
     const outcome = await this.run.stage({ name: "relabel", config: cfg, inputs: ["teacher.onnx", "images.npy"], outputs: ["labels.dlt", "manifest.json"], force: o.force }, async () => {
-      const tf = readTeacherFile(this.run.path("teacher.onnx"));
+      const tf = this.teacher();
       const set = this.synthetic();
       const r = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, { ...this.compile, label: "relabel" });
       writeFileAtomic(this.run.path("labels.dlt"), r.table);
@@ -172,7 +192,7 @@ export class Pipeline {
   }
 
   private manifest(runId: string, classes: number, set: ImageSet): RunManifest {
-    const tf = readTeacherFile(this.run.path("teacher.onnx"));
+    const tf = this.teacher();
     const classNames = this.data.train.classes.length === classes ? this.data.train.classes : undefined;
     return parseManifest({
       version: 1, runId, createdAt: new Date().toISOString(),
@@ -190,7 +210,7 @@ export class Pipeline {
     const config = { students: o.students.map(studentCfg), baselines: o.baselines, relabel: this.relabelConfig("baseline"), data: this.dataId() };
     const outputs = ["report.json", "report.md"];
     await this.run.stage({ name: "evaluate", config, inputs: ["teacher.onnx", "images.npy", "labels.dlt"], outputs, force: o.force }, async () => {
-      const tf = readTeacherFile(this.run.path("teacher.onnx"));
+      const tf = this.teacher();
       const stats = this.teacherStats();
       const { train, val } = this.data;
       const K = tf.classes;

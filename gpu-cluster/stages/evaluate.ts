@@ -4,19 +4,16 @@
 // student the same way on a random real subset: (a) with hard labels (mixed like the crops),
 // (b) with the same soft relabelling.
 import { tensor } from "../graph/builder.ts";
-import { adamw, cosineLr } from "../autodiff/optimizers.ts";
+import { adamw } from "../autodiff/optimizers.ts";
 import { batchOrder, mixFor, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
 import type { ChannelStats, Dataset } from "../data/index.ts";
 import { ParamStore } from "../models/params.ts";
 import type { ModelSpec } from "../models/zoo.ts";
-import { inferenceGraph } from "../models/inference-graph.ts";
-import { ClassifierTrainer } from "../training/classifier.ts";
-import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
-import { noProgress, type StartProgress } from "./progress.ts";
-import { topOneAccuracy } from "./accuracy.ts";
+import type { StartProgress } from "./progress.ts";
 import { cropBatch, type ImageSet } from "./crops.ts";
+import { trainClassifier } from "./train-classifier.ts";
 
 export interface StudentConfig {
   arch: string;
@@ -47,19 +44,10 @@ export async function trainStudent(set: ImageSet, labels: StudentLabels, schedul
     const h = table.header;
     throw new Error(`label table (images ${h.images}, epochs ${h.epochs}, classes ${h.classes}, seed ${h.seed}) does not match the student run (images ${set.count}, epochs ${epochs}, classes ${classes}, seed ${schedule.seed}): relabel again`);
   }
-  const trainer = await ClassifierTrainer.compile(spec, params, {
-    ...o, optimizer: adamw({ weightDecay: cfg.weightDecay }),
-    loss: labels.kind === "soft" ? { kind: "kl", temperature: labels.temperature } : { kind: "cross_entropy" },
-  });
   const N = set.count;
-  const perEpoch = Math.ceil(N / cfg.batch);
-  const total = epochs * perEpoch;
-  const bar = (o.progress ?? noProgress)(o.label ?? cfg.arch, total, "step");
-  const losses: number[] = [];
-  let step = 0;
-  for (let e = 0; e < epochs; e++) {
+  /** Epoch e's batches: the schedule's crops of consecutive slots, with their labels. */
+  function* batches(e: number) {
     const order = batchOrder(schedule.seed, e, N);
-    let sum = 0;
     for (let s0 = 0; s0 < N; s0 += cfg.batch) {
       const slots = Array.from({ length: Math.min(cfg.batch, N - s0) }, (_, j) => s0 + j);
       const x = tensor("float32", [slots.length, set.channels, S, S], cropBatch(schedule, e, slots, set, stats));
@@ -76,17 +64,13 @@ export async function trainStudent(set: ImageSet, labels: StudentLabels, schedul
           if (mix) td[j * classes + labels.labels[mix.partnerImage]] += 1 - lambda;
         }
       });
-      const r = await trainer.step(x, t, cosineLr(step, total, cfg.lr));
-      sum += r.loss;
-      bar.update(++step, `epoch ${e + 1}/${epochs} loss ${r.loss.toFixed(4)}`);
+      yield { x, targets: t };
     }
-    losses.push(sum / perEpoch);
   }
-  trainer.syncParams();
-  await trainer.program.release();
-  const clf = await Classifier.fromGraph(inferenceGraph(spec, params), o);
-  const accuracy = await topOneAccuracy((x) => clf.logits(x), val, stats);
-  await clf.release();
-  bar.stop(`val top-1 ${(accuracy * 100).toFixed(2)} %`);
+  const { accuracy, losses } = await trainClassifier({
+    spec, params, optimizer: adamw({ weightDecay: cfg.weightDecay }),
+    loss: labels.kind === "soft" ? { kind: "kl", temperature: labels.temperature } : { kind: "cross_entropy" },
+    epochs, stepsPerEpoch: Math.ceil(N / cfg.batch), lr: cfg.lr, label: o.label ?? cfg.arch, batches,
+  }, val, stats, o);
   return { accuracy, losses };
 }

@@ -9,7 +9,7 @@ import { Random, type ChannelStats } from "../data/index.ts";
 import { imageOf, type ImageSet } from "./crops.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { oneHot } from "../training/classifier.ts";
-import { cropFor, defaultCropSchedule, interpolationMatrix, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+import { cropFor, cropResizeInto, defaultCropSchedule, interpolationMatrix, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
 import { noProgress, type StartProgress } from "./progress.ts";
 import { argmax } from "./accuracy.ts";
 import { recoverPlan } from "./recover-plan.ts";
@@ -87,23 +87,11 @@ function initialImages(t: TeacherInput, images: number[], cfg: RecoverConfig, re
       // q = 0 of `real` is the image itself; collage quadrant q is rows (q >> 1), cols (q & 1)
       const h = m === 1 ? S : half[q >> 1], w = m === 1 ? S : half[q & 1];
       const y0 = m === 1 ? 0 : (q >> 1) * half[0], x0 = m === 1 ? 0 : (q & 1) * half[0];
-      const ry = interpolationMatrix(S, 0, S, h), rx = interpolationMatrix(S, 0, S, w);
-      const tmp = new Float32Array(h * S);
+      // the whole image resized to the quadrant (bilinear, as the per-step crops; identity for m = 1)
+      const part = cropResizeInto(new Float64Array(t.channels * h * w), src, t.channels, S, S, { x: 0, y: 0, w: S, h: S, flip: false }, h, w);
       for (let ch = 0; ch < t.channels; ch++) {
-        const X = src.subarray(ch * plane, (ch + 1) * plane);
-        tmp.fill(0);
         for (let y = 0; y < h; y++) {
-          for (let sy = 0; sy < S; sy++) {
-            const a = ry[y * S + sy];
-            if (a !== 0) for (let sx = 0; sx < S; sx++) tmp[y * S + sx] += a * X[sy * S + sx];
-          }
-        }
-        for (let y = 0; y < h; y++) {
-          for (let x = 0; x < w; x++) {
-            let v = 0;
-            for (let sx = 0; sx < S; sx++) v += tmp[y * S + sx] * rx[x * S + sx];
-            dst[ch * plane + (y0 + y) * S + x0 + x] = (v - t.stats.mean[ch]) / t.stats.std[ch];
-          }
+          for (let x = 0; x < w; x++) dst[ch * plane + (y0 + y) * S + x0 + x] = (part[(ch * h + y) * w + x] - t.stats.mean[ch]) / t.stats.std[ch];
         }
       }
     }

@@ -3,5 +3,5 @@
 export * from "./params.ts";
 export { batchOrder, inverseOrder, cachedBatchOrder } from "./batch-order.ts";
 export { cropFor, type CropBox } from "./random-resized-crop.ts";
-export { interpolationMatrix, cropResize } from "./interpolation.ts";
+export { interpolationMatrix, cropResize, cropResizeInto } from "./interpolation.ts";
 export { mixFor, mixedCrop, type MixSpec } from "./mix.ts";

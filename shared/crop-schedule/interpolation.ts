@@ -25,15 +25,23 @@ export function interpolationMatrix(srcLen: number, start: number, len: number, 
 
 /** The crop `box` of a planar C × H × W image, resized to outSize × outSize (flipped if box.flip). */
 export function cropResize(pixels: Float32Array, channels: number, height: number, width: number, box: CropBox, outSize: number): Float32Array {
-  const ry = interpolationMatrix(height, box.y, box.h, outSize, false);
-  const rx = interpolationMatrix(width, box.x, box.w, outSize, box.flip);
-  const out = new Float32Array(channels * outSize * outSize);
-  const tmp = new Float32Array(outSize * width);
+  return cropResizeInto(new Float32Array(channels * outSize * outSize), pixels, channels, height, width, box, outSize, outSize);
+}
+
+/**
+ * cropResize to any outH × outW, written into `out` (C × outH × outW). A Float64Array `out` keeps
+ * the sums unrounded: recover's collage normalises them before its own float32 rounding.
+ */
+export function cropResizeInto<T extends Float32Array | Float64Array>(out: T, pixels: Float32Array, channels: number, height: number, width: number,
+  box: CropBox, outH: number, outW: number): T {
+  const ry = interpolationMatrix(height, box.y, box.h, outH, false);
+  const rx = interpolationMatrix(width, box.x, box.w, outW, box.flip);
+  const tmp = new Float32Array(outH * width);
   for (let c = 0; c < channels; c++) {
     const plane = pixels.subarray(c * height * width, (c + 1) * height * width);
     // tmp = R_y · X (only the rows of the crop carry weight)
     tmp.fill(0);
-    for (let o = 0; o < outSize; o++) {
+    for (let o = 0; o < outH; o++) {
       for (let y = box.y; y < box.y + box.h; y++) {
         const wy = ry[o * height + y];
         if (wy === 0) continue;
@@ -41,12 +49,12 @@ export function cropResize(pixels: Float32Array, channels: number, height: numbe
       }
     }
     // out = tmp · R_xᵀ
-    const base = c * outSize * outSize;
-    for (let o = 0; o < outSize; o++) {
-      for (let q = 0; q < outSize; q++) {
+    const base = c * outH * outW;
+    for (let o = 0; o < outH; o++) {
+      for (let q = 0; q < outW; q++) {
         let s = 0;
         for (let x = box.x; x < box.x + box.w; x++) s += tmp[o * width + x] * rx[q * width + x];
-        out[base + o * outSize + q] = s;
+        out[base + o * outW + q] = s;
       }
     }
   }

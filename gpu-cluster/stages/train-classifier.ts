@@ -1,0 +1,75 @@
+// The classifier-training loop of squeeze (the teacher, on real images) and evaluate (students,
+// on a distilled set's crops): every epoch, one training step per batch the caller builds, the
+// learning rate on one cosine schedule over all steps; then the weights frozen into the
+// inference graph and its top-1 on the real val set. The callers differ only in their batches,
+// optimiser, loss and schedule.
+import type { Graph } from "../graph/graph.ts";
+import type { TensorData } from "../graph/types.ts";
+import { cosineLr, type Optimizer } from "../autodiff/optimizers.ts";
+import type { ChannelStats, Dataset } from "../data/index.ts";
+import { inferenceGraph } from "../models/inference-graph.ts";
+import type { ParamStore } from "../models/params.ts";
+import type { ModelSpec } from "../models/zoo.ts";
+import { Classifier } from "../runtime/inference.ts";
+import type { CompileOptions } from "../runtime/program.ts";
+import { ClassifierTrainer, type ClassifierLoss } from "../training/classifier.ts";
+import { topOneAccuracy } from "./accuracy.ts";
+import { noProgress, type StartProgress } from "./progress.ts";
+
+/** One step's inputs [N, C, H, W] and targets [N, K] (one-hot, mixed or soft). */
+export interface TrainingBatch {
+  x: TensorData;
+  targets: TensorData;
+}
+
+export interface ClassifierTraining {
+  spec: ModelSpec;
+  /** Initial weights; the trained ones are written back into it. */
+  params: ParamStore;
+  optimizer: Optimizer;
+  loss?: ClassifierLoss;
+  epochs: number;
+  /** Batches per epoch: the schedule's length and the divisor of each epoch's mean loss. */
+  stepsPerEpoch: number;
+  /** The batches of one epoch, in order (built lazily: a caller's random draws interleave with them). */
+  batches: (epoch: number) => Iterable<TrainingBatch>;
+  lr: number;
+  warmupSteps?: number;
+  /** Progress label. */
+  label: string;
+}
+
+export interface TrainedClassifier {
+  /** The trained model, frozen (weights as initializers, BN in inference mode). */
+  graph: Graph;
+  /** Top-1 on the val set. */
+  accuracy: number;
+  /** Mean loss of each epoch. */
+  losses: number[];
+}
+
+export async function trainClassifier(t: ClassifierTraining, val: Dataset, stats: ChannelStats,
+  o: CompileOptions & { progress?: StartProgress } = {}): Promise<TrainedClassifier> {
+  const trainer = await ClassifierTrainer.compile(t.spec, t.params, { ...o, optimizer: t.optimizer, loss: t.loss });
+  const total = t.epochs * t.stepsPerEpoch;
+  const bar = (o.progress ?? noProgress)(t.label, total, "step");
+  const losses: number[] = [];
+  let step = 0;
+  for (let e = 0; e < t.epochs; e++) {
+    let sum = 0;
+    for (const { x, targets } of t.batches(e)) {
+      const r = await trainer.step(x, targets, cosineLr(step, total, t.lr, t.warmupSteps ?? 0));
+      sum += r.loss;
+      bar.update(++step, `epoch ${e + 1}/${t.epochs} loss ${r.loss.toFixed(4)}`);
+    }
+    losses.push(sum / t.stepsPerEpoch);
+  }
+  trainer.syncParams();
+  await trainer.program.release();
+  const graph = inferenceGraph(t.spec, t.params);
+  const clf = await Classifier.fromGraph(graph, o);
+  const accuracy = await topOneAccuracy((x) => clf.logits(x), val, stats);
+  await clf.release();
+  bar.stop(`val top-1 ${(accuracy * 100).toFixed(2)} %`);
+  return { graph, accuracy, losses };
+}
