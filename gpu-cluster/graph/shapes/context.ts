@@ -1,21 +1,26 @@
-// What a shape rule sees: the node's inputs, attributes, and the constant values it may need
-// (Reshape targets, Slice bounds, reduction axes) resolved at build time.
-import type { Attr, Attrs, DType, Dim, TensorData, Value } from "../types.ts";
-import { GraphError } from "../errors.ts";
+// What a shape rule sees: the node's inputs, attributes (graph/attributes.ts), and the constant
+// values it may need (Reshape targets, Slice bounds, reduction axes) resolved at build time.
+import type { Attrs, DType, Dim, TensorData, Value } from "../types.ts";
+import { NodeAttributes } from "../attributes.ts";
 
 export interface OutputType {
   dtype: DType;
   shape: Dim[];
 }
 
-export class ShapeContext {
+/** One rule per operator: the dtype and shape of each output (shapes/<family>.ts, collected in registry.ts). */
+export type ShapeRule = (ctx: ShapeContext) => OutputType[];
+
+export class ShapeContext extends NodeAttributes {
   constructor(
-    readonly op: string,
-    readonly node: string,
+    op: string,
+    node: string,
     readonly inputs: readonly (Value | null)[],
-    readonly attrs: Attrs,
+    attrs: Attrs,
     private readonly constantOf: (v: Value) => TensorData | undefined,
-  ) {}
+  ) {
+    super(op, node, attrs);
+  }
 
   input(i: number): Value {
     const v = this.inputs[i];
@@ -25,26 +30,6 @@ export class ShapeContext {
 
   optionalInput(i: number): Value | null {
     return this.inputs[i] ?? null;
-  }
-
-  int(name: string, dflt: number): number {
-    const a = this.attrs[name];
-    return a ? this.expect(a, "int", name) as number : dflt;
-  }
-
-  ints(name: string, dflt: number[]): number[] {
-    const a = this.attrs[name];
-    return a ? this.expect(a, "ints", name) as number[] : dflt;
-  }
-
-  float(name: string, dflt: number): number {
-    const a = this.attrs[name];
-    return a ? this.expect(a, "float", name) as number : dflt;
-  }
-
-  string(name: string, dflt: string): string {
-    const a = this.attrs[name];
-    return a ? this.expect(a, "string", name) as string : dflt;
   }
 
   /** Integer contents of a constant input (initializer or Constant), or undefined. */
@@ -66,18 +51,6 @@ export class ShapeContext {
 
   rank(i: number): number {
     return this.input(i).shape.length;
-  }
-
-  error(code: "BAD_SHAPE" | "BAD_ATTRIBUTE" | "BAD_INPUT", message: string): GraphError {
-    return new GraphError(code, `${this.op}: ${message}`, this.node);
-  }
-
-  private expect(a: Attr, kind: Attr["kind"], name: string): unknown {
-    // Imported models sometimes store an int attribute as float or vice versa; accept both.
-    if (a.kind === kind) return a.value;
-    if ((kind === "int" && a.kind === "float") || (kind === "float" && a.kind === "int")) return a.value;
-    if (kind === "ints" && a.kind === "floats") return a.value;
-    throw this.error("BAD_ATTRIBUTE", `attribute '${name}' should be ${kind}, got ${a.kind}`);
   }
 }
 

@@ -1,5 +1,5 @@
 // Convolutions and pooling: output spatial sizes from kernel, strides, pads and dilations.
-import type { ShapeRule } from "./registry.ts";
+import type { ShapeRule } from "./context.ts";
 import type { ShapeContext } from "./context.ts";
 import type { Dim } from "../types.ts";
 

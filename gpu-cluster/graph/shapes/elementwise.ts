@@ -1,5 +1,5 @@
 // Elementwise operators: unary ops keep their input's type; binary ops broadcast.
-import type { ShapeRule } from "./registry.ts";
+import type { ShapeRule } from "./context.ts";
 import { broadcastShapes } from "./context.ts";
 import type { DType } from "../types.ts";
 

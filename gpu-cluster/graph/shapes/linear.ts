@@ -1,5 +1,5 @@
 // Matrix products: Gemm (2-D, optional transposes) and batched MatMul with broadcast batch dims.
-import type { ShapeRule } from "./registry.ts";
+import type { ShapeRule } from "./context.ts";
 import { broadcastShapes } from "./context.ts";
 
 const gemm: ShapeRule = (ctx) => {

@@ -1,5 +1,5 @@
 // Normalisation layers. BatchNormalization in training mode also returns updated running stats.
-import type { ShapeRule } from "./registry.ts";
+import type { ShapeRule } from "./context.ts";
 
 const batchNorm: ShapeRule = (ctx) => {
   const x = ctx.input(0);

@@ -1,5 +1,5 @@
 // Reductions (axes as an input from opset 18, or an attribute in older imported models) and ArgMax.
-import type { ShapeRule } from "./registry.ts";
+import type { ShapeRule } from "./context.ts";
 import { normAxis, type ShapeContext } from "./context.ts";
 import type { Dim } from "../types.ts";
 

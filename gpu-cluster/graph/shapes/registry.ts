@@ -1,13 +1,11 @@
 // Shape inference: one rule per supported ONNX operator (opset 18), grouped by family.
-import type { OutputType, ShapeContext } from "./context.ts";
+import type { ShapeRule } from "./context.ts";
 import { elementwiseShapes } from "./elementwise.ts";
 import { convPoolShapes } from "./conv-pool.ts";
 import { linearShapes } from "./linear.ts";
 import { reduceShapes } from "./reduce.ts";
 import { normalizationShapes } from "./normalization.ts";
 import { shapeOpShapes } from "./shape-ops.ts";
-
-export type ShapeRule = (ctx: ShapeContext) => OutputType[];
 
 export const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   ...elementwiseShapes,

@@ -1,5 +1,5 @@
 // Operators that move data without arithmetic: reshape, transpose, slice, concat, pad, ...
-import type { ShapeRule } from "./registry.ts";
+import type { ShapeRule } from "./context.ts";
 import { normAxis, type ShapeContext } from "./context.ts";
 import type { Dim } from "../types.ts";
 
