@@ -12,7 +12,7 @@ import { batchOrder } from "../shared/crop-schedule/index.ts";
 import { HEADER_BYTES, QUANT_U8, encodeHeader, recordSize, recordsStart } from "../shared/label-table/index.ts";
 import { buildWasm } from "../wasm-tools/build.ts";
 import { LabelStatsModule } from "../wasm-tools/src/label-stats.ts";
-import { loadLabelStats, WASM_PATH } from "../wasm-tools/src/node.ts";
+import { loadLabelStats, WASM_PATH } from "../wasm-tools/node/load.ts";
 import { referenceStats } from "../wasm-tools/src/reference.ts";
 
 const arg = (name: string, dflt: number) => {

@@ -6,12 +6,10 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { INSPECTOR_BUILD, INSPECTOR_FILES, WASM_PATH } from "./node/build-paths.ts";
 
 const root = dirname(fileURLToPath(import.meta.url));
-const out = join(root, "build", "label-stats.wasm");
-/** The inspector page, self-contained: index.html, inspector.js, label-stats.wasm. */
-export const INSPECTOR_BUILD = join(root, "build", "inspector");
-export const INSPECTOR_FILES = ["index.html", "inspector.js", "label-stats.wasm"] as const;
+const out = WASM_PATH;
 
 function newest(dir: string): number {
   let t = 0;

@@ -4,7 +4,7 @@
 // arrays ready for a training step. Plain fetch: runs in Node ≥ 20 and browsers.
 import { reconstructDense } from "../../shared/label-table/records.ts";
 import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
-import { BatchFormatError, decodeBatch, type DecodedBatch } from "./batch-format.ts";
+import { BatchFormatError, decodeBatch, type DecodedBatch } from "../../shared/batch-format.ts";
 
 export interface BatchClientOptions {
   /** e.g. "http://127.0.0.1:8787" */

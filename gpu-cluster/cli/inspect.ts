@@ -7,7 +7,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { LabelTableError, type LabelTableErrorCode } from "../../shared/label-table/index.ts";
 import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
-import { loadLabelStats } from "../../wasm-tools/src/node.ts";
+import { loadLabelStats } from "../../wasm-tools/node/load.ts";
 import { renderSummary, summarize, type InspectSummary } from "../../wasm-tools/src/summary.ts";
 
 export interface InspectTarget {
@@ -70,10 +70,7 @@ function readManifest(file: string): RunManifest | null {
 
 /** Streams the table through the WASM module (every SPEC check) and summarises it. */
 export async function inspectTable(target: InspectTarget, o: { bins?: number } = {}): Promise<InspectSummary> {
-  // the compilers (asc, esbuild) load only here, not with every distill command
-  const { buildWasm } = await import("../../wasm-tools/build.ts");
-  await buildWasm(true);
-  const wasm = loadLabelStats();
+  const wasm = loadLabelStats(); // built beforehand by `npm run build:wasm`
   const size = statSync(target.table).size;
   const m = target.manifest;
   try {
@@ -130,7 +127,7 @@ export function addInspectCommand(program: Command): void {
         if (!target.manifest) throw new InspectError(`${target.runDir} has no manifest.json: the inspector needs it (classes, ipc, crop schedule)`);
       }
       if (!o.html && !o.serve) return;
-      const { writeInspectorPage, serveInspector } = await import("../../wasm-tools/src/inspector-server.ts");
+      const { writeInspectorPage, serveInspector } = await import("../../wasm-tools/node/inspector-server.ts");
       if (o.html) {
         const dir = await writeInspectorPage(target.runDir!);
         process.stderr.write(`inspector page written to ${dir}/index.html (serve the run folder, e.g. \`npx http-server ${target.runDir}\`, and open /inspector/)\n`);

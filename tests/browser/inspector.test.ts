@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { batchOrder, cropFor, inverseOrder } from "../../shared/crop-schedule/index.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
-import { serveInspector, type InspectorServer } from "../../wasm-tools/src/inspector-server.ts";
+import { serveInspector, type InspectorServer } from "../../wasm-tools/node/inspector-server.ts";
 import type { InspectSummary } from "../../wasm-tools/src/summary.ts";
 import { makeRunFolder, SMALL_RUN } from "../inspect/run-folder.ts";
 

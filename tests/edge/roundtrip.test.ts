@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { batchOrder, cropFor, mixedCrop, mixFor } from "../../shared/crop-schedule/index.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
-import { decodeBatch, NO_PARTNER } from "../../edge/client/batch-format.ts";
+import { decodeBatch, NO_PARTNER } from "../../shared/batch-format.ts";
 import { call, createRun, imageFor, tableFor, upload, type RunShape } from "./helpers.ts";
 
 async function roundTrip(shape: RunShape, size: number, pixels: boolean) {

@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { inspectTable, resolveTarget } from "../../gpu-cluster/cli/inspect.ts";
-import { writeInspectorPage } from "../../wasm-tools/src/inspector-server.ts";
+import { writeInspectorPage } from "../../wasm-tools/node/inspector-server.ts";
 import { referenceStats } from "../../wasm-tools/src/reference.ts";
 import { worstClasses } from "../../wasm-tools/src/types.ts";
 import type { InspectSummary } from "../../wasm-tools/src/summary.ts";

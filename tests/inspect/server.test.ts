@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inspectorAssets, serveInspector, type InspectorServer } from "../../wasm-tools/src/inspector-server.ts";
+import { inspectorAssets, serveInspector, type InspectorServer } from "../../wasm-tools/node/inspector-server.ts";
 import { makeRunFolder, SMALL_RUN } from "./run-folder.ts";
 
 const run = join(process.cwd(), "test-output", "inspect-server", "run");

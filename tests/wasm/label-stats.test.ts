@@ -6,7 +6,7 @@ import { batchOrder } from "../../shared/crop-schedule/index.ts";
 import { QUANT_F16, QUANT_U8, decodeLabelTable, recordsStart } from "../../shared/label-table/index.ts";
 import { readFileSync } from "node:fs";
 import { LabelStatsModule } from "../../wasm-tools/src/label-stats.ts";
-import { WASM_PATH } from "../../wasm-tools/src/node.ts";
+import { WASM_PATH } from "../../wasm-tools/node/load.ts";
 import { referenceStats } from "../../wasm-tools/src/reference.ts";
 import { ln } from "../../wasm-tools/src/ln.ts";
 import { labelStats, makeTable, tableSpec } from "./tables.ts";

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { LabelTableWriter, QUANT_F16, QUANT_U8 } from "../../shared/label-table/index.ts";
 import { uniform } from "../../shared/random.ts";
 import { buildWasm } from "../../wasm-tools/build.ts";
-import { loadLabelStats } from "../../wasm-tools/src/node.ts";
+import { loadLabelStats } from "../../wasm-tools/node/load.ts";
 import type { LabelStatsModule } from "../../wasm-tools/src/label-stats.ts";
 
 export interface TableSpec {

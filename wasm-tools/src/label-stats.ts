@@ -29,7 +29,7 @@ export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView;
 export type Crc32 = (bytes: Uint8Array, seed: number) => number;
 
 export interface LoadOptions {
-  /** Epoch checksums by this function instead of the module's own (node.ts passes node:zlib's when there is one). */
+  /** Epoch checksums by this function instead of the module's own (node/load.ts passes node:zlib's when there is one). */
   crc32?: Crc32;
 }
 

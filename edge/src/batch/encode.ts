@@ -1,7 +1,7 @@
-// Writes one batch message (layout: edge/client/batch-format.ts) into a single buffer.
+// Writes one batch message (layout: shared/batch-format.ts) into a single buffer.
 import {
   BATCH_FLAG_MIX, BATCH_FLAG_PIXELS, BATCH_MAGIC, BATCH_VERSION, NO_PARTNER, batchSections, type BatchHeader,
-} from "../../client/batch-format.ts";
+} from "../../../shared/batch-format.ts";
 import type { CropBox, MixSpec } from "../../../shared/crop-schedule/index.ts";
 
 export interface BatchContent {

@@ -1,10 +1,10 @@
 // GET /v1/runs/:run/batches/:epoch/:batch?size=N[&pixels=1] (trainer scoped to the run): the
 // crops of one training batch with their soft labels, as one binary message
-// (edge/client/batch-format.ts). The labels come from ONE R2 range read whose offset and length
+// (shared/batch-format.ts). The labels come from ONE R2 range read whose offset and length
 // are computed from the table layout (shared batchRange); the crop boxes from the crop
 // schedule; with pixels=1 the crops themselves, cut and resized here from the stored PNGs.
 import { Hono } from "hono";
-import { BATCH_CONTENT_TYPE } from "../../client/batch-format.ts";
+import { BATCH_CONTENT_TYPE } from "../../../shared/batch-format.ts";
 import { batchOrder, cropFor, mixFor, type CropBox, type MixSpec } from "../../../shared/crop-schedule/index.ts";
 import { batchRange, decodeRecords, hasBox, LabelTableError } from "../../../shared/label-table/index.ts";
 import { requireRole, requireRun } from "../auth/middleware.ts";

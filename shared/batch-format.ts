@@ -1,7 +1,8 @@
 // The batch-stream response (GET /v1/runs/:run/batches/:epoch/:batch): one binary message per
 // batch, little-endian, every section starting on a 4-byte boundary so a client reads it with
 // typed-array views and no copying. Written by the edge (edge/src/batch/encode.ts), read by
-// the training client (batch-client.ts). Layout, n = crops = slots × crops_per_image:
+// the training client (edge/client/batch-client.ts): both import this one definition. Layout,
+// n = crops = slots × crops_per_image:
 //
 //   offset size          field
 //   0      4             magic "DLB1"

@@ -1,12 +1,13 @@
 // Node side of the inspector page: its built files (for the edge app and `--html`), and a
 // loopback static server over a run folder (`distill inspect <run> --serve`). The server lays
 // files out as `--html` does: the run folder at /, the page at /inspector/, so the page's
-// relative URLs (default run "../") work the same in both.
+// relative URLs (default run "../") work the same in both. The page is built beforehand
+// (`npm run build:wasm`); nothing here compiles.
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, resolve, sep } from "node:path";
-import { INSPECTOR_BUILD, INSPECTOR_FILES, buildInspector } from "../build.ts";
+import { INSPECTOR_BUILD, INSPECTOR_FILES, notBuilt } from "./build-paths.ts";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm", ".json": "application/json",
@@ -18,7 +19,7 @@ export function inspectorAssets(): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
   for (const f of INSPECTOR_FILES) {
     const p = join(INSPECTOR_BUILD, f);
-    if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build:wasm\` first`);
+    if (!existsSync(p)) throw new Error(notBuilt(p));
     out[f] = new Uint8Array(readFileSync(p));
   }
   return out;
@@ -26,12 +27,12 @@ export function inspectorAssets(): Record<string, Uint8Array> {
 
 /** Writes the page into <run>/inspector/ (beside, then renamed); returns that folder. */
 export async function writeInspectorPage(runDir: string): Promise<string> {
-  await buildInspector(true);
+  const assets = inspectorAssets();
   const dir = join(runDir, "inspector");
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  for (const [name, bytes] of Object.entries(inspectorAssets())) writeFileSync(join(tmp, name), bytes);
+  for (const [name, bytes] of Object.entries(assets)) writeFileSync(join(tmp, name), bytes);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   return dir;
@@ -45,7 +46,6 @@ export interface InspectorServer {
 
 /** Serves the page at /inspector/ and the run folder's files at / on 127.0.0.1 (GET/HEAD, byte ranges). */
 export async function serveInspector(runDir: string, o: { port?: number; host?: string } = {}): Promise<InspectorServer> {
-  await buildInspector(true);
   const assets = inspectorAssets();
   const root = resolve(runDir);
   const server = createServer((req, res) => {
