@@ -109,8 +109,12 @@ describe("training steps", () => {
     expect(await run()).toEqual(await run());
   });
 
-  it("squeezes a ConvNet-3 on 5000 MNIST images to ≥ 95 % test accuracy", async () => {
-    const n = 5000, epochs = 4, batch = 64;
+  // 3000 images × 3 epochs at batch 32 (282 steps): 96.3 % on seed 1 (seeds 1–3: 95.9–96.3 %);
+  // untrained it is ≈ 10 %, and 100 steps reach only ≈ 92 %, so the bar catches broken or weak
+  // training. Half the work of the former 5000 × 4 at batch 64 (97.2 %), which timed out on busy
+  // machines.
+  it("squeezes a ConvNet-3 on 3000 MNIST images to ≥ 95 % test accuracy", async () => {
+    const n = 3000, epochs = 3, batch = 32;
     const tr = subset(train, Array.from({ length: n }, (_, i) => i));
     const spec = { arch: "convnet-3", classes: 10, channels: 1, size: 28, width: 32 };
     const params = new ParamStore(1);
@@ -142,6 +146,6 @@ describe("training steps", () => {
         if (best === val.labels[s + i]) correct++;
       }
     }
-    expect(correct / testN).toBeGreaterThanOrEqual(0.95);
+    expect(correct / testN, `accuracy ${correct / testN}, epoch losses ${epochLoss.join(" ")}`).toBeGreaterThanOrEqual(0.95);
   });
 });
