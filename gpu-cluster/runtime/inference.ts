@@ -4,7 +4,8 @@
 import type { InferenceSession } from "onnxruntime-common";
 import type { Graph } from "../graph/graph.ts";
 import type { TensorData } from "../graph/types.ts";
-import { backendOf, type OrtBackend } from "./ort-backend.ts";
+import { backendOf } from "./default-backend.ts";
+import type { OrtBackend } from "./ort-backend.ts";
 import { Program, type CompileOptions } from "./program.ts";
 import { toOrt } from "./tensors.ts";
 

@@ -1,7 +1,7 @@
 // What the runtime needs of an ONNX Runtime package: its Tensor class and a way to open a
 // session. Typed with onnxruntime-common, the API that onnxruntime-node and onnxruntime-web both
-// implement, so Program and Classifier run on either; node-backend.ts is the Node one and the
-// default.
+// implement, so Program and Classifier run on either; node-backend.ts is the Node one, the
+// default (default-backend.ts).
 import type { InferenceSession, TensorConstructor } from "onnxruntime-common";
 import type { ExecutionProvider } from "./execution-provider.ts";
 
@@ -16,9 +16,4 @@ export interface OrtBackend {
   /** The package's own Tensor class: each package loads its own copy of onnxruntime-common, and sessions check feeds with instanceof. */
   Tensor: TensorConstructor;
   openSession(model: Uint8Array, o: SessionOptions): Promise<InferenceSession>;
-}
-
-/** `o.backend`, else onnxruntime-node, loaded only then: a build that brings its own backend never loads the native one. */
-export async function backendOf(o: { backend?: OrtBackend }): Promise<OrtBackend> {
-  return o.backend ?? (await import("./node-backend.ts")).nodeBackend;
 }

@@ -8,7 +8,8 @@ import type { Graph } from "../graph/graph.ts";
 import type { TensorData } from "../graph/types.ts";
 import type { StateBinding } from "../graph/state-binding.ts";
 import { serializeModel } from "../graph/onnx-serialize.ts";
-import { backendOf, type OrtBackend, type SessionOptions } from "./ort-backend.ts";
+import { backendOf } from "./default-backend.ts";
+import type { OrtBackend, SessionOptions } from "./ort-backend.ts";
 import { fromOrt, toOrt } from "./tensors.ts";
 
 export interface CompileOptions extends SessionOptions {
