@@ -57,6 +57,12 @@ const convTranspose: ShapeRule = (ctx) => {
   const wa = windowAttrs(ctx, kernel);
   const n = kernel.length;
   const outPad = ctx.ints("output_padding", Array(n).fill(0));
+  // ONNX allows output_padding < max(stride, dilation); ONNX Runtime refuses ≥ stride at run time.
+  outPad.forEach((p, i) => {
+    if (p < 0 || p >= wa.strides[i]) {
+      throw ctx.error("BAD_ATTRIBUTE", `output_padding ${p} on axis ${i} must be in [0, stride ${wa.strides[i]}) (ONNX Runtime's limit)`);
+    }
+  });
   const explicit = ctx.ints("output_shape", []);
   const spatial = x.shape.slice(2).map((d, i) => {
     if (explicit.length) return explicit[i];
