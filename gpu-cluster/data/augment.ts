@@ -1,11 +1,13 @@
 // CPU-side augmentation of real-image batches for teacher (squeeze) and baseline training:
 // random crop with zero padding and horizontal flip, the standard recipe for small images
 // (CIFAR: pad 4, flip; MNIST-size digits: pad 2, no flip since a mirrored digit is another
-// shape). Output is normalised with the dataset's mean/std, ready to feed the model.
+// shape: mirror.ts measures that on the data). Output is normalised with the dataset's
+// mean/std, ready to feed the model.
 import type { Dataset } from "./dataset.ts";
 import { pixelScale, pixelsPerImage } from "./dataset.ts";
 import type { Random } from "./random.ts";
 import type { ChannelStats } from "./stats.ts";
+import { mirrorAsymmetry } from "./mirror.ts";
 
 export interface AugmentOptions {
   /** Zero padding on each side before the random crop back to H × W (0: no crop). */
@@ -14,10 +16,10 @@ export interface AugmentOptions {
   flip: boolean;
 }
 
-/** Default augmentation for a dataset: digits and other glyph-like gray images are not flipped. */
-export function defaultAugment(d: Dataset): AugmentOptions {
+/** Default augmentation for a dataset: pad 1/8 of the side; flip only where the class means are mirror-symmetric (mirror.ts). */
+export function defaultAugment(d: Dataset, flip = mirrorAsymmetry(d).flip): AugmentOptions {
   const pad = Math.max(1, Math.round(Math.min(d.height, d.width) / 8));
-  return { pad, flip: d.channels === 3 };
+  return { pad, flip };
 }
 
 /**

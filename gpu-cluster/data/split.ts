@@ -21,3 +21,17 @@ export function stratifiedSplit(d: Dataset, valFraction: number, seed: number): 
   const base = d.name.replace(/\/all$/, "");
   return { train: subset(d, train, `${base}/train`), val: subset(d, val, `${base}/val`) };
 }
+
+/**
+ * The held-out split squeeze picks its teacher's epoch on, carved from the training images so
+ * that the test set is never looked at: 1/12 of train, at most 5 000 images (MNIST: 5 000 of
+ * 60 000), stratified and seeded. Undefined when that is under one image per class (too little
+ * data to hold any out: the last epoch is kept).
+ */
+export function validationSplit(d: Dataset, seed: number): { fit: Dataset; holdout: Dataset } | undefined {
+  const n = d.labels.length;
+  const size = Math.min(5000, Math.floor(n / 12));
+  if (size < d.classes.length) return undefined;
+  const { train, val } = stratifiedSplit(d, size / n, seed);
+  return { fit: { ...train, name: `${d.name}/fit` }, holdout: { ...val, name: `${d.name}/holdout` } };
+}
