@@ -58,13 +58,35 @@ export class ModelBuilder {
     this.batchNorms.push({ name, input: x, runningMean: mean, runningVar: variance });
     if (this.mode === "frozen") return this.b.op1("BatchNormalization", [x, scale, bias, mean, variance], { epsilon: eps }, name);
     // ONNX momentum weights the old running value (PyTorch's momentum m ↔ ONNX 1 − m).
-    const [y, newMean, newVar] = this.b.op("BatchNormalization", [x, scale, bias, mean, variance],
+    // ORT's CPU kernel writes the new running variance into the buffer of its running-variance
+    // input, even when that is a graph input fed by the caller (ORT 1.30): BN reads a copy, so
+    // the fed tensor (and the correction below, which reads it) keeps the old value.
+    const varCopy = this.b.op1("Max", [variance, this.b.scalar(0)], {}, `${name}.running_var_copy`);
+    const [y, newMean, biasedVar] = this.b.op("BatchNormalization", [x, scale, bias, mean, varCopy],
       { epsilon: eps, momentum: 1 - this.bnMomentum, training_mode: 1 }, { name });
+    const newVar = this.b.scope(`${name}.unbiased`, () => this.unbiasedRunningVar(x, variance, biasedVar));
     this.bufferUpdates.push(
       { input: mean, output: newMean, init: this.params.values.get(`${name}.running_mean`)! },
       { input: variance, output: newVar, init: this.params.values.get(`${name}.running_var`)! },
     );
     return y;
+  }
+
+  /**
+   * ORT's training-mode BatchNormalization folds the biased batch variance into the running
+   * variance; PyTorch (whose teachers' statistics recover matches, and whose recipe we follow)
+   * folds the unbiased one. With n values per channel the batch part m·σ²_b is rescaled by
+   * n/(n − 1): new = old·(1 − m) + m·σ²_b·n/(n − 1) = ortNew + (ortNew − (1 − m)·old)/(n − 1).
+   */
+  private unbiasedRunningVar(x: Value, oldVar: Value, ortNew: Value): Value {
+    const { b } = this;
+    const c = x.shape[1] as number;
+    const staticN = x.shape.every((d) => typeof d === "number") ? (x.shape as number[]).reduce((p, d) => p * d, 1) / c : null;
+    const nMinus1 = staticN !== null
+      ? b.scalar(staticN - 1)
+      : b.sub(b.scale(b.op1("ReduceProd", [b.cast(b.shapeOf(x), "float32")], { keepdims: 0 }), 1 / c), b.scalar(1));
+    const batchPart = b.sub(ortNew, b.scale(oldVar, 1 - this.bnMomentum));
+    return b.add(ortNew, b.div(batchPart, nMinus1));
   }
 
   linear(x: Value, name: string, out: number): Value {

@@ -15,7 +15,7 @@ import { gradients } from "../autodiff/gradients.ts";
 import { crossEntropy, l2Norm } from "../autodiff/losses.ts";
 import { adam, type OptimizerUpdate } from "../autodiff/optimizers.ts";
 import { Program, type CompileOptions } from "../runtime/program.ts";
-import { frozenTeacher, type TeacherSource } from "./teacher-graph.ts";
+import { frozenTeacher, noBatchNormMessage, type TeacherSource } from "./teacher-graph.ts";
 
 export interface RecoverStepConfig {
   /** Images per batch, channels, source size (square) and the teacher's input size. */
@@ -43,6 +43,40 @@ export interface RecoverStepResult {
   logits: Float32Array;
 }
 
+export interface RecoverObjective {
+  loss: Value;
+  ce: Value;
+  bn: Value;
+  logits: Value;
+  bnLayers: number;
+}
+
+/**
+ * L = CE(teacher(x), y) + r_bn · Σ_l m_l (‖μ_l(x) − μ_l^run‖₂ + ‖σ²_l(x) − σ²_l^run‖₂) on the
+ * teacher's input `x` (the crops), as SRe2L's forward hooks compute it.
+ */
+export function recoverObjective(b: GraphBuilder, teacher: TeacherSource, x: Value, targets: Value, cfg: Pick<RecoverStepConfig, "rBn" | "firstBnMultiplier">): RecoverObjective {
+  const t = frozenTeacher(b, x, teacher);
+  if (t.batchNorms.length === 0) throw new Error(noBatchNormMessage(teacher.kind === "onnx" ? teacher.file : teacher.spec.arch));
+  const ce = crossEntropy(b, t.logits, targets);
+  const bn = b.scope("bn_statistics", () => {
+    let total: Value | null = null;
+    t.batchNorms.forEach((rec, l) => {
+      const v = rec.input;
+      const mean = b.reduceMean(v, [0, 2, 3], true);
+      const centred = b.sub(v, mean);
+      const variance = b.reduceMean(b.mul(centred, centred), [0, 2, 3], false);
+      const dMean = b.sub(b.reshape(mean, [-1]), rec.runningMean);
+      const dVar = b.sub(variance, rec.runningVar);
+      const term = b.scale(b.add(l2Norm(b, dMean), l2Norm(b, dVar)), l === 0 ? cfg.firstBnMultiplier : 1);
+      total = total ? b.add(total, term) : term;
+    });
+    return total!;
+  });
+  const loss = b.add(ce, b.scale(bn, cfg.rBn));
+  return { loss, ce, bn, logits: t.logits, bnLayers: t.batchNorms.length };
+}
+
 export class RecoverStep {
   private stepCount = 0;
 
@@ -57,24 +91,7 @@ export class RecoverStep {
     const targets = b.input("targets", "float32", [B, cfg.classes]);
 
     const crops = b.scope("crop", () => b.matmul(b.matmul(rows, images), colsT));
-    const t = frozenTeacher(b, crops, teacher);
-    if (t.batchNorms.length === 0) throw new Error("the teacher has no BatchNormalization layer: recover matches BN statistics and needs at least one");
-    const ce = crossEntropy(b, t.logits, targets);
-    const bn = b.scope("bn_statistics", () => {
-      let total: Value | null = null;
-      t.batchNorms.forEach((rec, l) => {
-        const x = rec.input;
-        const mean = b.reduceMean(x, [0, 2, 3], true);
-        const centred = b.sub(x, mean);
-        const variance = b.reduceMean(b.mul(centred, centred), [0, 2, 3], false);
-        const dMean = b.sub(b.reshape(mean, [-1]), rec.runningMean);
-        const dVar = b.sub(variance, rec.runningVar);
-        const term = b.scale(b.add(l2Norm(b, dMean), l2Norm(b, dVar)), l === 0 ? cfg.firstBnMultiplier : 1);
-        total = total ? b.add(total, term) : term;
-      });
-      return total!;
-    });
-    const loss = b.add(ce, b.scale(bn, cfg.rBn));
+    const { loss, ce, bn, logits, bnLayers } = recoverObjective(b, teacher, crops, targets, cfg);
     const [grad] = gradients(b, loss, [images]);
     const update = adam({ beta1: cfg.beta1, beta2: cfg.beta2 }).apply(b, [{ name: "images", param: images, grad }]);
     const bound = (v: number[]) => b.constant(tensor("float32", [1, C, 1, 1], v));
@@ -82,9 +99,9 @@ export class RecoverStep {
     b.output(loss, "loss");
     b.output(ce, "ce");
     b.output(bn, "bn");
-    b.output(t.logits, "logits");
+    b.output(logits, "logits");
     const program = await Program.compile(b.graph, [{ input: images, output: clipped, init }, ...update.state], opts);
-    return new RecoverStep(program, update, t.batchNorms.length);
+    return new RecoverStep(program, update, bnLayers);
   }
 
   async step(rows: Float32Array, colsT: Float32Array, targets: TensorData, lr: number, cfg: RecoverStepConfig): Promise<RecoverStepResult> {
