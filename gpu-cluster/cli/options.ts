@@ -5,6 +5,7 @@ import type { SelectionKind } from "../stages/select-real.ts";
 // paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
+import { ARCHITECTURES } from "../models/zoo.ts";
 
 export interface CliOptions {
   data?: string;
@@ -20,7 +21,8 @@ export interface CliOptions {
   // squeeze
   teacherArch: string;
   teacherWidth?: number;
-  teacherEpochs: number;
+  /** undefined: from the training-set size (squeeze.ts teacherEpochs). */
+  teacherEpochs?: number;
   // recover
   iterations: number;
   recoverBatch: number;
@@ -68,6 +70,10 @@ const range = (v: string): [number, number] => {
   }
   return [parts[0], parts[1]];
 };
+const arch = (name: string) => (v: string): string => {
+  if (!(ARCHITECTURES as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${ARCHITECTURES.join(", ")}, got '${v}'`);
+  return v;
+};
 const list = (v: string): string[] => v.split(",").map((s) => s.trim()).filter(Boolean);
 
 export function addRunOptions(cmd: Command): Command {
@@ -82,9 +88,9 @@ export function addRunOptions(cmd: Command): Command {
     .option("--quiet", "no progress bars", false)
     .addOption(new Option("--ep <name>", "ONNX Runtime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
     .option("--threads <n>", "intra-op threads (default: ORT's choice)", int("--threads", 1))
-    .option("--teacher-arch <arch>", "squeeze: teacher architecture (convnet-D, resnet18, resnet50)", "convnet-3")
+    .option("--teacher-arch <arch>", "squeeze: teacher architecture (convnet-D, resnet18, resnet50)", arch("--teacher-arch"), "convnet-3")
     .option("--teacher-width <n>", "squeeze: teacher first-stage width", int("--teacher-width", 1), 32)
-    .option("--teacher-epochs <n>", "squeeze: epochs over the real training set", int("--teacher-epochs", 1), 2)
+    .option("--teacher-epochs <n>", "squeeze: epochs over the real training set (default: about 1 M images seen, 2–200 epochs; MNIST 18)", int("--teacher-epochs", 1))
     .option("--iterations <n>", "recover: Adam steps per batch of synthetic images", int("--iterations", 1), 100)
     .option("--recover-batch <n>", "recover: images optimised together (whole blocks of classes)", int("--recover-batch", 1), 100)
     .option("--recover-lr <x>", "recover: Adam learning rate (cosine decay to 0)", positive("--recover-lr"), 0.05)
@@ -94,7 +100,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option("--select <how>", "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), kmeans (pixel k-means over m per image)").choices(["random", "typical", "kmeans"]).default("kmeans"))
     .option("--select-from <m>", "recover, --select typical|kmeans: random real candidates per synthetic image", int("--select-from", 1), 10)
     .option("--crop-scale <lo,hi>", "recover and relabel: RandomResizedCrop area range", range, [0.5, 1] as [number, number])
-    .option("--flip <p>", "recover and relabel: horizontal flip probability (default 0 for 1-channel data, 0.5 otherwise)", nonNegative("--flip"))
+    .option("--flip <p>", "recover and relabel: horizontal flip probability (default 0.5 where the class means are mirror-symmetric, else 0: data/mirror.ts)", nonNegative("--flip"))
     .option("--epochs <n>", "relabel and evaluate: student epochs (one crop per image per epoch)", int("--epochs", 1), 300)
     .option("--top-k <n>", "relabel: classes kept per crop", int("--top-k", 1), 10)
     .addOption(new Option("--quant <q>", "relabel: probability quantisation").choices(["u8", "f16"]).default("u8"))

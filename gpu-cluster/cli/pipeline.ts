@@ -3,7 +3,7 @@
 // themselves (gpu-cluster/stages) know nothing of files, flags or progress bookkeeping.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { channelStats, defaultAugment, indicesByClass, loadDataset, type ChannelStats, type DatasetSplits } from "../data/index.ts";
+import { channelStats, defaultAugment, indicesByClass, loadDataset, mirrorAsymmetry, type ChannelStats, type DatasetSplits } from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
 import { encodePlanarPng, writeGridPng } from "../io/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
@@ -29,6 +29,7 @@ export class Pipeline {
   /** teacher.onnx of the run folder and its input normalisation, read once (squeeze resets them when it writes a new one). */
   private teacherFile?: TeacherFile;
   private normalisation?: ChannelStats;
+  private flipSafe?: boolean;
   readonly run: RunFolder;
   readonly datasetName: string;
 
@@ -55,8 +56,14 @@ export class Pipeline {
     return { ep: this.o.ep, threads: this.o.threads, progress: this.o.quiet ? undefined : progressBars };
   }
 
+  /** Is a horizontal flip label-preserving on this data? Measured once (data/mirror.ts). */
+  private mirrorFlip(): boolean {
+    this.flipSafe ??= mirrorAsymmetry(this.data.train).flip;
+    return this.flipSafe;
+  }
+
   private flipProb(): number {
-    return this.o.flip ?? (this.data.train.channels === 1 ? 0 : 0.5);
+    return this.o.flip ?? (this.mirrorFlip() ? 0.5 : 0);
   }
 
   /** The relabel/student crop schedule of this run: seeded by the run seed. */
@@ -97,16 +104,22 @@ export class Pipeline {
       this.log(`squeeze: ${outcome === "ran" ? "imported" : "kept"} teacher ${o.teacher}`);
       return;
     }
+    // Epochs (undefined: from the training-set size), held-out epoch choice and flip: squeeze.ts.
     const cfg = {
       arch: o.teacherArch, width: o.teacherWidth, epochs: o.teacherEpochs, batch: 128, lr: 0.05, momentum: 0.9, weightDecay: 5e-4,
-      warmupEpochs: 0, augment: defaultAugment(this.data.train), seed: o.seed,
+      warmupEpochs: 1, augment: defaultAugment(this.data.train, this.mirrorFlip()), holdout: true, seed: o.seed,
     };
     const outcome = await this.run.stage({ name: "squeeze", config: { ...cfg, data: this.dataId() }, inputs: [], outputs: ["teacher.onnx"], force: o.force }, async () => {
       const r = await squeeze(this.data, cfg, this.compile);
       writeFileAtomic(this.run.path("teacher.onnx"), r.onnx);
       this.teacherWritten();
-      writeJsonAtomic(this.run.path("teacher.json"), { ...r.note, losses: r.losses });
-      this.log(`squeeze: ${cfg.arch} teacher, val top-1 ${(r.accuracy * 100).toFixed(2)} %`);
+      // accuracy (in the note, as in teacher.onnx) is on the test set; the epoch was chosen on the held-out part of train.
+      writeJsonAtomic(this.run.path("teacher.json"), {
+        ...r.note, test_accuracy: r.accuracy, epochs: r.epochs, fit_images: r.fitImages, holdout_images: r.holdoutImages,
+        chosen: r.chosen, holdout_scores: r.scores, losses: r.losses, augment: cfg.augment,
+      });
+      const pick = r.chosen ? `epoch ${r.chosen.epoch}/${r.epochs} by held-out top-1 ${(r.chosen.holdout * 100).toFixed(2)} % (${r.holdoutImages} train images)` : `${r.epochs} epochs`;
+      this.log(`squeeze: ${cfg.arch} teacher, ${pick}; test top-1 ${(r.accuracy * 100).toFixed(2)} %`);
     });
     if (outcome === "skipped") this.log("squeeze: up to date (teacher.onnx)");
   }

@@ -37,6 +37,12 @@ export interface ClassifierTraining {
   warmupSteps?: number;
   /** Progress label. */
   label: string;
+  /** After every step (squeeze: the weight average reads the trainer's state here). */
+  afterStep?: (trainer: ClassifierTrainer, step: number) => void;
+  /** After every epoch (squeeze: scores the weights on its held-out split); true stops training. */
+  afterEpoch?: (trainer: ClassifierTrainer, epoch: number) => Promise<boolean | void>;
+  /** The weights to freeze at the end (default: `params` as the last step left them). */
+  finalParams?: () => ParamStore;
 }
 
 export interface TrainedClassifier {
@@ -60,13 +66,15 @@ export async function trainClassifier(t: ClassifierTraining, val: Dataset, stats
     for (const { x, targets } of t.batches(e)) {
       const r = await trainer.step(x, targets, cosineLr(step, total, t.lr, t.warmupSteps ?? 0));
       sum += r.loss;
+      t.afterStep?.(trainer, step);
       bar.update(++step, `epoch ${e + 1}/${t.epochs} loss ${r.loss.toFixed(4)}`);
     }
     losses.push(sum / t.stepsPerEpoch);
+    if (await t.afterEpoch?.(trainer, e)) break;
   }
   trainer.syncParams();
   await trainer.program.release();
-  const graph = inferenceGraph(t.spec, t.params);
+  const graph = inferenceGraph(t.spec, t.finalParams?.() ?? t.params);
   const clf = await Classifier.fromGraph(graph, o);
   const accuracy = await topOneAccuracy((x) => clf.logits(x), val, stats);
   await clf.release();
