@@ -12,9 +12,15 @@ Run with Debian's Python (apt-get install python3-torch python3-torchvision):
           meta.json    shapes/offsets, targets, scalars, settings, torch version
         The tests regenerate this folder when it is missing; nothing here is committed.
 
-    /usr/bin/python3 scripts/pytorch-fixtures.py tiny-cnn plain|preserve FILE.onnx
-        A tiny BatchNorm CNN exported the plain way (torch.onnx.export(model.eval(), ...): the
-        exporter folds BN into the convolutions) or the way distill needs (BN kept).
+    /usr/bin/python3 scripts/pytorch-fixtures.py replay CASE MODE FLIPS.json OUT_DIR
+        The float64 reference of one mode (recover or squeeze) of a case with some float32-
+        undecidable ReLU/max-pool branches taken the other way (what the tests ask for when
+        their own float32 run decided such a branch unlike float64; see meta.json "branches").
+
+    /usr/bin/python3 scripts/pytorch-fixtures.py tiny-cnn plain|preserve|preserve-fixed-batch FILE.onnx
+        A tiny BatchNorm CNN (1x8x8 input, 10 classes) exported the plain way
+        (torch.onnx.export(model.eval(), ...): the exporter folds BN into the convolutions),
+        the way distill needs (BN kept, dynamic batch), or with BN kept but the batch fixed.
 
 Every model is randomly initialised with a fixed seed (no pretrained weights are reachable
 offline); BN affine parameters are drawn at random and the running statistics are the exact
@@ -390,8 +396,10 @@ def tiny_cnn(mode, path):
         torch.onnx.export(model.eval(), x, path)
     elif mode == "preserve":
         export(model.eval(), x, path)
+    elif mode == "preserve-fixed-batch":
+        torch.onnx.export(model.eval(), x, path, training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False, opset_version=OPSET)
     else:
-        raise SystemExit(f"tiny-cnn: mode must be plain or preserve, not {mode!r}")
+        raise SystemExit(f"tiny-cnn: mode must be plain, preserve or preserve-fixed-batch, not {mode!r}")
 
 
 def main(argv):

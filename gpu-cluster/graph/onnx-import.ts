@@ -126,7 +126,10 @@ export function importOnnx(b: GraphBuilder, bytes: Uint8Array, o: ImportOptions 
       const mismatch = bound.shape.length !== declared.shape.length ||
         bound.shape.some((d, i) => typeof d === "number" && typeof declared.shape[i] === "number" && d !== declared.shape[i]);
       if (mismatch || bound.dtype !== declared.dtype) {
-        throw new GraphError("BAD_SHAPE", `${file}: input '${name}' is ${declared.dtype}[${declared.shape}] but the bound value '${bound.name}' is ${bound.dtype}[${bound.shape}]`);
+        const fixedBatch = bound.dtype === declared.dtype && bound.shape.length === declared.shape.length && typeof declared.shape[0] === "number" &&
+          bound.shape.every((d, i) => i === 0 || typeof d !== "number" || typeof declared.shape[i] !== "number" || d === declared.shape[i]);
+        const hint = fixedBatch ? `; the model was exported with a fixed batch size: export it with a dynamic batch, torch.onnx.export(..., dynamic_axes={"${name}": {0: "batch"}})` : "";
+        throw new GraphError("BAD_SHAPE", `${file}: input '${name}' is ${declared.dtype}[${declared.shape}] but the bound value '${bound.name}' is ${bound.dtype}[${bound.shape}]${hint}`);
       }
       values.set(name, bound);
     });

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { onnx } from "../graph/onnx-proto.ts";
 import type { ChannelStats } from "../data/index.ts";
 import { ParamStore } from "../models/params.ts";
-import type { TeacherSource } from "./teacher-graph.ts";
+import { noBatchNormMessage, type TeacherSource } from "./teacher-graph.ts";
 
 export const teacherNoteSchema = z.object({
   arch: z.string(),
@@ -65,6 +65,8 @@ export function readTeacherFile(file: string): TeacherFile {
     throw new Error(`--teacher ${file}: input '${input.name}' must be N×C×H×W with static C, H, W (got [${inDims}])`);
   }
   if (outDims.length !== 2 || !(outDims[1] > 0)) throw new Error(`--teacher ${file}: output '${output.name}' must be N×classes logits (got [${outDims}])`);
+  // Checked here, before any stage runs: recover cannot work without BN layers.
+  if (!(g.node ?? []).some((n) => n.opType === "BatchNormalization")) throw new Error(`--teacher ${noBatchNormMessage(file)}`);
   let note: TeacherNote | undefined;
   if (model.docString) {
     try {

@@ -19,6 +19,19 @@ export type TeacherSource =
   | { kind: "zoo"; spec: ModelSpec; params: ParamStore }
   | { kind: "onnx"; bytes: Uint8Array; file: string };
 
+/** The export call that keeps a PyTorch model's BatchNorm layers (docs/pytorch.md). */
+export const PRESERVE_EXPORT =
+  'torch.onnx.export(model.eval(), x, "teacher.onnx", training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False, ' +
+  'opset_version=17, input_names=["input"], output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})';
+
+/** Why a teacher without BatchNormalization is refused, and how to export one that keeps them. */
+export function noBatchNormMessage(file: string): string {
+  return `${file}: the teacher has no BatchNormalization layer; recover matches BN statistics and needs at least one. ` +
+    "If the model has BatchNorm and was exported from PyTorch with a plain torch.onnx.export(model.eval(), ...), the exporter " +
+    "folded every BatchNorm into the convolution before it (eval mode with constant folding). Export it with BatchNorm kept:\n  " +
+    `${PRESERVE_EXPORT}\n(see docs/pytorch.md)`;
+}
+
 /** Builds the teacher on input `x` (normalised NCHW batch) with weights frozen, BN in inference mode. */
 export function frozenTeacher(b: GraphBuilder, x: Value, src: TeacherSource): FrozenTeacher {
   if (src.kind === "zoo") {
