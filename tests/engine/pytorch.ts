@@ -11,7 +11,8 @@ import { tensorFromProto } from "../../gpu-cluster/graph/onnx-import.ts";
 import type { TensorData } from "../../gpu-cluster/graph/types.ts";
 import { ParamStore } from "../../gpu-cluster/models/params.ts";
 
-export const PYTHON = "/usr/bin/python3";
+/** Debian's Python (not a pyenv one on PATH); DISTILL_PYTHON overrides it (e.g. to check the skip path). */
+export const PYTHON = process.env.DISTILL_PYTHON ?? "/usr/bin/python3";
 export const FIXTURE_SCRIPT = join(process.cwd(), "scripts", "pytorch-fixtures.py");
 export const INSTALL_HINT = "install Debian's PyTorch: apt-get install python3-torch python3-torchvision (used as /usr/bin/python3)";
 
