@@ -58,9 +58,10 @@ export class ModelBuilder {
     this.batchNorms.push({ name, input: x, runningMean: mean, runningVar: variance });
     if (this.mode === "frozen") return this.b.op1("BatchNormalization", [x, scale, bias, mean, variance], { epsilon: eps }, name);
     // ONNX momentum weights the old running value (PyTorch's momentum m ↔ ONNX 1 − m).
-    // ORT's CPU kernel writes the new running variance into the buffer of its running-variance
-    // input, even when that is a graph input fed by the caller (ORT 1.30): BN reads a copy, so
-    // the fed tensor (and the correction below, which reads it) keeps the old value.
+    // ORT's CPU kernel writes the new running statistics into the buffers of its running-mean/
+    // variance inputs, even when they are graph inputs fed by the caller (ORT 1.30; the mean only
+    // with graph optimisations off). BN reads a copy of the variance, so the fed tensor and the
+    // correction below, which reads it, keep the old value; nothing else reads the mean.
     const varCopy = this.b.op1("Max", [variance, this.b.scalar(0)], {}, `${name}.running_var_copy`);
     const [y, newMean, biasedVar] = this.b.op("BatchNormalization", [x, scale, bias, mean, varCopy],
       { epsilon: eps, momentum: 1 - this.bnMomentum, training_mode: 1 }, { name });
