@@ -35,7 +35,8 @@ export interface CliOptions {
   cropScale: [number, number];
   flip?: number;
   // relabel
-  epochs: number;
+  /** Student epochs; undefined: decided from the distilled set's size (defaultStudentEpochs). */
+  epochs?: number;
   topK: number;
   quant: "u8" | "f16";
   temperature: number;
@@ -101,7 +102,7 @@ export function addRunOptions(cmd: Command): Command {
     .option("--select-from <m>", "recover, --select typical|kmeans: random real candidates per synthetic image", int("--select-from", 1), 10)
     .option("--crop-scale <lo,hi>", "recover and relabel: RandomResizedCrop area range", range, [0.5, 1] as [number, number])
     .option("--flip <p>", "recover and relabel: horizontal flip probability (default 0.5 where the class means are mirror-symmetric, else 0: data/mirror.ts)", nonNegative("--flip"))
-    .option("--epochs <n>", "relabel and evaluate: student epochs (one crop per image per epoch)", int("--epochs", 1), 300)
+    .option("--epochs <n>", "relabel and evaluate: student epochs, one crop per image per epoch (default: 300, or more so that a student sees ≥ 150 000 crops: IPC 1 on 10 classes gets 15 000)", int("--epochs", 1))
     .option("--top-k <n>", "relabel: classes kept per crop", int("--top-k", 1), 10)
     .addOption(new Option("--quant <q>", "relabel: probability quantisation").choices(["u8", "f16"]).default("u8"))
     .option("--temperature <t>", "relabel and evaluate: softmax temperature of the soft labels", positive("--temperature"), 4)

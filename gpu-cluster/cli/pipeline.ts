@@ -14,7 +14,7 @@ import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectKMeans, selectTypical } from "../stages/select-real.ts";
 import { relabel } from "../stages/relabel.ts";
-import { trainStudent, type StudentConfig } from "../stages/evaluate.ts";
+import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { topOneAccuracy } from "../stages/accuracy.ts";
 import { readTeacherFile, teacherNormalisation, zooTeacher, type TeacherFile } from "../stages/teacher-file.ts";
@@ -185,8 +185,13 @@ export class Pipeline {
     return { pixels: t.data as Float32Array, count: N, channels: C, size: H };
   }
 
+  /** Student epochs: the flag, else decided from the distilled set's size (classes × IPC). */
+  private get epochs(): number {
+    return this.o.epochs ?? defaultStudentEpochs(this.data.train.classes.length * this.o.ipc);
+  }
+
   private relabelConfig(runId: string) {
-    return { epochs: this.o.epochs, k: this.o.topK, quant: this.o.quant, temperature: this.o.temperature, schedule: this.schedule(), runId, batch: 500 };
+    return { epochs: this.epochs, k: this.o.topK, quant: this.o.quant, temperature: this.o.temperature, schedule: this.schedule(), runId, batch: 500 };
   }
 
   async relabel(): Promise<void> {
@@ -211,7 +216,7 @@ export class Pipeline {
       version: 1, runId, createdAt: new Date().toISOString(),
       dataset: { name: this.datasetName, classes, channels: set.channels, height: set.size, width: set.size, classNames },
       ipc: this.o.ipc, images: set.count, resolution: set.size,
-      relabel: { epochs: this.o.epochs, cropsPerImage: 1, k: Math.min(this.o.topK, classes), quant: this.o.quant, temperature: this.o.temperature, schedule: this.schedule() },
+      relabel: { epochs: this.epochs, cropsPerImage: 1, k: Math.min(this.o.topK, classes), quant: this.o.quant, temperature: this.o.temperature, schedule: this.schedule() },
       seeds: { run: this.o.seed, recover: this.o.seed, relabel: this.o.seed },
       teacher: { id: sha256(tf.bytes).slice(0, 16), arch: tf.note?.arch ?? "imported", sha256: sha256(tf.bytes), accuracy: tf.note?.accuracy },
     });
@@ -248,7 +253,7 @@ export class Pipeline {
       for (const arch of o.students) {
         const cfg = studentCfg(arch);
         const run = (set: ImageSet, labels: Parameters<typeof trainStudent>[1], label: string) =>
-          trainStudent(set, labels, schedule, o.epochs, K, cfg, val, stats, { ...this.compile, label });
+          trainStudent(set, labels, schedule, this.epochs, K, cfg, val, stats, { ...this.compile, label });
         const distilled = await run(synthetic, { kind: "soft", table, temperature: o.temperature }, `${arch} ours`);
         const hard = randomSet ? await run(randomSet, { kind: "hard", labels: randomSet.labels }, `${arch} (a)`) : undefined;
         const soft = randomSet ? await run(randomSet, { kind: "soft", table: randomTable!, temperature: o.temperature }, `${arch} (b)`) : undefined;
@@ -261,7 +266,7 @@ export class Pipeline {
         dataset: this.datasetName, ipc: o.ipc, seed: o.seed, teacher_accuracy: teacherAccuracy, students,
         classes: K, images: synthetic.count, shape: [synthetic.channels, synthetic.size, synthetic.size], val_images: val.labels.length,
         teacher: { arch: tf.note?.arch ?? "imported", source: o.teacher ? "imported" : "trained", file: "teacher.onnx" },
-        label_table: { file: "labels.dlt", bytes: table.length, fp32_bytes: o.epochs * synthetic.count * K * 4, epochs: o.epochs, top_k: Math.min(o.topK, K), quant: o.quant },
+        label_table: { file: "labels.dlt", bytes: table.length, fp32_bytes: this.epochs * synthetic.count * K * 4, epochs: this.epochs, top_k: Math.min(o.topK, K), quant: o.quant },
         image_bytes: { npy: statSync(this.run.path("images.npy")).size, png: pngBytes },
         seconds: Object.fromEntries(["squeeze", "recover", "relabel"].map((s) => [s, this.run.stageSeconds(s) ?? 0])),
         ep: o.ep, created: new Date().toISOString(), command: this.command,

@@ -15,6 +15,20 @@ import type { StartProgress } from "./progress.ts";
 import { cropBatch, type ImageSet } from "./crops.ts";
 import { trainClassifier } from "./train-classifier.ts";
 
+/** Crops a student sees at least, over all its epochs (measured on MNIST IPC 1, 98.9 % teacher:
+ * 3 000 crops (300 epochs × 10 images) → 77.7 %, 30 000 → 92.6 %, 100 000 → 95.7 %; IPC 10 at
+ * 150 000 → 98.66 % against 98.07 % at 300 epochs). */
+export const MIN_STUDENT_CROPS = 150_000;
+/** The original's epoch count, kept for sets large enough to see MIN_STUDENT_CROPS in it. */
+export const BASE_STUDENT_EPOCHS = 300;
+
+/** Default student epochs for a distilled set of `images`: small sets get more epochs, so that
+ * a student of 10 images is trained as long (in crops) as one of 500. */
+export function defaultStudentEpochs(images: number): number {
+  if (!(Number.isInteger(images) && images > 0)) throw new Error(`a distilled set needs at least one image, got ${images}`);
+  return Math.max(BASE_STUDENT_EPOCHS, Math.ceil(MIN_STUDENT_CROPS / images));
+}
+
 export interface StudentConfig {
   arch: string;
   width?: number;
