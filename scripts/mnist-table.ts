@@ -11,6 +11,18 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
+import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
+
+/** Published MNIST records with a ConvNet student (top-1 %, IPC 1 / 10 / 50). DC, DSA, KIP and
+ * IDC as in their repositories' or papers' tables; FRePo and RFAD as commonly cited (issue 10). */
+const ANCHORS: { name: string; cite: string; acc: Record<number, number> }[] = [
+  { name: "DC", cite: "Zhao et al., ICLR 2021", acc: { 1: 91.7, 10: 97.4, 50: 98.8 } },
+  { name: "DSA", cite: "Zhao & Bilen, ICML 2021", acc: { 1: 88.7, 10: 97.8, 50: 99.2 } },
+  { name: "KIP", cite: "Nguyen et al., NeurIPS 2021 (ConvNet)", acc: { 1: 90.1, 10: 97.5, 50: 98.4 } },
+  { name: "IDC", cite: "Kim et al., ICML 2022", acc: { 1: 94.2, 10: 98.4, 50: 99.1 } },
+  { name: "FRePo", cite: "Zhou et al., NeurIPS 2022", acc: { 1: 93.0, 10: 98.6, 50: 99.2 } },
+  { name: "RFAD", cite: "Loo et al., NeurIPS 2022", acc: { 1: 94.4, 10: 98.5, 50: 98.8 } },
+];
 
 const ints = (s: string) => s.split(",").map((x) => {
   const n = Number(x);
@@ -69,14 +81,45 @@ for (const ipc of o.ipc) {
 const teacherAcc = reports[0].teacher_accuracy;
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}`;
 const command = ["npm run results:mnist --", ...process.argv.slice(2)].join(" ").replace(/ --$/, "");
+const date = new Date().toISOString().slice(0, 10);
+
+// Ours (first student) next to the published records, per IPC.
+const first = Object.keys(reports[0].students)[0];
+const oursAt = (ipc: number) => reports.filter((r) => r.ipc === ipc).map((r) => r.students[first].distilled);
+const anchorLines = [
+  `| IPC | ${ANCHORS.map((a) => a.name).join(" | ")} | ours (${first}) |`,
+  `|---:|${ANCHORS.map(() => "---:").join("|")}|---:|`,
+  ...o.ipc.map((ipc) => `| ${ipc} | ${ANCHORS.map((a) => a.acc[ipc]?.toFixed(1) ?? "–").join(" | ")} | ${cell(oursAt(ipc))} |`),
+  "",
+  `Published figures: ${ANCHORS.map((a) => `${a.name} (${a.cite})`).join("; ")}; DC, DSA, KIP and IDC as in their tables, FRePo and RFAD as commonly cited.`,
+];
 const md = [
   `Teacher: ${reports[0].teacher.arch}, ${(100 * teacherAcc).toFixed(2)} % on the MNIST test set (baseline c). ` +
-    `Top-1 (%) on the 10 000 test images, mean ± std over seeds; produced by \`${command}\` on ${machine}, ${new Date().toISOString().slice(0, 10)}.`,
+    `Top-1 (%) on the 10 000 test images, mean ± std over seeds; produced by \`${command}\` on ${machine}, ${date}.`,
   "",
   ...lines,
   "",
+  ...anchorLines,
+  "",
+  "![accuracy vs IPC](mnist.png)",
+  "",
 ].join("\n");
 mkdirSync(o.results, { recursive: true });
+const seriesOf = (k: "distilled" | "random_hard" | "random_soft", name: string) => ({
+  name,
+  points: o.ipc.map((ipc) => {
+    const xs = reports.filter((r) => r.ipc === ipc).map((r) => 100 * r.students[first][k]);
+    return { x: ipc, y: mean(xs), err: std(xs) };
+  }),
+});
+await writeLineChartPng(join(o.results, "mnist.png"), {
+  title: `MNIST, ${first} student: top-1 vs images per class (${o.seeds.length} seeds, ± std)`,
+  x: { label: "images per class (IPC)", log: true },
+  y: { label: "top-1 on the test set (%)" },
+  series: [seriesOf("distilled", "ours (distilled)"), seriesOf("random_soft", "(b) random real, soft"), seriesOf("random_hard", "(a) random real, hard")],
+  references: ANCHORS.map((a) => ({ name: a.name, points: o.ipc.filter((ipc) => a.acc[ipc] !== undefined).map((ipc) => ({ x: ipc, y: a.acc[ipc] })) })),
+  rules: [{ name: `teacher (${(100 * teacherAcc).toFixed(2)} %)`, y: 100 * teacherAcc }],
+});
 writeFileAtomic(join(o.results, "mnist.md"), md);
-writeJsonAtomic(join(o.results, "mnist.json"), { command, machine, date: new Date().toISOString(), teacher_accuracy: teacherAcc, extra, rows });
+writeJsonAtomic(join(o.results, "mnist.json"), { command, machine, date: new Date().toISOString(), teacher_accuracy: teacherAcc, extra, rows, anchors: ANCHORS });
 process.stdout.write(md);

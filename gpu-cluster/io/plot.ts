@@ -1,0 +1,61 @@
+// Line charts as PNG (results a person would rather look at than read): Vega-Lite describes the
+// chart, Vega renders it to SVG without a browser, resvg rasterises it. Series are lines with
+// optional ± bands; reference points (published figures) are unconnected markers; horizontal
+// rules mark ceilings such as the teacher's accuracy.
+import { Resvg } from "@resvg/resvg-js";
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+import { writeFileAtomic } from "./atomic-write.ts";
+
+export interface ChartPoint {
+  x: number;
+  y: number;
+  /** Half-width of the ± band at this point (a standard deviation, say). */
+  err?: number;
+}
+
+export interface LineChart {
+  title: string;
+  x: { label: string; log?: boolean };
+  y: { label: string; min?: number; max?: number };
+  /** Measured series: a line with points, and a band where points carry `err`. */
+  series: { name: string; points: ChartPoint[] }[];
+  /** Reference figures: markers only, one shape per name. */
+  references?: { name: string; points: ChartPoint[] }[];
+  /** Horizontal lines across the chart. */
+  rules?: { name: string; y: number }[];
+}
+
+function spec(c: LineChart): TopLevelSpec {
+  const rows = (kind: string, sets: { name: string; points: ChartPoint[] }[]) =>
+    sets.flatMap((s) => s.points.map((p) => ({ kind, name: s.name, x: p.x, y: p.y, lo: p.y - (p.err ?? 0), hi: p.y + (p.err ?? 0) })));
+  const xs = [...c.series, ...(c.references ?? [])].flatMap((s) => s.points.map((p) => p.x));
+  const x = { field: "x", type: "quantitative" as const, title: c.x.label, scale: { type: c.x.log ? ("log" as const) : ("linear" as const), domain: [Math.min(...xs), Math.max(...xs)], nice: false } };
+  const y = { field: "y", type: "quantitative" as const, title: c.y.label, scale: { zero: false, domain: c.y.min !== undefined && c.y.max !== undefined ? [c.y.min, c.y.max] : undefined, clamp: true } };
+  const color = { field: "name", type: "nominal" as const, title: null };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: c.title, width: 520, height: 320, background: "white",
+    layer: [
+      { data: { values: rows("series", c.series) }, mark: { type: "errorband", opacity: 0.25 }, encoding: { x, y: { ...y, field: "lo" }, y2: { field: "hi" }, color } },
+      { data: { values: rows("series", c.series) }, mark: { type: "line", point: true }, encoding: { x, y, color } },
+      { data: { values: rows("reference", c.references ?? []) }, mark: { type: "point", filled: true, size: 70, opacity: 0.9 }, encoding: { x, y, shape: { field: "name", type: "nominal", title: "published" }, color } },
+      { data: { values: (c.rules ?? []).map((r) => ({ name: r.name, y: r.y })) }, mark: { type: "rule", strokeDash: [6, 4] }, encoding: { y, color } },
+    ],
+    resolve: { legend: { shape: "independent" } },
+  } as TopLevelSpec;
+}
+
+export async function lineChartSvg(c: LineChart): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec(c)).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+export async function writeLineChartPng(path: string, c: LineChart): Promise<void> {
+  const svg = await lineChartSvg(c);
+  writeFileAtomic(path, new Resvg(svg, { font: { loadSystemFonts: true }, background: "white", fitTo: { mode: "zoom", value: 2 } }).render().asPng());
+}
