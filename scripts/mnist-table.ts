@@ -2,7 +2,7 @@
 // for IPC 1, 10 and 50 × seeds 0, 1, 2 with the CLI's defaults, and the mean ± std of every
 // column over the seeds. Runs that already exist with the same config are skipped by the CLI,
 // so an interrupted table resumes. Writes results/mnist.md and results/mnist.json.
-// Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table -- <extra distill flags>]
+// Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table --teacher T.onnx -- <extra distill flags>]
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -35,9 +35,10 @@ const program = new Command("mnist-table")
   .option("--seeds <list>", "seeds of each IPC", ints, [0, 1, 2])
   .option("--out <dir>", "folder of the teacher and the runs", "runs/mnist-table")
   .option("--results <dir>", "where the table goes", "results")
+  .option("--teacher <file.onnx>", "use this teacher instead of squeezing one (seed 0, defaults)")
   .allowExcessArguments(true)
   .parse();
-const o = program.opts<{ ipc: number[]; seeds: number[]; out: string; results: string }>();
+const o = program.opts<{ ipc: number[]; seeds: number[]; out: string; results: string; teacher?: string }>();
 const extra = program.args;
 
 const distill = fileURLToPath(new URL("../gpu-cluster/cli/distill.ts", import.meta.url));
@@ -47,8 +48,8 @@ function run(args: string[]): void {
 }
 
 const teacherDir = join(o.out, "teacher");
-run(["squeeze", "--out", teacherDir, "--seed", "0", "--quiet"]);
-const teacher = join(teacherDir, "teacher.onnx");
+if (!o.teacher) run(["squeeze", "--out", teacherDir, "--seed", "0", "--quiet"]);
+const teacher = o.teacher ?? join(teacherDir, "teacher.onnx");
 
 const reports: Report[] = [];
 for (const ipc of o.ipc) {
