@@ -32,13 +32,22 @@ interface CannonResult {
   duration: number;
 }
 type Cannon = (o: {
-  url: string; connections: number; duration: number; headers: Record<string, string>;
+  url: string;
+  connections: number;
+  duration: number;
+  headers: Record<string, string>;
   requests: { method: string; path: string }[];
 }) => Promise<CannonResult>;
 const autocannon = require("autocannon") as Cannon;
 
-const CLASSES = 1000, IPC = 50, IMAGES = CLASSES * IPC, EPOCHS = 4, K = 10, BATCH = 256;
-const SIDE = 32, CHANNELS = 3; // ImageNet downsampled to 32 × 32: pixels at the edge stay a few MB per batch
+const CLASSES = 1000,
+  IPC = 50,
+  IMAGES = CLASSES * IPC,
+  EPOCHS = 4,
+  K = 10,
+  BATCH = 256;
+const SIDE = 32,
+  CHANNELS = 3; // ImageNet downsampled to 32 × 32: pixels at the edge stay a few MB per batch
 const PIXEL_BATCHES = 20; // batches of epoch 0 whose images are uploaded for the pixels runs
 const PORT = 8790 + (process.pid % 100);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -48,10 +57,31 @@ const noPixels = process.argv.includes("--no-pixels"); // labels only (skips the
 const SECONDS = quick ? 5 : 15;
 
 function startWrangler(persist: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "--local", "--ip", "127.0.0.1", "--port", String(PORT),
-    "--persist-to", persist, "--var", `TOKEN_SIGNING_KEY:${DEV_SIGNING_KEY}`, "--log-level", "warn", "--show-interactive-dev-session=false"], {
-    cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, "node_modules/wrangler/bin/wrangler.js"),
+      "dev",
+      "--local",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(PORT),
+      "--persist-to",
+      persist,
+      "--var",
+      `TOKEN_SIGNING_KEY:${DEV_SIGNING_KEY}`,
+      "--log-level",
+      "warn",
+      "--show-interactive-dev-session=false",
+    ],
+    {
+      cwd: root,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+    },
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("wrangler dev did not answer within 90 s")), 90_000);
     const poll = async () => {
@@ -60,7 +90,9 @@ function startWrangler(persist: string): Promise<ChildProcess> {
           clearTimeout(timer);
           return resolve(child);
         }
-      } catch { /* not up yet */ }
+      } catch {
+        /* not up yet */
+      }
       setTimeout(poll, 300);
     };
     child.on("exit", (code) => reject(new Error(`wrangler dev exited with ${code}`)));
@@ -71,16 +103,30 @@ function startWrangler(persist: string): Promise<ChildProcess> {
 function stopWrangler(child: ChildProcess): void {
   try {
     process.kill(-child.pid!, "SIGTERM");
-  } catch { /* already gone */ }
+  } catch {
+    /* already gone */
+  }
 }
 
 function manifest(): RunManifest {
   return {
-    version: 1, runId: RUN, createdAt: new Date().toISOString(),
+    version: 1,
+    runId: RUN,
+    createdAt: new Date().toISOString(),
     dataset: { name: "imagenet-1k-32 (synthetic)", classes: CLASSES, channels: CHANNELS, height: SIDE, width: SIDE },
-    ipc: IPC, images: IMAGES, resolution: SIDE,
-    relabel: { epochs: EPOCHS, cropsPerImage: 1, k: K, quant: "u8", temperature: 1, schedule: defaultCropSchedule({ seed: 11, sourceSize: SIDE }) },
-    seeds: { run: 11 }, teacher: { id: "bench", arch: "none" },
+    ipc: IPC,
+    images: IMAGES,
+    resolution: SIDE,
+    relabel: {
+      epochs: EPOCHS,
+      cropsPerImage: 1,
+      k: K,
+      quant: "u8",
+      temperature: 1,
+      schedule: defaultCropSchedule({ seed: 11, sourceSize: SIDE }),
+    },
+    seeds: { run: 11 },
+    teacher: { id: "bench", arch: "none" },
   };
 }
 
@@ -108,7 +154,22 @@ function buildTable(): Uint8Array {
   }
   const crcs = new Uint8Array(4 * EPOCHS);
   epochBlocks.forEach((b, i) => new DataView(crcs.buffer).setUint32(4 * i, crc32(b), true));
-  const header = encodeHeader({ flags: 0, classes: CLASSES, images: IMAGES, epochs: EPOCHS, epochStart: 0, epochCount: EPOCHS, cropsPerImage: 1, k: K, quant: QUANT_U8, seed: 11, runId: RUN }, crc32(crcs));
+  const header = encodeHeader(
+    {
+      flags: 0,
+      classes: CLASSES,
+      images: IMAGES,
+      epochs: EPOCHS,
+      epochStart: 0,
+      epochCount: EPOCHS,
+      cropsPerImage: 1,
+      k: K,
+      quant: QUANT_U8,
+      seed: 11,
+      runId: RUN,
+    },
+    crc32(crcs),
+  );
   const out = new Uint8Array(HEADER_BYTES + crcs.length + EPOCHS * IMAGES * rs);
   out.set(header, 0);
   out.set(crcs, HEADER_BYTES);
@@ -119,17 +180,28 @@ function buildTable(): Uint8Array {
 function imagePng(i: number): Uint8Array {
   const data = new Uint8Array(SIDE * SIDE * CHANNELS);
   const base = [hash32(8, i, 0) & 255, hash32(8, i, 1) & 255, hash32(8, i, 2) & 255];
-  for (let y = 0; y < SIDE; y++) for (let x = 0; x < SIDE; x++) for (let c = 0; c < CHANNELS; c++) data[(y * SIDE + x) * CHANNELS + c] = (base[c] + 4 * x + 3 * y * (c + 1)) & 255;
+  for (let y = 0; y < SIDE; y++)
+    for (let x = 0; x < SIDE; x++)
+      for (let c = 0; c < CHANNELS; c++)
+        data[(y * SIDE + x) * CHANNELS + c] = (base[c] + 4 * x + 3 * y * (c + 1)) & 255;
   return encode({ width: SIDE, height: SIDE, data, channels: CHANNELS, depth: 8 });
 }
 
 async function put(path: string, token: string, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
-  const r = await fetch(BASE + path, { method: "PUT", body: bytes, headers: { authorization: `Bearer ${token}`, "x-content-sha256": createHash("sha256").update(bytes).digest("hex") } });
+  const r = await fetch(BASE + path, {
+    method: "PUT",
+    body: bytes,
+    headers: { authorization: `Bearer ${token}`, "x-content-sha256": createHash("sha256").update(bytes).digest("hex") },
+  });
   if (!r.ok) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
 }
 
 /** Sequential requests on one keep-alive connection, timed precisely (autocannon rounds to ms). */
-async function sequentialLatency(paths: string[], token: string, n: number): Promise<{ p50: number; p99: number; mean: number }> {
+async function sequentialLatency(
+  paths: string[],
+  token: string,
+  n: number,
+): Promise<{ p50: number; p99: number; mean: number }> {
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -158,7 +230,11 @@ async function main(): Promise<void> {
     const worker = (await issueToken(DEV_SIGNING_KEY, { role: "worker", runs: [RUN], ttlSeconds: 3600 })).token;
     const trainer = (await issueToken(DEV_SIGNING_KEY, { role: "trainer", runs: [RUN], ttlSeconds: 3600 })).token;
     const m = manifest();
-    const created = await fetch(`${BASE}/v1/runs`, { method: "POST", body: JSON.stringify(m), headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" } });
+    const created = await fetch(`${BASE}/v1/runs`, {
+      method: "POST",
+      body: JSON.stringify(m),
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+    });
     if (created.status !== 201) throw new Error(`create run: ${created.status} ${await created.text()}`);
 
     let t = performance.now();
@@ -167,23 +243,35 @@ async function main(): Promise<void> {
     t = performance.now();
     await put(`/v1/runs/${RUN}/tables/0`, worker, table as Uint8Array<ArrayBuffer>);
     const uploadS = (performance.now() - t) / 1000;
-    console.log(`table: ${(table.length / 1e6).toFixed(2)} MB (${EPOCHS} epochs × ${IMAGES} crops), built in ${buildS.toFixed(1)} s, uploaded + checked + published in ${uploadS.toFixed(2)} s`);
+    console.log(
+      `table: ${(table.length / 1e6).toFixed(2)} MB (${EPOCHS} epochs × ${IMAGES} crops), built in ${buildS.toFixed(1)} s, uploaded + checked + published in ${uploadS.toFixed(2)} s`,
+    );
 
     const order = batchOrder(m.relabel.schedule.seed, 0, IMAGES);
     const needed = noPixels ? [] : Array.from(order.subarray(0, PIXEL_BATCHES * BATCH));
     t = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < needed.length) {
-        const i = needed[next++];
-        await put(`/v1/runs/${RUN}/images/${i}`, worker, imagePng(i) as Uint8Array<ArrayBuffer>);
-      }
-    }));
-    console.log(`images: ${needed.length} PNGs (${SIDE}×${SIDE}×${CHANNELS}) for batches 0..${PIXEL_BATCHES - 1} of epoch 0, uploaded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < needed.length) {
+          const i = needed[next++];
+          await put(`/v1/runs/${RUN}/images/${i}`, worker, imagePng(i) as Uint8Array<ArrayBuffer>);
+        }
+      }),
+    );
+    console.log(
+      `images: ${needed.length} PNGs (${SIDE}×${SIDE}×${CHANNELS}) for batches 0..${PIXEL_BATCHES - 1} of epoch 0, uploaded in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
 
     const perEpoch = Math.ceil(IMAGES / BATCH);
-    const labelPaths = Array.from({ length: EPOCHS * perEpoch }, (_, i) => `/v1/runs/${RUN}/batches/${Math.floor(i / perEpoch)}/${i % perEpoch}?size=${BATCH}`);
-    const pixelPaths = Array.from({ length: PIXEL_BATCHES }, (_, b) => `/v1/runs/${RUN}/batches/0/${b}?size=${BATCH}&pixels=1`);
+    const labelPaths = Array.from(
+      { length: EPOCHS * perEpoch },
+      (_, i) => `/v1/runs/${RUN}/batches/${Math.floor(i / perEpoch)}/${i % perEpoch}?size=${BATCH}`,
+    );
+    const pixelPaths = Array.from(
+      { length: PIXEL_BATCHES },
+      (_, b) => `/v1/runs/${RUN}/batches/0/${b}?size=${BATCH}&pixels=1`,
+    );
     const headers = { authorization: `Bearer ${trainer}` };
 
     // Warm-up (first requests compile code, fill the batch-order cache).
@@ -192,19 +280,36 @@ async function main(): Promise<void> {
     const runs: Record<string, unknown>[] = [];
     const cannon = async (name: string, paths: string[], connections: number, seconds: number) => {
       // Each connection walks the batch list from its own offset, as independent trainers would.
-      const r = await autocannon({ url: BASE, connections, duration: seconds, headers, requests: paths.map((path) => ({ method: "GET", path })) });
+      const r = await autocannon({
+        url: BASE,
+        connections,
+        duration: seconds,
+        headers,
+        requests: paths.map((path) => ({ method: "GET", path })),
+      });
       const row = {
-        name, connections, seconds, requestsPerSecond: r.requests.average, cropsPerSecond: r.requests.average * BATCH,
+        name,
+        connections,
+        seconds,
+        requestsPerSecond: r.requests.average,
+        cropsPerSecond: r.requests.average * BATCH,
         latencyMs: { p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.average, max: r.latency.max },
-        bytesPerSecond: r.throughput.average, errors: r.errors, non2xx: r.non2xx, total: r.requests.total,
+        bytesPerSecond: r.throughput.average,
+        errors: r.errors,
+        non2xx: r.non2xx,
+        total: r.requests.total,
       };
       runs.push(row);
-      console.log(`${name.padEnd(28)} c=${String(connections).padEnd(3)} ${r.requests.average.toFixed(1).padStart(8)} req/s ${(r.requests.average * BATCH).toFixed(0).padStart(8)} crops/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  ${(r.throughput.average / 1e6).toFixed(1)} MB/s  errors ${r.errors} non-2xx ${r.non2xx}`);
+      console.log(
+        `${name.padEnd(28)} c=${String(connections).padEnd(3)} ${r.requests.average.toFixed(1).padStart(8)} req/s ${(r.requests.average * BATCH).toFixed(0).padStart(8)} crops/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  ${(r.throughput.average / 1e6).toFixed(1)} MB/s  errors ${r.errors} non-2xx ${r.non2xx}`,
+      );
     };
     await cannon("labels (batch 256)", labelPaths, 1, SECONDS);
     await cannon("labels (batch 256)", labelPaths, 8, SECONDS);
     const seqLabels = await sequentialLatency(labelPaths, trainer, quick ? 200 : 2000);
-    console.log(`sequential, one connection (precise): labels p50 ${seqLabels.p50.toFixed(2)} ms p99 ${seqLabels.p99.toFixed(2)} ms`);
+    console.log(
+      `sequential, one connection (precise): labels p50 ${seqLabels.p50.toFixed(2)} ms p99 ${seqLabels.p99.toFixed(2)} ms`,
+    );
     if (noPixels) {
       console.log("--no-pixels: labels only; bench/results/edge.json not written");
       return;
@@ -212,28 +317,63 @@ async function main(): Promise<void> {
     // Cold: the first pass reads and decodes every image of these batches from R2; after it
     // the 5120 images (15.7 MB of 8-bit samples) sit in the isolate's 48 MB image cache.
     const coldPixels = await sequentialLatency(pixelPaths, trainer, pixelPaths.length);
-    console.log(`pixels, first pass (cold, one connection): p50 ${coldPixels.p50.toFixed(1)} ms p99 ${coldPixels.p99.toFixed(1)} ms`);
+    console.log(
+      `pixels, first pass (cold, one connection): p50 ${coldPixels.p50.toFixed(1)} ms p99 ${coldPixels.p99.toFixed(1)} ms`,
+    );
     await cannon("labels + pixels, warm", pixelPaths, 1, SECONDS);
     await cannon("labels + pixels, warm", pixelPaths, 4, SECONDS);
     const seqPixels = await sequentialLatency(pixelPaths, trainer, quick ? 20 : 60);
-    console.log(`sequential, one connection (precise): pixels (warm) p50 ${seqPixels.p50.toFixed(1)} ms p99 ${seqPixels.p99.toFixed(1)} ms`);
+    console.log(
+      `sequential, one connection (precise): pixels (warm) p50 ${seqPixels.p50.toFixed(1)} ms p99 ${seqPixels.p99.toFixed(1)} ms`,
+    );
 
     const sampleLabels = new Uint8Array(await (await fetch(BASE + labelPaths[0], { headers })).arrayBuffer()).length;
     const samplePixels = new Uint8Array(await (await fetch(BASE + pixelPaths[0], { headers })).arrayBuffer()).length;
     const record = recordSize(K, QUANT_U8, false);
     const storage = {
-      classes: CLASSES, k: K, quant: "u8", tableBytesPerCrop: record, fp32BytesPerCrop: 4 * CLASSES, ratio: (4 * CLASSES) / record,
-      tableBytes: table.length, fp32Bytes: EPOCHS * IMAGES * 4 * CLASSES,
-      responseBytesPerCrop: sampleLabels / BATCH, responseBytesPerCropWithPixels: samplePixels / BATCH,
+      classes: CLASSES,
+      k: K,
+      quant: "u8",
+      tableBytesPerCrop: record,
+      fp32BytesPerCrop: 4 * CLASSES,
+      ratio: (4 * CLASSES) / record,
+      tableBytes: table.length,
+      fp32Bytes: EPOCHS * IMAGES * 4 * CLASSES,
+      responseBytesPerCrop: sampleLabels / BATCH,
+      responseBytesPerCropWithPixels: samplePixels / BATCH,
     };
-    console.log(`storage: ${record} B per crop in the table vs ${4 * CLASSES} B fp32 (${storage.ratio.toFixed(0)}× smaller); ${EPOCHS} epochs: ${(table.length / 1e6).toFixed(1)} MB vs ${(storage.fp32Bytes / 1e9).toFixed(1)} GB; on the wire ${storage.responseBytesPerCrop.toFixed(1)} B per crop (${storage.responseBytesPerCropWithPixels.toFixed(0)} with pixels)`);
+    console.log(
+      `storage: ${record} B per crop in the table vs ${4 * CLASSES} B fp32 (${storage.ratio.toFixed(0)}× smaller); ${EPOCHS} epochs: ${(table.length / 1e6).toFixed(1)} MB vs ${(storage.fp32Bytes / 1e9).toFixed(1)} GB; on the wire ${storage.responseBytesPerCrop.toFixed(1)} B per crop (${storage.responseBytesPerCropWithPixels.toFixed(0)} with pixels)`,
+    );
 
     const wranglerVersion = JSON.parse(readFileSync(join(root, "node_modules/wrangler/package.json"), "utf8")).version;
     const result = {
-      bench: "edge", date: new Date().toISOString(), command: "npx tsx bench/edge.bench.ts",
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, loadAverageAtEnd: loadavg(), node: process.version, wrangler: wranglerVersion, note: "wrangler dev (local workerd, local R2/KV) and autocannon on the same machine, loopback" },
-      run: { classes: CLASSES, ipc: IPC, images: IMAGES, epochs: EPOCHS, k: K, quant: "u8", batch: BATCH, imageSide: SIDE, channels: CHANNELS, pixelBatches: PIXEL_BATCHES },
-      autocannon: runs, sequential: { labels: seqLabels, pixelsCold: coldPixels, pixelsWarm: seqPixels }, storage,
+      bench: "edge",
+      date: new Date().toISOString(),
+      command: "npx tsx bench/edge.bench.ts",
+      machine: {
+        cpus: cpus().length,
+        cpu: cpus()[0]?.model,
+        loadAverageAtEnd: loadavg(),
+        node: process.version,
+        wrangler: wranglerVersion,
+        note: "wrangler dev (local workerd, local R2/KV) and autocannon on the same machine, loopback",
+      },
+      run: {
+        classes: CLASSES,
+        ipc: IPC,
+        images: IMAGES,
+        epochs: EPOCHS,
+        k: K,
+        quant: "u8",
+        batch: BATCH,
+        imageSide: SIDE,
+        channels: CHANNELS,
+        pixelBatches: PIXEL_BATCHES,
+      },
+      autocannon: runs,
+      sequential: { labels: seqLabels, pixelsCold: coldPixels, pixelsWarm: seqPixels },
+      storage,
     };
     mkdirSync(join(root, "bench/results"), { recursive: true });
     writeFileSync(join(root, "bench/results/edge.json"), `${JSON.stringify(result, null, 2)}\n`);
@@ -243,7 +383,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (e) => {
-  console.error(e);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -27,13 +27,20 @@ function input(spec: ModelSpec, n: number) {
   return t;
 }
 
-export async function buildCase(model: string, step: Step, opts: CompileOptions = {}): Promise<{ program: Program; body: () => Promise<unknown> }> {
+export async function buildCase(
+  model: string,
+  step: Step,
+  opts: CompileOptions = {},
+): Promise<{ program: Program; body: () => Promise<unknown> }> {
   const c = CASES[model];
   if (!c) throw new Error(`unknown model '${model}'; choose one of ${Object.keys(CASES).join(", ")}`);
   const { spec, batch } = c;
   const params = new ParamStore(1);
   const x = input(spec, batch);
-  const targets = oneHot(Array.from({ length: batch }, (_, i) => i % spec.classes), spec.classes);
+  const targets = oneHot(
+    Array.from({ length: batch }, (_, i) => i % spec.classes),
+    spec.classes,
+  );
   if (step === "forward") {
     const clf = await Classifier.fromGraph(inferenceGraph(spec, params), opts);
     return { program: clf.program, body: () => clf.logits(x) };
@@ -43,17 +50,33 @@ export async function buildCase(model: string, step: Step, opts: CompileOptions 
     const m = new ModelBuilder(b, params, "train");
     b.output(buildModel(m, b.input("x", "float32", ["N", spec.channels, spec.size, spec.size]), spec), "logits");
     const program = await Program.compile(b.graph, [], opts);
-    const feeds = Object.fromEntries(b.graph.inputs.filter((v) => v.name !== "x").map((v) => [v.name, params.values.get(v.name)!]));
+    const feeds = Object.fromEntries(
+      b.graph.inputs.filter((v) => v.name !== "x").map((v) => [v.name, params.values.get(v.name)!]),
+    );
     return { program, body: () => program.run({ x, ...feeds }) };
   }
   if (step === "squeeze") {
-    const trainer = await ClassifierTrainer.compile(spec, params, { ...opts, optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }) });
+    const trainer = await ClassifierTrainer.compile(spec, params, {
+      ...opts,
+      optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }),
+    });
     return { program: trainer.program, body: () => trainer.step(x, targets, 0.01) };
   }
   if (step !== "recover") throw new Error(`unknown step '${step}'; choose one of ${STEPS.join(", ")}`);
   const S = spec.size;
-  const cfg = { batch, channels: spec.channels, size: S, cropSize: S, classes: spec.classes, rBn: 0.01, firstBnMultiplier: 10, beta1: 0.5, beta2: 0.9,
-    lower: Array(spec.channels).fill(-3), upper: Array(spec.channels).fill(3) };
+  const cfg = {
+    batch,
+    channels: spec.channels,
+    size: S,
+    cropSize: S,
+    classes: spec.classes,
+    rBn: 0.01,
+    firstBnMultiplier: 10,
+    beta1: 0.5,
+    beta2: 0.9,
+    lower: Array(spec.channels).fill(-3),
+    upper: Array(spec.channels).fill(3),
+  };
   const rs = await RecoverStep.compile({ kind: "zoo", spec, params }, cfg, x, opts);
   const eye = new Float32Array(S * S);
   for (let i = 0; i < S; i++) eye[i * S + i] = 1;

@@ -18,8 +18,22 @@ import { countFlops } from "../gpu-cluster/graph/flops.ts";
 import { writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { buildCase, CASES, STEPS, type Step } from "./engine-cases.ts";
 
-interface Peer { ms: number; peakRssMiB: number; torch: string; threads: number }
-interface Result { model: string; step: Step; batch: number; ms: number; gflop: number; gflops: number; peakRssMiB: number; peer?: Peer }
+interface Peer {
+  ms: number;
+  peakRssMiB: number;
+  torch: string;
+  threads: number;
+}
+interface Result {
+  model: string;
+  step: Step;
+  batch: number;
+  ms: number;
+  gflop: number;
+  gflops: number;
+  peakRssMiB: number;
+  peer?: Peer;
+}
 
 const QUICK = process.env.BENCH_QUICK === "1";
 if (QUICK) for (const c of Object.values(CASES)) Object.assign(c, { batch: Math.max(2, c.batch / 8), iters: 1 });
@@ -31,13 +45,17 @@ const PEER_SCRIPT = new URL("./pytorch-peer.py", import.meta.url).pathname;
 function peerMissing(): string | null {
   if (process.env.BENCH_PEER === "0") return "BENCH_PEER=0";
   if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  if (spawnSync(PYTHON, ["-c", "import torch, torchvision"]).status !== 0) return `${PYTHON} has no torch (apt-get install python3-torch python3-torchvision)`;
+  if (spawnSync(PYTHON, ["-c", "import torch, torchvision"]).status !== 0)
+    return `${PYTHON} has no torch (apt-get install python3-torch python3-torchvision)`;
   return null;
 }
 
 function runPeer(model: string, step: Step): Peer {
   const { batch, iters } = CASES[model];
-  const out = execFileSync(PYTHON, [PEER_SCRIPT, model, step, String(batch), String(iters), String(THREADS)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const out = execFileSync(PYTHON, [PEER_SCRIPT, model, step, String(batch), String(iters), String(THREADS)], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const r = JSON.parse(out.trim().split("\n").at(-1)!);
   return { ms: r.ms, peakRssMiB: r.peakRssMiB, torch: r.torch, threads: r.threads };
 }
@@ -58,7 +76,15 @@ async function runOne(model: string, step: Step): Promise<Result> {
   const { program, body } = await buildCase(model, step, { threads: THREADS });
   const ms = await timeIt(iters, body);
   const flop = countFlops(program.graph, { N: batch });
-  return { model, step, batch, ms, gflop: flop / 1e9, gflops: flop / 1e9 / (ms / 1000), peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  return {
+    model,
+    step,
+    batch,
+    ms,
+    gflop: flop / 1e9,
+    gflops: flop / 1e9 / (ms / 1000),
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 const args = process.argv.slice(2);
@@ -70,11 +96,16 @@ if (args[0] === "--one") {
   const results: Result[] = [];
   for (const model of Object.keys(CASES)) {
     for (const step of STEPS) {
-      const out = execFileSync(process.execPath, [...process.execArgv, process.argv[1], "--one", model, step], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      const out = execFileSync(process.execPath, [...process.execArgv, process.argv[1], "--one", model, step], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       const r = JSON.parse(out.trim().split("\n").at(-1)!) as Result;
       if (!missing) r.peer = runPeer(model, step);
       results.push(r);
-      process.stderr.write(`${model} ${step}: ${r.ms.toFixed(1)} ms${r.peer ? `, PyTorch ${r.peer.ms.toFixed(1)} ms` : ""}\n`);
+      process.stderr.write(
+        `${model} ${step}: ${r.ms.toFixed(1)} ms${r.peer ? `, PyTorch ${r.peer.ms.toFixed(1)} ms` : ""}\n`,
+      );
     }
   }
   const rows = results.map((r) => {
@@ -86,9 +117,26 @@ if (args[0] === "--one") {
   console.log(`| model | batch | step | ms/iter | × forward | target | GFLOP/iter | GFLOP/s | peak RSS |${peerCols}`);
   console.log(`|---|---:|---|---:|---:|---:|---:|---:|---:|${missing ? "" : "---:|---:|---:|"}`);
   for (const r of rows) {
-    const peer = r.peer ? ` ${r.peer.ms.toFixed(1)} | ${(r.ms / r.peer.ms).toFixed(2)} | ${r.peer.peakRssMiB.toFixed(0)} MiB |` : "";
-    console.log(`| ${r.model} | ${r.batch} | ${r.step} | ${r.ms.toFixed(1)} | ${r.ratio.toFixed(2)} | ${targets[r.step] ? `≤ ${targets[r.step]}` : ""} | ${r.gflop.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.peakRssMiB.toFixed(0)} MiB |${peer}`);
+    const peer = r.peer
+      ? ` ${r.peer.ms.toFixed(1)} | ${(r.ms / r.peer.ms).toFixed(2)} | ${r.peer.peakRssMiB.toFixed(0)} MiB |`
+      : "";
+    console.log(
+      `| ${r.model} | ${r.batch} | ${r.step} | ${r.ms.toFixed(1)} | ${r.ratio.toFixed(2)} | ${targets[r.step] ? `≤ ${targets[r.step]}` : ""} | ${r.gflop.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.peakRssMiB.toFixed(0)} MiB |${peer}`,
+    );
   }
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, ep: "cpu", threads: THREADS, torch: results[0]?.peer?.torch };
-  writeJsonAtomic(QUICK ? "bench/results/engine-quick.json" : "bench/results/engine.json", { date: new Date().toISOString(), quick: QUICK, machine, results: rows });
+  const machine = {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    ep: "cpu",
+    threads: THREADS,
+    torch: results[0]?.peer?.torch,
+  };
+  writeJsonAtomic(QUICK ? "bench/results/engine-quick.json" : "bench/results/engine.json", {
+    date: new Date().toISOString(),
+    quick: QUICK,
+    machine,
+    results: rows,
+  });
 }

@@ -21,7 +21,13 @@ const cli = new Command("profile")
 const [model, step] = cli.args as [string, Step];
 const o = cli.opts<{ runs: number; top: number }>();
 
-interface TraceEvent { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }
+interface TraceEvent {
+  cat: string;
+  name: string;
+  ts: number;
+  dur: number;
+  args?: { op_name?: string };
+}
 const dir = mkdtempSync(join(tmpdir(), "distill-profile-"));
 let events: TraceEvent[];
 try {
@@ -54,7 +60,9 @@ for (const e of nodes) {
 }
 const total = [...byType.values()].reduce((a, b) => a + b, 0);
 const ms = (us: number) => (us / 1000).toFixed(1).padStart(8);
-console.log(`${model} ${step}: model_run ${runs.map((r) => (r / 1000).toFixed(0)).join(", ")} ms; node kernels ${ms(total)} ms per run\n`);
+console.log(
+  `${model} ${step}: model_run ${runs.map((r) => (r / 1000).toFixed(0)).join(", ")} ms; node kernels ${ms(total)} ms per run\n`,
+);
 console.log("op type                     ms/run   share");
 for (const [op, us] of [...byType].sort((a, b) => b[1] - a[1])) {
   console.log(`${op.padEnd(24)} ${ms(us)}  ${((100 * us) / total).toFixed(1).padStart(5)} %`);

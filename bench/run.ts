@@ -7,10 +7,14 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
-const all = readdirSync(here).filter((f) => f.endsWith(".bench.ts")).sort();
+const all = readdirSync(here)
+  .filter((f) => f.endsWith(".bench.ts"))
+  .sort();
 const chosen = wanted.length ? all.filter((f) => wanted.includes(f.replace(/\.bench\.ts$/, ""))) : all;
 if (wanted.length && chosen.length !== wanted.length) {
-  console.error(`unknown benchmark in ${wanted.join(", ")}; available: ${all.map((f) => f.replace(/\.bench\.ts$/, "")).join(", ")}`);
+  console.error(
+    `unknown benchmark in ${wanted.join(", ")}; available: ${all.map((f) => f.replace(/\.bench\.ts$/, "")).join(", ")}`,
+  );
   process.exit(2);
 }
 for (const f of chosen) {

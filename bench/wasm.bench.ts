@@ -19,7 +19,9 @@ const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
-const classes = 1000, ipc = 50, k = 10;
+const classes = 1000,
+  ipc = 50,
+  k = 10;
 const images = classes * ipc;
 const epochs = Math.max(1, Math.round(arg("crops", 10_000_000) / images));
 const seed = 1234;
@@ -27,12 +29,24 @@ const seed = 1234;
 /** A valid table of teacher-like records (top-1 = target 70 % of the time), written directly for speed. */
 function makeTable(orders: Uint32Array[]): Uint8Array {
   const rs = recordSize(k, QUANT_U8, false);
-  const fields = { flags: 0, classes, images, epochs, epochStart: 0, epochCount: epochs, cropsPerImage: 1, k, quant: QUANT_U8, seed, runId: "bench" };
+  const fields = {
+    flags: 0,
+    classes,
+    images,
+    epochs,
+    epochStart: 0,
+    epochCount: epochs,
+    cropsPerImage: 1,
+    k,
+    quant: QUANT_U8,
+    seed,
+    runId: "bench",
+  };
   const start = recordsStart({ epochCount: epochs });
   const out = new Uint8Array(start + epochs * images * rs);
   const view = new DataView(out.buffer);
   let x = 0x9e3779b9;
-  const rnd = () => ((x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296);
+  const rnd = () => (x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296;
   const used = new Int32Array(classes).fill(-1);
   for (let e = 0; e < epochs; e++) {
     const block = start + e * images * rs;
@@ -73,7 +87,9 @@ const order = (e: number) => orders[e];
 const tGen = time(() => makeTable(orders));
 const table = tGen.value;
 const crops = images * epochs;
-console.log(`table: ${crops} crops, ${classes} classes, k ${k}, u8, ${(table.length / 2 ** 20).toFixed(0)} MiB (generated in ${tGen.seconds.toFixed(1)} s; batch orders ${tOrders.seconds.toFixed(2)} s)`);
+console.log(
+  `table: ${crops} crops, ${classes} classes, k ${k}, u8, ${(table.length / 2 ** 20).toFixed(0)} MiB (generated in ${tGen.seconds.toFixed(1)} s; batch orders ${tOrders.seconds.toFixed(2)} s)`,
+);
 
 const opts = { order, bins: 20 };
 const wFull = time(() => wasm.inspect(table, opts));
@@ -81,7 +97,9 @@ const wFull = time(() => wasm.inspect(table, opts));
 const ownCrc = LabelStatsModule.loadSync(wasmBytes);
 const wOwn = time(() => ownCrc.inspect(table, opts));
 const rFull = time(() => referenceStats(table, opts));
-const equal = (a: typeof rFull.value, b: typeof rFull.value) => JSON.stringify({ ...a, confusion: null }) === JSON.stringify({ ...b, confusion: null }) && a.confusion!.every((v, i) => v === b.confusion![i]);
+const equal = (a: typeof rFull.value, b: typeof rFull.value) =>
+  JSON.stringify({ ...a, confusion: null }) === JSON.stringify({ ...b, confusion: null }) &&
+  a.confusion!.every((v, i) => v === b.confusion![i]);
 const same = equal(wFull.value, rFull.value) && equal(wOwn.value, rFull.value);
 const start = recordsStart({ epochCount: epochs });
 const wStats = time(() => {
@@ -97,19 +115,39 @@ const result = {
   machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}`,
   table: { crops, classes, k, quant: "u8", images, epochs, bytes: table.length },
   wasm: {
-    bytes: wasmBytes.length, gzip: gzipSync(wasmBytes, { level: 9 }).length, brotli: brotliCompressSync(wasmBytes).length,
-    fullMcropsPerS: rate(wFull.seconds), statsMcropsPerS: rate(wStats.seconds), fullOwnCrcMcropsPerS: rate(wOwn.seconds),
-    fullSeconds: wFull.seconds, statsSeconds: wStats.seconds, fullOwnCrcSeconds: wOwn.seconds,
+    bytes: wasmBytes.length,
+    gzip: gzipSync(wasmBytes, { level: 9 }).length,
+    brotli: brotliCompressSync(wasmBytes).length,
+    fullMcropsPerS: rate(wFull.seconds),
+    statsMcropsPerS: rate(wStats.seconds),
+    fullOwnCrcMcropsPerS: rate(wOwn.seconds),
+    fullSeconds: wFull.seconds,
+    statsSeconds: wStats.seconds,
+    fullOwnCrcSeconds: wOwn.seconds,
   },
-  reference: { fullMcropsPerS: rate(rFull.seconds), fullSeconds: rFull.seconds, sharedCrc32MBPerS: (table.length - start) / crcOnly.seconds / 1e6 },
+  reference: {
+    fullMcropsPerS: rate(rFull.seconds),
+    fullSeconds: rFull.seconds,
+    sharedCrc32MBPerS: (table.length - start) / crcOnly.seconds / 1e6,
+  },
   speedup: rFull.seconds / wFull.seconds,
   identical: same,
   targets: { mcropsPerS: 50, speedup: 3, gzipBytes: 100 * 1024 },
 };
-console.log(`wasm full inspect (header, CRCs by node:zlib, checks, stats): ${result.wasm.fullMcropsPerS.toFixed(1)} M crops/s (${wFull.seconds.toFixed(3)} s)`);
-console.log(`wasm full inspect, CRCs by the module (as in browsers): ${result.wasm.fullOwnCrcMcropsPerS.toFixed(1)} M crops/s (${wOwn.seconds.toFixed(3)} s)`);
-console.log(`wasm stats over records (checks, stats; no CRC): ${result.wasm.statsMcropsPerS.toFixed(1)} M crops/s (${wStats.seconds.toFixed(3)} s)`);
-console.log(`TS reference full inspect: ${result.reference.fullMcropsPerS.toFixed(1)} M crops/s (${rFull.seconds.toFixed(3)} s)`);
-console.log(`speed-up ${result.speedup.toFixed(1)}×, results identical: ${same}; wasm ${result.wasm.bytes} B, gzip ${result.wasm.gzip} B, brotli ${result.wasm.brotli} B`);
+console.log(
+  `wasm full inspect (header, CRCs by node:zlib, checks, stats): ${result.wasm.fullMcropsPerS.toFixed(1)} M crops/s (${wFull.seconds.toFixed(3)} s)`,
+);
+console.log(
+  `wasm full inspect, CRCs by the module (as in browsers): ${result.wasm.fullOwnCrcMcropsPerS.toFixed(1)} M crops/s (${wOwn.seconds.toFixed(3)} s)`,
+);
+console.log(
+  `wasm stats over records (checks, stats; no CRC): ${result.wasm.statsMcropsPerS.toFixed(1)} M crops/s (${wStats.seconds.toFixed(3)} s)`,
+);
+console.log(
+  `TS reference full inspect: ${result.reference.fullMcropsPerS.toFixed(1)} M crops/s (${rFull.seconds.toFixed(3)} s)`,
+);
+console.log(
+  `speed-up ${result.speedup.toFixed(1)}×, results identical: ${same}; wasm ${result.wasm.bytes} B, gzip ${result.wasm.gzip} B, brotli ${result.wasm.brotli} B`,
+);
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 writeFileSync(new URL("./results/wasm.json", import.meta.url), JSON.stringify(result, null, 2) + "\n");

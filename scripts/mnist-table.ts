@@ -24,11 +24,12 @@ const ANCHORS: { name: string; cite: string; acc: Record<number, number> }[] = [
   { name: "RFAD", cite: "Loo et al., NeurIPS 2022", acc: { 1: 94.4, 10: 98.5, 50: 98.8 } },
 ];
 
-const ints = (s: string) => s.split(",").map((x) => {
-  const n = Number(x);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`'${s}' is not a comma-separated list of integers`);
-  return n;
-});
+const ints = (s: string) =>
+  s.split(",").map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`'${s}' is not a comma-separated list of integers`);
+    return n;
+  });
 
 const program = new Command("mnist-table")
   .option("--ipc <list>", "IPC values", ints, [1, 10, 50])
@@ -74,9 +75,18 @@ for (const ipc of o.ipc) {
   for (const arch of Object.keys(rs[0].students)) {
     const col = (k: "distilled" | "random_hard" | "random_soft") => rs.map((r) => r.students[arch][k]);
     const gap = rs.map((r) => r.students[arch].distilled - r.students[arch].random_soft);
-    lines.push(`| ${ipc} | ${arch} | ${cell(col("distilled"))} | ${cell(col("random_hard"))} | ${cell(col("random_soft"))} | ` +
-      `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}) | ${rs.map((r) => r.seed).join(", ")} |`);
-    rows.push({ ipc, student: arch, seeds: rs.map((r) => r.seed), distilled: col("distilled"), random_hard: col("random_hard"), random_soft: col("random_soft") });
+    lines.push(
+      `| ${ipc} | ${arch} | ${cell(col("distilled"))} | ${cell(col("random_hard"))} | ${cell(col("random_soft"))} | ` +
+        `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}) | ${rs.map((r) => r.seed).join(", ")} |`,
+    );
+    rows.push({
+      ipc,
+      student: arch,
+      seeds: rs.map((r) => r.seed),
+      distilled: col("distilled"),
+      random_hard: col("random_hard"),
+      random_soft: col("random_soft"),
+    });
   }
 }
 const teacherAcc = reports[0].teacher_accuracy;
@@ -90,7 +100,9 @@ const oursAt = (ipc: number) => reports.filter((r) => r.ipc === ipc).map((r) => 
 const anchorLines = [
   `| IPC | ${ANCHORS.map((a) => a.name).join(" | ")} | ours (${first}) |`,
   `|---:|${ANCHORS.map(() => "---:").join("|")}|---:|`,
-  ...o.ipc.map((ipc) => `| ${ipc} | ${ANCHORS.map((a) => a.acc[ipc]?.toFixed(1) ?? "–").join(" | ")} | ${cell(oursAt(ipc))} |`),
+  ...o.ipc.map(
+    (ipc) => `| ${ipc} | ${ANCHORS.map((a) => a.acc[ipc]?.toFixed(1) ?? "–").join(" | ")} | ${cell(oursAt(ipc))} |`,
+  ),
   "",
   `Published figures: ${ANCHORS.map((a) => `${a.name} (${a.cite})`).join("; ")}; DC, DSA, KIP and IDC as in their tables, FRePo and RFAD as commonly cited.`,
 ];
@@ -117,10 +129,25 @@ await writeLineChartPng(join(o.results, "mnist.png"), {
   title: `MNIST, ${first} student: top-1 vs images per class (${o.seeds.length} seeds, ± std)`,
   x: { label: "images per class (IPC)", log: true },
   y: { label: "top-1 on the test set (%)" },
-  series: [seriesOf("distilled", "ours (distilled)"), seriesOf("random_soft", "(b) random real, soft"), seriesOf("random_hard", "(a) random real, hard")],
-  references: ANCHORS.map((a) => ({ name: a.name, points: o.ipc.filter((ipc) => a.acc[ipc] !== undefined).map((ipc) => ({ x: ipc, y: a.acc[ipc] })) })),
+  series: [
+    seriesOf("distilled", "ours (distilled)"),
+    seriesOf("random_soft", "(b) random real, soft"),
+    seriesOf("random_hard", "(a) random real, hard"),
+  ],
+  references: ANCHORS.map((a) => ({
+    name: a.name,
+    points: o.ipc.filter((ipc) => a.acc[ipc] !== undefined).map((ipc) => ({ x: ipc, y: a.acc[ipc] })),
+  })),
   rules: [{ name: `teacher (${(100 * teacherAcc).toFixed(2)} %)`, y: 100 * teacherAcc }],
 });
 writeFileAtomic(join(o.results, "mnist.md"), md);
-writeJsonAtomic(join(o.results, "mnist.json"), { command, machine, date: new Date().toISOString(), teacher_accuracy: teacherAcc, extra, rows, anchors: ANCHORS });
+writeJsonAtomic(join(o.results, "mnist.json"), {
+  command,
+  machine,
+  date: new Date().toISOString(),
+  teacher_accuracy: teacherAcc,
+  extra,
+  rows,
+  anchors: ANCHORS,
+});
 process.stdout.write(md);

@@ -58,7 +58,9 @@ export interface BatchHeader {
 }
 
 /** Byte offsets of each section for a header (both sides compute them the same way). */
-export function batchSections(h: Pick<BatchHeader, "flags" | "slots" | "cropsPerImage" | "k" | "channels" | "cropSize">) {
+export function batchSections(
+  h: Pick<BatchHeader, "flags" | "slots" | "cropsPerImage" | "k" | "channels" | "cropSize">,
+) {
   const n = h.slots * h.cropsPerImage;
   const pad4 = (x: number) => (x + 3) & ~3;
   const image = BATCH_HEADER_BYTES;
@@ -98,28 +100,50 @@ export interface DecodedBatch extends BatchHeader {
 
 /** Views into one message (no copy: `buffer` must not be reused while the views are). */
 export function decodeBatch(buffer: ArrayBuffer): DecodedBatch {
-  if (buffer.byteLength < BATCH_HEADER_BYTES) throw new BatchFormatError(`${buffer.byteLength} bytes, shorter than the ${BATCH_HEADER_BYTES}-byte header`);
+  if (buffer.byteLength < BATCH_HEADER_BYTES)
+    throw new BatchFormatError(`${buffer.byteLength} bytes, shorter than the ${BATCH_HEADER_BYTES}-byte header`);
   const bytes = new Uint8Array(buffer);
-  if (String.fromCharCode(...bytes.subarray(0, 4)) !== BATCH_MAGIC) throw new BatchFormatError(`does not start with ${BATCH_MAGIC}: not a batch message`);
+  if (String.fromCharCode(...bytes.subarray(0, 4)) !== BATCH_MAGIC)
+    throw new BatchFormatError(`does not start with ${BATCH_MAGIC}: not a batch message`);
   const v = new DataView(buffer);
   const h: BatchHeader = {
-    version: v.getUint16(4, true), flags: v.getUint16(6, true), epoch: v.getUint32(8, true), batch: v.getUint32(12, true),
-    size: v.getUint32(16, true), firstSlot: v.getUint32(20, true), slots: v.getUint32(24, true), cropsPerImage: v.getUint16(28, true),
-    k: v.getUint16(30, true), classes: v.getUint32(32, true), images: v.getUint32(36, true), channels: v.getUint16(40, true), cropSize: v.getUint16(42, true),
+    version: v.getUint16(4, true),
+    flags: v.getUint16(6, true),
+    epoch: v.getUint32(8, true),
+    batch: v.getUint32(12, true),
+    size: v.getUint32(16, true),
+    firstSlot: v.getUint32(20, true),
+    slots: v.getUint32(24, true),
+    cropsPerImage: v.getUint16(28, true),
+    k: v.getUint16(30, true),
+    classes: v.getUint32(32, true),
+    images: v.getUint32(36, true),
+    channels: v.getUint16(40, true),
+    cropSize: v.getUint16(42, true),
   };
-  if (h.version !== BATCH_VERSION) throw new BatchFormatError(`version ${h.version}; this client reads version ${BATCH_VERSION}`);
-  if ((h.flags & ~(BATCH_FLAG_PIXELS | BATCH_FLAG_MIX)) !== 0) throw new BatchFormatError(`unknown flags 0x${h.flags.toString(16)}`);
+  if (h.version !== BATCH_VERSION)
+    throw new BatchFormatError(`version ${h.version}; this client reads version ${BATCH_VERSION}`);
+  if ((h.flags & ~(BATCH_FLAG_PIXELS | BATCH_FLAG_MIX)) !== 0)
+    throw new BatchFormatError(`unknown flags 0x${h.flags.toString(16)}`);
   const s = batchSections(h);
-  if (s.bytes !== buffer.byteLength) throw new BatchFormatError(`the header describes ${s.bytes} bytes but the message has ${buffer.byteLength}`);
+  if (s.bytes !== buffer.byteLength)
+    throw new BatchFormatError(`the header describes ${s.bytes} bytes but the message has ${buffer.byteLength}`);
   const n = s.crops;
   return {
-    ...h, crops: n,
+    ...h,
+    crops: n,
     image: new Uint32Array(buffer, s.image, n),
     box: new Uint16Array(buffer, s.box, 4 * n),
     flip: new Uint8Array(buffer, s.flip, n),
     ids: new Uint16Array(buffer, s.ids, n * h.k),
     probs: new Float32Array(buffer, s.probs, n * h.k),
-    mix: s.mix ? { partner: new Uint32Array(buffer, s.mix.partner, n), lambda: new Float32Array(buffer, s.mix.lambda, n), box: new Uint16Array(buffer, s.mix.box, 4 * n) } : null,
+    mix: s.mix
+      ? {
+          partner: new Uint32Array(buffer, s.mix.partner, n),
+          lambda: new Float32Array(buffer, s.mix.lambda, n),
+          box: new Uint16Array(buffer, s.mix.box, 4 * n),
+        }
+      : null,
     pixels: s.pixels >= 0 ? new Float32Array(buffer, s.pixels, n * h.channels * h.cropSize * h.cropSize) : null,
   };
 }

@@ -11,43 +11,76 @@ export const cropScheduleSchema = z.object({
   seed: u32,
   sourceSize: pos,
   outputSize: pos,
-  scale: z.tuple([z.number().positive().max(1), z.number().positive().max(1)]).refine(([a, b]) => a <= b, "scale must be [lo, hi] with lo ≤ hi"),
-  ratio: z.tuple([z.number().positive(), z.number().positive()]).refine(([a, b]) => a <= b, "ratio must be [lo, hi] with lo ≤ hi"),
+  scale: z
+    .tuple([z.number().positive().max(1), z.number().positive().max(1)])
+    .refine(([a, b]) => a <= b, "scale must be [lo, hi] with lo ≤ hi"),
+  ratio: z
+    .tuple([z.number().positive(), z.number().positive()])
+    .refine(([a, b]) => a <= b, "ratio must be [lo, hi] with lo ≤ hi"),
   flipProb: z.number().min(0).max(1),
-  mix: z.object({ kind: z.enum(["none", "cutmix", "mixup"]), alpha: z.number().positive(), prob: z.number().min(0).max(1) }),
+  mix: z.object({
+    kind: z.enum(["none", "cutmix", "mixup"]),
+    alpha: z.number().positive(),
+    prob: z.number().min(0).max(1),
+  }),
 });
 
-export const runManifestSchema = z.object({
-  version: z.literal(1),
-  runId: id,
-  createdAt: z.string(),
-  dataset: z.object({
-    name: z.string().min(1),
-    classes: z.number().int().min(1).max(65535),
-    channels: pos,
-    height: pos,
-    width: pos,
-    classNames: z.array(z.string()).optional(),
-  }),
-  ipc: pos,
-  images: pos,
-  resolution: pos,
-  relabel: z.object({
-    epochs: pos,
-    cropsPerImage: z.number().int().min(1).max(65535),
-    k: z.number().int().min(1).max(255),
-    quant: z.enum(["u8", "f16"]),
-    /** Soft labels are softmax(logits / temperature); students use the same temperature. */
-    temperature: z.number().positive().default(1),
-    schedule: cropScheduleSchema,
-  }),
-  seeds: z.object({ run: u32, recover: u32.optional(), relabel: u32.optional() }),
-  teacher: z.object({ id: z.string().min(1), arch: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(), accuracy: z.number().min(0).max(1).optional() }),
-}).superRefine((m, ctx) => {
-  if (m.images !== m.dataset.classes * m.ipc) ctx.addIssue({ code: "custom", path: ["images"], message: `must equal dataset.classes × ipc = ${m.dataset.classes * m.ipc}` });
-  if (m.relabel.k > m.dataset.classes) ctx.addIssue({ code: "custom", path: ["relabel", "k"], message: `must be ≤ dataset.classes (${m.dataset.classes})` });
-  if (m.dataset.classNames && m.dataset.classNames.length !== m.dataset.classes) ctx.addIssue({ code: "custom", path: ["dataset", "classNames"], message: `must have dataset.classes (${m.dataset.classes}) names` });
-});
+export const runManifestSchema = z
+  .object({
+    version: z.literal(1),
+    runId: id,
+    createdAt: z.string(),
+    dataset: z.object({
+      name: z.string().min(1),
+      classes: z.number().int().min(1).max(65535),
+      channels: pos,
+      height: pos,
+      width: pos,
+      classNames: z.array(z.string()).optional(),
+    }),
+    ipc: pos,
+    images: pos,
+    resolution: pos,
+    relabel: z.object({
+      epochs: pos,
+      cropsPerImage: z.number().int().min(1).max(65535),
+      k: z.number().int().min(1).max(255),
+      quant: z.enum(["u8", "f16"]),
+      /** Soft labels are softmax(logits / temperature); students use the same temperature. */
+      temperature: z.number().positive().default(1),
+      schedule: cropScheduleSchema,
+    }),
+    seeds: z.object({ run: u32, recover: u32.optional(), relabel: u32.optional() }),
+    teacher: z.object({
+      id: z.string().min(1),
+      arch: z.string().min(1),
+      sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/)
+        .optional(),
+      accuracy: z.number().min(0).max(1).optional(),
+    }),
+  })
+  .superRefine((m, ctx) => {
+    if (m.images !== m.dataset.classes * m.ipc)
+      ctx.addIssue({
+        code: "custom",
+        path: ["images"],
+        message: `must equal dataset.classes × ipc = ${m.dataset.classes * m.ipc}`,
+      });
+    if (m.relabel.k > m.dataset.classes)
+      ctx.addIssue({
+        code: "custom",
+        path: ["relabel", "k"],
+        message: `must be ≤ dataset.classes (${m.dataset.classes})`,
+      });
+    if (m.dataset.classNames && m.dataset.classNames.length !== m.dataset.classes)
+      ctx.addIssue({
+        code: "custom",
+        path: ["dataset", "classNames"],
+        message: `must have dataset.classes (${m.dataset.classes}) names`,
+      });
+  });
 
 export type RunManifest = z.infer<typeof runManifestSchema>;
 

@@ -29,8 +29,12 @@ export async function buildWasm(ifStale = false): Promise<string> {
   const { default: asc } = await import("assemblyscript/asc");
   const { error, stderr } = await asc.main([
     join(root, "assembly", "index.ts"),
-    "-O3", "--runtime", "minimal", "--noAssert",
-    "--outFile", tmp,
+    "-O3",
+    "--runtime",
+    "minimal",
+    "--noAssert",
+    "--outFile",
+    tmp,
   ]);
   if (error) {
     rmSync(tmp, { force: true });
@@ -44,8 +48,14 @@ export async function buildWasm(ifStale = false): Promise<string> {
 export async function buildInspector(ifStale = false): Promise<string> {
   const wasm = await buildWasm(true);
   const js = join(INSPECTOR_BUILD, "inspector.js");
-  const sources = Math.max(newest(join(root, "inspector")), newest(join(root, "src")), newest(join(root, "..", "shared")), statSync(wasm).mtimeMs);
-  if (ifStale && INSPECTOR_FILES.every((f) => existsSync(join(INSPECTOR_BUILD, f))) && statSync(js).mtimeMs >= sources) return INSPECTOR_BUILD;
+  const sources = Math.max(
+    newest(join(root, "inspector")),
+    newest(join(root, "src")),
+    newest(join(root, "..", "shared")),
+    statSync(wasm).mtimeMs,
+  );
+  if (ifStale && INSPECTOR_FILES.every((f) => existsSync(join(INSPECTOR_BUILD, f))) && statSync(js).mtimeMs >= sources)
+    return INSPECTOR_BUILD;
   // built beside and renamed into place: a reader never sees half a page
   const tmp = `${INSPECTOR_BUILD}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -54,7 +64,13 @@ export async function buildInspector(ifStale = false): Promise<string> {
   await esbuild({
     entryPoints: [join(root, "inspector", "inspector.ts")],
     outfile: join(tmp, "inspector.js"),
-    bundle: true, format: "esm", platform: "browser", target: "es2022", minify: true, legalComments: "none", logLevel: "warning",
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    legalComments: "none",
+    logLevel: "warning",
   });
   copyFileSync(join(root, "inspector", "index.html"), join(tmp, "index.html"));
   copyFileSync(wasm, join(tmp, "label-stats.wasm"));

@@ -31,7 +31,11 @@ export interface BatchClientOptions {
 
 /** A request the edge refused for good (4xx other than 408/429): retrying would not help. */
 export class BatchClientError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(`edge ${status} ${code}: ${message}`);
     this.name = "BatchClientError";
   }
@@ -50,7 +54,12 @@ export interface Position {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** GET with retries: network errors, 5xx, 408 and 429 back off exponentially (with jitter). */
-async function requestWithRetry(o: BatchClientOptions, fetchFn: (input: string, init?: RequestInit) => Promise<Response>, url: string, signal?: AbortSignal): Promise<Response> {
+async function requestWithRetry(
+  o: BatchClientOptions,
+  fetchFn: (input: string, init?: RequestInit) => Promise<Response>,
+  url: string,
+  signal?: AbortSignal,
+): Promise<Response> {
   const retries = o.retries ?? 5;
   let delay = o.backoffMs ?? 100;
   for (let attempt = 0; ; attempt++) {
@@ -58,10 +67,11 @@ async function requestWithRetry(o: BatchClientOptions, fetchFn: (input: string, 
     try {
       const res = await fetchFn(url, { headers: { authorization: `Bearer ${o.token}` }, signal });
       if (res.ok) return res;
-      const body = await res.json().catch(() => null) as { error?: { code?: string; message?: string } } | null;
+      const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
       const code = body?.error?.code ?? "HTTP_ERROR";
       const message = body?.error?.message ?? res.statusText;
-      if (res.status < 500 && res.status !== 408 && res.status !== 429) throw new BatchClientError(res.status, code, message);
+      if (res.status < 500 && res.status !== 408 && res.status !== 429)
+        throw new BatchClientError(res.status, code, message);
       reason = `${res.status} ${code}`;
     } catch (e) {
       if (e instanceof BatchClientError || signal?.aborted) throw e;
@@ -79,16 +89,24 @@ export class BatchClient {
   private readonly fetchFn: (input: string, init?: RequestInit) => Promise<Response>;
   private readonly base: string;
 
-  private constructor(private readonly o: BatchClientOptions, readonly manifest: RunManifest) {
+  private constructor(
+    private readonly o: BatchClientOptions,
+    readonly manifest: RunManifest,
+  ) {
     this.fetchFn = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.base = o.baseUrl.replace(/\/+$/, "");
   }
 
   /** Reads (and validates) the run's manifest, then streams its batches. */
   static async open(o: BatchClientOptions): Promise<BatchClient> {
-    if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1)) throw new RangeError(`batchSize must be a positive integer, got ${o.batchSize}`);
+    if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1))
+      throw new RangeError(`batchSize must be a positive integer, got ${o.batchSize}`);
     const fetchFn = o.fetch ?? ((input: string, init?: RequestInit) => globalThis.fetch(input, init));
-    const res = await requestWithRetry(o, fetchFn, `${o.baseUrl.replace(/\/+$/, "")}/v1/runs/${encodeURIComponent(o.run)}/manifest`);
+    const res = await requestWithRetry(
+      o,
+      fetchFn,
+      `${o.baseUrl.replace(/\/+$/, "")}/v1/runs/${encodeURIComponent(o.run)}/manifest`,
+    );
     return new BatchClient(o, parseManifest(await res.json()));
   }
 
@@ -113,7 +131,8 @@ export class BatchClient {
       const res = await this.request(path, signal);
       try {
         const decoded = decodeBatch(await res.arrayBuffer());
-        if (decoded.epoch !== epoch || decoded.batch !== batch) throw new BatchFormatError(`asked for epoch ${epoch} batch ${batch}, got ${decoded.epoch}/${decoded.batch}`);
+        if (decoded.epoch !== epoch || decoded.batch !== batch)
+          throw new BatchFormatError(`asked for epoch ${epoch} batch ${batch}, got ${decoded.epoch}/${decoded.batch}`);
         return withDense(decoded);
       } catch (e) {
         if (signal?.aborted || attempt >= retries) throw e;
@@ -156,7 +175,8 @@ function withDense(d: DecodedBatch): TrainingBatch {
   return Object.assign(d, {
     dense(): Float32Array {
       const out = new Float32Array(d.crops * d.classes);
-      for (let i = 0; i < d.crops; i++) reconstructDense(d.ids, d.probs, d.k, d.classes, i * d.k, out.subarray(i * d.classes, (i + 1) * d.classes));
+      for (let i = 0; i < d.crops; i++)
+        reconstructDense(d.ids, d.probs, d.k, d.classes, i * d.k, out.subarray(i * d.classes, (i + 1) * d.classes));
       return out;
     },
   });

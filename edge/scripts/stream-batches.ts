@@ -16,32 +16,57 @@ const program = new Command()
   .option("--pixels", "fetch crop pixels too")
   .option("--prefetch <n>", "requests ahead", "4")
   .option("--check <table>", "local labels.dlt to compare every label with")
-  .action(async (o: { url: string; token: string; run: string; size: string; epochs: string; pixels?: boolean; prefetch: string; check?: string }) => {
-    const client = await BatchClient.open({
-      baseUrl: o.url, token: o.token, run: o.run, batchSize: Number(o.size), pixels: !!o.pixels, prefetch: Number(o.prefetch),
-      onRetry: (r) => console.error(`retry ${r.attempt} in ${r.delayMs.toFixed(0)} ms: ${r.reason}`),
-    });
-    const table = o.check ? decodeLabelTable(readFileSync(o.check)) : null;
-    const t0 = performance.now();
-    let batches = 0, crops = 0, bytes = 0, mismatches = 0;
-    for await (const b of client.batches({ epoch: 0, batch: 0 }, Number(o.epochs))) {
-      batches++;
-      crops += b.crops;
-      bytes += b.probs.buffer.byteLength;
-      if (table) {
-        for (let s = 0; s < b.slots; s++) {
-          const rec = table.record(b.epoch, b.firstSlot + s);
-          for (let j = 0; j < b.k; j++) if (rec.ids[j] !== b.ids[s * b.k + j] || rec.probs[j] !== b.probs[s * b.k + j]) mismatches++;
+  .action(
+    async (o: {
+      url: string;
+      token: string;
+      run: string;
+      size: string;
+      epochs: string;
+      pixels?: boolean;
+      prefetch: string;
+      check?: string;
+    }) => {
+      const client = await BatchClient.open({
+        baseUrl: o.url,
+        token: o.token,
+        run: o.run,
+        batchSize: Number(o.size),
+        pixels: !!o.pixels,
+        prefetch: Number(o.prefetch),
+        onRetry: (r) => console.error(`retry ${r.attempt} in ${r.delayMs.toFixed(0)} ms: ${r.reason}`),
+      });
+      const table = o.check ? decodeLabelTable(readFileSync(o.check)) : null;
+      const t0 = performance.now();
+      let batches = 0,
+        crops = 0,
+        bytes = 0,
+        mismatches = 0;
+      for await (const b of client.batches({ epoch: 0, batch: 0 }, Number(o.epochs))) {
+        batches++;
+        crops += b.crops;
+        bytes += b.probs.buffer.byteLength;
+        if (table) {
+          for (let s = 0; s < b.slots; s++) {
+            const rec = table.record(b.epoch, b.firstSlot + s);
+            for (let j = 0; j < b.k; j++)
+              if (rec.ids[j] !== b.ids[s * b.k + j] || rec.probs[j] !== b.probs[s * b.k + j]) mismatches++;
+          }
+        }
+        if (batches === 1) {
+          const top = Array.from(b.ids.subarray(0, 3), (id, j) => `${id}:${b.probs[j].toFixed(3)}`).join(" ");
+          console.log(
+            `epoch ${b.epoch} batch ${b.batch}: ${b.crops} crops, first crop image ${b.image[0]} box [${Array.from(b.box.subarray(0, 4))}] top-3 ${top}${b.pixels ? `, pixels ${b.pixels.length} floats` : ""}`,
+          );
         }
       }
-      if (batches === 1) {
-        const top = Array.from(b.ids.subarray(0, 3), (id, j) => `${id}:${b.probs[j].toFixed(3)}`).join(" ");
-        console.log(`epoch ${b.epoch} batch ${b.batch}: ${b.crops} crops, first crop image ${b.image[0]} box [${Array.from(b.box.subarray(0, 4))}] top-3 ${top}${b.pixels ? `, pixels ${b.pixels.length} floats` : ""}`);
-      }
-    }
-    const s = (performance.now() - t0) / 1000;
-    console.log(`${batches} batches, ${crops} crops, ${(bytes / 1e6).toFixed(2)} MB in ${s.toFixed(2)} s (${(crops / s).toFixed(0)} crops/s)` + (table ? `; labels differing from ${o.check}: ${mismatches}` : ""));
-    if (mismatches) process.exitCode = 1;
-  });
+      const s = (performance.now() - t0) / 1000;
+      console.log(
+        `${batches} batches, ${crops} crops, ${(bytes / 1e6).toFixed(2)} MB in ${s.toFixed(2)} s (${(crops / s).toFixed(0)} crops/s)` +
+          (table ? `; labels differing from ${o.check}: ${mismatches}` : ""),
+      );
+      if (mismatches) process.exitCode = 1;
+    },
+  );
 
 await program.parseAsync();

@@ -13,10 +13,16 @@ const program = new Command()
   .option("--ttl <seconds>", "lifetime in seconds", "3600")
   .option("--sub <name>", "who the token is for (kept in its claims)")
   .action(async (role: string, runs: string, o: { ttl: string; sub?: string }) => {
-    if (!(ROLES as readonly string[]).includes(role)) program.error(`role must be one of ${ROLES.join(", ")}, got '${role}'`);
+    if (!(ROLES as readonly string[]).includes(role))
+      program.error(`role must be one of ${ROLES.join(", ")}, got '${role}'`);
     const key = process.env.TOKEN_SIGNING_KEY ?? DEV_SIGNING_KEY;
     try {
-      const { token } = await issueToken(key, { role: role as Role, runs: runs === "*" ? "*" : runs.split(","), ttlSeconds: Number(o.ttl), sub: o.sub });
+      const { token } = await issueToken(key, {
+        role: role as Role,
+        runs: runs === "*" ? "*" : runs.split(","),
+        ttlSeconds: Number(o.ttl),
+        sub: o.sub,
+      });
       process.stdout.write(`${token}\n`);
     } catch (e) {
       program.error(`cannot sign this token: ${e instanceof Error ? e.message : String(e)}`);

@@ -31,11 +31,18 @@ app.route("/v1/runs", imageRoutes);
 app.route("/v1/runs", tableRoutes);
 app.route("/v1/runs", batchRoutes);
 
-app.notFound((c) => c.json(errorBody("NOT_FOUND", `no route ${c.req.method} ${new URL(c.req.url).pathname}: see edge/README.md for the API`), 404));
+app.notFound((c) =>
+  c.json(
+    errorBody("NOT_FOUND", `no route ${c.req.method} ${new URL(c.req.url).pathname}: see edge/README.md for the API`),
+    404,
+  ),
+);
 
 app.onError((err, c) => {
   if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status);
   // Unexpected: log what failed (never headers: they carry tokens), answer without internals.
-  console.error(`edge: ${c.req.method} ${new URL(c.req.url).pathname} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  console.error(
+    `edge: ${c.req.method} ${new URL(c.req.url).pathname} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
   return c.json(errorBody("INTERNAL", "internal error; the request was not completed"), 500);
 });

@@ -11,7 +11,11 @@ const DIGITS = /^(0|[1-9][0-9]{0,9})$/;
 
 export function parseRunId(raw: string | undefined): RunId {
   if (raw === undefined || !RUN_ID.test(raw)) {
-    throw new ApiError(400, "BAD_RUN_ID", `run id ${JSON.stringify(raw ?? "")} is not valid: use 1–16 characters of A–Z, a–z, 0–9, '_' or '-'`);
+    throw new ApiError(
+      400,
+      "BAD_RUN_ID",
+      `run id ${JSON.stringify(raw ?? "")} is not valid: use 1–16 characters of A–Z, a–z, 0–9, '_' or '-'`,
+    );
   }
   return raw as RunId;
 }
@@ -19,10 +23,15 @@ export function parseRunId(raw: string | undefined): RunId {
 /** A decimal integer in [min, max] (no sign, no leading zeros, no exponent). */
 export function parseIntParam(name: string, raw: string | undefined, min: number, max: number): number {
   if (raw === undefined || !DIGITS.test(raw)) {
-    throw new ApiError(400, "BAD_PARAM", `${name} must be a decimal integer in [${min}, ${max}], got ${JSON.stringify(raw ?? "")}`);
+    throw new ApiError(
+      400,
+      "BAD_PARAM",
+      `${name} must be a decimal integer in [${min}, ${max}], got ${JSON.stringify(raw ?? "")}`,
+    );
   }
   const v = Number(raw);
-  if (v < min || v > max) throw new ApiError(400, "BAD_PARAM", `${name} ${v} is out of range: it must be in [${min}, ${max}]`);
+  if (v < min || v > max)
+    throw new ApiError(400, "BAD_PARAM", `${name} ${v} is out of range: it must be in [${min}, ${max}]`);
   return v;
 }
 

@@ -5,7 +5,11 @@ import type { Value } from "../graph/types.ts";
 
 export function countOver(b: GraphBuilder, x: Value, axes: readonly number[]): Value {
   const dims = axes.map((a) => x.shape[a]);
-  if (dims.every((d) => typeof d === "number")) return b.scalar((dims as number[]).reduce((p, d) => p * d, 1), x.dtype);
+  if (dims.every((d) => typeof d === "number"))
+    return b.scalar(
+      (dims as number[]).reduce((p, d) => p * d, 1),
+      x.dtype,
+    );
   const sizes = b.op1("Gather", [b.shapeOf(x), b.ints(axes)], { axis: 0 });
   return b.cast(b.op1("ReduceProd", [sizes, b.ints([0])], { keepdims: 0 }), x.dtype);
 }

@@ -15,8 +15,14 @@ import { broadcastsTo, expandGrad, unbroadcast } from "./unbroadcast.ts";
 const output = (n: Node) => n.outputs[0];
 const input = (n: Node) => n.inputs[0]!;
 const TAKES_LAZY_GRADIENT: Readonly<Record<string, (n: Node) => Value>> = {
-  Identity: output, Add: output, Sub: output, Neg: output, Mul: output, Div: output,
-  ReduceSum: input, ReduceMean: input,
+  Identity: output,
+  Add: output,
+  Sub: output,
+  Neg: output,
+  Mul: output,
+  Div: output,
+  ReduceSum: input,
+  ReduceMean: input,
 };
 
 const fmt = (v: Value) => `[${v.shape.join(", ")}]`;
@@ -36,7 +42,10 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     if (n.inputs.some((i) => i && depends.has(i))) for (const o of n.outputs) if (isFloat(o.dtype)) depends.add(o);
   }
   if (!depends.has(loss)) {
-    throw new GraphError("NO_GRADIENT", `the loss '${loss.name}' does not depend on ${wrt.map((w) => `'${w.name}'`).join(", ")}`);
+    throw new GraphError(
+      "NO_GRADIENT",
+      `the loss '${loss.name}' does not depend on ${wrt.map((w) => `'${w.name}'`).join(", ")}`,
+    );
   }
   // Nodes the loss depends on (backward sweep), restricted to those fed by a wrt value.
   const onPath = new Set<Node>();
@@ -57,9 +66,19 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
   if (opts.seed) accumulate(loss, opts.seed);
   else {
     if (!loss.shape.every((d) => d === 1)) {
-      throw new GraphError("BAD_SHAPE", `loss '${loss.name}' has shape [${loss.shape.join(", ")}]; pass a seed gradient or reduce it to one element`);
+      throw new GraphError(
+        "BAD_SHAPE",
+        `loss '${loss.name}' has shape [${loss.shape.join(", ")}]; pass a seed gradient or reduce it to one element`,
+      );
     }
-    accumulate(loss, b.constant({ dtype: loss.dtype, shape: [...loss.shape] as number[], data: loss.dtype === "float64" ? new Float64Array([1]) : new Float32Array([1]) }));
+    accumulate(
+      loss,
+      b.constant({
+        dtype: loss.dtype,
+        shape: [...loss.shape] as number[],
+        data: loss.dtype === "float64" ? new Float64Array([1]) : new Float32Array([1]),
+      }),
+    );
   }
 
   for (let k = nodes.length - 1; k >= 0; k--) {
@@ -79,7 +98,11 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
       const raw = rule(ctx);
       outGrads.forEach((g, k) => {
         if (g && !ctx.read.has(k)) {
-          throw new GraphError("NO_GRADIENT", `a gradient reaches output ${k} ('${n.outputs[k].name}') of ${n.op}, and its rule does not differentiate that output`, n.name);
+          throw new GraphError(
+            "NO_GRADIENT",
+            `a gradient reaches output ${k} ('${n.outputs[k].name}') of ${n.op}, and its rule does not differentiate that output`,
+            n.name,
+          );
         }
       });
       return raw.map((g, i) => {
@@ -87,7 +110,11 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
         const x = n.inputs[i]!;
         const out = ctx.reduced.has(g) ? g : unbroadcast(b, g, x, lazyFull ? lazyFull(n) : g);
         if (!broadcastsTo(out.shape, x.shape)) {
-          throw new GraphError("BAD_SHAPE", `${n.op} gradient rule returned ${fmt(g)} for input ${i} ('${x.name}') of shape ${fmt(x)}, which does not reduce to it`, n.name);
+          throw new GraphError(
+            "BAD_SHAPE",
+            `${n.op} gradient rule returned ${fmt(g)} for input ${i} ('${x.name}') of shape ${fmt(x)}, which does not reduce to it`,
+            n.name,
+          );
         }
         return out;
       });

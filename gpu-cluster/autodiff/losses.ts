@@ -15,7 +15,13 @@ export function crossEntropy(b: GraphBuilder, logits: Value, targets: Value): Va
  * post-training use it. `teacherProbs` are probabilities already at temperature T.
  * With `scaleT2` the loss is multiplied by T² (Hinton's gradient-scale correction).
  */
-export function klDivergence(b: GraphBuilder, studentLogits: Value, teacherProbs: Value, temperature: number, scaleT2 = false): Value {
+export function klDivergence(
+  b: GraphBuilder,
+  studentLogits: Value,
+  teacherProbs: Value,
+  temperature: number,
+  scaleT2 = false,
+): Value {
   return b.scope("kl_divergence", () => {
     const logq = b.logSoftmax(b.scale(studentLogits, 1 / temperature), -1);
     // t log t is constant w.r.t. the student; Max keeps log(0) out of the value.

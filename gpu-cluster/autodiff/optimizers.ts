@@ -36,7 +36,8 @@ function stateSlot(b: GraphBuilder, name: string, like: Value): { input: Value; 
 /** SGD with momentum and (coupled, L2) weight decay, PyTorch semantics:
  *  v ← μ v + (g + λ w);  w ← w − lr · v */
 export function sgd(o: { momentum?: number; weightDecay?: number } = {}): Optimizer {
-  const mu = o.momentum ?? 0.9, wd = o.weightDecay ?? 0;
+  const mu = o.momentum ?? 0.9,
+    wd = o.weightDecay ?? 0;
   return {
     kind: "sgd",
     apply(b, params) {
@@ -62,8 +63,13 @@ export function sgd(o: { momentum?: number; weightDecay?: number } = {}): Optimi
 }
 
 /** Adam (weightDecay as L2 added to the gradient) or AdamW (decoupled: w ← w − lr·λ·w). */
-export function adam(o: { beta1?: number; beta2?: number; eps?: number; weightDecay?: number; decoupled?: boolean } = {}): Optimizer {
-  const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.999, eps = o.eps ?? 1e-8, wd = o.weightDecay ?? 0;
+export function adam(
+  o: { beta1?: number; beta2?: number; eps?: number; weightDecay?: number; decoupled?: boolean } = {},
+): Optimizer {
+  const b1 = o.beta1 ?? 0.9,
+    b2 = o.beta2 ?? 0.999,
+    eps = o.eps ?? 1e-8,
+    wd = o.weightDecay ?? 0;
   const decoupled = o.decoupled ?? false;
   return {
     kind: decoupled ? "adamw" : "adam",
@@ -89,12 +95,18 @@ export function adam(o: { beta1?: number; beta2?: number; eps?: number; weightDe
         }
       });
       return {
-        updated, state,
+        updated,
+        state,
         feeds: (step, rate) => {
           const t = step + 1;
-          const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
+          const bc1 = 1 - b1 ** t,
+            bc2 = 1 - b2 ** t;
           // PyTorch: w −= lr/bc1 · m / (√v/√bc2 + ε) = lr·√bc2/bc1 · m / (√v + ε√bc2)
-          return { lr: scalarFeed(rate), adam_lr_t: scalarFeed((rate * Math.sqrt(bc2)) / bc1), adam_eps_t: scalarFeed(eps * Math.sqrt(bc2)) };
+          return {
+            lr: scalarFeed(rate),
+            adam_lr_t: scalarFeed((rate * Math.sqrt(bc2)) / bc1),
+            adam_eps_t: scalarFeed(eps * Math.sqrt(bc2)),
+          };
         },
       };
     },

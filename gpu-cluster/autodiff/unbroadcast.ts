@@ -33,13 +33,18 @@ export function expandGrad(b: GraphBuilder, grad: Value, like: Value): Value {
  * The result has like's rank and broadcasts to it (it may stay lazy); the walker checks that.
  */
 export function unbroadcast(b: GraphBuilder, grad: Value, like: Value, full: Value = grad): Value {
-  const F = full.shape, G = grad.shape, X = like.shape;
+  const F = full.shape,
+    G = grad.shape,
+    X = like.shape;
   if (sameShape(G, X) && sameShape(F, X)) return grad;
   const r = Math.max(F.length, G.length, X.length);
   const at = (s: Shape, i: number): Dim | undefined => s[i - (r - s.length)]; // undefined: axis absent
-  const sumAxes: number[] = [], countAxes: number[] = [];
+  const sumAxes: number[] = [],
+    countAxes: number[] = [];
   for (let i = 0; i < r; i++) {
-    const x = at(X, i), g = at(G, i), f = at(F, i) ?? g;
+    const x = at(X, i),
+      g = at(G, i),
+      f = at(F, i) ?? g;
     if (x !== undefined && x !== 1) continue;
     if (g !== undefined && g !== 1) sumAxes.push(i - (r - G.length));
     else if (f !== undefined && f !== 1) countAxes.push(i - (r - F.length));

@@ -49,21 +49,28 @@ export interface CliOptions {
   baselines: boolean;
 }
 
-const int = (name: string, min = 0) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${v}'`);
-  return n;
-};
-const positive = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got '${v}'`);
-  return n;
-};
-const nonNegative = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got '${v}'`);
-  return n;
-};
+const int =
+  (name: string, min = 0) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+const positive =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got '${v}'`);
+    return n;
+  };
+const nonNegative =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got '${v}'`);
+    return n;
+  };
 const range = (v: string): [number, number] => {
   const parts = v.split(",").map(Number);
   if (parts.length !== 2 || !(parts[0] > 0 && parts[0] <= parts[1] && parts[1] <= 1)) {
@@ -71,44 +78,115 @@ const range = (v: string): [number, number] => {
   }
   return [parts[0], parts[1]];
 };
-const arch = (name: string) => (v: string): string => {
-  if (!(ARCHITECTURES as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${ARCHITECTURES.join(", ")}, got '${v}'`);
-  return v;
-};
-const list = (v: string): string[] => v.split(",").map((s) => s.trim()).filter(Boolean);
+const arch =
+  (name: string) =>
+  (v: string): string => {
+    if (!(ARCHITECTURES as readonly string[]).includes(v))
+      throw new InvalidArgumentError(`${name} must be one of ${ARCHITECTURES.join(", ")}, got '${v}'`);
+    return v;
+  };
+const list = (v: string): string[] =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export function addRunOptions(cmd: Command): Command {
   return cmd
     .option("--data <path>", "IDX folder or image folder (one sub-folder per class); default: the embedded MNIST")
-    .option("--resolution <px>", "image folders: resize every image to px × px (default: the first image's size)", int("--resolution", 4))
+    .option(
+      "--resolution <px>",
+      "image folders: resize every image to px × px (default: the first image's size)",
+      int("--resolution", 4),
+    )
     .option("--ipc <n>", "synthetic images per class", int("--ipc", 1), 10)
     .option("--out <dir>", "run folder (default runs/<dataset>-ipc<N>-seed<S>)")
     .option("--seed <s>", "seed of every random choice in the run", int("--seed"), 0)
     .option("--teacher <file.onnx>", "import this pretrained teacher instead of training one (squeeze is skipped)")
     .option("--force", "redo stages even when their outputs exist and match the config", false)
     .option("--quiet", "no progress bars", false)
-    .addOption(new Option("--ep <name>", "ONNX Runtime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
+    .addOption(
+      new Option("--ep <name>", "ONNX Runtime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"),
+    )
     .option("--threads <n>", "intra-op threads (default: ORT's choice)", int("--threads", 1))
-    .option("--teacher-arch <arch>", "squeeze: teacher architecture (convnet-D, resnet18, resnet50)", arch("--teacher-arch"), "convnet-3")
+    .option(
+      "--teacher-arch <arch>",
+      "squeeze: teacher architecture (convnet-D, resnet18, resnet50)",
+      arch("--teacher-arch"),
+      "convnet-3",
+    )
     .option("--teacher-width <n>", "squeeze: teacher first-stage width", int("--teacher-width", 1), 32)
-    .option("--teacher-epochs <n>", "squeeze: epochs over the real training set (default: about 1 M images seen, 2–200 epochs; MNIST 18)", int("--teacher-epochs", 1))
+    .option(
+      "--teacher-epochs <n>",
+      "squeeze: epochs over the real training set (default: about 1 M images seen, 2–200 epochs; MNIST 18)",
+      int("--teacher-epochs", 1),
+    )
     .option("--iterations <n>", "recover: Adam steps per batch of synthetic images", int("--iterations", 1), 100)
-    .option("--recover-batch <n>", "recover: images optimised together (whole blocks of classes)", int("--recover-batch", 1), 100)
+    .option(
+      "--recover-batch <n>",
+      "recover: images optimised together (whole blocks of classes)",
+      int("--recover-batch", 1),
+      100,
+    )
     .option("--recover-lr <x>", "recover: Adam learning rate (cosine decay to 0)", positive("--recover-lr"), 0.05)
     .option("--r-bn <x>", "recover: weight of the BatchNorm-statistics loss", nonNegative("--r-bn"), 1)
-    .option("--first-bn-multiplier <x>", "recover: extra weight of the first BN layer", nonNegative("--first-bn-multiplier"), 10)
-    .addOption(new Option("--init <kind>", "recover: initial images").choices(["noise", "real", "collage"]).default("real"))
-    .addOption(new Option("--select <how>", "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), kmeans (pixel k-means over m per image)").choices(["random", "typical", "kmeans"]).default("kmeans"))
-    .option("--select-from <m>", "recover, --select typical|kmeans: random real candidates per synthetic image", int("--select-from", 1), 10)
-    .option("--crop-scale <lo,hi>", "recover and relabel: RandomResizedCrop area range", range, [0.5, 1] as [number, number])
-    .option("--flip <p>", "recover and relabel: horizontal flip probability (default 0.5 where the class means are mirror-symmetric, else 0: data/mirror.ts)", nonNegative("--flip"))
-    .option("--epochs <n>", "relabel and evaluate: student epochs, one crop per image per epoch (default: 300, or more so that a student sees ≥ 150 000 crops: IPC 1 on 10 classes gets 15 000)", int("--epochs", 1))
+    .option(
+      "--first-bn-multiplier <x>",
+      "recover: extra weight of the first BN layer",
+      nonNegative("--first-bn-multiplier"),
+      10,
+    )
+    .addOption(
+      new Option("--init <kind>", "recover: initial images").choices(["noise", "real", "collage"]).default("real"),
+    )
+    .addOption(
+      new Option(
+        "--select <how>",
+        "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), kmeans (pixel k-means over m per image)",
+      )
+        .choices(["random", "typical", "kmeans"])
+        .default("kmeans"),
+    )
+    .option(
+      "--select-from <m>",
+      "recover, --select typical|kmeans: random real candidates per synthetic image",
+      int("--select-from", 1),
+      10,
+    )
+    .option("--crop-scale <lo,hi>", "recover and relabel: RandomResizedCrop area range", range, [0.5, 1] as [
+      number,
+      number,
+    ])
+    .option(
+      "--flip <p>",
+      "recover and relabel: horizontal flip probability (default 0.5 where the class means are mirror-symmetric, else 0: data/mirror.ts)",
+      nonNegative("--flip"),
+    )
+    .option(
+      "--epochs <n>",
+      "relabel and evaluate: student epochs, one crop per image per epoch (default: 300, or more so that a student sees ≥ 150 000 crops: IPC 1 on 10 classes gets 15 000)",
+      int("--epochs", 1),
+    )
     .option("--top-k <n>", "relabel: classes kept per crop", int("--top-k", 1), 10)
     .addOption(new Option("--quant <q>", "relabel: probability quantisation").choices(["u8", "f16"]).default("u8"))
-    .option("--temperature <t>", "relabel and evaluate: softmax temperature of the soft labels", positive("--temperature"), 4)
-    .addOption(new Option("--mix <kind>", "relabel and evaluate: mix crops of a batch").choices(["none", "cutmix", "mixup"]).default("none"))
+    .option(
+      "--temperature <t>",
+      "relabel and evaluate: softmax temperature of the soft labels",
+      positive("--temperature"),
+      4,
+    )
+    .addOption(
+      new Option("--mix <kind>", "relabel and evaluate: mix crops of a batch")
+        .choices(["none", "cutmix", "mixup"])
+        .default("none"),
+    )
     .option("--students <archs>", "evaluate: student architectures, comma separated", list, ["convnet-3"])
-    .option("--student-width <n>", "evaluate: student first-stage width (ConvNet width, ResNet base planes)", int("--student-width", 1), 32)
+    .option(
+      "--student-width <n>",
+      "evaluate: student first-stage width (ConvNet width, ResNet base planes)",
+      int("--student-width", 1),
+      32,
+    )
     .option("--student-batch <n>", "evaluate: student batch size", int("--student-batch", 1), 50)
     .option("--student-lr <x>", "evaluate: AdamW learning rate (cosine)", positive("--student-lr"), 0.003)
     .option("--no-baselines", "evaluate: skip the random-subset baselines");

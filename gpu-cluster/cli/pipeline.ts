@@ -3,7 +3,15 @@
 // themselves (gpu-cluster/stages) know nothing of files, flags or progress bookkeeping.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { channelStats, defaultAugment, indicesByClass, loadDataset, mirrorAsymmetry, type ChannelStats, type DatasetSplits } from "../data/index.ts";
+import {
+  channelStats,
+  defaultAugment,
+  indicesByClass,
+  loadDataset,
+  mirrorAsymmetry,
+  type ChannelStats,
+  type DatasetSplits,
+} from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
 import { encodePlanarPng, writeGridPng } from "../io/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
@@ -33,7 +41,10 @@ export class Pipeline {
   readonly run: RunFolder;
   readonly datasetName: string;
 
-  constructor(readonly o: CliOptions, readonly command: string) {
+  constructor(
+    readonly o: CliOptions,
+    readonly command: string,
+  ) {
     this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
     this.run = new RunFolder(o.out ?? join("runs", `${this.datasetName}-ipc${o.ipc}-seed${o.seed}`));
   }
@@ -43,7 +54,12 @@ export class Pipeline {
   }
 
   get data(): DatasetSplits {
-    this.splits ??= loadDataset(this.o.data, this.o.resolution ? { height: this.o.resolution, width: this.o.resolution, seed: this.o.seed } : { seed: this.o.seed });
+    this.splits ??= loadDataset(
+      this.o.data,
+      this.o.resolution
+        ? { height: this.o.resolution, width: this.o.resolution, seed: this.o.seed }
+        : { seed: this.o.seed },
+    );
     return this.splits;
   }
 
@@ -70,7 +86,11 @@ export class Pipeline {
   schedule(): CropScheduleParams {
     const size = datasetSize(this.data.train);
     return defaultCropSchedule({
-      seed: this.o.seed, sourceSize: size, outputSize: size, scale: this.o.cropScale, flipProb: this.flipProb(),
+      seed: this.o.seed,
+      sourceSize: size,
+      outputSize: size,
+      scale: this.o.cropScale,
+      flipProb: this.flipProb(),
       mix: { kind: this.o.mix, alpha: this.o.mix === "mixup" ? 0.8 : 1, prob: this.o.mix === "none" ? 0 : 1 },
     });
   }
@@ -95,57 +115,122 @@ export class Pipeline {
     const o = this.o;
     if (o.teacher) {
       const t = readTeacherFile(o.teacher);
-      const outcome = await this.run.stage({ name: "squeeze", config: { imported: sha256(t.bytes) }, inputs: [], outputs: ["teacher.onnx"], force: o.force },
+      const outcome = await this.run.stage(
+        {
+          name: "squeeze",
+          config: { imported: sha256(t.bytes) },
+          inputs: [],
+          outputs: ["teacher.onnx"],
+          force: o.force,
+        },
         async () => {
           // the bytes already read (and hashed above) go into the run folder: the file is read once
           writeFileAtomic(this.run.path("teacher.onnx"), t.bytes);
           this.teacherWritten({ ...t, file: this.run.path("teacher.onnx") });
-        });
+        },
+      );
       this.log(`squeeze: ${outcome === "ran" ? "imported" : "kept"} teacher ${o.teacher}`);
       return;
     }
     // Epochs (undefined: from the training-set size), held-out epoch choice and flip: squeeze.ts.
     const cfg = {
-      arch: o.teacherArch, width: o.teacherWidth, epochs: o.teacherEpochs, batch: 128, lr: 0.05, momentum: 0.9, weightDecay: 5e-4,
-      warmupEpochs: 1, augment: defaultAugment(this.data.train, this.mirrorFlip()), holdout: true, seed: o.seed,
+      arch: o.teacherArch,
+      width: o.teacherWidth,
+      epochs: o.teacherEpochs,
+      batch: 128,
+      lr: 0.05,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      warmupEpochs: 1,
+      augment: defaultAugment(this.data.train, this.mirrorFlip()),
+      holdout: true,
+      seed: o.seed,
     };
-    const outcome = await this.run.stage({ name: "squeeze", config: { ...cfg, data: this.dataId() }, inputs: [], outputs: ["teacher.onnx"], force: o.force }, async () => {
-      const r = await squeeze(this.data, cfg, this.compile);
-      writeFileAtomic(this.run.path("teacher.onnx"), r.onnx);
-      this.teacherWritten();
-      // accuracy (in the note, as in teacher.onnx) is on the test set; the epoch was chosen on the held-out part of train.
-      writeJsonAtomic(this.run.path("teacher.json"), {
-        ...r.note, test_accuracy: r.accuracy, epochs: r.epochs, fit_images: r.fitImages, holdout_images: r.holdoutImages,
-        chosen: r.chosen, holdout_scores: r.scores, losses: r.losses, augment: cfg.augment,
-      });
-      const pick = r.chosen ? `epoch ${r.chosen.epoch}/${r.epochs} by held-out top-1 ${(r.chosen.holdout * 100).toFixed(2)} % (${r.holdoutImages} train images)` : `${r.epochs} epochs`;
-      this.log(`squeeze: ${cfg.arch} teacher, ${pick}; test top-1 ${(r.accuracy * 100).toFixed(2)} %`);
-    });
+    const outcome = await this.run.stage(
+      {
+        name: "squeeze",
+        config: { ...cfg, data: this.dataId() },
+        inputs: [],
+        outputs: ["teacher.onnx"],
+        force: o.force,
+      },
+      async () => {
+        const r = await squeeze(this.data, cfg, this.compile);
+        writeFileAtomic(this.run.path("teacher.onnx"), r.onnx);
+        this.teacherWritten();
+        // accuracy (in the note, as in teacher.onnx) is on the test set; the epoch was chosen on the held-out part of train.
+        writeJsonAtomic(this.run.path("teacher.json"), {
+          ...r.note,
+          test_accuracy: r.accuracy,
+          epochs: r.epochs,
+          fit_images: r.fitImages,
+          holdout_images: r.holdoutImages,
+          chosen: r.chosen,
+          holdout_scores: r.scores,
+          losses: r.losses,
+          augment: cfg.augment,
+        });
+        const pick = r.chosen
+          ? `epoch ${r.chosen.epoch}/${r.epochs} by held-out top-1 ${(r.chosen.holdout * 100).toFixed(2)} % (${r.holdoutImages} train images)`
+          : `${r.epochs} epochs`;
+        this.log(`squeeze: ${cfg.arch} teacher, ${pick}; test top-1 ${(r.accuracy * 100).toFixed(2)} %`);
+      },
+    );
     if (outcome === "skipped") this.log("squeeze: up to date (teacher.onnx)");
   }
 
   async recover(): Promise<void> {
     const o = this.o;
     const cfg = {
-      ipc: o.ipc, iterations: o.iterations, batch: o.recoverBatch, lr: o.recoverLr, rBn: o.rBn, firstBnMultiplier: o.firstBnMultiplier,
-      beta1: 0.5, beta2: 0.9, init: o.init, cropScale: o.cropScale, flipProb: this.flipProb(), seed: o.seed,
+      ipc: o.ipc,
+      iterations: o.iterations,
+      batch: o.recoverBatch,
+      lr: o.recoverLr,
+      rBn: o.rBn,
+      firstBnMultiplier: o.firstBnMultiplier,
+      beta1: 0.5,
+      beta2: 0.9,
+      init: o.init,
+      cropScale: o.cropScale,
+      flipProb: this.flipProb(),
+      seed: o.seed,
     };
-    const outcome = await this.run.stage({ name: "recover", config: { ...cfg, data: o.init !== "noise" ? this.dataId() : undefined, select: o.init === "real" && o.select !== "random" ? [o.select, o.selectFrom] : undefined },
-      inputs: ["teacher.onnx"], outputs: ["images.npy", "images", "grid.png"], force: o.force }, async () => {
-      const tf = this.teacher();
-      const [C, H] = tf.inputShape;
-      const K = tf.classes;
-      if (K !== this.data.train.classes.length && o.init !== "noise") throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
-      const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
-      const r = await recover({ source, classes: K, channels: C, size: H, stats: this.teacherStats() }, cfg, await this.initialRealImages(tf.bytes, K), this.compile);
-      const N = K * o.ipc;
-      writeNpy(this.run.path("images.npy"), { data: r.pixels, shape: [N, C, H, H] });
-      this.writeImageFolder(r.pixels, N, C, H);
-      writeGridPng(this.run.path("grid.png"), r.pixels, N, C, H, H, o.ipc);
-      writeJsonAtomic(this.run.path("recover.json"), { batches: r.batches });
-      const last = r.batches.at(-1)!.last;
-      this.log(`recover: ${N} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)})`);
-    });
+    const outcome = await this.run.stage(
+      {
+        name: "recover",
+        config: {
+          ...cfg,
+          data: o.init !== "noise" ? this.dataId() : undefined,
+          select: o.init === "real" && o.select !== "random" ? [o.select, o.selectFrom] : undefined,
+        },
+        inputs: ["teacher.onnx"],
+        outputs: ["images.npy", "images", "grid.png"],
+        force: o.force,
+      },
+      async () => {
+        const tf = this.teacher();
+        const [C, H] = tf.inputShape;
+        const K = tf.classes;
+        if (K !== this.data.train.classes.length && o.init !== "noise")
+          throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
+        const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
+        const r = await recover(
+          { source, classes: K, channels: C, size: H, stats: this.teacherStats() },
+          cfg,
+          await this.initialRealImages(tf.bytes, K),
+          this.compile,
+        );
+        const N = K * o.ipc;
+        writeNpy(this.run.path("images.npy"), { data: r.pixels, shape: [N, C, H, H] });
+        this.writeImageFolder(r.pixels, N, C, H);
+        writeGridPng(this.run.path("grid.png"), r.pixels, N, C, H, H, o.ipc);
+        writeJsonAtomic(this.run.path("recover.json"), { batches: r.batches });
+        const last = r.batches.at(-1)!.last;
+        this.log(
+          `recover: ${N} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)})`,
+        );
+      },
+    );
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");
   }
 
@@ -153,13 +238,16 @@ export class Pipeline {
   private async initialRealImages(teacher: Uint8Array, classes: number): Promise<ImageSet | undefined> {
     const o = this.o;
     if (o.init === "noise") return undefined;
-    if (o.init !== "real" && o.select !== "random") throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}: add --select random`);
+    if (o.init !== "real" && o.select !== "random")
+      throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}: add --select random`);
     // candidates per image, as many as the smallest class allows
     const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
     const m = o.select === "random" ? 1 : Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / o.ipc)));
     const candidates = randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed);
     if (m === 1) return candidates;
-    this.log(`recover: start from the ${o.select === "typical" ? "most typical" : "k-means representatives"} of ${m} real candidates per image`);
+    this.log(
+      `recover: start from the ${o.select === "typical" ? "most typical" : "k-means representatives"} of ${m} real candidates per image`,
+    );
     return o.select === "typical"
       ? await selectTypical(teacher, this.teacherStats(), candidates, classes, o.ipc, m, this.compile)
       : selectKMeans(candidates, classes, o.ipc, m, o.seed);
@@ -173,7 +261,10 @@ export class Pipeline {
     mkdirSync(tmp, { recursive: true });
     const per = c * h * h;
     for (let i = 0; i < n; i++) {
-      writeFileAtomic(join(tmp, `${String(i).padStart(6, "0")}.png`), encodePlanarPng({ data: pixels.subarray(i * per, (i + 1) * per), channels: c, height: h, width: h }));
+      writeFileAtomic(
+        join(tmp, `${String(i).padStart(6, "0")}.png`),
+        encodePlanarPng({ data: pixels.subarray(i * per, (i + 1) * per), channels: c, height: h, width: h }),
+      );
     }
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
@@ -191,21 +282,43 @@ export class Pipeline {
   }
 
   private relabelConfig(runId: string) {
-    return { epochs: this.epochs, k: this.o.topK, quant: this.o.quant, temperature: this.o.temperature, schedule: this.schedule(), runId, batch: 500 };
+    return {
+      epochs: this.epochs,
+      k: this.o.topK,
+      quant: this.o.quant,
+      temperature: this.o.temperature,
+      schedule: this.schedule(),
+      runId,
+      batch: 500,
+    };
   }
 
   async relabel(): Promise<void> {
     const o = this.o;
     const runId = `r${sha256(this.run.dir).slice(0, 12)}`;
     const cfg = this.relabelConfig(runId);
-    const outcome = await this.run.stage({ name: "relabel", config: cfg, inputs: ["teacher.onnx", "images.npy"], outputs: ["labels.dlt", "manifest.json"], force: o.force }, async () => {
-      const tf = this.teacher();
-      const set = this.synthetic();
-      const r = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, { ...this.compile, label: "relabel" });
-      writeFileAtomic(this.run.path("labels.dlt"), r.table);
-      writeJsonAtomic(this.run.path("manifest.json"), this.manifest(runId, tf.classes, set));
-      this.log(`relabel: ${cfg.epochs} epochs × ${set.count} crops, table ${r.table.length} B (fp32 labels: ${r.fp32Bytes} B, ${(r.fp32Bytes / r.table.length).toFixed(1)}× larger)`);
-    });
+    const outcome = await this.run.stage(
+      {
+        name: "relabel",
+        config: cfg,
+        inputs: ["teacher.onnx", "images.npy"],
+        outputs: ["labels.dlt", "manifest.json"],
+        force: o.force,
+      },
+      async () => {
+        const tf = this.teacher();
+        const set = this.synthetic();
+        const r = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, {
+          ...this.compile,
+          label: "relabel",
+        });
+        writeFileAtomic(this.run.path("labels.dlt"), r.table);
+        writeJsonAtomic(this.run.path("manifest.json"), this.manifest(runId, tf.classes, set));
+        this.log(
+          `relabel: ${cfg.epochs} epochs × ${set.count} crops, table ${r.table.length} B (fp32 labels: ${r.fp32Bytes} B, ${(r.fp32Bytes / r.table.length).toFixed(1)}× larger)`,
+        );
+      },
+    );
     if (outcome === "skipped") this.log("relabel: up to date (labels.dlt)");
   }
 
@@ -213,66 +326,150 @@ export class Pipeline {
     const tf = this.teacher();
     const classNames = this.data.train.classes.length === classes ? this.data.train.classes : undefined;
     return parseManifest({
-      version: 1, runId, createdAt: new Date().toISOString(),
-      dataset: { name: this.datasetName, classes, channels: set.channels, height: set.size, width: set.size, classNames },
-      ipc: this.o.ipc, images: set.count, resolution: set.size,
-      relabel: { epochs: this.epochs, cropsPerImage: 1, k: Math.min(this.o.topK, classes), quant: this.o.quant, temperature: this.o.temperature, schedule: this.schedule() },
+      version: 1,
+      runId,
+      createdAt: new Date().toISOString(),
+      dataset: {
+        name: this.datasetName,
+        classes,
+        channels: set.channels,
+        height: set.size,
+        width: set.size,
+        classNames,
+      },
+      ipc: this.o.ipc,
+      images: set.count,
+      resolution: set.size,
+      relabel: {
+        epochs: this.epochs,
+        cropsPerImage: 1,
+        k: Math.min(this.o.topK, classes),
+        quant: this.o.quant,
+        temperature: this.o.temperature,
+        schedule: this.schedule(),
+      },
       seeds: { run: this.o.seed, recover: this.o.seed, relabel: this.o.seed },
-      teacher: { id: sha256(tf.bytes).slice(0, 16), arch: tf.note?.arch ?? "imported", sha256: sha256(tf.bytes), accuracy: tf.note?.accuracy },
+      teacher: {
+        id: sha256(tf.bytes).slice(0, 16),
+        arch: tf.note?.arch ?? "imported",
+        sha256: sha256(tf.bytes),
+        accuracy: tf.note?.accuracy,
+      },
     });
   }
 
   async evaluate(): Promise<Report> {
     const o = this.o;
-    const studentCfg = (arch: string): StudentConfig => ({ arch, width: o.studentWidth, batch: o.studentBatch, lr: o.studentLr, weightDecay: 0.01, seed: o.seed });
-    const config = { students: o.students.map(studentCfg), baselines: o.baselines, relabel: this.relabelConfig("baseline"), data: this.dataId() };
-    const outputs = ["report.json", "report.md"];
-    await this.run.stage({ name: "evaluate", config, inputs: ["teacher.onnx", "images.npy", "labels.dlt"], outputs, force: o.force }, async () => {
-      const tf = this.teacher();
-      const stats = this.teacherStats();
-      const { train, val } = this.data;
-      const K = tf.classes;
-      if (val.classes.length !== K) throw new Error(`the teacher has ${K} classes but ${this.datasetName} has ${val.classes.length}: use a teacher trained on this data`);
-      const schedule = this.schedule();
-      const teacher = await Classifier.fromOnnx(tf.bytes, this.compile);
-      const teacherAccuracy = await topOneAccuracy((x) => teacher.logits(x), val, stats);
-      await teacher.release();
-      this.log(`evaluate: teacher val top-1 ${(teacherAccuracy * 100).toFixed(2)} %`);
-      const synthetic = this.synthetic();
-      const table = new Uint8Array(readFileSync(this.run.path("labels.dlt")));
-      let randomSet: ReturnType<typeof randomRealSubset> | undefined;
-      let randomTable: Uint8Array | undefined;
-      if (o.baselines) {
-        randomSet = randomRealSubset(train, o.ipc, o.seed);
-        const r = await relabel(tf.bytes, stats, randomSet, K, this.relabelConfig("baseline"), { ...this.compile, label: "relabel-b" });
-        randomTable = r.table;
-        writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), r.table);
-        writeGridPng(this.run.path("baselines", "grid-random.png"), randomSet.pixels, randomSet.count, randomSet.channels, randomSet.size, randomSet.size, o.ipc);
-      }
-      const students: Record<string, StudentResult> = {};
-      for (const arch of o.students) {
-        const cfg = studentCfg(arch);
-        const run = (set: ImageSet, labels: Parameters<typeof trainStudent>[1], label: string) =>
-          trainStudent(set, labels, schedule, this.epochs, K, cfg, val, stats, { ...this.compile, label });
-        const distilled = await run(synthetic, { kind: "soft", table, temperature: o.temperature }, `${arch} ours`);
-        const hard = randomSet ? await run(randomSet, { kind: "hard", labels: randomSet.labels }, `${arch} (a)`) : undefined;
-        const soft = randomSet ? await run(randomSet, { kind: "soft", table: randomTable!, temperature: o.temperature }, `${arch} (b)`) : undefined;
-        students[arch] = { distilled: distilled.accuracy, random_hard: hard?.accuracy ?? 0, random_soft: soft?.accuracy ?? 0 };
-        this.log(`evaluate: ${arch}: ours ${(distilled.accuracy * 100).toFixed(2)} %` +
-          (hard && soft ? `, random hard ${(hard.accuracy * 100).toFixed(2)} %, random soft ${(soft.accuracy * 100).toFixed(2)} %` : ""));
-      }
-      const pngBytes = existsSync(this.run.path("images")) ? sumFolder(this.run.path("images")) : 0;
-      const report: Report = {
-        dataset: this.datasetName, ipc: o.ipc, seed: o.seed, teacher_accuracy: teacherAccuracy, students,
-        classes: K, images: synthetic.count, shape: [synthetic.channels, synthetic.size, synthetic.size], val_images: val.labels.length,
-        teacher: { arch: tf.note?.arch ?? "imported", source: o.teacher ? "imported" : "trained", file: "teacher.onnx" },
-        label_table: { file: "labels.dlt", bytes: table.length, fp32_bytes: this.epochs * synthetic.count * K * 4, epochs: this.epochs, top_k: Math.min(o.topK, K), quant: o.quant },
-        image_bytes: { npy: statSync(this.run.path("images.npy")).size, png: pngBytes },
-        seconds: Object.fromEntries(["squeeze", "recover", "relabel"].map((s) => [s, this.run.stageSeconds(s) ?? 0])),
-        ep: o.ep, created: new Date().toISOString(), command: this.command,
-      };
-      writeReport(this.run.dir, report);
+    const studentCfg = (arch: string): StudentConfig => ({
+      arch,
+      width: o.studentWidth,
+      batch: o.studentBatch,
+      lr: o.studentLr,
+      weightDecay: 0.01,
+      seed: o.seed,
     });
+    const config = {
+      students: o.students.map(studentCfg),
+      baselines: o.baselines,
+      relabel: this.relabelConfig("baseline"),
+      data: this.dataId(),
+    };
+    const outputs = ["report.json", "report.md"];
+    await this.run.stage(
+      { name: "evaluate", config, inputs: ["teacher.onnx", "images.npy", "labels.dlt"], outputs, force: o.force },
+      async () => {
+        const tf = this.teacher();
+        const stats = this.teacherStats();
+        const { train, val } = this.data;
+        const K = tf.classes;
+        if (val.classes.length !== K)
+          throw new Error(
+            `the teacher has ${K} classes but ${this.datasetName} has ${val.classes.length}: use a teacher trained on this data`,
+          );
+        const schedule = this.schedule();
+        const teacher = await Classifier.fromOnnx(tf.bytes, this.compile);
+        const teacherAccuracy = await topOneAccuracy((x) => teacher.logits(x), val, stats);
+        await teacher.release();
+        this.log(`evaluate: teacher val top-1 ${(teacherAccuracy * 100).toFixed(2)} %`);
+        const synthetic = this.synthetic();
+        const table = new Uint8Array(readFileSync(this.run.path("labels.dlt")));
+        let randomSet: ReturnType<typeof randomRealSubset> | undefined;
+        let randomTable: Uint8Array | undefined;
+        if (o.baselines) {
+          randomSet = randomRealSubset(train, o.ipc, o.seed);
+          const r = await relabel(tf.bytes, stats, randomSet, K, this.relabelConfig("baseline"), {
+            ...this.compile,
+            label: "relabel-b",
+          });
+          randomTable = r.table;
+          writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), r.table);
+          writeGridPng(
+            this.run.path("baselines", "grid-random.png"),
+            randomSet.pixels,
+            randomSet.count,
+            randomSet.channels,
+            randomSet.size,
+            randomSet.size,
+            o.ipc,
+          );
+        }
+        const students: Record<string, StudentResult> = {};
+        for (const arch of o.students) {
+          const cfg = studentCfg(arch);
+          const run = (set: ImageSet, labels: Parameters<typeof trainStudent>[1], label: string) =>
+            trainStudent(set, labels, schedule, this.epochs, K, cfg, val, stats, { ...this.compile, label });
+          const distilled = await run(synthetic, { kind: "soft", table, temperature: o.temperature }, `${arch} ours`);
+          const hard = randomSet
+            ? await run(randomSet, { kind: "hard", labels: randomSet.labels }, `${arch} (a)`)
+            : undefined;
+          const soft = randomSet
+            ? await run(randomSet, { kind: "soft", table: randomTable!, temperature: o.temperature }, `${arch} (b)`)
+            : undefined;
+          students[arch] = {
+            distilled: distilled.accuracy,
+            random_hard: hard?.accuracy ?? 0,
+            random_soft: soft?.accuracy ?? 0,
+          };
+          this.log(
+            `evaluate: ${arch}: ours ${(distilled.accuracy * 100).toFixed(2)} %` +
+              (hard && soft
+                ? `, random hard ${(hard.accuracy * 100).toFixed(2)} %, random soft ${(soft.accuracy * 100).toFixed(2)} %`
+                : ""),
+          );
+        }
+        const pngBytes = existsSync(this.run.path("images")) ? sumFolder(this.run.path("images")) : 0;
+        const report: Report = {
+          dataset: this.datasetName,
+          ipc: o.ipc,
+          seed: o.seed,
+          teacher_accuracy: teacherAccuracy,
+          students,
+          classes: K,
+          images: synthetic.count,
+          shape: [synthetic.channels, synthetic.size, synthetic.size],
+          val_images: val.labels.length,
+          teacher: {
+            arch: tf.note?.arch ?? "imported",
+            source: o.teacher ? "imported" : "trained",
+            file: "teacher.onnx",
+          },
+          label_table: {
+            file: "labels.dlt",
+            bytes: table.length,
+            fp32_bytes: this.epochs * synthetic.count * K * 4,
+            epochs: this.epochs,
+            top_k: Math.min(o.topK, K),
+            quant: o.quant,
+          },
+          image_bytes: { npy: statSync(this.run.path("images.npy")).size, png: pngBytes },
+          seconds: Object.fromEntries(["squeeze", "recover", "relabel"].map((s) => [s, this.run.stageSeconds(s) ?? 0])),
+          ep: o.ep,
+          created: new Date().toISOString(),
+          command: this.command,
+        };
+        writeReport(this.run.dir, report);
+      },
+    );
     return JSON.parse(readFileSync(this.run.path("report.json"), "utf8")) as Report;
   }
 }

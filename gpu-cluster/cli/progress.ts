@@ -12,7 +12,12 @@ function formatRate(perSecond: number): string {
 }
 
 /** One bar; `unit` is shown with the rate ("img", "step", "crop"). */
-export function createProgress(label: string, total: number, unit = "it", stream: NodeJS.WritableStream = process.stderr): Progress {
+export function createProgress(
+  label: string,
+  total: number,
+  unit = "it",
+  stream: NodeJS.WritableStream = process.stderr,
+): Progress {
   const tty = (stream as NodeJS.WriteStream).isTTY === true;
   const bar = new cliProgress.SingleBar({
     format: `${label.padEnd(10)} |{bar}| {value}/{total} {rate} ${unit}/s ETA {eta_formatted} {info}`,

@@ -68,25 +68,42 @@ export function bytes(n: number): string {
 export function renderReportMarkdown(r: Report): string {
   const lines: string[] = [];
   lines.push(`# Distillation report: ${r.dataset}, IPC ${r.ipc}, seed ${r.seed}`, "");
-  lines.push(`${r.images} synthetic images (${r.classes} classes × ${r.ipc}), ${r.shape.join(" × ")} each; ` +
-    `top-1 on the real val set (${r.val_images} images).`, "");
-  lines.push(`Teacher: ${r.teacher.arch} (${r.teacher.source}, \`${r.teacher.file}\`), top-1 **${pct(r.teacher_accuracy)}** on the full data (baseline c).`, "");
-  lines.push("| student | distilled (ours) | random real, hard labels (a) | random real, same soft labels (b) | ours − (b) |");
+  lines.push(
+    `${r.images} synthetic images (${r.classes} classes × ${r.ipc}), ${r.shape.join(" × ")} each; ` +
+      `top-1 on the real val set (${r.val_images} images).`,
+    "",
+  );
+  lines.push(
+    `Teacher: ${r.teacher.arch} (${r.teacher.source}, \`${r.teacher.file}\`), top-1 **${pct(r.teacher_accuracy)}** on the full data (baseline c).`,
+    "",
+  );
+  lines.push(
+    "| student | distilled (ours) | random real, hard labels (a) | random real, same soft labels (b) | ours − (b) |",
+  );
   lines.push("|---|---:|---:|---:|---:|");
   for (const [arch, s] of Object.entries(r.students)) {
     const gap = (s.distilled - s.random_soft) * 100;
-    lines.push(`| ${arch} | ${pct(s.distilled)} | ${pct(s.random_hard)} | ${pct(s.random_soft)} | ${gap >= 0 ? "+" : ""}${gap.toFixed(2)} pt |`);
+    lines.push(
+      `| ${arch} | ${pct(s.distilled)} | ${pct(s.random_hard)} | ${pct(s.random_soft)} | ${gap >= 0 ? "+" : ""}${gap.toFixed(2)} pt |`,
+    );
   }
   lines.push("");
-  lines.push("Every student is trained from scratch with the same recipe; (a) and (b) use a random real subset of the same size, " +
-    "(b) with the soft labels of the same crop schedule, so (b) isolates what the synthetic images add over the relabelling.", "");
+  lines.push(
+    "Every student is trained from scratch with the same recipe; (a) and (b) use a random real subset of the same size, " +
+      "(b) with the soft labels of the same crop schedule, so (b) isolates what the synthetic images add over the relabelling.",
+    "",
+  );
   const lt = r.label_table;
   lines.push("## Sizes", "");
   lines.push(`| what | bytes |`, `|---|---:|`);
   lines.push(`| images, lossless (\`images.npy\`) | ${bytes(r.image_bytes.npy)} |`);
   lines.push(`| images, PNG (\`images/\`) | ${bytes(r.image_bytes.png)} |`);
-  lines.push(`| soft labels, label table (\`${lt.file}\`: ${lt.epochs} epochs, top-${lt.top_k}, ${lt.quant}) | ${bytes(lt.bytes)} |`);
-  lines.push(`| soft labels as full fp32 (same crops) | ${bytes(lt.fp32_bytes)} (${(lt.fp32_bytes / Math.max(1, lt.bytes)).toFixed(1)}× larger) |`);
+  lines.push(
+    `| soft labels, label table (\`${lt.file}\`: ${lt.epochs} epochs, top-${lt.top_k}, ${lt.quant}) | ${bytes(lt.bytes)} |`,
+  );
+  lines.push(
+    `| soft labels as full fp32 (same crops) | ${bytes(lt.fp32_bytes)} (${(lt.fp32_bytes / Math.max(1, lt.bytes)).toFixed(1)}× larger) |`,
+  );
   lines.push("");
   lines.push("## Time", "");
   lines.push("| stage | seconds |", "|---|---:|");

@@ -46,7 +46,9 @@ export type StageOutcome = "ran" | "skipped";
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
   if (v && typeof v === "object") {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(",")}}`;
   }
   return JSON.stringify(v) ?? "null";
@@ -107,7 +109,10 @@ export class RunFolder {
   private async stageKey(spec: StageSpec): Promise<{ key: string; inputs: Record<string, string> }> {
     const inputs: Record<string, string> = {};
     for (const p of spec.inputs) {
-      if (!existsSync(this.abs(p))) throw new Error(`stage '${spec.name}' needs ${this.abs(p)}, which does not exist: run the stage that makes it first`);
+      if (!existsSync(this.abs(p)))
+        throw new Error(
+          `stage '${spec.name}' needs ${this.abs(p)}, which does not exist: run the stage that makes it first`,
+        );
       inputs[p] = await this.hash(p);
     }
     return { key: sha256(canonicalJson({ stage: spec.name, config: spec.config, inputs })), inputs };
@@ -140,7 +145,10 @@ export class RunFolder {
       outputs[o] = await this.hash(o);
     }
     this.state.stages[spec.name] = {
-      key, config: spec.config, inputs, outputs,
+      key,
+      config: spec.config,
+      inputs,
+      outputs,
       seconds: Math.round((performance.now() - t0) / 10) / 100,
       finished: new Date().toISOString(),
     };

@@ -16,9 +16,13 @@ export interface AugmentOptions {
   flip: boolean;
 }
 
-/** Default augmentation for a dataset: pad 1/8 of the side; flip only where the class means are mirror-symmetric (mirror.ts). */
+/**
+ * Default augmentation for a dataset: shifts of up to 1/16 of the side (2 px at 28–32 px; on
+ * MNIST 4 px measured 99.44 % against 99.52 % for 2 px: docs/teacher.md); flip only where the
+ * class means are mirror-symmetric (mirror.ts).
+ */
 export function defaultAugment(d: Dataset, flip = mirrorAsymmetry(d).flip): AugmentOptions {
-  const pad = Math.max(1, Math.round(Math.min(d.height, d.width) / 8));
+  const pad = Math.max(1, Math.round(Math.min(d.height, d.width) / 16));
   return { pad, flip };
 }
 
@@ -26,7 +30,13 @@ export function defaultAugment(d: Dataset, flip = mirrorAsymmetry(d).flip): Augm
  * Gathers `indices` into one normalised batch (N × C × H × W float32). With `rng` the images are
  * augmented; without, they are copied as they are (evaluation).
  */
-export function makeBatch(d: Dataset, indices: ArrayLike<number>, stats: ChannelStats, aug?: AugmentOptions, rng?: Random): Float32Array {
+export function makeBatch(
+  d: Dataset,
+  indices: ArrayLike<number>,
+  stats: ChannelStats,
+  aug?: AugmentOptions,
+  rng?: Random,
+): Float32Array {
   const { channels: C, height: H, width: W } = d;
   const per = pixelsPerImage(d);
   const plane = H * W;

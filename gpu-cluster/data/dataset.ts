@@ -42,7 +42,8 @@ export function pixelScale(images: Pixels): number {
 /** Selects images by index into a new dataset (copies pixels). */
 export function subset(d: Dataset, indices: ArrayLike<number>, name = d.name): Dataset {
   const p = pixelsPerImage(d);
-  const images = d.images instanceof Uint8Array ? new Uint8Array(indices.length * p) : new Float32Array(indices.length * p);
+  const images =
+    d.images instanceof Uint8Array ? new Uint8Array(indices.length * p) : new Float32Array(indices.length * p);
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const src = indices[i];

@@ -43,7 +43,11 @@ export function decodeImage(bytes: Uint8Array, file: string, channels?: number):
         max = png.depth === 16 ? 65535 : (1 << png.depth) - 1;
       }
     } catch (e) {
-      throw new DataError("BAD_IMAGE", file, `PNG does not decode (${(e as Error).message}); the file is truncated or corrupt`);
+      throw new DataError(
+        "BAD_IMAGE",
+        file,
+        `PNG does not decode (${(e as Error).message}); the file is truncated or corrupt`,
+      );
     }
     if (interleaved.length < width * height * srcChannels) {
       throw new DataError("TRUNCATED", file, `PNG holds fewer pixels than its ${width}×${height} header says`);
@@ -57,7 +61,11 @@ export function decodeImage(bytes: Uint8Array, file: string, channels?: number):
       srcChannels = 3;
       max = 255;
     } catch (e) {
-      throw new DataError("BAD_IMAGE", file, `JPEG does not decode (${(e as Error).message}); the file is truncated or corrupt`);
+      throw new DataError(
+        "BAD_IMAGE",
+        file,
+        `JPEG does not decode (${(e as Error).message}); the file is truncated or corrupt`,
+      );
     }
     if (interleaved.length < width * height * 3) {
       throw new DataError("TRUNCATED", file, `JPEG holds fewer pixels than its ${width}×${height} header says`);
@@ -75,7 +83,9 @@ export function decodeImage(bytes: Uint8Array, file: string, channels?: number):
   for (let p = 0; p < plane; p++) {
     const base = p * srcChannels;
     if (colour) {
-      const r = interleaved[base] * inv, g = interleaved[base + 1] * inv, b = interleaved[base + 2] * inv;
+      const r = interleaved[base] * inv,
+        g = interleaved[base + 1] * inv,
+        b = interleaved[base + 2] * inv;
       if (out === 3) {
         data[p] = r;
         data[plane + p] = g;

@@ -25,11 +25,15 @@ export interface ImageFolderOptions {
 }
 
 function subdirs(dir: string): string[] {
-  return readdirSync(dir).filter((f) => !f.startsWith(".") && statSync(join(dir, f)).isDirectory()).sort();
+  return readdirSync(dir)
+    .filter((f) => !f.startsWith(".") && statSync(join(dir, f)).isDirectory())
+    .sort();
 }
 
 function imageFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => !f.startsWith(".") && IMAGE_EXT.test(f)).sort();
+  return readdirSync(dir)
+    .filter((f) => !f.startsWith(".") && IMAGE_EXT.test(f))
+    .sort();
 }
 
 /** True when `dir` looks like an image folder (class sub-folders holding images, possibly under train/). */
@@ -39,12 +43,20 @@ export function isImageFolder(dir: string): boolean {
 }
 
 /** Reads one class-per-folder tree (no split) into a dataset with the given class order. */
-function readTree(root: string, classes: string[], name: string, opts: Required<Pick<ImageFolderOptions, "height" | "width" | "channels">> & ImageFolderOptions, progress: { done: number; total: number }): Dataset {
+function readTree(
+  root: string,
+  classes: string[],
+  name: string,
+  opts: Required<Pick<ImageFolderOptions, "height" | "width" | "channels">> & ImageFolderOptions,
+  progress: { done: number; total: number },
+): Dataset {
   const perClass = classes.map((c) => {
     const dir = join(root, c);
-    if (!existsSync(dir)) throw new DataError("EMPTY_CLASS", dir, `class folder '${c}' is missing here but present in the train folder`);
+    if (!existsSync(dir))
+      throw new DataError("EMPTY_CLASS", dir, `class folder '${c}' is missing here but present in the train folder`);
     const files = imageFiles(dir);
-    if (files.length === 0) throw new DataError("EMPTY_CLASS", dir, `class folder '${c}' holds no .png/.jpg/.jpeg images`);
+    if (files.length === 0)
+      throw new DataError("EMPTY_CLASS", dir, `class folder '${c}' holds no .png/.jpg/.jpeg images`);
     return files.map((f) => join(dir, f));
   });
   const n = perClass.reduce((a, f) => a + f.length, 0);
@@ -69,13 +81,23 @@ function countImages(root: string, classes: string[]): number {
   return classes.reduce((a, c) => a + (existsSync(join(root, c)) ? imageFiles(join(root, c)).length : 0), 0);
 }
 
-export function loadImageFolder(dir: string, opts: ImageFolderOptions = {}, name: string = basename(dir)): DatasetSplits {
+export function loadImageFolder(
+  dir: string,
+  opts: ImageFolderOptions = {},
+  name: string = basename(dir),
+): DatasetSplits {
   if (!existsSync(dir)) throw new DataError("NOT_FOUND", dir, "folder does not exist");
   const hasSplits = existsSync(join(dir, "train")) && existsSync(join(dir, "val"));
   const trainRoot = hasSplits ? join(dir, "train") : dir;
   const classes = subdirs(trainRoot);
-  if (classes.length === 0) throw new DataError("UNKNOWN_LAYOUT", trainRoot, "no class sub-folders (expected one folder of images per class)");
-  if (classes.length < 2) throw new DataError("UNKNOWN_LAYOUT", trainRoot, `only one class folder ('${classes[0]}'); distillation needs at least two classes`);
+  if (classes.length === 0)
+    throw new DataError("UNKNOWN_LAYOUT", trainRoot, "no class sub-folders (expected one folder of images per class)");
+  if (classes.length < 2)
+    throw new DataError(
+      "UNKNOWN_LAYOUT",
+      trainRoot,
+      `only one class folder ('${classes[0]}'); distillation needs at least two classes`,
+    );
   for (const c of classes) {
     if (imageFiles(join(trainRoot, c)).length === 0) {
       throw new DataError("EMPTY_CLASS", join(trainRoot, c), `class folder '${c}' holds no .png/.jpg/.jpeg images`);
@@ -87,11 +109,16 @@ export function loadImageFolder(dir: string, opts: ImageFolderOptions = {}, name
   const width = opts.width ?? opts.height ?? first.width;
   const channels = opts.channels ?? naturalChannels(first);
   for (const [k, v] of Object.entries({ height, width, channels })) {
-    if (!Number.isInteger(v) || v < 1) throw new DataError("BAD_OPTION", dir, `${k} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 1)
+      throw new DataError("BAD_OPTION", dir, `${k} must be a positive integer, got ${v}`);
   }
-  if (channels !== 1 && channels !== 3) throw new DataError("BAD_OPTION", dir, `channels must be 1 or 3, got ${channels}`);
+  if (channels !== 1 && channels !== 3)
+    throw new DataError("BAD_OPTION", dir, `channels must be 1 or 3, got ${channels}`);
   const full = { ...opts, height, width, channels };
-  const progress = { done: 0, total: countImages(trainRoot, classes) + (hasSplits ? countImages(join(dir, "val"), classes) : 0) };
+  const progress = {
+    done: 0,
+    total: countImages(trainRoot, classes) + (hasSplits ? countImages(join(dir, "val"), classes) : 0),
+  };
   if (hasSplits) {
     const train = readTree(trainRoot, classes, `${name}/train`, full, progress);
     const val = readTree(join(dir, "val"), classes, `${name}/val`, full, progress);

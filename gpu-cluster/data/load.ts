@@ -15,11 +15,18 @@ export function loadDataset(path?: string, opts: LoadOptions = {}): DatasetSplit
   const dir = resolve(path);
   if (!existsSync(dir)) throw new DataError("NOT_FOUND", dir, "--data path does not exist");
   if (!statSync(dir).isDirectory()) {
-    throw new DataError("UNKNOWN_LAYOUT", dir, "--data must be a folder (of IDX files, or of one sub-folder of images per class)");
+    throw new DataError(
+      "UNKNOWN_LAYOUT",
+      dir,
+      "--data must be a folder (of IDX files, or of one sub-folder of images per class)",
+    );
   }
   const name = basename(dir);
   if (findIdxFiles(dir)) return loadIdxFolder(dir, name);
   if (isImageFolder(dir)) return loadImageFolder(dir, opts, name);
-  throw new DataError("UNKNOWN_LAYOUT", dir,
-    "neither an IDX folder (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...) nor an image folder (one sub-folder of PNG/JPEG images per class)");
+  throw new DataError(
+    "UNKNOWN_LAYOUT",
+    dir,
+    "neither an IDX folder (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...) nor an image folder (one sub-folder of PNG/JPEG images per class)",
+  );
 }

@@ -49,7 +49,8 @@ export function mirrorAsymmetry(d: Dataset): MirrorMeasure {
     return Math.sqrt(acc);
   };
   const perClass = present.map((k) => {
-    const gap = present.filter((j) => j !== k).reduce((sum, j) => sum + dist(means[k], means[j]), 0) / (present.length - 1);
+    const gap =
+      present.filter((j) => j !== k).reduce((sum, j) => sum + dist(means[k], means[j]), 0) / (present.length - 1);
     return dist(means[k], means[k], true) / gap;
   });
   // With fewer than two classes there is no gap to compare with: no flip.

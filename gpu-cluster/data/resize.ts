@@ -41,7 +41,14 @@ function taps(src: number, dst: number): Taps {
 }
 
 /** Resizes C × H × W planar floats to C × outH × outW. */
-export function resizeBilinear(data: Float32Array, channels: number, height: number, width: number, outH: number, outW: number): Float32Array {
+export function resizeBilinear(
+  data: Float32Array,
+  channels: number,
+  height: number,
+  width: number,
+  outH: number,
+  outW: number,
+): Float32Array {
   if (outH === height && outW === width) return data.slice();
   const tx = taps(width, outW);
   const ty = taps(height, outH);

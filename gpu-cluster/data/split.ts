@@ -6,7 +6,8 @@ import { DataError } from "./errors.ts";
 import { Random } from "./random.ts";
 
 export function stratifiedSplit(d: Dataset, valFraction: number, seed: number): { train: Dataset; val: Dataset } {
-  if (!(valFraction > 0 && valFraction < 1)) throw new DataError("BAD_OPTION", d.name, `val fraction must be in (0, 1), got ${valFraction}`);
+  if (!(valFraction > 0 && valFraction < 1))
+    throw new DataError("BAD_OPTION", d.name, `val fraction must be in (0, 1), got ${valFraction}`);
   const rng = new Random(seed, "split");
   const train: number[] = [];
   const val: number[] = [];

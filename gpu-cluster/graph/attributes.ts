@@ -12,22 +12,22 @@ export class NodeAttributes {
 
   int(name: string, dflt: number): number {
     const a = this.attrs[name];
-    return a ? this.expect(a, "int", name) as number : dflt;
+    return a ? (this.expect(a, "int", name) as number) : dflt;
   }
 
   ints(name: string, dflt: number[]): number[] {
     const a = this.attrs[name];
-    return a ? this.expect(a, "ints", name) as number[] : dflt;
+    return a ? (this.expect(a, "ints", name) as number[]) : dflt;
   }
 
   float(name: string, dflt: number): number {
     const a = this.attrs[name];
-    return a ? this.expect(a, "float", name) as number : dflt;
+    return a ? (this.expect(a, "float", name) as number) : dflt;
   }
 
   string(name: string, dflt: string): string {
     const a = this.attrs[name];
-    return a ? this.expect(a, "string", name) as string : dflt;
+    return a ? (this.expect(a, "string", name) as string) : dflt;
   }
 
   /** An error about this node, prefixed with its op and carrying its name. */

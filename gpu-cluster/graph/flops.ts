@@ -6,7 +6,11 @@ import type { Shape } from "./types.ts";
 
 /** A symbolic dim is a symbol or a product of symbols and numbers ("N*49" after a flatten). */
 function dims(shape: Shape, symbols: Record<string, number>): number[] {
-  return shape.map((d) => (typeof d === "number" ? d : d.split("*").reduce((p, f) => p * (symbols[f] ?? (/^\d+$/.test(f) ? Number(f) : NaN)), 1)));
+  return shape.map((d) =>
+    typeof d === "number"
+      ? d
+      : d.split("*").reduce((p, f) => p * (symbols[f] ?? (/^\d+$/.test(f) ? Number(f) : NaN)), 1),
+  );
 }
 
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
@@ -20,7 +24,8 @@ export function countFlops(g: Graph, symbols: Record<string, number> = {}): numb
       const w = shapeOf(1);
       total += 2 * prod(out) * (w[1] * prod(w.slice(2)));
     } else if (n.op === "ConvTranspose") {
-      const x = shapeOf(0), w = shapeOf(1);
+      const x = shapeOf(0),
+        w = shapeOf(1);
       total += 2 * prod(x) * w[1] * prod(w.slice(2));
     } else if (n.op === "Gemm" || n.op === "MatMul") {
       const a = shapeOf(0);

@@ -27,16 +27,25 @@ function valueInfo(v: Value): OnnxTypes.IValueInfoProto {
 function attributeProto(name: string, a: Attr): OnnxTypes.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.kind) {
-    case "int": return { name, type: T.INT, i: a.value };
-    case "ints": return { name, type: T.INTS, ints: a.value };
-    case "float": return { name, type: T.FLOAT, f: a.value };
-    case "floats": return { name, type: T.FLOATS, floats: a.value };
-    case "string": return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
-    case "tensor": return { name, type: T.TENSOR, t: tensorProto("", a.value) };
+    case "int":
+      return { name, type: T.INT, i: a.value };
+    case "ints":
+      return { name, type: T.INTS, ints: a.value };
+    case "float":
+      return { name, type: T.FLOAT, f: a.value };
+    case "floats":
+      return { name, type: T.FLOATS, floats: a.value };
+    case "string":
+      return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
+    case "tensor":
+      return { name, type: T.TENSOR, t: tensorProto("", a.value) };
   }
 }
 
-export function toModelProto(graph: Graph, opts: { producer?: string; docString?: string } = {}): OnnxTypes.IModelProto {
+export function toModelProto(
+  graph: Graph,
+  opts: { producer?: string; docString?: string } = {},
+): OnnxTypes.IModelProto {
   const nodes = graph.liveNodes();
   const used = new Set<Value>();
   for (const n of nodes) for (const i of n.inputs) if (i) used.add(i);

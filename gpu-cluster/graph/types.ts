@@ -62,10 +62,16 @@ export function formatShape(shape: Shape): string {
 
 export function typedArrayFor(dtype: DType, n: number): TypedArray {
   switch (dtype) {
-    case "float32": return new Float32Array(n);
-    case "float64": return new Float64Array(n);
-    case "int64": return new BigInt64Array(n);
-    case "int32": return new Int32Array(n);
-    case "uint8": case "bool": return new Uint8Array(n);
+    case "float32":
+      return new Float32Array(n);
+    case "float64":
+      return new Float64Array(n);
+    case "int64":
+      return new BigInt64Array(n);
+    case "int32":
+      return new Int32Array(n);
+    case "uint8":
+    case "bool":
+      return new Uint8Array(n);
   }
 }

@@ -14,7 +14,8 @@ export interface NpyTensor<T extends NpyArray = NpyArray> {
 
 export class NpyError extends Error {
   constructor(
-    readonly code: "BAD_MAGIC" | "BAD_VERSION" | "BAD_HEADER" | "UNSUPPORTED_DTYPE" | "TRUNCATED" | "TRAILING_BYTES" | "BAD_SHAPE",
+    readonly code:
+      "BAD_MAGIC" | "BAD_VERSION" | "BAD_HEADER" | "UNSUPPORTED_DTYPE" | "TRUNCATED" | "TRAILING_BYTES" | "BAD_SHAPE",
     readonly file: string,
     problem: string,
   ) {
@@ -26,7 +27,12 @@ export class NpyError extends Error {
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 const DTYPES = {
-  "<f4": Float32Array, "<f8": Float64Array, "|u1": Uint8Array, "<i4": Int32Array, "<u2": Uint16Array, "<i2": Int16Array,
+  "<f4": Float32Array,
+  "<f8": Float64Array,
+  "|u1": Uint8Array,
+  "<i4": Int32Array,
+  "<u2": Uint16Array,
+  "<i2": Int16Array,
 } as const;
 type Descr = keyof typeof DTYPES;
 
@@ -43,13 +49,19 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function encodeNpy(t: NpyTensor): Uint8Array {
   const count = t.shape.reduce((a, b) => a * b, 1);
-  if (count !== t.data.length) throw new NpyError("BAD_SHAPE", "<memory>", `shape ${JSON.stringify(t.shape)} holds ${count} values but the array has ${t.data.length}`);
+  if (count !== t.data.length)
+    throw new NpyError(
+      "BAD_SHAPE",
+      "<memory>",
+      `shape ${JSON.stringify(t.shape)} holds ${count} values but the array has ${t.data.length}`,
+    );
   if (!littleEndian) throw new Error("big-endian hosts are not supported");
   const shape = t.shape.length === 1 ? `(${t.shape[0]},)` : `(${t.shape.join(", ")})`;
   let header = `{'descr': '${descrOf(t.data)}', 'fortran_order': False, 'shape': ${shape}, }`;
   const unpadded = MAGIC.length + 2 + 2 + header.length + 1;
   header += " ".repeat((64 - (unpadded % 64)) % 64) + "\n";
-  if (header.length > 0xffff) throw new NpyError("BAD_HEADER", "<memory>", "header longer than 65535 bytes (use format 2.0)");
+  if (header.length > 0xffff)
+    throw new NpyError("BAD_HEADER", "<memory>", "header longer than 65535 bytes (use format 2.0)");
   const payload = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const out = new Uint8Array(10 + header.length + payload.length);
   out.set(MAGIC, 0);
@@ -63,7 +75,8 @@ export function encodeNpy(t: NpyTensor): Uint8Array {
 }
 
 export function decodeNpy(bytes: Uint8Array, file = "<memory>"): NpyTensor {
-  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) throw new NpyError("BAD_MAGIC", file, "not a .npy file (magic \\x93NUMPY missing)");
+  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m))
+    throw new NpyError("BAD_MAGIC", file, "not a .npy file (magic \\x93NUMPY missing)");
   if (bytes[6] !== 1) throw new NpyError("BAD_VERSION", file, `npy format ${bytes[6]}.${bytes[7]}; only 1.0 is read`);
   const hlen = bytes[8] | (bytes[9] << 8);
   if (bytes.length < 10 + hlen) throw new NpyError("TRUNCATED", file, `file ends inside its ${hlen}-byte header`);
@@ -71,17 +84,31 @@ export function decodeNpy(bytes: Uint8Array, file = "<memory>"): NpyTensor {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new NpyError("BAD_HEADER", file, `header is not a npy dict: ${header.trim()}`);
-  if (!(descr in DTYPES)) throw new NpyError("UNSUPPORTED_DTYPE", file, `dtype '${descr}' is not one of ${Object.keys(DTYPES).join(", ")}`);
-  if (fortran === "True") throw new NpyError("BAD_HEADER", file, "fortran_order True is not supported (save with np.ascontiguousarray)");
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new NpyError("BAD_HEADER", file, `bad shape (${shapeText})`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new NpyError("BAD_HEADER", file, `header is not a npy dict: ${header.trim()}`);
+  if (!(descr in DTYPES))
+    throw new NpyError("UNSUPPORTED_DTYPE", file, `dtype '${descr}' is not one of ${Object.keys(DTYPES).join(", ")}`);
+  if (fortran === "True")
+    throw new NpyError("BAD_HEADER", file, "fortran_order True is not supported (save with np.ascontiguousarray)");
+  const shape = shapeText
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
+  if (shape.some((d) => !Number.isInteger(d) || d < 0))
+    throw new NpyError("BAD_HEADER", file, `bad shape (${shapeText})`);
   const Ctor = DTYPES[descr as Descr];
   const count = shape.reduce((a, b) => a * b, 1);
   const start = 10 + hlen;
   const need = count * Ctor.BYTES_PER_ELEMENT;
-  if (bytes.length - start < need) throw new NpyError("TRUNCATED", file, `shape (${shapeText}) needs ${need} payload bytes, file holds ${bytes.length - start}`);
-  if (bytes.length - start > need) throw new NpyError("TRAILING_BYTES", file, `${bytes.length - start - need} bytes after the payload`);
+  if (bytes.length - start < need)
+    throw new NpyError(
+      "TRUNCATED",
+      file,
+      `shape (${shapeText}) needs ${need} payload bytes, file holds ${bytes.length - start}`,
+    );
+  if (bytes.length - start > need)
+    throw new NpyError("TRAILING_BYTES", file, `${bytes.length - start - need} bytes after the payload`);
   // Copy into a fresh, aligned buffer (the payload offset need not be aligned for the element
   // size; and Buffer#slice would share memory, so copy explicitly).
   const copy = new Uint8Array(need);

@@ -28,19 +28,54 @@ export interface LineChart {
 
 function spec(c: LineChart): TopLevelSpec {
   const rows = (kind: string, sets: { name: string; points: ChartPoint[] }[]) =>
-    sets.flatMap((s) => s.points.map((p) => ({ kind, name: s.name, x: p.x, y: p.y, lo: p.y - (p.err ?? 0), hi: p.y + (p.err ?? 0) })));
+    sets.flatMap((s) =>
+      s.points.map((p) => ({ kind, name: s.name, x: p.x, y: p.y, lo: p.y - (p.err ?? 0), hi: p.y + (p.err ?? 0) })),
+    );
   const xs = [...c.series, ...(c.references ?? [])].flatMap((s) => s.points.map((p) => p.x));
-  const x = { field: "x", type: "quantitative" as const, title: c.x.label, scale: { type: c.x.log ? ("log" as const) : ("linear" as const), domain: [Math.min(...xs), Math.max(...xs)], nice: false } };
-  const y = { field: "y", type: "quantitative" as const, title: c.y.label, scale: { zero: false, domain: c.y.min !== undefined && c.y.max !== undefined ? [c.y.min, c.y.max] : undefined, clamp: true } };
+  const x = {
+    field: "x",
+    type: "quantitative" as const,
+    title: c.x.label,
+    scale: {
+      type: c.x.log ? ("log" as const) : ("linear" as const),
+      domain: [Math.min(...xs), Math.max(...xs)],
+      nice: false,
+    },
+  };
+  const y = {
+    field: "y",
+    type: "quantitative" as const,
+    title: c.y.label,
+    scale: {
+      zero: false,
+      domain: c.y.min !== undefined && c.y.max !== undefined ? [c.y.min, c.y.max] : undefined,
+      clamp: true,
+    },
+  };
   const color = { field: "name", type: "nominal" as const, title: null };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: c.title, width: 520, height: 320, background: "white",
+    title: c.title,
+    width: 520,
+    height: 320,
+    background: "white",
     layer: [
-      { data: { values: rows("series", c.series) }, mark: { type: "errorband", opacity: 0.25 }, encoding: { x, y: { ...y, field: "lo" }, y2: { field: "hi" }, color } },
+      {
+        data: { values: rows("series", c.series) },
+        mark: { type: "errorband", opacity: 0.25 },
+        encoding: { x, y: { ...y, field: "lo" }, y2: { field: "hi" }, color },
+      },
       { data: { values: rows("series", c.series) }, mark: { type: "line", point: true }, encoding: { x, y, color } },
-      { data: { values: rows("reference", c.references ?? []) }, mark: { type: "point", filled: true, size: 70, opacity: 0.9 }, encoding: { x, y, shape: { field: "name", type: "nominal", title: "published" }, color } },
-      { data: { values: (c.rules ?? []).map((r) => ({ name: r.name, y: r.y })) }, mark: { type: "rule", strokeDash: [6, 4] }, encoding: { y, color } },
+      {
+        data: { values: rows("reference", c.references ?? []) },
+        mark: { type: "point", filled: true, size: 70, opacity: 0.9 },
+        encoding: { x, y, shape: { field: "name", type: "nominal", title: "published" }, color },
+      },
+      {
+        data: { values: (c.rules ?? []).map((r) => ({ name: r.name, y: r.y })) },
+        mark: { type: "rule", strokeDash: [6, 4] },
+        encoding: { y, color },
+      },
     ],
     resolve: { legend: { shape: "independent" } },
   } as TopLevelSpec;
@@ -57,5 +92,10 @@ export async function lineChartSvg(c: LineChart): Promise<string> {
 
 export async function writeLineChartPng(path: string, c: LineChart): Promise<void> {
   const svg = await lineChartSvg(c);
-  writeFileAtomic(path, new Resvg(svg, { font: { loadSystemFonts: true }, background: "white", fitTo: { mode: "zoom", value: 2 } }).render().asPng());
+  writeFileAtomic(
+    path,
+    new Resvg(svg, { font: { loadSystemFonts: true }, background: "white", fitTo: { mode: "zoom", value: 2 } })
+      .render()
+      .asPng(),
+  );
 }

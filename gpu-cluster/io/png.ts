@@ -45,7 +45,15 @@ export interface GridOptions {
  * A grid PNG of `rows × cols` images taken from an N × C × H × W array where image i sits at
  * row floor(i / cols), column i mod cols (the run folder's order: class-major, ipc index minor).
  */
-export function encodeGridPng(images: Float32Array | Uint8Array, n: number, channels: number, height: number, width: number, cols: number, opts: GridOptions = {}): Uint8Array {
+export function encodeGridPng(
+  images: Float32Array | Uint8Array,
+  n: number,
+  channels: number,
+  height: number,
+  width: number,
+  cols: number,
+  opts: GridOptions = {},
+): Uint8Array {
   const rows = Math.ceil(n / cols);
   const showRows = Math.min(rows, opts.maxRows ?? 100);
   const showCols = Math.min(cols, opts.maxCols ?? 20);
@@ -84,6 +92,15 @@ export function encodeGridPng(images: Float32Array | Uint8Array, n: number, chan
   return encodePlanarPng({ data: grid, channels, height: gh, width: gw });
 }
 
-export function writeGridPng(file: string, images: Float32Array | Uint8Array, n: number, channels: number, height: number, width: number, cols: number, opts?: GridOptions): void {
+export function writeGridPng(
+  file: string,
+  images: Float32Array | Uint8Array,
+  n: number,
+  channels: number,
+  height: number,
+  width: number,
+  cols: number,
+  opts?: GridOptions,
+): void {
   writeFileAtomic(file, encodeGridPng(images, n, channels, height, width, cols, opts));
 }

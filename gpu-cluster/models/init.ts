@@ -22,17 +22,22 @@ export function hashString(s: string, seed = 0): number {
   return h;
 }
 
-export type Init = { kind: "zeros" } | { kind: "ones" } | { kind: "normal"; std: number } | { kind: "uniform"; bound: number };
+export type Init =
+  { kind: "zeros" } | { kind: "ones" } | { kind: "normal"; std: number } | { kind: "uniform"; bound: number };
 
 export function initTensor(shape: number[], init: Init, seed: number): TensorData {
   const t = tensor("float32", shape);
   const d = t.data as Float32Array;
   const r = rng(seed);
   switch (init.kind) {
-    case "zeros": break;
-    case "ones": d.fill(1); break;
+    case "zeros":
+      break;
+    case "ones":
+      d.fill(1);
+      break;
     case "normal":
-      for (let i = 0; i < d.length; i++) d[i] = init.std * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+      for (let i = 0; i < d.length; i++)
+        d[i] = init.std * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
       break;
     case "uniform":
       for (let i = 0; i < d.length; i++) d[i] = (2 * r() - 1) * init.bound;
@@ -42,6 +47,9 @@ export function initTensor(shape: number[], init: Init, seed: number): TensorDat
 }
 
 /** torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu") for conv weights. */
-export const kaimingConv = (cout: number, k: number[]): Init => ({ kind: "normal", std: Math.sqrt(2 / (cout * k.reduce((a, b) => a * b, 1))) });
+export const kaimingConv = (cout: number, k: number[]): Init => ({
+  kind: "normal",
+  std: Math.sqrt(2 / (cout * k.reduce((a, b) => a * b, 1))),
+});
 /** PyTorch Linear default: U(−1/√fan_in, 1/√fan_in) for weight and bias. */
 export const linearDefault = (fanIn: number): Init => ({ kind: "uniform", bound: 1 / Math.sqrt(fanIn) });

@@ -26,9 +26,19 @@ export class ModelBuilder {
   readonly bufferUpdates: StateBinding[] = [];
   readonly batchNorms: BatchNormRecord[] = [];
 
-  constructor(readonly b: GraphBuilder, readonly params: ParamStore, readonly mode: ModelMode, readonly bnMomentum = 0.1) {}
+  constructor(
+    readonly b: GraphBuilder,
+    readonly params: ParamStore,
+    readonly mode: ModelMode,
+    readonly bnMomentum = 0.1,
+  ) {}
 
-  private value(name: string, shape: number[], init: Parameters<ParamStore["get"]>[2], kind: "weight" | "buffer"): Value {
+  private value(
+    name: string,
+    shape: number[],
+    init: Parameters<ParamStore["get"]>[2],
+    kind: "weight" | "buffer",
+  ): Value {
     const data = this.params.get(name, shape, init, kind);
     if (this.mode === "frozen") return this.b.initializer(name, data);
     const v = this.b.input(name, "float32", shape);
@@ -40,12 +50,19 @@ export class ModelBuilder {
     return this.value(name, shape, init, "weight");
   }
 
-  conv2d(x: Value, name: string, cout: number, k: number, o: { stride?: number; pad?: number; bias?: boolean; groups?: number } = {}): Value {
+  conv2d(
+    x: Value,
+    name: string,
+    cout: number,
+    k: number,
+    o: { stride?: number; pad?: number; bias?: boolean; groups?: number } = {},
+  ): Value {
     const cin = x.shape[1] as number;
     const g = o.groups ?? 1;
     const w = this.weight(`${name}.weight`, [cout, cin / g, k, k], kaimingConv(cout, [k, k]));
-    const bias = o.bias ? this.weight(`${name}.bias`, [cout], linearDefault(cin * k * k / g)) : null;
-    const s = o.stride ?? 1, p = o.pad ?? 0;
+    const bias = o.bias ? this.weight(`${name}.bias`, [cout], linearDefault((cin * k * k) / g)) : null;
+    const s = o.stride ?? 1,
+      p = o.pad ?? 0;
     return this.b.conv(x, w, bias, { strides: [s, s], pads: [p, p, p, p], group: g }, name);
   }
 
@@ -56,15 +73,20 @@ export class ModelBuilder {
     const mean = this.value(`${name}.running_mean`, [c], { kind: "zeros" }, "buffer");
     const variance = this.value(`${name}.running_var`, [c], { kind: "ones" }, "buffer");
     this.batchNorms.push({ name, input: x, runningMean: mean, runningVar: variance });
-    if (this.mode === "frozen") return this.b.op1("BatchNormalization", [x, scale, bias, mean, variance], { epsilon: eps }, name);
+    if (this.mode === "frozen")
+      return this.b.op1("BatchNormalization", [x, scale, bias, mean, variance], { epsilon: eps }, name);
     // ONNX momentum weights the old running value (PyTorch's momentum m ↔ ONNX 1 − m).
     // ORT's CPU kernel writes the new running statistics into the buffers of its running-mean/
     // variance inputs, even when they are graph inputs fed by the caller (ORT 1.30; the mean only
     // with graph optimisations off). BN reads a copy of the variance, so the fed tensor and the
     // correction below, which reads it, keep the old value; nothing else reads the mean.
     const varCopy = this.b.op1("Max", [variance, this.b.scalar(0)], {}, `${name}.running_var_copy`);
-    const [y, newMean, biasedVar] = this.b.op("BatchNormalization", [x, scale, bias, mean, varCopy],
-      { epsilon: eps, momentum: 1 - this.bnMomentum, training_mode: 1 }, { name });
+    const [y, newMean, biasedVar] = this.b.op(
+      "BatchNormalization",
+      [x, scale, bias, mean, varCopy],
+      { epsilon: eps, momentum: 1 - this.bnMomentum, training_mode: 1 },
+      { name },
+    );
     const newVar = this.b.scope(`${name}.unbiased`, () => this.unbiasedRunningVar(x, variance, biasedVar));
     this.bufferUpdates.push(
       { input: mean, output: newMean, init: this.params.values.get(`${name}.running_mean`)! },
@@ -82,10 +104,13 @@ export class ModelBuilder {
   private unbiasedRunningVar(x: Value, oldVar: Value, ortNew: Value): Value {
     const { b } = this;
     const c = x.shape[1] as number;
-    const staticN = x.shape.every((d) => typeof d === "number") ? (x.shape as number[]).reduce((p, d) => p * d, 1) / c : null;
-    const nMinus1 = staticN !== null
-      ? b.scalar(staticN - 1)
-      : b.sub(b.scale(b.op1("ReduceProd", [b.cast(b.shapeOf(x), "float32")], { keepdims: 0 }), 1 / c), b.scalar(1));
+    const staticN = x.shape.every((d) => typeof d === "number")
+      ? (x.shape as number[]).reduce((p, d) => p * d, 1) / c
+      : null;
+    const nMinus1 =
+      staticN !== null
+        ? b.scalar(staticN - 1)
+        : b.sub(b.scale(b.op1("ReduceProd", [b.cast(b.shapeOf(x), "float32")], { keepdims: 0 }), 1 / c), b.scalar(1));
     const batchPart = b.sub(ortNew, b.scale(oldVar, 1 - this.bnMomentum));
     return b.add(ortNew, b.div(batchPart, nMinus1));
   }

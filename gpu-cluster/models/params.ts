@@ -11,13 +11,19 @@ export class ParamStore {
   readonly kinds = new Map<string, ParamKind>();
 
   /** With `strict`, asking for a parameter the store lacks is an error (loaded weights must be complete). */
-  constructor(readonly seed = 0, readonly strict = false) {}
+  constructor(
+    readonly seed = 0,
+    readonly strict = false,
+  ) {}
 
   /** The value of `name`, created with `init` on first use. */
   get(name: string, shape: number[], init: Init, kind: ParamKind): TensorData {
     let v = this.values.get(name);
     if (!v) {
-      if (this.strict) throw new Error(`parameter '${name}' (shape [${shape}]) is missing from the loaded weights: the file was not written for this architecture`);
+      if (this.strict)
+        throw new Error(
+          `parameter '${name}' (shape [${shape}]) is missing from the loaded weights: the file was not written for this architecture`,
+        );
       v = initTensor(shape, init, hashString(name, this.seed));
       this.values.set(name, v);
       this.kinds.set(name, kind);
@@ -29,7 +35,8 @@ export class ParamStore {
 
   set(name: string, value: TensorData): void {
     const old = this.values.get(name);
-    if (old && old.data.length !== value.data.length) throw new Error(`parameter '${name}': size ${value.data.length} != ${old.data.length}`);
+    if (old && old.data.length !== value.data.length)
+      throw new Error(`parameter '${name}': size ${value.data.length} != ${old.data.length}`);
     this.values.set(name, value);
   }
 

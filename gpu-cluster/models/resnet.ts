@@ -22,28 +22,31 @@ function downsample(m: ModelBuilder, x: Value, name: string, out: number, stride
 }
 
 /** Two 3×3 convolutions with an identity or projection shortcut (expansion 1). */
-export const basicBlock: Block = (m, x, name, planes, stride) => m.b.scope(name, () => {
-  const { b } = m;
-  let h = b.relu(m.batchNorm(m.conv2d(x, `${name}.conv1`, planes, 3, { stride, pad: 1 }), `${name}.bn1`));
-  h = m.batchNorm(m.conv2d(h, `${name}.conv2`, planes, 3, { pad: 1 }), `${name}.bn2`);
-  return b.relu(b.add(h, downsample(m, x, name, planes, stride)));
-});
+export const basicBlock: Block = (m, x, name, planes, stride) =>
+  m.b.scope(name, () => {
+    const { b } = m;
+    let h = b.relu(m.batchNorm(m.conv2d(x, `${name}.conv1`, planes, 3, { stride, pad: 1 }), `${name}.bn1`));
+    h = m.batchNorm(m.conv2d(h, `${name}.conv2`, planes, 3, { pad: 1 }), `${name}.bn2`);
+    return b.relu(b.add(h, downsample(m, x, name, planes, stride)));
+  });
 
 /** 1×1 → 3×3 (carrying the stride, torchvision's "v1.5") → 1×1 ×4 channels. */
-export const bottleneck: Block = (m, x, name, planes, stride) => m.b.scope(name, () => {
-  const { b } = m;
-  let h = b.relu(m.batchNorm(m.conv2d(x, `${name}.conv1`, planes, 1), `${name}.bn1`));
-  h = b.relu(m.batchNorm(m.conv2d(h, `${name}.conv2`, planes, 3, { stride, pad: 1 }), `${name}.bn2`));
-  h = m.batchNorm(m.conv2d(h, `${name}.conv3`, planes * 4, 1), `${name}.bn3`);
-  return b.relu(b.add(h, downsample(m, x, name, planes * 4, stride)));
-});
+export const bottleneck: Block = (m, x, name, planes, stride) =>
+  m.b.scope(name, () => {
+    const { b } = m;
+    let h = b.relu(m.batchNorm(m.conv2d(x, `${name}.conv1`, planes, 1), `${name}.bn1`));
+    h = b.relu(m.batchNorm(m.conv2d(h, `${name}.conv2`, planes, 3, { stride, pad: 1 }), `${name}.bn2`));
+    h = m.batchNorm(m.conv2d(h, `${name}.conv3`, planes * 4, 1), `${name}.bn3`);
+    return b.relu(b.add(h, downsample(m, x, name, planes * 4, stride)));
+  });
 
 function resNet(m: ModelBuilder, x: Value, o: ResNetOptions, block: Block, counts: number[]): Value {
   const { b } = m;
   const w = o.width ?? 64;
-  let h = o.stem === "imagenet"
-    ? m.conv2d(x, "conv1", w, 7, { stride: 2, pad: 3 })
-    : m.conv2d(x, "conv1", w, 3, { stride: 1, pad: 1 });
+  let h =
+    o.stem === "imagenet"
+      ? m.conv2d(x, "conv1", w, 7, { stride: 2, pad: 3 })
+      : m.conv2d(x, "conv1", w, 3, { stride: 1, pad: 1 });
   h = b.relu(m.batchNorm(h, "bn1"));
   if (o.stem === "imagenet") h = b.maxPool(h, [3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] });
   counts.forEach((n, stage) => {
@@ -55,5 +58,7 @@ function resNet(m: ModelBuilder, x: Value, o: ResNetOptions, block: Block, count
   return m.linear(b.flatten(b.globalAveragePool(h), 1), "fc", o.classes);
 }
 
-export const resNet18 = (m: ModelBuilder, x: Value, o: ResNetOptions): Value => resNet(m, x, o, basicBlock, [2, 2, 2, 2]);
-export const resNet50 = (m: ModelBuilder, x: Value, o: ResNetOptions): Value => resNet(m, x, o, bottleneck, [3, 4, 6, 3]);
+export const resNet18 = (m: ModelBuilder, x: Value, o: ResNetOptions): Value =>
+  resNet(m, x, o, basicBlock, [2, 2, 2, 2]);
+export const resNet50 = (m: ModelBuilder, x: Value, o: ResNetOptions): Value =>
+  resNet(m, x, o, bottleneck, [3, 4, 6, 3]);

@@ -13,7 +13,15 @@ export interface ModelSpec {
   width?: number;
 }
 
-export const ARCHITECTURES = ["convnet-1", "convnet-2", "convnet-3", "convnet-4", "convnet-5", "resnet18", "resnet50"] as const;
+export const ARCHITECTURES = [
+  "convnet-1",
+  "convnet-2",
+  "convnet-3",
+  "convnet-4",
+  "convnet-5",
+  "resnet18",
+  "resnet50",
+] as const;
 
 /** ImageNet stem from 128 px up; the small-image stem below. */
 export const stemFor = (size: number): Stem => (size >= 128 ? "imagenet" : "small");
@@ -22,10 +30,13 @@ export function buildModel(m: ModelBuilder, x: Value, spec: ModelSpec): Value {
   const conv = /^convnet-(\d+)$/.exec(spec.arch);
   if (conv) {
     const depth = Number(conv[1]);
-    if (spec.size / 2 ** depth < 1) throw new Error(`${spec.arch} needs images of at least ${2 ** depth} px, got ${spec.size}`);
+    if (spec.size / 2 ** depth < 1)
+      throw new Error(`${spec.arch} needs images of at least ${2 ** depth} px, got ${spec.size}`);
     return convNet(m, x, { depth, classes: spec.classes, width: spec.width });
   }
-  if (spec.arch === "resnet18") return resNet18(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });
-  if (spec.arch === "resnet50") return resNet50(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });
+  if (spec.arch === "resnet18")
+    return resNet18(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });
+  if (spec.arch === "resnet50")
+    return resNet50(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });
   throw new Error(`unknown architecture '${spec.arch}': choose one of ${ARCHITECTURES.join(", ")}`);
 }

@@ -7,7 +7,10 @@ export const EXECUTION_PROVIDERS = ["cpu", "webgpu", "cuda"] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 export class ExecutionProviderError extends Error {
-  constructor(readonly ep: string, message: string) {
+  constructor(
+    readonly ep: string,
+    message: string,
+  ) {
     super(message);
     this.name = "ExecutionProviderError";
   }
@@ -15,5 +18,8 @@ export class ExecutionProviderError extends Error {
 
 export function parseExecutionProvider(name: string): ExecutionProvider {
   if ((EXECUTION_PROVIDERS as readonly string[]).includes(name)) return name as ExecutionProvider;
-  throw new ExecutionProviderError(name, `unknown execution provider '${name}': choose one of ${EXECUTION_PROVIDERS.join(", ")}`);
+  throw new ExecutionProviderError(
+    name,
+    `unknown execution provider '${name}': choose one of ${EXECUTION_PROVIDERS.join(", ")}`,
+  );
 }

@@ -6,11 +6,18 @@ import type { OrtBackend, SessionOptions } from "./ort-backend.ts";
 export function checkAvailable(ep: ExecutionProvider): void {
   const backend = ort.listSupportedBackends().find((b) => b.name === ep);
   if (!backend) {
-    throw new ExecutionProviderError(ep, `execution provider '${ep}' is not supported by this onnxruntime-node build on ${process.platform}/${process.arch}; use --ep cpu`);
+    throw new ExecutionProviderError(
+      ep,
+      `execution provider '${ep}' is not supported by this onnxruntime-node build on ${process.platform}/${process.arch}; use --ep cpu`,
+    );
   }
 }
 
-export function sessionOptions(ep: ExecutionProvider, threads?: number, profilePrefix?: string): ort.InferenceSession.SessionOptions {
+export function sessionOptions(
+  ep: ExecutionProvider,
+  threads?: number,
+  profilePrefix?: string,
+): ort.InferenceSession.SessionOptions {
   return {
     // ORT's per-node timings (a Chrome-trace JSON written when the session ends profiling).
     ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
@@ -31,10 +38,14 @@ async function openSession(model: Uint8Array, o: SessionOptions): Promise<ort.In
   } catch (e) {
     const msg = (e as Error).message;
     if (ep !== "cpu" && /provider|cuda|webgpu|dawn|vulkan|adapter|lib\w+\.so/i.test(msg)) {
-      const hint = ep === "cuda"
-        ? "the CUDA provider libraries (libonnxruntime_providers_cuda.so and CUDA/cuDNN) must be installed beside onnxruntime-node's libonnxruntime; see README 'GPU'"
-        : "WebGPU needs a GPU with a Vulkan driver (Dawn); none was usable";
-      throw new ExecutionProviderError(ep, `execution provider '${ep}' is unavailable: ${hint}. Use --ep cpu. (ORT said: ${msg.split("\n")[0]})`);
+      const hint =
+        ep === "cuda"
+          ? "the CUDA provider libraries (libonnxruntime_providers_cuda.so and CUDA/cuDNN) must be installed beside onnxruntime-node's libonnxruntime; see README 'GPU'"
+          : "WebGPU needs a GPU with a Vulkan driver (Dawn); none was usable";
+      throw new ExecutionProviderError(
+        ep,
+        `execution provider '${ep}' is unavailable: ${hint}. Use --ep cpu. (ORT said: ${msg.split("\n")[0]})`,
+      );
     }
     throw e;
   }

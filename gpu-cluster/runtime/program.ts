@@ -49,7 +49,10 @@ export class Program {
     const session = await backend.openSession(model, opts);
     const stateOutputs = new Set(state.map((s) => s.output.name));
     const program = new Program(
-      session, backend, graph, model,
+      session,
+      backend,
+      graph,
+      model,
       state.map((s) => ({ input: s.input.name, output: s.output.name })),
       graph.outputs.map((o) => o.name).filter((n) => !stateOutputs.has(n)),
     );

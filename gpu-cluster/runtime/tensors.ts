@@ -4,7 +4,12 @@ import type { Tensor, TensorConstructor } from "onnxruntime-common";
 import type { DType, TensorData } from "../graph/types.ts";
 
 const ORT_TYPE: Record<DType, Tensor.Type> = {
-  float32: "float32", float64: "float64", int64: "int64", int32: "int32", uint8: "uint8", bool: "bool",
+  float32: "float32",
+  float64: "float64",
+  int64: "int64",
+  int32: "int32",
+  uint8: "uint8",
+  bool: "bool",
 };
 
 export function toOrt(t: TensorData, TensorClass: TensorConstructor): Tensor {

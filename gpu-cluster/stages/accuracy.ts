@@ -17,8 +17,12 @@ export async function topOneAccuracy(predict: Predict, d: Dataset, stats: Channe
   let correct = 0;
   for (let i = 0; i < n; i += batch) {
     const idx = Array.from({ length: Math.min(batch, n - i) }, (_, j) => i + j);
-    const logits = await predict(tensor("float32", [idx.length, d.channels, d.height, d.width], makeBatch(d, idx, stats)));
-    idx.forEach((src, j) => { if (argmax(logits, j * K, K) === d.labels[src]) correct++; });
+    const logits = await predict(
+      tensor("float32", [idx.length, d.channels, d.height, d.width], makeBatch(d, idx, stats)),
+    );
+    idx.forEach((src, j) => {
+      if (argmax(logits, j * K, K) === d.labels[src]) correct++;
+    });
   }
   return correct / n;
 }

@@ -18,7 +18,13 @@ export function imageOf(set: ImageSet, i: number): Float32Array {
 }
 
 /** Normalised crops of the given slots of one epoch, [slots.length, C, S, S]. */
-export function cropBatch(schedule: CropScheduleParams, epoch: number, slots: ArrayLike<number>, set: ImageSet, stats: ChannelStats): Float32Array {
+export function cropBatch(
+  schedule: CropScheduleParams,
+  epoch: number,
+  slots: ArrayLike<number>,
+  set: ImageSet,
+  stats: ChannelStats,
+): Float32Array {
   const S = schedule.outputSize;
   const plane = S * S;
   const per = set.channels * plane;

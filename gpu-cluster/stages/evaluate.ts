@@ -25,7 +25,8 @@ export const BASE_STUDENT_EPOCHS = 300;
 /** Default student epochs for a distilled set of `images`: small sets get more epochs, so that
  * a student of 10 images is trained as long (in crops) as one of 500. */
 export function defaultStudentEpochs(images: number): number {
-  if (!(Number.isInteger(images) && images > 0)) throw new Error(`a distilled set needs at least one image, got ${images}`);
+  if (!(Number.isInteger(images) && images > 0))
+    throw new Error(`a distilled set needs at least one image, got ${images}`);
   return Math.max(BASE_STUDENT_EPOCHS, Math.ceil(MIN_STUDENT_CROPS / images));
 }
 
@@ -40,23 +41,39 @@ export interface StudentConfig {
 
 /** Where a step's targets come from: a label table (soft) or the images' own classes (hard). */
 export type StudentLabels =
-  | { kind: "soft"; table: Uint8Array; temperature: number }
-  | { kind: "hard"; labels: ArrayLike<number> };
+  { kind: "soft"; table: Uint8Array; temperature: number } | { kind: "hard"; labels: ArrayLike<number> };
 
 export interface StudentResult {
   accuracy: number;
   losses: number[];
 }
 
-export async function trainStudent(set: ImageSet, labels: StudentLabels, schedule: CropScheduleParams, epochs: number, classes: number,
-  cfg: StudentConfig, val: Dataset, stats: ChannelStats, o: CompileOptions & { progress?: StartProgress; label?: string } = {}): Promise<StudentResult> {
+export async function trainStudent(
+  set: ImageSet,
+  labels: StudentLabels,
+  schedule: CropScheduleParams,
+  epochs: number,
+  classes: number,
+  cfg: StudentConfig,
+  val: Dataset,
+  stats: ChannelStats,
+  o: CompileOptions & { progress?: StartProgress; label?: string } = {},
+): Promise<StudentResult> {
   const S = schedule.outputSize;
   const spec: ModelSpec = { arch: cfg.arch, classes, channels: set.channels, size: S, width: cfg.width };
   const params = new ParamStore(cfg.seed);
   const table = labels.kind === "soft" ? decodeLabelTable(labels.table) : null;
-  if (table && (table.header.images !== set.count || table.header.epochs < epochs || table.header.classes !== classes || table.header.seed !== schedule.seed)) {
+  if (
+    table &&
+    (table.header.images !== set.count ||
+      table.header.epochs < epochs ||
+      table.header.classes !== classes ||
+      table.header.seed !== schedule.seed)
+  ) {
     const h = table.header;
-    throw new Error(`label table (images ${h.images}, epochs ${h.epochs}, classes ${h.classes}, seed ${h.seed}) does not match the student run (images ${set.count}, epochs ${epochs}, classes ${classes}, seed ${schedule.seed}): relabel again`);
+    throw new Error(
+      `label table (images ${h.images}, epochs ${h.epochs}, classes ${h.classes}, seed ${h.seed}) does not match the student run (images ${set.count}, epochs ${epochs}, classes ${classes}, seed ${schedule.seed}): relabel again`,
+    );
   }
   const N = set.count;
   /** Epoch e's batches: the schedule's crops of consecutive slots, with their labels. */
@@ -81,10 +98,21 @@ export async function trainStudent(set: ImageSet, labels: StudentLabels, schedul
       yield { x, targets: t };
     }
   }
-  const { accuracy, losses } = await trainClassifier({
-    spec, params, optimizer: adamw({ weightDecay: cfg.weightDecay }),
-    loss: labels.kind === "soft" ? { kind: "kl", temperature: labels.temperature } : { kind: "cross_entropy" },
-    epochs, stepsPerEpoch: Math.ceil(N / cfg.batch), lr: cfg.lr, label: o.label ?? cfg.arch, batches,
-  }, val, stats, o);
+  const { accuracy, losses } = await trainClassifier(
+    {
+      spec,
+      params,
+      optimizer: adamw({ weightDecay: cfg.weightDecay }),
+      loss: labels.kind === "soft" ? { kind: "kl", temperature: labels.temperature } : { kind: "cross_entropy" },
+      epochs,
+      stepsPerEpoch: Math.ceil(N / cfg.batch),
+      lr: cfg.lr,
+      label: o.label ?? cfg.arch,
+      batches,
+    },
+    val,
+    stats,
+    o,
+  );
   return { accuracy, losses };
 }

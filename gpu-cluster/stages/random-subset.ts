@@ -3,7 +3,11 @@
 import { Random, indicesByClass, pixelScale, pixelsPerImage, type Dataset } from "../data/index.ts";
 import type { ImageSet } from "./crops.ts";
 
-export function randomRealSubset(d: Dataset, ipc: number, seed: number): ImageSet & { labels: Int32Array; sources: number[] } {
+export function randomRealSubset(
+  d: Dataset,
+  ipc: number,
+  seed: number,
+): ImageSet & { labels: Int32Array; sources: number[] } {
   const byClass = indicesByClass(d);
   const per = pixelsPerImage(d);
   const K = d.classes.length;
@@ -13,7 +17,8 @@ export function randomRealSubset(d: Dataset, ipc: number, seed: number): ImageSe
   const s = pixelScale(d.images);
   const rng = new Random(seed, "random-subset");
   byClass.forEach((pool, c) => {
-    if (pool.length < ipc) throw new Error(`${d.name}: class '${d.classes[c]}' has ${pool.length} images, fewer than --ipc ${ipc}`);
+    if (pool.length < ipc)
+      throw new Error(`${d.name}: class '${d.classes[c]}' has ${pool.length} images, fewer than --ipc ${ipc}`);
     const picked = (rng.shuffle([...pool]) as number[]).slice(0, ipc);
     picked.forEach((src, j) => {
       const i = c * ipc + j;

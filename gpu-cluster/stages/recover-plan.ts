@@ -11,7 +11,8 @@ export interface RecoverBatch {
 }
 
 export function recoverPlan(classes: number, ipc: number, batchSize: number): RecoverBatch[] {
-  if (!(classes >= 1 && ipc >= 1 && batchSize >= 1)) throw new Error(`recover plan needs classes, ipc and batch ≥ 1 (got ${classes}, ${ipc}, ${batchSize})`);
+  if (!(classes >= 1 && ipc >= 1 && batchSize >= 1))
+    throw new Error(`recover plan needs classes, ipc and batch ≥ 1 (got ${classes}, ${ipc}, ${batchSize})`);
   const classBlock = Math.min(classes, batchSize);
   const ipcBlock = classBlock === classes ? Math.max(1, Math.floor(batchSize / classes)) : 1;
   const out: RecoverBatch[] = [];

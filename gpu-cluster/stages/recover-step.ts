@@ -55,9 +55,16 @@ export interface RecoverObjective {
  * L = CE(teacher(x), y) + r_bn · Σ_l m_l (‖μ_l(x) − μ_l^run‖₂ + ‖σ²_l(x) − σ²_l^run‖₂) on the
  * teacher's input `x` (the crops), as SRe2L's forward hooks compute it.
  */
-export function recoverObjective(b: GraphBuilder, teacher: TeacherSource, x: Value, targets: Value, cfg: Pick<RecoverStepConfig, "rBn" | "firstBnMultiplier">): RecoverObjective {
+export function recoverObjective(
+  b: GraphBuilder,
+  teacher: TeacherSource,
+  x: Value,
+  targets: Value,
+  cfg: Pick<RecoverStepConfig, "rBn" | "firstBnMultiplier">,
+): RecoverObjective {
   const t = frozenTeacher(b, x, teacher);
-  if (t.batchNorms.length === 0) throw new Error(noBatchNormMessage(teacher.kind === "onnx" ? teacher.file : teacher.spec.arch));
+  if (t.batchNorms.length === 0)
+    throw new Error(noBatchNormMessage(teacher.kind === "onnx" ? teacher.file : teacher.spec.arch));
   const ce = crossEntropy(b, t.logits, targets);
   const bn = b.scope("bn_statistics", () => {
     let total: Value | null = null;
@@ -80,9 +87,18 @@ export function recoverObjective(b: GraphBuilder, teacher: TeacherSource, x: Val
 export class RecoverStep {
   private stepCount = 0;
 
-  private constructor(readonly program: Program, private readonly update: OptimizerUpdate, readonly bnLayers: number) {}
+  private constructor(
+    readonly program: Program,
+    private readonly update: OptimizerUpdate,
+    readonly bnLayers: number,
+  ) {}
 
-  static async compile(teacher: TeacherSource, cfg: RecoverStepConfig, init: TensorData, opts: CompileOptions = {}): Promise<RecoverStep> {
+  static async compile(
+    teacher: TeacherSource,
+    cfg: RecoverStepConfig,
+    init: TensorData,
+    opts: CompileOptions = {},
+  ): Promise<RecoverStep> {
     const { batch: B, channels: C, size: H, cropSize: S } = cfg;
     const b = new GraphBuilder("recover_step");
     const images = b.input("images", "float32", [B, C, H, H]);
@@ -95,7 +111,9 @@ export class RecoverStep {
     const [grad] = gradients(b, loss, [images]);
     const update = adam({ beta1: cfg.beta1, beta2: cfg.beta2 }).apply(b, [{ name: "images", param: images, grad }]);
     const bound = (v: number[]) => b.constant(tensor("float32", [1, C, 1, 1], v));
-    const clipped = b.scope("clip", () => b.op1("Max", [b.op1("Min", [update.updated.get("images")!, bound(cfg.upper)]), bound(cfg.lower)]));
+    const clipped = b.scope("clip", () =>
+      b.op1("Max", [b.op1("Min", [update.updated.get("images")!, bound(cfg.upper)]), bound(cfg.lower)]),
+    );
     b.output(loss, "loss");
     b.output(ce, "ce");
     b.output(bn, "bn");
@@ -104,7 +122,13 @@ export class RecoverStep {
     return new RecoverStep(program, update, bnLayers);
   }
 
-  async step(rows: Float32Array, colsT: Float32Array, targets: TensorData, lr: number, cfg: RecoverStepConfig): Promise<RecoverStepResult> {
+  async step(
+    rows: Float32Array,
+    colsT: Float32Array,
+    targets: TensorData,
+    lr: number,
+    cfg: RecoverStepConfig,
+  ): Promise<RecoverStepResult> {
     const out = await this.program.run({
       crop_rows: tensor("float32", [cfg.cropSize, cfg.size], rows),
       crop_cols_t: tensor("float32", [cfg.size, cfg.cropSize], colsT),

@@ -9,7 +9,13 @@ import { Random, type ChannelStats } from "../data/index.ts";
 import { imageOf, type ImageSet } from "./crops.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { oneHot } from "../training/classifier.ts";
-import { cropFor, cropResizeInto, defaultCropSchedule, interpolationMatrix, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+import {
+  cropFor,
+  cropResizeInto,
+  defaultCropSchedule,
+  interpolationMatrix,
+  type CropScheduleParams,
+} from "../../shared/crop-schedule/index.ts";
 import { noProgress, type StartProgress } from "./progress.ts";
 import { argmax } from "./accuracy.ts";
 import { recoverPlan } from "./recover-plan.ts";
@@ -65,7 +71,13 @@ export interface RecoverResult {
  * j, j + ipc, …: the pipeline passes baseline (b)'s random real subset (drawn so that its first
  * ipc images per class are (b)'s), so "ours − (b)" measures what recover and the collage add.
  */
-function initialImages(t: TeacherInput, images: number[], cfg: RecoverConfig, real: ImageSet | undefined, batchIndex: number): Float32Array {
+function initialImages(
+  t: TeacherInput,
+  images: number[],
+  cfg: RecoverConfig,
+  real: ImageSet | undefined,
+  batchIndex: number,
+): Float32Array {
   const per = t.channels * t.size * t.size;
   const out = new Float32Array(images.length * per);
   if (cfg.init === "noise") {
@@ -75,23 +87,41 @@ function initialImages(t: TeacherInput, images: number[], cfg: RecoverConfig, re
   }
   const m = realImagesPerSynthetic(cfg.init);
   if (!real) throw new Error(`recover --init ${cfg.init} needs real images to start from`);
-  if (real.size !== t.size || real.channels !== t.channels) throw new Error(`recover --init ${cfg.init}: the data is ${real.channels}×${real.size}×${real.size}, the teacher takes ${t.channels}×${t.size}×${t.size}`);
-  if (real.count !== t.classes * cfg.ipc * m) throw new Error(`recover --init ${cfg.init}: needs ${t.classes * cfg.ipc * m} real images, got ${real.count}`);
-  const S = t.size, plane = S * S;
+  if (real.size !== t.size || real.channels !== t.channels)
+    throw new Error(
+      `recover --init ${cfg.init}: the data is ${real.channels}×${real.size}×${real.size}, the teacher takes ${t.channels}×${t.size}×${t.size}`,
+    );
+  if (real.count !== t.classes * cfg.ipc * m)
+    throw new Error(`recover --init ${cfg.init}: needs ${t.classes * cfg.ipc * m} real images, got ${real.count}`);
+  const S = t.size,
+    plane = S * S;
   const half = [Math.floor(S / 2), S - Math.floor(S / 2)];
   images.forEach((img, b) => {
-    const c = Math.floor(img / cfg.ipc), j = img % cfg.ipc;
+    const c = Math.floor(img / cfg.ipc),
+      j = img % cfg.ipc;
     const dst = out.subarray(b * per, (b + 1) * per);
     for (let q = 0; q < m; q++) {
       const src = imageOf(real, c * cfg.ipc * m + j + q * cfg.ipc);
       // q = 0 of `real` is the image itself; collage quadrant q is rows (q >> 1), cols (q & 1)
-      const h = m === 1 ? S : half[q >> 1], w = m === 1 ? S : half[q & 1];
-      const y0 = m === 1 ? 0 : (q >> 1) * half[0], x0 = m === 1 ? 0 : (q & 1) * half[0];
+      const h = m === 1 ? S : half[q >> 1],
+        w = m === 1 ? S : half[q & 1];
+      const y0 = m === 1 ? 0 : (q >> 1) * half[0],
+        x0 = m === 1 ? 0 : (q & 1) * half[0];
       // the whole image resized to the quadrant (bilinear, as the per-step crops; identity for m = 1)
-      const part = cropResizeInto(new Float64Array(t.channels * h * w), src, t.channels, S, S, { x: 0, y: 0, w: S, h: S, flip: false }, h, w);
+      const part = cropResizeInto(
+        new Float64Array(t.channels * h * w),
+        src,
+        t.channels,
+        S,
+        S,
+        { x: 0, y: 0, w: S, h: S, flip: false },
+        h,
+        w,
+      );
       for (let ch = 0; ch < t.channels; ch++) {
         for (let y = 0; y < h; y++) {
-          for (let x = 0; x < w; x++) dst[ch * plane + (y0 + y) * S + x0 + x] = (part[(ch * h + y) * w + x] - t.stats.mean[ch]) / t.stats.std[ch];
+          for (let x = 0; x < w; x++)
+            dst[ch * plane + (y0 + y) * S + x0 + x] = (part[(ch * h + y) * w + x] - t.stats.mean[ch]) / t.stats.std[ch];
         }
       }
     }
@@ -99,7 +129,12 @@ function initialImages(t: TeacherInput, images: number[], cfg: RecoverConfig, re
   return out;
 }
 
-export async function recover(t: TeacherInput, cfg: RecoverConfig, real: ImageSet | undefined, o: CompileOptions & { progress?: StartProgress } = {}): Promise<RecoverResult> {
+export async function recover(
+  t: TeacherInput,
+  cfg: RecoverConfig,
+  real: ImageSet | undefined,
+  o: CompileOptions & { progress?: StartProgress } = {},
+): Promise<RecoverResult> {
   const { channels: C, size: H, classes: K } = t;
   const plan = recoverPlan(K, cfg.ipc, cfg.batch);
   const per = C * H * H;
@@ -113,8 +148,17 @@ export async function recover(t: TeacherInput, cfg: RecoverConfig, real: ImageSe
   for (const [bi, batch] of plan.entries()) {
     const B = batch.images.length;
     const stepCfg: RecoverStepConfig = {
-      batch: B, channels: C, size: H, cropSize: H, classes: K, rBn: cfg.rBn, firstBnMultiplier: cfg.firstBnMultiplier,
-      beta1: cfg.beta1, beta2: cfg.beta2, lower, upper,
+      batch: B,
+      channels: C,
+      size: H,
+      cropSize: H,
+      classes: K,
+      rBn: cfg.rBn,
+      firstBnMultiplier: cfg.firstBnMultiplier,
+      beta1: cfg.beta1,
+      beta2: cfg.beta2,
+      lower,
+      upper,
     };
     const init: TensorData = tensor("float32", [B, C, H, H], initialImages(t, batch.images, cfg, real, bi));
     let step = steps.get(B);
@@ -126,7 +170,13 @@ export async function recover(t: TeacherInput, cfg: RecoverConfig, real: ImageSe
     }
     const targets = oneHot(batch.classes, K);
     // Per-step crops come from the crop schedule: seeded by (run seed, batch), one "image" per step.
-    const schedule: CropScheduleParams = defaultCropSchedule({ seed: cfg.seed * 1000003 + bi, sourceSize: H, outputSize: H, scale: cfg.cropScale, flipProb: cfg.flipProb });
+    const schedule: CropScheduleParams = defaultCropSchedule({
+      seed: cfg.seed * 1000003 + bi,
+      sourceSize: H,
+      outputSize: H,
+      scale: cfg.cropScale,
+      flipProb: cfg.flipProb,
+    });
     let first = { loss: 0, ce: 0, bn: 0 };
     let last = first;
     let correct = 0;
@@ -138,7 +188,10 @@ export async function recover(t: TeacherInput, cfg: RecoverConfig, real: ImageSe
       last = { loss: r.loss, ce: r.ce, bn: r.bn };
       if (it === 0) first = last;
       correct = batch.classes.filter((c, b) => argmax(r.logits, b * K, K) === c).length;
-      bar.update(++done, `batch ${bi + 1}/${plan.length} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} bn ${r.bn.toFixed(3)} acc ${correct}/${B}`);
+      bar.update(
+        ++done,
+        `batch ${bi + 1}/${plan.length} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} bn ${r.bn.toFixed(3)} acc ${correct}/${B}`,
+      );
     }
     result.batches.push({ first, last });
     const x = step.images().data as Float32Array;

@@ -28,24 +28,45 @@ export interface RelabelResult {
   fp32Bytes: number;
 }
 
-export function softmaxRows(logits: Float32Array, rows: number, classes: number, temperature: number, out: Float32Array, outOffset = 0): void {
+export function softmaxRows(
+  logits: Float32Array,
+  rows: number,
+  classes: number,
+  temperature: number,
+  out: Float32Array,
+  outOffset = 0,
+): void {
   for (let r = 0; r < rows; r++) {
     let max = -Infinity;
     for (let k = 0; k < classes; k++) max = Math.max(max, logits[r * classes + k] / temperature);
     let sum = 0;
-    for (let k = 0; k < classes; k++) sum += out[outOffset + r * classes + k] = Math.exp(logits[r * classes + k] / temperature - max);
+    for (let k = 0; k < classes; k++)
+      sum += out[outOffset + r * classes + k] = Math.exp(logits[r * classes + k] / temperature - max);
     for (let k = 0; k < classes; k++) out[outOffset + r * classes + k] /= sum;
   }
 }
 
-export async function relabel(teacher: Uint8Array, stats: ChannelStats, set: ImageSet, classes: number, cfg: RelabelConfig,
-  o: CompileOptions & { progress?: StartProgress; label?: string } = {}): Promise<RelabelResult> {
+export async function relabel(
+  teacher: Uint8Array,
+  stats: ChannelStats,
+  set: ImageSet,
+  classes: number,
+  cfg: RelabelConfig,
+  o: CompileOptions & { progress?: StartProgress; label?: string } = {},
+): Promise<RelabelResult> {
   const clf = await Classifier.fromOnnx(teacher, o);
   const S = cfg.schedule.outputSize;
   const N = set.count;
   const writer = new LabelTableWriter({
-    classes, images: N, epochs: cfg.epochs, cropsPerImage: 1, k: Math.min(cfg.k, classes),
-    quant: cfg.quant === "u8" ? 1 : 2, seed: cfg.schedule.seed, runId: cfg.runId, hasBox: true,
+    classes,
+    images: N,
+    epochs: cfg.epochs,
+    cropsPerImage: 1,
+    k: Math.min(cfg.k, classes),
+    quant: cfg.quant === "u8" ? 1 : 2,
+    seed: cfg.schedule.seed,
+    runId: cfg.runId,
+    hasBox: true,
   });
   const bar = (o.progress ?? noProgress)(o.label ?? "relabel", cfg.epochs * N, "crop");
   for (let e = 0; e < cfg.epochs; e++) {
@@ -53,11 +74,19 @@ export async function relabel(teacher: Uint8Array, stats: ChannelStats, set: Ima
     const probs = new Float32Array(N * classes);
     for (let s0 = 0; s0 < N; s0 += cfg.batch) {
       const slots = Array.from({ length: Math.min(cfg.batch, N - s0) }, (_, j) => s0 + j);
-      const x = { dtype: "float32" as const, shape: [slots.length, set.channels, S, S], data: cropBatch(cfg.schedule, e, slots, set, stats) };
+      const x = {
+        dtype: "float32" as const,
+        shape: [slots.length, set.channels, S, S],
+        data: cropBatch(cfg.schedule, e, slots, set, stats),
+      };
       softmaxRows(await clf.logits(x), slots.length, classes, cfg.temperature, probs, s0 * classes);
       bar.update(e * N + s0 + slots.length, `epoch ${e + 1}/${cfg.epochs}`);
     }
-    writer.addEpoch(e, probs, Array.from(order, (img) => cropFor(cfg.schedule, e, img)));
+    writer.addEpoch(
+      e,
+      probs,
+      Array.from(order, (img) => cropFor(cfg.schedule, e, img)),
+    );
   }
   await clf.release();
   bar.stop();

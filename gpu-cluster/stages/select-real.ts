@@ -28,9 +28,17 @@ function gather(candidates: ImageSet, chosen: number[]): Selection {
  * `candidates` holds K × ipc × m images in class blocks; synthetic image c·ipc + j chooses among
  * the class's candidates j, j + ipc, …, j + (m − 1)·ipc (so candidate 0 is (b)'s image j).
  */
-export async function selectTypical(teacher: Uint8Array, stats: ChannelStats, candidates: ImageSet, classes: number, ipc: number, m: number,
-  o: CompileOptions & { batch?: number } = {}): Promise<Selection> {
-  if (candidates.count !== classes * ipc * m) throw new Error(`selectTypical: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
+export async function selectTypical(
+  teacher: Uint8Array,
+  stats: ChannelStats,
+  candidates: ImageSet,
+  classes: number,
+  ipc: number,
+  m: number,
+  o: CompileOptions & { batch?: number } = {},
+): Promise<Selection> {
+  if (candidates.count !== classes * ipc * m)
+    throw new Error(`selectTypical: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
   const per = candidates.channels * candidates.size * candidates.size;
   const plane = candidates.size * candidates.size;
   const loss = new Float64Array(candidates.count);
@@ -42,10 +50,15 @@ export async function selectTypical(teacher: Uint8Array, stats: ChannelStats, ca
     for (let i = 0; i < n; i++) {
       const src = imageOf(candidates, s + i);
       for (let c = 0; c < candidates.channels; c++) {
-        for (let q = 0; q < plane; q++) x[i * per + c * plane + q] = (src[c * plane + q] - stats.mean[c]) / stats.std[c];
+        for (let q = 0; q < plane; q++)
+          x[i * per + c * plane + q] = (src[c * plane + q] - stats.mean[c]) / stats.std[c];
       }
     }
-    const logits = await clf.logits({ dtype: "float32", shape: [n, candidates.channels, candidates.size, candidates.size], data: x });
+    const logits = await clf.logits({
+      dtype: "float32",
+      shape: [n, candidates.channels, candidates.size, candidates.size],
+      data: x,
+    });
     for (let i = 0; i < n; i++) {
       const row = logits.subarray(i * classes, (i + 1) * classes);
       const target = Math.floor((s + i) / (ipc * m));
@@ -78,8 +91,16 @@ const sqDist = (a: Float32Array, b: Float32Array) => {
 };
 
 /** Per class: k-means++ then Lloyd iterations over the class's ipc·m candidates; the candidate nearest each centre. */
-export function selectKMeans(candidates: ImageSet, classes: number, ipc: number, m: number, seed: number, iterations = 25): Selection {
-  if (candidates.count !== classes * ipc * m) throw new Error(`selectKMeans: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
+export function selectKMeans(
+  candidates: ImageSet,
+  classes: number,
+  ipc: number,
+  m: number,
+  seed: number,
+  iterations = 25,
+): Selection {
+  if (candidates.count !== classes * ipc * m)
+    throw new Error(`selectKMeans: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
   const per = candidates.channels * candidates.size * candidates.size;
   const n = ipc * m;
   const chosen: number[] = [];
@@ -91,15 +112,23 @@ export function selectKMeans(candidates: ImageSet, classes: number, ipc: number,
     while (centres.length < ipc) {
       xs.forEach((x, i) => (nearest[i] = Math.min(nearest[i], sqDist(x, centres.at(-1)!))));
       const total = nearest.reduce((a, b) => a + b, 0);
-      let r = rng.next() * total, pick = 0;
+      let r = rng.next() * total,
+        pick = 0;
       while (pick < n - 1 && (r -= nearest[pick]) > 0) pick++;
       centres.push(Float32Array.from(xs[pick]));
     }
     const assign = new Int32Array(n);
     for (let it = 0; it < iterations; it++) {
       xs.forEach((x, i) => {
-        let best = 0, bestD = Infinity;
-        centres.forEach((ctr, k) => { const d = sqDist(x, ctr); if (d < bestD) { bestD = d; best = k; } });
+        let best = 0,
+          bestD = Infinity;
+        centres.forEach((ctr, k) => {
+          const d = sqDist(x, ctr);
+          if (d < bestD) {
+            bestD = d;
+            best = k;
+          }
+        });
         assign[i] = best;
       });
       centres.forEach((ctr, k) => {
@@ -111,8 +140,15 @@ export function selectKMeans(candidates: ImageSet, classes: number, ipc: number,
     }
     const used = new Set<number>();
     for (const ctr of centres) {
-      let best = -1, bestD = Infinity;
-      xs.forEach((x, i) => { const d = sqDist(x, ctr); if (!used.has(i) && d < bestD) { bestD = d; best = i; } });
+      let best = -1,
+        bestD = Infinity;
+      xs.forEach((x, i) => {
+        const d = sqDist(x, ctr);
+        if (!used.has(i) && d < bestD) {
+          bestD = d;
+          best = i;
+        }
+      });
       used.add(best);
       chosen.push(c * n + best);
     }

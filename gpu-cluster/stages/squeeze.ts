@@ -9,7 +9,17 @@
 import { tensor } from "../graph/builder.ts";
 import type { TensorData } from "../graph/types.ts";
 import { sgd } from "../autodiff/optimizers.ts";
-import { channelStats, epochBatches, makeBatch, Random, validationSplit, type AugmentOptions, type ChannelStats, type Dataset, type DatasetSplits } from "../data/index.ts";
+import {
+  channelStats,
+  epochBatches,
+  makeBatch,
+  Random,
+  validationSplit,
+  type AugmentOptions,
+  type ChannelStats,
+  type Dataset,
+  type DatasetSplits,
+} from "../data/index.ts";
 import { ParamStore } from "../models/params.ts";
 import type { ModelSpec } from "../models/zoo.ts";
 import { inferenceGraph } from "../models/inference-graph.ts";
@@ -66,7 +76,10 @@ export interface SqueezeResult {
 }
 
 export function datasetSize(d: { height: number; width: number; name: string }): number {
-  if (d.height !== d.width) throw new Error(`${d.name}: images are ${d.height}×${d.width}; the model zoo takes square images (resize the image folder with a square --resolution)`);
+  if (d.height !== d.width)
+    throw new Error(
+      `${d.name}: images are ${d.height}×${d.width}; the model zoo takes square images (resize the image folder with a square --resolution)`,
+    );
   return d.height;
 }
 
@@ -91,7 +104,13 @@ function snapshot(p: ParamStore): ParamStore {
   return out;
 }
 
-async function heldOutAccuracy(spec: ModelSpec, params: ParamStore, d: Dataset, stats: ChannelStats, o: CompileOptions): Promise<number> {
+async function heldOutAccuracy(
+  spec: ModelSpec,
+  params: ParamStore,
+  d: Dataset,
+  stats: ChannelStats,
+  o: CompileOptions,
+): Promise<number> {
   const clf = await Classifier.fromGraph(inferenceGraph(spec, params), o);
   try {
     return await topOneAccuracy((x) => clf.logits(x), d, stats);
@@ -104,7 +123,10 @@ async function heldOutAccuracy(spec: ModelSpec, params: ParamStore, d: Dataset, 
 class WeightAverage {
   private avg?: Map<string, Float32Array>;
   private count = 0;
-  constructor(private readonly decay: number, private readonly names: string[]) {}
+  constructor(
+    private readonly decay: number,
+    private readonly names: string[],
+  ) {}
 
   update(trainer: ClassifierTrainer): void {
     // Warm start (as TensorFlow's ExponentialMovingAverage with num_updates): early steps weigh more.
@@ -126,17 +148,28 @@ class WeightAverage {
   /** The averaged values over a copy of `base` (which supplies names, shapes and anything not averaged). */
   params(base: ParamStore): ParamStore {
     const out = snapshot(base);
-    for (const [name, a] of this.avg ?? []) out.set(name, { dtype: "float32", shape: [...base.values.get(name)!.shape], data: a.slice() });
+    for (const [name, a] of this.avg ?? [])
+      out.set(name, { dtype: "float32", shape: [...base.values.get(name)!.shape], data: a.slice() });
     return out;
   }
 }
 
-export async function squeeze(data: DatasetSplits, cfg: SqueezeConfig, o: CompileOptions & { progress?: StartProgress } = {}): Promise<SqueezeResult> {
+export async function squeeze(
+  data: DatasetSplits,
+  cfg: SqueezeConfig,
+  o: CompileOptions & { progress?: StartProgress } = {},
+): Promise<SqueezeResult> {
   const { val: test } = data;
   const stats = channelStats(data.train);
   const split = cfg.holdout === false ? undefined : validationSplit(data.train, cfg.seed);
   const train = split?.fit ?? data.train;
-  const spec: ModelSpec = { arch: cfg.arch, classes: train.classes.length, channels: train.channels, size: datasetSize(train), width: cfg.width };
+  const spec: ModelSpec = {
+    arch: cfg.arch,
+    classes: train.classes.length,
+    channels: train.channels,
+    size: datasetSize(train),
+    width: cfg.width,
+  };
   // One random stream, in the same order every run: each epoch's shuffle, then each batch's augmentation.
   const rng = new Random(cfg.seed, "squeeze");
   const n = train.labels.length;
@@ -149,41 +182,89 @@ export async function squeeze(data: DatasetSplits, cfg: SqueezeConfig, o: Compil
     const t = tensor("float32", [idx.length, K]);
     const td = t.data as Float32Array;
     td.fill(eps / K);
-    idx.forEach((src, i) => { td[i * K + train.labels[src]] += 1 - eps; });
+    idx.forEach((src, i) => {
+      td[i * K + train.labels[src]] += 1 - eps;
+    });
     return t;
   };
   const params = new ParamStore(cfg.seed);
   const scores: EpochScore[] = [];
   let best: { epoch: number; weights: "raw" | "ema"; holdout: number; params: ParamStore } | undefined;
   let average: WeightAverage | undefined;
-  const { graph, accuracy, losses } = await trainClassifier({
-    spec, params, optimizer: sgd({ momentum: cfg.momentum, weightDecay: cfg.weightDecay }),
-    epochs, stepsPerEpoch: perEpoch, lr: cfg.lr, warmupSteps: cfg.warmupEpochs * perEpoch, label: "squeeze",
-    batches: function* () {
-      for (const idx of epochBatches(n, batch, rng, true)) {
-        yield { x: tensor("float32", [idx.length, spec.channels, spec.size, spec.size], makeBatch(train, idx, stats, cfg.augment, rng)), targets: targets(idx) };
-      }
+  const { graph, accuracy, losses } = await trainClassifier(
+    {
+      spec,
+      params,
+      optimizer: sgd({ momentum: cfg.momentum, weightDecay: cfg.weightDecay }),
+      epochs,
+      stepsPerEpoch: perEpoch,
+      lr: cfg.lr,
+      warmupSteps: cfg.warmupEpochs * perEpoch,
+      label: "squeeze",
+      batches: function* () {
+        for (const idx of epochBatches(n, batch, rng, true)) {
+          yield {
+            x: tensor(
+              "float32",
+              [idx.length, spec.channels, spec.size, spec.size],
+              makeBatch(train, idx, stats, cfg.augment, rng),
+            ),
+            targets: targets(idx),
+          };
+        }
+      },
+      afterStep: cfg.ema
+        ? (trainer) => {
+            average ??= new WeightAverage(
+              cfg.ema!,
+              trainer.program.stateNames().filter((s) => params.values.has(s)),
+            );
+            average.update(trainer);
+          }
+        : undefined,
+      afterEpoch: split
+        ? async (trainer, epoch) => {
+            trainer.syncParams();
+            const score: EpochScore = {
+              epoch: epoch + 1,
+              raw: await heldOutAccuracy(spec, params, split.holdout, stats, o),
+            };
+            const emaParams = average?.params(params);
+            if (emaParams) score.ema = await heldOutAccuracy(spec, emaParams, split.holdout, stats, o);
+            scores.push(score);
+            // Ties go to the later epoch (lower learning rate) and to the raw weights.
+            if (!best || score.raw >= best.holdout)
+              best = { epoch: epoch + 1, weights: "raw", holdout: score.raw, params: snapshot(params) };
+            if (emaParams && score.ema! > best.holdout)
+              best = { epoch: epoch + 1, weights: "ema", holdout: score.ema!, params: emaParams };
+          }
+        : undefined,
+      finalParams: () => best?.params ?? params,
     },
-    afterStep: cfg.ema ? (trainer) => {
-      average ??= new WeightAverage(cfg.ema!, trainer.program.stateNames().filter((s) => params.values.has(s)));
-      average.update(trainer);
-    } : undefined,
-    afterEpoch: split ? async (trainer, epoch) => {
-      trainer.syncParams();
-      const score: EpochScore = { epoch: epoch + 1, raw: await heldOutAccuracy(spec, params, split.holdout, stats, o) };
-      const emaParams = average?.params(params);
-      if (emaParams) score.ema = await heldOutAccuracy(spec, emaParams, split.holdout, stats, o);
-      scores.push(score);
-      // Ties go to the later epoch (lower learning rate) and to the raw weights.
-      if (!best || score.raw >= best.holdout) best = { epoch: epoch + 1, weights: "raw", holdout: score.raw, params: snapshot(params) };
-      if (emaParams && score.ema! > best.holdout) best = { epoch: epoch + 1, weights: "ema", holdout: score.ema!, params: emaParams };
-    } : undefined,
-    finalParams: () => best?.params ?? params,
-  }, test, stats, o);
-  const note: TeacherNote = { arch: spec.arch, classes: spec.classes, channels: spec.channels, size: spec.size, width: cfg.width, mean: stats.mean, std: stats.std, accuracy };
+    test,
+    stats,
+    o,
+  );
+  const note: TeacherNote = {
+    arch: spec.arch,
+    classes: spec.classes,
+    channels: spec.channels,
+    size: spec.size,
+    width: cfg.width,
+    mean: stats.mean,
+    std: stats.std,
+    accuracy,
+  };
   const chosen = best && { epoch: best.epoch, weights: best.weights, holdout: best.holdout };
   return {
-    onnx: serializeModel(graph, { docString: teacherDocString(note) }), note, accuracy, losses, epochs,
-    fitImages: n, holdoutImages: split?.holdout.labels.length ?? 0, scores, chosen,
+    onnx: serializeModel(graph, { docString: teacherDocString(note) }),
+    note,
+    accuracy,
+    losses,
+    epochs,
+    fitImages: n,
+    holdoutImages: split?.holdout.labels.length ?? 0,
+    scores,
+    chosen,
   };
 }

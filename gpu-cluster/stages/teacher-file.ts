@@ -37,7 +37,9 @@ export function teacherDocString(note: TeacherNote): string {
   return JSON.stringify({ [NOTE_KEY]: note });
 }
 
-function staticDims(t: { tensorType?: { shape?: { dim?: { dimValue?: unknown }[] | null } | null } | null } | null | undefined): number[] {
+function staticDims(
+  t: { tensorType?: { shape?: { dim?: { dimValue?: unknown }[] | null } | null } | null } | null | undefined,
+): number[] {
   return (t?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0));
 }
 
@@ -52,7 +54,9 @@ export function readTeacherFile(file: string): TeacherFile {
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new Error(`--teacher ${file}: not an ONNX model (${(e as Error).message}); export the teacher with torch.onnx.export or let squeeze train one`);
+    throw new Error(
+      `--teacher ${file}: not an ONNX model (${(e as Error).message}); export the teacher with torch.onnx.export or let squeeze train one`,
+    );
   }
   const g = model.graph;
   const initNames = new Set((g?.initializer ?? []).map((t) => t.name));
@@ -64,9 +68,11 @@ export function readTeacherFile(file: string): TeacherFile {
   if (inDims.length !== 4 || inDims.slice(1).some((d) => d <= 0)) {
     throw new Error(`--teacher ${file}: input '${input.name}' must be N×C×H×W with static C, H, W (got [${inDims}])`);
   }
-  if (outDims.length !== 2 || !(outDims[1] > 0)) throw new Error(`--teacher ${file}: output '${output.name}' must be N×classes logits (got [${outDims}])`);
+  if (outDims.length !== 2 || !(outDims[1] > 0))
+    throw new Error(`--teacher ${file}: output '${output.name}' must be N×classes logits (got [${outDims}])`);
   // Checked here, before any stage runs: recover cannot work without BN layers.
-  if (!(g.node ?? []).some((n) => n.opType === "BatchNormalization")) throw new Error(`--teacher ${noBatchNormMessage(file)}`);
+  if (!(g.node ?? []).some((n) => n.opType === "BatchNormalization"))
+    throw new Error(`--teacher ${noBatchNormMessage(file)}`);
   let note: TeacherNote | undefined;
   if (model.docString) {
     try {
@@ -96,9 +102,10 @@ export function zooTeacher(t: TeacherFile): TeacherSource | null {
   for (const init of model.graph?.initializer ?? []) {
     if (init.dataType !== onnx.TensorProto.DataType.FLOAT || !init.name) continue;
     const dims = (init.dims ?? []).map(Number);
-    const data = init.rawData && init.rawData.length > 0
-      ? new Float32Array(init.rawData.slice().buffer, 0, init.rawData.length / 4)
-      : Float32Array.from(init.floatData ?? []);
+    const data =
+      init.rawData && init.rawData.length > 0
+        ? new Float32Array(init.rawData.slice().buffer, 0, init.rawData.length / 4)
+        : Float32Array.from(init.floatData ?? []);
     // Initializer names carry the builder's scope path ("features.0/features.0.conv.weight").
     params.set(init.name.slice(init.name.lastIndexOf("/") + 1), { dtype: "float32", shape: dims, data });
   }

@@ -16,8 +16,7 @@ export interface FrozenTeacher {
 }
 
 export type TeacherSource =
-  | { kind: "zoo"; spec: ModelSpec; params: ParamStore }
-  | { kind: "onnx"; bytes: Uint8Array; file: string };
+  { kind: "zoo"; spec: ModelSpec; params: ParamStore } | { kind: "onnx"; bytes: Uint8Array; file: string };
 
 /** The export call that keeps a PyTorch model's BatchNorm layers (docs/pytorch.md). */
 export const PRESERVE_EXPORT =
@@ -26,10 +25,12 @@ export const PRESERVE_EXPORT =
 
 /** Why a teacher without BatchNormalization is refused, and how to export one that keeps them. */
 export function noBatchNormMessage(file: string): string {
-  return `${file}: the teacher has no BatchNormalization layer; recover matches BN statistics and needs at least one. ` +
+  return (
+    `${file}: the teacher has no BatchNormalization layer; recover matches BN statistics and needs at least one. ` +
     "If the model has BatchNorm and was exported from PyTorch with a plain torch.onnx.export(model.eval(), ...), the exporter " +
     "folded every BatchNorm into the convolution before it (eval mode with constant folding). Export it with BatchNorm kept:\n  " +
-    `${PRESERVE_EXPORT}\n(see docs/pytorch.md)`;
+    `${PRESERVE_EXPORT}\n(see docs/pytorch.md)`
+  );
 }
 
 /** Builds the teacher on input `x` (normalised NCHW batch) with weights frozen, BN in inference mode. */

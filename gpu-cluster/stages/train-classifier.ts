@@ -54,8 +54,12 @@ export interface TrainedClassifier {
   losses: number[];
 }
 
-export async function trainClassifier(t: ClassifierTraining, val: Dataset, stats: ChannelStats,
-  o: CompileOptions & { progress?: StartProgress } = {}): Promise<TrainedClassifier> {
+export async function trainClassifier(
+  t: ClassifierTraining,
+  val: Dataset,
+  stats: ChannelStats,
+  o: CompileOptions & { progress?: StartProgress } = {},
+): Promise<TrainedClassifier> {
   const trainer = await ClassifierTrainer.compile(t.spec, t.params, { ...o, optimizer: t.optimizer, loss: t.loss });
   const total = t.epochs * t.stepsPerEpoch;
   const bar = (o.progress ?? noProgress)(t.label, total, "step");

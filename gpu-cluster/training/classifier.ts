@@ -36,14 +36,27 @@ export class ClassifierTrainer {
     const m = new ModelBuilder(b, params, "train");
     const logits = buildModel(m, x, spec);
     const lossKind = o.loss ?? { kind: "cross_entropy" };
-    const loss = lossKind.kind === "kl" ? klDivergence(b, logits, targets, lossKind.temperature) : crossEntropy(b, logits, targets);
-    const grads = gradients(b, loss, m.weights.map((w) => w.value));
-    const update = o.optimizer.apply(b, m.weights.map((w, i) => ({ name: w.name, param: w.value, grad: grads[i] })));
+    const loss =
+      lossKind.kind === "kl"
+        ? klDivergence(b, logits, targets, lossKind.temperature)
+        : crossEntropy(b, logits, targets);
+    const grads = gradients(
+      b,
+      loss,
+      m.weights.map((w) => w.value),
+    );
+    const update = o.optimizer.apply(
+      b,
+      m.weights.map((w, i) => ({ name: w.name, param: w.value, grad: grads[i] })),
+    );
     b.output(loss, "loss");
     b.output(logits, "logits");
     const state = [...m.stateFor(update.updated), ...update.state];
     const program = await Program.compile(b.graph, state, o);
-    return new ClassifierTrainer(program, update, params, [...m.weights.map((w) => w.name), ...m.bufferUpdates.map((s) => s.input.name)]);
+    return new ClassifierTrainer(program, update, params, [
+      ...m.weights.map((w) => w.name),
+      ...m.bufferUpdates.map((s) => s.input.name),
+    ]);
   }
 
   /** Runs one step; returns the loss and the logits of this batch. */

@@ -29,6 +29,7 @@ let memo: { seed: number; epoch: number; images: number; order: Uint32Array } | 
 
 /** batchOrder with a one-entry cache: callers walking the slots of one epoch pay O(N) once. */
 export function cachedBatchOrder(seed: number, epoch: number, images: number): Uint32Array {
-  if (!memo || memo.seed !== seed || memo.epoch !== epoch || memo.images !== images) memo = { seed, epoch, images, order: batchOrder(seed, epoch, images) };
+  if (!memo || memo.seed !== seed || memo.epoch !== epoch || memo.images !== images)
+    memo = { seed, epoch, images, order: batchOrder(seed, epoch, images) };
   return memo.order;
 }

@@ -5,9 +5,17 @@
 import type { CropBox } from "./random-resized-crop.ts";
 
 /** outLen × srcLen row-major; `flip` reverses the output order (horizontal flip). Rows sum to 1. */
-export function interpolationMatrix(srcLen: number, start: number, len: number, outLen: number, flip = false): Float32Array {
+export function interpolationMatrix(
+  srcLen: number,
+  start: number,
+  len: number,
+  outLen: number,
+  flip = false,
+): Float32Array {
   if (!(start >= 0 && len >= 1 && start + len <= srcLen && outLen >= 1)) {
-    throw new RangeError(`interpolationMatrix: crop [${start}, ${start + len}) must lie inside [0, ${srcLen}) and outLen ≥ 1`);
+    throw new RangeError(
+      `interpolationMatrix: crop [${start}, ${start + len}) must lie inside [0, ${srcLen}) and outLen ≥ 1`,
+    );
   }
   const m = new Float32Array(outLen * srcLen);
   const step = len / outLen;
@@ -24,16 +32,40 @@ export function interpolationMatrix(srcLen: number, start: number, len: number, 
 }
 
 /** The crop `box` of a planar C × H × W image, resized to outSize × outSize (flipped if box.flip). */
-export function cropResize(pixels: Float32Array, channels: number, height: number, width: number, box: CropBox, outSize: number): Float32Array {
-  return cropResizeInto(new Float32Array(channels * outSize * outSize), pixels, channels, height, width, box, outSize, outSize);
+export function cropResize(
+  pixels: Float32Array,
+  channels: number,
+  height: number,
+  width: number,
+  box: CropBox,
+  outSize: number,
+): Float32Array {
+  return cropResizeInto(
+    new Float32Array(channels * outSize * outSize),
+    pixels,
+    channels,
+    height,
+    width,
+    box,
+    outSize,
+    outSize,
+  );
 }
 
 /**
  * cropResize to any outH × outW, written into `out` (C × outH × outW). A Float64Array `out` keeps
  * the sums unrounded: recover's collage normalises them before its own float32 rounding.
  */
-export function cropResizeInto<T extends Float32Array | Float64Array>(out: T, pixels: Float32Array, channels: number, height: number, width: number,
-  box: CropBox, outH: number, outW: number): T {
+export function cropResizeInto<T extends Float32Array | Float64Array>(
+  out: T,
+  pixels: Float32Array,
+  channels: number,
+  height: number,
+  width: number,
+  box: CropBox,
+  outH: number,
+  outW: number,
+): T {
   const ry = interpolationMatrix(height, box.y, box.h, outH, false);
   const rx = interpolationMatrix(width, box.x, box.w, outW, box.flip);
   const tmp = new Float32Array(outH * width);

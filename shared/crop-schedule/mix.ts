@@ -28,10 +28,14 @@ export function mixFor(p: CropScheduleParams, epoch: number, slot: number, image
   if (p.mix.kind === "mixup") return { partnerImage, lambda, box: null };
   const S = p.outputSize;
   const cut = Math.sqrt(1 - lambda);
-  const cw = Math.floor(S * cut), ch = Math.floor(S * cut);
-  const cx = Math.floor(u(3) * S), cy = Math.floor(u(4) * S);
-  const x0 = Math.max(0, cx - (cw >> 1)), x1 = Math.min(S, cx + (cw >> 1));
-  const y0 = Math.max(0, cy - (ch >> 1)), y1 = Math.min(S, cy + (ch >> 1));
+  const cw = Math.floor(S * cut),
+    ch = Math.floor(S * cut);
+  const cx = Math.floor(u(3) * S),
+    cy = Math.floor(u(4) * S);
+  const x0 = Math.max(0, cx - (cw >> 1)),
+    x1 = Math.min(S, cx + (cw >> 1));
+  const y0 = Math.max(0, cy - (ch >> 1)),
+    y1 = Math.min(S, cy + (ch >> 1));
   lambda = 1 - ((x1 - x0) * (y1 - y0)) / (S * S);
   return { partnerImage, lambda, box: x1 > x0 && y1 > y0 ? { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } : null };
 }
@@ -41,9 +45,16 @@ export function mixFor(p: CropScheduleParams, epoch: number, slot: number, image
  * mixed with its partner's crop (of the partner's own box for this epoch) per mixFor.
  * Planar C × S × S, same value range as the images given.
  */
-export function mixedCrop(p: CropScheduleParams, epoch: number, slot: number, images: number,
-  getImage: (i: number) => Float32Array, channels: number): Float32Array {
-  const S = p.sourceSize, O = p.outputSize;
+export function mixedCrop(
+  p: CropScheduleParams,
+  epoch: number,
+  slot: number,
+  images: number,
+  getImage: (i: number) => Float32Array,
+  channels: number,
+): Float32Array {
+  const S = p.sourceSize,
+    O = p.outputSize;
   const image = cachedBatchOrder(p.seed, epoch, images)[slot];
   const own = cropResize(getImage(image), channels, S, S, cropFor(p, epoch, image), O);
   const mix = mixFor(p, epoch, slot, images);

@@ -31,7 +31,9 @@ export class CropScheduleError extends Error {
 const isInt = (v: number, min: number) => Number.isInteger(v) && v >= min;
 
 /** Fills in defaults and checks every field; errors say which field and what is allowed. */
-export function defaultCropSchedule(p: Partial<CropScheduleParams> & { seed: number; sourceSize: number }): CropScheduleParams {
+export function defaultCropSchedule(
+  p: Partial<CropScheduleParams> & { seed: number; sourceSize: number },
+): CropScheduleParams {
   const out: CropScheduleParams = {
     seed: p.seed,
     sourceSize: p.sourceSize,
@@ -41,17 +43,26 @@ export function defaultCropSchedule(p: Partial<CropScheduleParams> & { seed: num
     flipProb: p.flipProb ?? 0.5,
     mix: p.mix ?? { kind: "none", alpha: 1, prob: 0 },
   };
-  if (!isInt(out.seed, 0) || out.seed > 0xffffffff) throw new CropScheduleError(`crop schedule: seed must be an integer in [0, 2^32), got ${out.seed}`);
-  if (!isInt(out.sourceSize, 1)) throw new CropScheduleError(`crop schedule: sourceSize must be a positive integer, got ${out.sourceSize}`);
-  if (!isInt(out.outputSize, 1)) throw new CropScheduleError(`crop schedule: outputSize must be a positive integer, got ${out.outputSize}`);
+  if (!isInt(out.seed, 0) || out.seed > 0xffffffff)
+    throw new CropScheduleError(`crop schedule: seed must be an integer in [0, 2^32), got ${out.seed}`);
+  if (!isInt(out.sourceSize, 1))
+    throw new CropScheduleError(`crop schedule: sourceSize must be a positive integer, got ${out.sourceSize}`);
+  if (!isInt(out.outputSize, 1))
+    throw new CropScheduleError(`crop schedule: outputSize must be a positive integer, got ${out.outputSize}`);
   const [s0, s1] = out.scale;
-  if (!(s0 > 0 && s0 <= s1 && s1 <= 1)) throw new CropScheduleError(`crop schedule: scale must be [lo, hi] with 0 < lo ≤ hi ≤ 1, got [${out.scale}]`);
+  if (!(s0 > 0 && s0 <= s1 && s1 <= 1))
+    throw new CropScheduleError(`crop schedule: scale must be [lo, hi] with 0 < lo ≤ hi ≤ 1, got [${out.scale}]`);
   const [r0, r1] = out.ratio;
-  if (!(r0 > 0 && r0 <= r1)) throw new CropScheduleError(`crop schedule: ratio must be [lo, hi] with 0 < lo ≤ hi, got [${out.ratio}]`);
-  if (!(out.flipProb >= 0 && out.flipProb <= 1)) throw new CropScheduleError(`crop schedule: flipProb must be in [0, 1], got ${out.flipProb}`);
+  if (!(r0 > 0 && r0 <= r1))
+    throw new CropScheduleError(`crop schedule: ratio must be [lo, hi] with 0 < lo ≤ hi, got [${out.ratio}]`);
+  if (!(out.flipProb >= 0 && out.flipProb <= 1))
+    throw new CropScheduleError(`crop schedule: flipProb must be in [0, 1], got ${out.flipProb}`);
   const m = out.mix;
-  if (!["none", "cutmix", "mixup"].includes(m.kind)) throw new CropScheduleError(`crop schedule: mix.kind must be none, cutmix or mixup, got '${m.kind}'`);
-  if (m.kind !== "none" && !(m.alpha > 0)) throw new CropScheduleError(`crop schedule: mix.alpha must be > 0, got ${m.alpha}`);
-  if (!(m.prob >= 0 && m.prob <= 1)) throw new CropScheduleError(`crop schedule: mix.prob must be in [0, 1], got ${m.prob}`);
+  if (!["none", "cutmix", "mixup"].includes(m.kind))
+    throw new CropScheduleError(`crop schedule: mix.kind must be none, cutmix or mixup, got '${m.kind}'`);
+  if (m.kind !== "none" && !(m.alpha > 0))
+    throw new CropScheduleError(`crop schedule: mix.alpha must be > 0, got ${m.alpha}`);
+  if (!(m.prob >= 0 && m.prob <= 1))
+    throw new CropScheduleError(`crop schedule: mix.prob must be in [0, 1], got ${m.prob}`);
   return out;
 }

@@ -22,7 +22,8 @@ export interface DecodedRecords {
 
 type RecordLayout = Pick<LabelTableHeader, "k" | "quant" | "flags" | "classes" | "recordSize">;
 
-const quantise = (p: number, quant: number): number => (quant === QUANT_U8 ? Math.round(Math.min(1, Math.max(0, p)) * 255) : toHalf(Math.min(1, Math.max(0, p))));
+const quantise = (p: number, quant: number): number =>
+  quant === QUANT_U8 ? Math.round(Math.min(1, Math.max(0, p)) * 255) : toHalf(Math.min(1, Math.max(0, p)));
 const dequantise = (q: number, quant: number): number => (quant === QUANT_U8 ? q / 255 : fromHalf(q));
 
 /** How far the decoded sum may exceed 1 from rounding alone. */
@@ -31,8 +32,14 @@ export function sumTolerance(k: number, quant: number): number {
 }
 
 /** Top-k of a probability vector (ties: lower id first) with the values a decoder will read back. */
-export function quantizeTopK(probs: ArrayLike<number>, k: number, quant: number): { ids: Uint16Array; probs: Float32Array } {
-  const order = Array.from({ length: probs.length }, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b).slice(0, k);
+export function quantizeTopK(
+  probs: ArrayLike<number>,
+  k: number,
+  quant: number,
+): { ids: Uint16Array; probs: Float32Array } {
+  const order = Array.from({ length: probs.length }, (_, i) => i)
+    .sort((a, b) => probs[b] - probs[a] || a - b)
+    .slice(0, k);
   return {
     ids: Uint16Array.from(order),
     probs: Float32Array.from(order, (i) => dequantise(quantise(probs[i], quant), quant)),
@@ -40,7 +47,13 @@ export function quantizeTopK(probs: ArrayLike<number>, k: number, quant: number)
 }
 
 /** Writes the record of one crop at `offset` of `view`. */
-export function encodeRecord(h: RecordLayout, view: DataView, offset: number, probs: ArrayLike<number>, box?: BoxRecord): void {
+export function encodeRecord(
+  h: RecordLayout,
+  view: DataView,
+  offset: number,
+  probs: ArrayLike<number>,
+  box?: BoxRecord,
+): void {
   const order = Array.from({ length: h.classes }, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
   for (let j = 0; j < h.k; j++) view.setUint16(offset + 2 * j, order[j], true);
   const p0 = offset + 2 * h.k;
@@ -53,7 +66,8 @@ export function encodeRecord(h: RecordLayout, view: DataView, offset: number, pr
     if (!box) throw new LabelTableError("BAD_RECORD", "the table carries crop boxes (HAS_BOX) but no box was given");
     const b0 = p0 + h.k * (h.quant === QUANT_U8 ? 1 : 2);
     for (const [i, v] of [box.x, box.y, box.w, box.h].entries()) {
-      if (!(Number.isInteger(v) && v >= 0 && v <= 65535)) throw new LabelTableError("BAD_RECORD", `crop box values must be integers in [0, 65535], got ${v}`);
+      if (!(Number.isInteger(v) && v >= 0 && v <= 65535))
+        throw new LabelTableError("BAD_RECORD", `crop box values must be integers in [0, 65535], got ${v}`);
       view.setUint16(b0 + 2 * i, v, true);
     }
     view.setUint8(b0 + 8, box.flip ? 1 : 0);
@@ -62,7 +76,8 @@ export function encodeRecord(h: RecordLayout, view: DataView, offset: number, pr
 
 /** Decodes and validates `count` consecutive records from `bytes` (e.g. one batchRange read). */
 export function decodeRecords(h: RecordLayout, bytes: Uint8Array, count: number, firstIndex = 0): DecodedRecords {
-  if (bytes.length < count * h.recordSize) throw new LabelTableError("TRUNCATED", `${count} records need ${count * h.recordSize} bytes, got ${bytes.length}`);
+  if (bytes.length < count * h.recordSize)
+    throw new LabelTableError("TRUNCATED", `${count} records need ${count * h.recordSize} bytes, got ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ids = new Uint16Array(count * h.k);
   const probs = new Float32Array(count * h.k);
@@ -86,12 +101,20 @@ export function decodeRecords(h: RecordLayout, bytes: Uint8Array, count: number,
       probs[r * h.k + j] = p;
       sum += p;
     }
-    if (sum > 1 + tol) throw new LabelTableError("BAD_RECORD", `record ${firstIndex + r}: probabilities sum to ${sum.toFixed(4)} > 1`);
+    if (sum > 1 + tol)
+      throw new LabelTableError("BAD_RECORD", `record ${firstIndex + r}: probabilities sum to ${sum.toFixed(4)} > 1`);
     if (boxes) {
       const b0 = p0 + h.k * (h.quant === QUANT_U8 ? 1 : 2);
       const flip = view.getUint8(b0 + 8);
-      if (flip > 1) throw new LabelTableError("BAD_RECORD", `record ${firstIndex + r}: flip byte ${flip} is not 0 or 1`);
-      boxes.push({ x: view.getUint16(b0, true), y: view.getUint16(b0 + 2, true), w: view.getUint16(b0 + 4, true), h: view.getUint16(b0 + 6, true), flip: flip === 1 });
+      if (flip > 1)
+        throw new LabelTableError("BAD_RECORD", `record ${firstIndex + r}: flip byte ${flip} is not 0 or 1`);
+      boxes.push({
+        x: view.getUint16(b0, true),
+        y: view.getUint16(b0 + 2, true),
+        w: view.getUint16(b0 + 4, true),
+        h: view.getUint16(b0 + 6, true),
+        flip: flip === 1,
+      });
     }
   }
   return { ids, probs, boxes };
@@ -102,7 +125,14 @@ export function decodeRecords(h: RecordLayout, bytes: Uint8Array, count: number,
  * not stored, counting stored entries that quantised to 0 as not stored (their true value is
  * below the quantisation step, not zero).
  */
-export function reconstructDense(ids: ArrayLike<number>, probs: ArrayLike<number>, k: number, classes: number, offset = 0, out = new Float32Array(classes)): Float32Array {
+export function reconstructDense(
+  ids: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  k: number,
+  classes: number,
+  offset = 0,
+  out = new Float32Array(classes),
+): Float32Array {
   let sum = 0;
   let zeros = 0;
   for (let j = 0; j < k; j++) {

@@ -28,9 +28,17 @@ export class LabelTableWriter {
 
   constructor(f: WriterFields) {
     this.fields = {
-      flags: f.hasBox ? FLAG_HAS_BOX : 0, classes: f.classes, images: f.images, epochs: f.epochs,
-      epochStart: f.epochStart ?? 0, epochCount: f.epochCount ?? f.epochs - (f.epochStart ?? 0),
-      cropsPerImage: f.cropsPerImage, k: f.k, quant: f.quant, seed: f.seed, runId: f.runId,
+      flags: f.hasBox ? FLAG_HAS_BOX : 0,
+      classes: f.classes,
+      images: f.images,
+      epochs: f.epochs,
+      epochStart: f.epochStart ?? 0,
+      epochCount: f.epochCount ?? f.epochs - (f.epochStart ?? 0),
+      cropsPerImage: f.cropsPerImage,
+      k: f.k,
+      quant: f.quant,
+      seed: f.seed,
+      runId: f.runId,
     };
     checkFields(this.fields);
     this.recordBytes = recordSize(f.k, f.quant, !!f.hasBox);
@@ -40,21 +48,33 @@ export class LabelTableWriter {
   addEpoch(epoch: number, probs: Float32Array, boxes?: BoxRecord[]): void {
     const f = this.fields;
     const expected = f.epochStart + this.blocks.length;
-    if (epoch !== expected) throw new LabelTableError("OUT_OF_RANGE", `epochs must be added in order: expected ${expected}, got ${epoch}`);
-    if (this.blocks.length >= f.epochCount) throw new LabelTableError("OUT_OF_RANGE", `the table holds ${f.epochCount} epochs; epoch ${epoch} is one too many`);
+    if (epoch !== expected)
+      throw new LabelTableError("OUT_OF_RANGE", `epochs must be added in order: expected ${expected}, got ${epoch}`);
+    if (this.blocks.length >= f.epochCount)
+      throw new LabelTableError(
+        "OUT_OF_RANGE",
+        `the table holds ${f.epochCount} epochs; epoch ${epoch} is one too many`,
+      );
     const crops = f.images * f.cropsPerImage;
-    if (probs.length !== crops * f.classes) throw new LabelTableError("BAD_RECORD", `epoch ${epoch}: expected ${crops} × ${f.classes} probabilities, got ${probs.length}`);
-    if ((f.flags & FLAG_HAS_BOX) && (!boxes || boxes.length !== crops)) throw new LabelTableError("BAD_RECORD", `epoch ${epoch}: expected ${crops} crop boxes`);
+    if (probs.length !== crops * f.classes)
+      throw new LabelTableError(
+        "BAD_RECORD",
+        `epoch ${epoch}: expected ${crops} × ${f.classes} probabilities, got ${probs.length}`,
+      );
+    if (f.flags & FLAG_HAS_BOX && (!boxes || boxes.length !== crops))
+      throw new LabelTableError("BAD_RECORD", `epoch ${epoch}: expected ${crops} crop boxes`);
     const block = new Uint8Array(epochBytes({ ...f, recordSize: this.recordBytes }));
     const view = new DataView(block.buffer);
     const layout = { ...f, recordSize: this.recordBytes };
-    for (let r = 0; r < crops; r++) encodeRecord(layout, view, r * this.recordBytes, probs.subarray(r * f.classes, (r + 1) * f.classes), boxes?.[r]);
+    for (let r = 0; r < crops; r++)
+      encodeRecord(layout, view, r * this.recordBytes, probs.subarray(r * f.classes, (r + 1) * f.classes), boxes?.[r]);
     this.blocks.push(block);
   }
 
   finish(): Uint8Array {
     const f = this.fields;
-    if (this.blocks.length !== f.epochCount) throw new LabelTableError("OUT_OF_RANGE", `only ${this.blocks.length} of ${f.epochCount} epochs were added`);
+    if (this.blocks.length !== f.epochCount)
+      throw new LabelTableError("OUT_OF_RANGE", `only ${this.blocks.length} of ${f.epochCount} epochs were added`);
     const crcs = new Uint8Array(4 * f.epochCount);
     const cv = new DataView(crcs.buffer);
     this.blocks.forEach((b, i) => cv.setUint32(4 * i, crc32(b), true));

@@ -16,7 +16,10 @@ import { makeRunFolder, SMALL_RUN } from "../inspect/run-folder.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`tests/browser: SKIPPED — ${CHROMIUM} is absent (install Debian's chromium: apt-get install chromium; CI's .ci/run does)`);
+if (!hasChromium)
+  console.warn(
+    `tests/browser: SKIPPED — ${CHROMIUM} is absent (install Debian's chromium: apt-get install chromium; CI's .ci/run does)`,
+  );
 
 const out = join(process.cwd(), "test-output", "browser");
 const run = join(out, "run");
@@ -28,7 +31,9 @@ let page: Page;
 let cli: InspectSummary;
 let table: Uint8Array;
 
-const title = hasChromium ? "inspector page in headless Chromium" : `inspector page in headless Chromium — SKIPPED: ${CHROMIUM} is absent (apt-get install chromium)`;
+const title = hasChromium
+  ? "inspector page in headless Chromium"
+  : `inspector page in headless Chromium — SKIPPED: ${CHROMIUM} is absent (apt-get install chromium)`;
 describe.skipIf(!hasChromium)(title, () => {
   beforeAll(async () => {
     table = makeRunFolder(run, SMALL_RUN).table;
@@ -39,16 +44,28 @@ describe.skipIf(!hasChromium)(title, () => {
     // playwright gives the browser a fresh temporary profile (its --user-data-dir)
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(server.url);
-    await page.waitForFunction(() => {
-      const t = document.querySelector("[data-testid=status]")?.textContent ?? "";
-      return t === "ready" || t.startsWith("error");
-    }, null, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => {
+        const t = document.querySelector("[data-testid=status]")?.textContent ?? "";
+        return t === "ready" || t.startsWith("error");
+      },
+      null,
+      { timeout: 30_000 },
+    );
     expect(await page.textContent("[data-testid=status]"), errors.join("; ")).toBe("ready");
   });
 
@@ -63,15 +80,30 @@ describe.skipIf(!hasChromium)(title, () => {
   it("shows the CLI's --json numbers", async () => {
     const h = cli.header;
     const expected: Record<string, number> = {
-      "stat-bytes": cli.bytes, "stat-fp32-bytes": cli.fp32Bytes, "stat-classes": h.classes, "stat-images": h.images, "stat-ipc": cli.ipc!,
-      "stat-epochs": h.epochCount, "stat-crops-per-image": h.cropsPerImage, "stat-k": h.k, "stat-record-size": h.recordSize, "stat-crops": cli.crops,
-      "stat-agreement": cli.agreement, "stat-mean-entropy": cli.meanEntropy, "stat-mean-maxprob": cli.meanMaxProb, "stat-mean-topk-mass": cli.meanTopkMass,
+      "stat-bytes": cli.bytes,
+      "stat-fp32-bytes": cli.fp32Bytes,
+      "stat-classes": h.classes,
+      "stat-images": h.images,
+      "stat-ipc": cli.ipc!,
+      "stat-epochs": h.epochCount,
+      "stat-crops-per-image": h.cropsPerImage,
+      "stat-k": h.k,
+      "stat-record-size": h.recordSize,
+      "stat-crops": cli.crops,
+      "stat-agreement": cli.agreement,
+      "stat-mean-entropy": cli.meanEntropy,
+      "stat-mean-maxprob": cli.meanMaxProb,
+      "stat-mean-topk-mass": cli.meanTopkMass,
     };
     for (const [testid, v] of Object.entries(expected)) expect(await number(testid), testid).toBe(v);
     expect(await value("stat-quant")).toBe(h.quant);
     // the shown text is the rounded value
     expect(await page.textContent('[data-testid="stat-agreement"]')).toBe(`${(cli.agreement * 100).toFixed(2)} %`);
-    for (const [id, counts] of [["entropy", cli.histograms.entropy], ["maxprob", cli.histograms.maxProb], ["topk-mass", cli.histograms.topkMass]] as const) {
+    for (const [id, counts] of [
+      ["entropy", cli.histograms.entropy],
+      ["maxprob", cli.histograms.maxProb],
+      ["topk-mass", cli.histograms.topkMass],
+    ] as const) {
       expect(await page.locator(`[data-testid^="hist-${id}-"]`).count()).toBe(counts.length);
       for (let i = 0; i < counts.length; i++) expect(await number(`hist-${id}-${i}`), `${id} bin ${i}`).toBe(counts[i]);
     }
@@ -83,28 +115,50 @@ describe.skipIf(!hasChromium)(title, () => {
     // the heat map's pixel (r, c) is the CLI's confusion cell, row-normalised on a sqrt scale
     const red = await page.evaluate(() => {
       const c = document.querySelector<HTMLCanvasElement>('[data-testid="confusion"]')!;
-      return Array.from(c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0));
+      return Array.from(
+        c
+          .getContext("2d")!
+          .getImageData(0, 0, c.width, c.height)
+          .data.filter((_, i) => i % 4 === 0),
+      );
     });
-    const expectedRed = cli.confusion!.flatMap((row) => row.map((v) => 255 - Math.round(Math.sqrt(v / (row.reduce((a, b) => a + b, 0) || 1)) * 208)));
+    const expectedRed = cli.confusion!.flatMap((row) =>
+      row.map((v) => 255 - Math.round(Math.sqrt(v / (row.reduce((a, b) => a + b, 0) || 1)) * 208)),
+    );
     expect(red).toEqual(expectedRed);
     // the grid: one row per class, ipc images each, every image decoded
     expect(await page.locator('[data-testid^="class-row-"]').count()).toBe(h.classes);
     expect(await page.locator('[data-testid="class-row-0"] img').count()).toBe(cli.ipc);
-    await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>(".row img")).every((i) => i.complete && i.naturalWidth === 16));
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll<HTMLImageElement>(".row img")).every(
+        (i) => i.complete && i.naturalWidth === 16,
+      ),
+    );
   });
 
   it("clicking an image shows its crops for the chosen epoch: the table's records, boxes from the schedule", async () => {
     const decoded = decodeLabelTable(table);
     const h = decoded.header;
     const manifest = JSON.parse(readFileSync(join(run, "manifest.json"), "utf8"));
-    for (const [image, epoch] of [[7, 1], [12, 2], [0, 0]]) {
+    for (const [image, epoch] of [
+      [7, 1],
+      [12, 2],
+      [0, 0],
+    ]) {
       await page.fill('[data-testid="epoch"]', String(epoch));
       await page.click(`[data-testid="image-${image}"]`);
       await page.dispatchEvent('[data-testid="epoch"]', "change");
-      await page.waitForFunction(([i, e]) => {
-        const n = document.getElementById("detail-note")!;
-        return document.getElementById("detail")!.dataset.state === "ready" && n.dataset.image === String(i) && n.dataset.epoch === String(e);
-      }, [image, epoch]);
+      await page.waitForFunction(
+        ([i, e]) => {
+          const n = document.getElementById("detail-note")!;
+          return (
+            document.getElementById("detail")!.dataset.state === "ready" &&
+            n.dataset.image === String(i) &&
+            n.dataset.epoch === String(e)
+          );
+        },
+        [image, epoch],
+      );
       const slot = inverseOrder(batchOrder(h.seed, epoch, h.images))[image];
       for (let c = 0; c < h.cropsPerImage; c++) {
         const rec = decoded.record(epoch, slot, c);

@@ -6,7 +6,15 @@ function tiny(): Dataset {
   const images = new Uint8Array(2 * 16);
   images[1 * 4 + 2] = 255;
   images.fill(100, 16, 32);
-  return { images, labels: Int32Array.from([0, 1]), classes: ["a", "b"], channels: 1, height: 4, width: 4, name: "tiny" };
+  return {
+    images,
+    labels: Int32Array.from([0, 1]),
+    classes: ["a", "b"],
+    channels: 1,
+    height: 4,
+    width: 4,
+    name: "tiny",
+  };
 }
 
 describe("CPU augmentation", () => {
@@ -28,7 +36,8 @@ describe("CPU augmentation", () => {
       const lit = [...b.keys()].filter((i) => b[i] > 0.5);
       expect(lit.length).toBeLessThanOrEqual(1);
       if (lit.length === 1) {
-        const y = Math.floor(lit[0] / 4), x = lit[0] % 4;
+        const y = Math.floor(lit[0] / 4),
+          x = lit[0] % 4;
         expect(Math.abs(y - 1)).toBeLessThanOrEqual(1);
         expect(Math.min(Math.abs(x - 2), Math.abs(3 - x - 2))).toBeLessThanOrEqual(1); // shifted, maybe mirrored
         seen.add(`${y},${x}`);

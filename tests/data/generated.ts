@@ -3,7 +3,8 @@ import { Random, type Dataset } from "../../gpu-cluster/data/index.ts";
 
 /** 4 classes × `per` images of 16×16 gray, a class template plus noise; `symmetric` mirrors each template onto itself. */
 export function generated(symmetric: boolean, seed = 3, per = 40): Dataset {
-  const S = 16, K = 4;
+  const S = 16,
+    K = 4;
   const rng = new Random(seed, "generated");
   const templates = Array.from({ length: K }, () => {
     const t = Float32Array.from({ length: S * S }, () => rng.next());
@@ -14,7 +15,16 @@ export function generated(symmetric: boolean, seed = 3, per = 40): Dataset {
   const labels = new Int32Array(K * per);
   for (let i = 0; i < K * per; i++) {
     labels[i] = i % K;
-    for (let j = 0; j < S * S; j++) images[i * S * S + j] = Math.min(1, Math.max(0, templates[i % K][j] + 0.3 * rng.normal()));
+    for (let j = 0; j < S * S; j++)
+      images[i * S * S + j] = Math.min(1, Math.max(0, templates[i % K][j] + 0.3 * rng.normal()));
   }
-  return { images, labels, classes: ["a", "b", "c", "d"], channels: 1, height: S, width: S, name: symmetric ? "symmetric" : "asymmetric" };
+  return {
+    images,
+    labels,
+    classes: ["a", "b", "c", "d"],
+    channels: 1,
+    height: S,
+    width: S,
+    name: symmetric ? "symmetric" : "asymmetric",
+  };
 }

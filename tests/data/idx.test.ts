@@ -71,7 +71,12 @@ describe("IDX loader", () => {
   it("names the file and the problem for a truncated image file", () => {
     const mnist = readFileSync(join(embeddedMnistDir(), "t10k-images-idx3-ubyte"));
     const cut = mnist.subarray(0, 100_000);
-    expectDataError(() => parseIdx(cut, "t10k-images-idx3-ubyte"), "TRUNCATED", "t10k-images-idx3-ubyte", /7840000 bytes of data but the file holds 99984/);
+    expectDataError(
+      () => parseIdx(cut, "t10k-images-idx3-ubyte"),
+      "TRUNCATED",
+      "t10k-images-idx3-ubyte",
+      /7840000 bytes of data but the file holds 99984/,
+    );
   });
 
   it("names a truncated gzip stream", () => {
@@ -84,7 +89,11 @@ describe("IDX loader", () => {
   });
 
   it("rejects a wrong magic, a header shorter than its rank, extra bytes and a non-byte type", () => {
-    expectDataError(() => parseIdx(Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]), "x.idx"), "BAD_MAGIC", "x.idx");
+    expectDataError(
+      () => parseIdx(Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]), "x.idx"),
+      "BAD_MAGIC",
+      "x.idx",
+    );
     expectDataError(() => parseIdx(Uint8Array.from([0, 0, 8, 3, 0, 0, 0, 1]), "y.idx"), "TRUNCATED", "y.idx", /header/);
     expectDataError(() => parseIdx(idx([2], Uint8Array.from([1, 2, 3])), "z.idx"), "TRAILING_BYTES", "z.idx");
     const f32 = idx([1], Uint8Array.from([0, 0, 0, 0]));
@@ -109,7 +118,13 @@ describe("IDX loader", () => {
   it("rejects val labels outside the train classes", () => {
     const d = tmp();
     writeIdxFolder(d, 20, 10, 4, 4, 2, false);
-    writeFileSync(join(d, "t10k-labels-idx1-ubyte"), idx([10], Uint8Array.from({ length: 10 }, (_, i) => (i === 4 ? 7 : 0))));
+    writeFileSync(
+      join(d, "t10k-labels-idx1-ubyte"),
+      idx(
+        [10],
+        Uint8Array.from({ length: 10 }, (_, i) => (i === 4 ? 7 : 0)),
+      ),
+    );
     expectDataError(() => loadIdxFolder(d), "BAD_LABEL", "t10k-labels", /label 7 at index 4/);
   });
 

@@ -23,7 +23,10 @@ function writeClassFolder(root: string, classes: string[], perClass: number, cha
   classes.forEach((cls, c) => {
     mkdirSync(join(root, cls), { recursive: true });
     for (let i = 0; i < perClass; i++) {
-      writeFileSync(join(root, cls, `img${i}.png`), encodePlanarPng({ data: pattern(c, i, channels, h, w), channels, height: h, width: w }));
+      writeFileSync(
+        join(root, cls, `img${i}.png`),
+        encodePlanarPng({ data: pattern(c, i, channels, h, w), channels, height: h, width: w }),
+      );
     }
   });
 }
@@ -72,7 +75,10 @@ describe("image folder loader", () => {
 
   it("resizes to a set resolution and converts colour to gray (ITU-R 601 luma)", () => {
     const root = tmp();
-    for (const [cls, rgb] of [["red", [255, 0, 0]], ["white", [255, 255, 255]]] as const) {
+    for (const [cls, rgb] of [
+      ["red", [255, 0, 0]],
+      ["white", [255, 255, 255]],
+    ] as const) {
       mkdirSync(join(root, cls));
       const img = new Uint8Array(3 * 8 * 8);
       for (let c = 0; c < 3; c++) img.fill(rgb[c], c * 64, (c + 1) * 64);
@@ -86,14 +92,16 @@ describe("image folder loader", () => {
   });
 
   it("decodes JPEG within compression error and expands gray to RGB on request", () => {
-    const w = 16, h = 16;
+    const w = 16,
+      h = 16;
     const rgba = new Uint8Array(w * h * 4);
     for (let p = 0; p < w * h; p++) rgba.set([(p % w) * 16, 128, 200, 255], p * 4);
     const bytes = jpeg.encode({ data: rgba, width: w, height: h }, 95).data;
     const img = decodeImage(bytes, "x.jpg");
     expect(img.channels).toBe(3);
     let err = 0;
-    for (let p = 0; p < w * h; p++) err = Math.max(err, Math.abs(img.data[p] - ((p % w) * 16) / 255), Math.abs(img.data[512 + p] - 200 / 255));
+    for (let p = 0; p < w * h; p++)
+      err = Math.max(err, Math.abs(img.data[p] - ((p % w) * 16) / 255), Math.abs(img.data[512 + p] - 200 / 255));
     expect(err).toBeLessThan(0.08);
     const gray = encodePlanarPng({ data: new Uint8Array(4).fill(77), channels: 1, height: 2, width: 2 });
     const rgb = decodeImage(gray, "g.png", 3);

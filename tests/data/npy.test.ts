@@ -13,7 +13,7 @@ describe(".npy tensor files", () => {
   it("round-trips float32 byte-exact, including NaN payloads, -0 and subnormals", () => {
     const data = new Float32Array(2 * 3 * 5 * 7);
     const bits = new Uint32Array(data.buffer);
-    for (let i = 0; i < bits.length; i++) bits[i] = (Math.imul(i + 1, 2654435761) >>> 0);
+    for (let i = 0; i < bits.length; i++) bits[i] = Math.imul(i + 1, 2654435761) >>> 0;
     bits[0] = 0x7fc00001; // a NaN with payload
     bits[1] = 0x80000000; // -0
     bits[2] = 0x00000001; // smallest subnormal

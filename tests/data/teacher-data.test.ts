@@ -4,12 +4,25 @@
 // mirror-symmetric dataset says yes).
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { FLIP_THRESHOLD, defaultAugment, indicesByClass, loadMnist, mirrorAsymmetry, pixelsPerImage, validationSplit, type Dataset } from "../../gpu-cluster/data/index.ts";
+import {
+  FLIP_THRESHOLD,
+  defaultAugment,
+  indicesByClass,
+  loadMnist,
+  mirrorAsymmetry,
+  pixelsPerImage,
+  validationSplit,
+  type Dataset,
+} from "../../gpu-cluster/data/index.ts";
 import { generated } from "./generated.ts";
 
 const hashes = (d: Dataset): string[] => {
   const p = pixelsPerImage(d);
-  return Array.from(d.labels, (_, i) => createHash("sha1").update(d.images.subarray(i * p, (i + 1) * p)).digest("hex"));
+  return Array.from(d.labels, (_, i) =>
+    createHash("sha1")
+      .update(d.images.subarray(i * p, (i + 1) * p))
+      .digest("hex"),
+  );
 };
 
 describe("validation split", () => {
@@ -46,7 +59,7 @@ describe("flip decision (mirror asymmetry of the class means)", () => {
     expect(m.flip).toBe(false);
     expect(m.median).toBeGreaterThan(0.6); // measured 0.77
     expect(m.perClass.every((r) => r > FLIP_THRESHOLD)).toBe(true);
-    expect(defaultAugment(loadMnist().train).flip).toBe(false);
+    expect(defaultAugment(loadMnist().train)).toEqual({ pad: 2, flip: false });
   });
 
   it("a generated mirror-symmetric dataset: flip; the same without symmetry: no flip", () => {
@@ -56,7 +69,7 @@ describe("flip decision (mirror asymmetry of the class means)", () => {
     const asym = mirrorAsymmetry(generated(false));
     expect(asym.flip).toBe(false);
     expect(asym.median).toBeGreaterThan(0.8);
-    expect(defaultAugment(generated(true))).toEqual({ pad: 2, flip: true });
+    expect(defaultAugment(generated(true))).toEqual({ pad: 1, flip: true }); // 16 px: 1/16 of the side
   });
 
   it("a class that mirrors onto another class (left vs right) is not flip-safe", () => {
@@ -67,7 +80,8 @@ describe("flip decision (mirror asymmetry of the class means)", () => {
     for (let i = 0; i < d.labels.length; i++) {
       if (d.labels[i] !== 1) continue;
       const src = (i - 1) * p; // the class-0 image just before
-      for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) d.images[i * p + y * S + x] = d.images[src + y * S + S - 1 - x];
+      for (let y = 0; y < S; y++)
+        for (let x = 0; x < S; x++) d.images[i * p + y * S + x] = d.images[src + y * S + S - 1 - x];
     }
     const m = mirrorAsymmetry(d);
     expect(m.perClass[0]).toBeGreaterThan(0.8);

@@ -5,7 +5,18 @@ import { sign } from "hono/jwt";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../../edge/src/auth/claims.ts";
 import { DEV_SIGNING_KEY } from "../../edge/scripts/dev-key.ts";
-import { call, createRun, errorCode, imageFor, manifestFor, newRunId, sha256Hex, tableFor, tokenFor, upload } from "./helpers.ts";
+import {
+  call,
+  createRun,
+  errorCode,
+  imageFor,
+  manifestFor,
+  newRunId,
+  sha256Hex,
+  tableFor,
+  tokenFor,
+  upload,
+} from "./helpers.ts";
 
 type Caller = Role | "worker-other-run" | "trainer-other-run" | "none";
 
@@ -32,19 +43,81 @@ describe("role × route matrix", () => {
     png = imageFor(m, 0).png;
     expect((await upload(`/v1/runs/${runId}/tables/0`, run.worker, table)).status).toBe(201);
     const other = newRunId("other");
-    tokens.set("admin", run.admin).set("worker", run.worker).set("trainer", run.trainer)
-      .set("worker-other-run", await tokenFor("worker", [other])).set("trainer-other-run", await tokenFor("trainer", [other])).set("none", undefined);
+    tokens
+      .set("admin", run.admin)
+      .set("worker", run.worker)
+      .set("trainer", run.trainer)
+      .set("worker-other-run", await tokenFor("worker", [other]))
+      .set("trainer-other-run", await tokenFor("trainer", [other]))
+      .set("none", undefined);
   });
 
   const routes: Route[] = [
-    { name: "POST /v1/tokens", allowed: ["admin"], scoped: false, send: (t) => call("/v1/tokens", { token: t, method: "POST", json: { role: "trainer", runs: [runId] } }) },
-    { name: "DELETE /v1/tokens/:jti", allowed: ["admin"], scoped: false, send: (t) => call(`/v1/tokens/${crypto.randomUUID().replaceAll("-", "")}`, { token: t, method: "DELETE" }) },
-    { name: "POST /v1/runs", allowed: ["admin"], scoped: false, send: (t) => call("/v1/runs", { token: t, method: "POST", json: manifestFor(newRunId("new"), { classes: 2, ipc: 1, epochs: 1, k: 1 }) }) },
-    { name: "GET manifest", allowed: ["admin", "worker", "trainer"], scoped: true, send: (t) => call(`/v1/runs/${runId}/manifest`, { token: t }) },
-    { name: "GET status", allowed: ["admin", "worker", "trainer"], scoped: true, send: (t) => call(`/v1/runs/${runId}/status`, { token: t }) },
-    { name: "PUT image", allowed: ["worker"], scoped: true, send: async (t) => call(`/v1/runs/${runId}/images/0`, { token: t, method: "PUT", body: png as Uint8Array<ArrayBuffer>, headers: { "x-content-sha256": await sha256Hex(png) } }) },
-    { name: "PUT table", allowed: ["worker"], scoped: true, send: async (t) => call(`/v1/runs/${runId}/tables/0`, { token: t, method: "PUT", body: table as Uint8Array<ArrayBuffer>, headers: { "x-content-sha256": await sha256Hex(table) } }) },
-    { name: "GET batch", allowed: ["trainer"], scoped: true, send: (t) => call(`/v1/runs/${runId}/batches/1/0?size=3`, { token: t }) },
+    {
+      name: "POST /v1/tokens",
+      allowed: ["admin"],
+      scoped: false,
+      send: (t) => call("/v1/tokens", { token: t, method: "POST", json: { role: "trainer", runs: [runId] } }),
+    },
+    {
+      name: "DELETE /v1/tokens/:jti",
+      allowed: ["admin"],
+      scoped: false,
+      send: (t) => call(`/v1/tokens/${crypto.randomUUID().replaceAll("-", "")}`, { token: t, method: "DELETE" }),
+    },
+    {
+      name: "POST /v1/runs",
+      allowed: ["admin"],
+      scoped: false,
+      send: (t) =>
+        call("/v1/runs", {
+          token: t,
+          method: "POST",
+          json: manifestFor(newRunId("new"), { classes: 2, ipc: 1, epochs: 1, k: 1 }),
+        }),
+    },
+    {
+      name: "GET manifest",
+      allowed: ["admin", "worker", "trainer"],
+      scoped: true,
+      send: (t) => call(`/v1/runs/${runId}/manifest`, { token: t }),
+    },
+    {
+      name: "GET status",
+      allowed: ["admin", "worker", "trainer"],
+      scoped: true,
+      send: (t) => call(`/v1/runs/${runId}/status`, { token: t }),
+    },
+    {
+      name: "PUT image",
+      allowed: ["worker"],
+      scoped: true,
+      send: async (t) =>
+        call(`/v1/runs/${runId}/images/0`, {
+          token: t,
+          method: "PUT",
+          body: png as Uint8Array<ArrayBuffer>,
+          headers: { "x-content-sha256": await sha256Hex(png) },
+        }),
+    },
+    {
+      name: "PUT table",
+      allowed: ["worker"],
+      scoped: true,
+      send: async (t) =>
+        call(`/v1/runs/${runId}/tables/0`, {
+          token: t,
+          method: "PUT",
+          body: table as Uint8Array<ArrayBuffer>,
+          headers: { "x-content-sha256": await sha256Hex(table) },
+        }),
+    },
+    {
+      name: "GET batch",
+      allowed: ["trainer"],
+      scoped: true,
+      send: (t) => call(`/v1/runs/${runId}/batches/1/0?size=3`, { token: t }),
+    },
   ];
   const callers: Caller[] = ["admin", "worker", "trainer", "worker-other-run", "trainer-other-run", "none"];
 
@@ -52,10 +125,13 @@ describe("role × route matrix", () => {
     for (const caller of callers) {
       const role = caller.replace("-other-run", "") as Role;
       const expected =
-        caller === "none" ? "401 TOKEN_MISSING"
-        : !route.allowed.includes(role) ? "403 FORBIDDEN_ROLE"
-        : caller.endsWith("-other-run") && route.scoped ? "403 FORBIDDEN_RUN"
-        : "2xx";
+        caller === "none"
+          ? "401 TOKEN_MISSING"
+          : !route.allowed.includes(role)
+            ? "403 FORBIDDEN_ROLE"
+            : caller.endsWith("-other-run") && route.scoped
+              ? "403 FORBIDDEN_RUN"
+              : "2xx";
       it(`${route.name} as ${caller}: ${expected}`, async () => {
         const r = await route.send(tokens.get(caller));
         if (expected === "2xx") {
@@ -107,7 +183,11 @@ describe("bad tokens", () => {
 
   it("signed with another key → 401 TOKEN_INVALID", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const t = await sign({ role: "admin", runs: "*", iat: now, exp: now + 600, jti: "foreignkey01" }, "another-key-of-at-least-32-characters!!", "HS256");
+    const t = await sign(
+      { role: "admin", runs: "*", iat: now, exp: now + 600, jti: "foreignkey01" },
+      "another-key-of-at-least-32-characters!!",
+      "HS256",
+    );
     const r = await status(t);
     expect(`${r.status} ${await errorCode(r)}`).toBe("401 TOKEN_INVALID");
   });
@@ -119,9 +199,12 @@ describe("bad tokens", () => {
     expect(`${r.status} ${await errorCode(r)}`).toBe("401 TOKEN_INVALID");
   });
 
-  it("correctly signed but claims break the rules (worker with runs \"*\", no exp) → 401 TOKEN_INVALID", async () => {
+  it('correctly signed but claims break the rules (worker with runs "*", no exp) → 401 TOKEN_INVALID', async () => {
     const now = Math.floor(Date.now() / 1000);
-    for (const claims of [{ role: "worker", runs: "*", iat: now, exp: now + 600, jti: "wildworker1" }, { role: "admin", runs: "*", iat: now, jti: "noexpiry001" }]) {
+    for (const claims of [
+      { role: "worker", runs: "*", iat: now, exp: now + 600, jti: "wildworker1" },
+      { role: "admin", runs: "*", iat: now, jti: "noexpiry001" },
+    ]) {
       const r = await status(await sign(claims, DEV_SIGNING_KEY, "HS256"));
       expect(`${r.status} ${await errorCode(r)}`).toBe("401 TOKEN_INVALID");
     }
@@ -136,7 +219,13 @@ describe("bad tokens", () => {
 
   it("revoked by an admin → 401 TOKEN_REVOKED; other tokens keep working", async () => {
     const admin = await tokenFor("admin", "*");
-    const issued = await (await call("/v1/tokens", { token: admin, method: "POST", json: { role: "trainer", runs: [runId], ttlSeconds: 600 } })).json() as { token: string; claims: { jti: string; exp: number; role: string } };
+    const issued = (await (
+      await call("/v1/tokens", {
+        token: admin,
+        method: "POST",
+        json: { role: "trainer", runs: [runId], ttlSeconds: 600 },
+      })
+    ).json()) as { token: string; claims: { jti: string; exp: number; role: string } };
     expect(issued.claims.role).toBe("trainer");
     expect((await status(issued.token)).status).toBe(200);
     expect((await call(`/v1/tokens/${issued.claims.jti}`, { token: admin, method: "DELETE" })).status).toBe(200);
@@ -148,9 +237,13 @@ describe("bad tokens", () => {
   it("issued tokens carry the asked role, runs and lifetime", async () => {
     const admin = await tokenFor("admin", "*");
     const before = Math.floor(Date.now() / 1000);
-    const r = await call("/v1/tokens", { token: admin, method: "POST", json: { role: "worker", runs: [runId, "other-run"], ttlSeconds: 120 } });
+    const r = await call("/v1/tokens", {
+      token: admin,
+      method: "POST",
+      json: { role: "worker", runs: [runId, "other-run"], ttlSeconds: 120 },
+    });
     expect(r.status).toBe(201);
-    const { claims } = await r.json() as { claims: { role: string; runs: string[]; exp: number; iat: number } };
+    const { claims } = (await r.json()) as { claims: { role: string; runs: string[]; exp: number; iat: number } };
     expect(claims.role).toBe("worker");
     expect(claims.runs).toEqual([runId, "other-run"]);
     expect(claims.exp - claims.iat).toBe(120);
@@ -164,8 +257,11 @@ describe("configuration and logging", () => {
     const { app } = await import("../../edge/src/app.ts");
     const token = await tokenFor("admin", "*");
     for (const key of [undefined, "short-key"]) {
-      const r = await app.fetch(new Request("http://edge.test/v1/runs/x/status", { headers: { authorization: `Bearer ${token}` } }), { ...env, TOKEN_SIGNING_KEY: key });
-      const body = await r.json() as { error: { code: string; message: string } };
+      const r = await app.fetch(
+        new Request("http://edge.test/v1/runs/x/status", { headers: { authorization: `Bearer ${token}` } }),
+        { ...env, TOKEN_SIGNING_KEY: key },
+      );
+      const body = (await r.json()) as { error: { code: string; message: string } };
       expect([r.status, body.error.code]).toEqual([500, "CONFIG"]);
       expect(body.error.message).toContain("wrangler secret put TOKEN_SIGNING_KEY");
     }

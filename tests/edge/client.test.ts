@@ -20,13 +20,24 @@ describe("batch client", () => {
     expect((await upload(`/v1/runs/${run.runId}/tables/0`, run.worker, bytes)).status).toBe(201);
   });
 
-  function expectBatchMatchesTable(b: { epoch: number; firstSlot: number; slots: number; k: number; ids: Uint16Array; probs: Float32Array; classes: number; dense(): Float32Array }) {
+  function expectBatchMatchesTable(b: {
+    epoch: number;
+    firstSlot: number;
+    slots: number;
+    k: number;
+    ids: Uint16Array;
+    probs: Float32Array;
+    classes: number;
+    dense(): Float32Array;
+  }) {
     const dense = b.dense();
     for (let s = 0; s < b.slots; s++) {
       const rec = table.record(b.epoch, b.firstSlot + s);
       expect(Array.from(b.ids.subarray(s * b.k, (s + 1) * b.k))).toEqual(Array.from(rec.ids));
       expect(Array.from(b.probs.subarray(s * b.k, (s + 1) * b.k))).toEqual(Array.from(rec.probs));
-      expect(Array.from(dense.subarray(s * b.classes, (s + 1) * b.classes))).toEqual(Array.from(reconstructDense(rec.ids, rec.probs, b.k, b.classes)));
+      expect(Array.from(dense.subarray(s * b.classes, (s + 1) * b.classes))).toEqual(
+        Array.from(reconstructDense(rec.ids, rec.probs, b.k, b.classes)),
+      );
     }
   }
 
@@ -36,13 +47,22 @@ describe("batch client", () => {
     const flaky = async (input: string, init?: RequestInit) => {
       const fault = input.includes("/batches/") ? faults[calls++ % faults.length] : "ok";
       if (fault === "throw") throw new TypeError("fetch failed: connection reset");
-      if (fault === "503") return new Response(JSON.stringify({ error: { code: "UNAVAILABLE", message: "try later" } }), { status: 503 });
+      if (fault === "503")
+        return new Response(JSON.stringify({ error: { code: "UNAVAILABLE", message: "try later" } }), { status: 503 });
       const r = await selfFetch(input, init);
       if (fault === "truncate") return new Response((await r.arrayBuffer()).slice(0, 100), { status: 200 });
       return r;
     };
     const retries: string[] = [];
-    const client = await BatchClient.open({ baseUrl: BASE, token: run.trainer, run: run.runId, batchSize: 4, fetch: flaky, backoffMs: 1, onRetry: (i) => retries.push(i.reason) });
+    const client = await BatchClient.open({
+      baseUrl: BASE,
+      token: run.trainer,
+      run: run.runId,
+      batchSize: 4,
+      fetch: flaky,
+      backoffMs: 1,
+      onRetry: (i) => retries.push(i.reason),
+    });
     const seen: string[] = [];
     for await (const b of client.batches()) {
       seen.push(`${b.epoch}/${b.batch}`);
@@ -56,14 +76,22 @@ describe("batch client", () => {
   });
 
   it("starts from a saved position (resume after a restart)", async () => {
-    const client = await BatchClient.open({ baseUrl: BASE, token: run.trainer, run: run.runId, batchSize: 5, fetch: selfFetch });
+    const client = await BatchClient.open({
+      baseUrl: BASE,
+      token: run.trainer,
+      run: run.runId,
+      batchSize: 5,
+      fetch: selfFetch,
+    });
     const seen: string[] = [];
     for await (const b of client.batches({ epoch: 1, batch: 3 }, 2)) seen.push(`${b.epoch}/${b.batch}`);
     expect(seen).toEqual(["1/3", "1/4"]);
   });
 
   it("back-pressure: never more than `prefetch` requests ahead of a slow consumer", async () => {
-    let inFlight = 0, maxInFlight = 0, issued = 0;
+    let inFlight = 0,
+      maxInFlight = 0,
+      issued = 0;
     const counting = async (input: string, init?: RequestInit) => {
       if (!input.includes("/batches/")) return selfFetch(input, init);
       issued++;
@@ -75,7 +103,14 @@ describe("batch client", () => {
         inFlight--;
       }
     };
-    const client = await BatchClient.open({ baseUrl: BASE, token: run.trainer, run: run.runId, batchSize: 2, prefetch: 3, fetch: counting });
+    const client = await BatchClient.open({
+      baseUrl: BASE,
+      token: run.trainer,
+      run: run.runId,
+      batchSize: 2,
+      prefetch: 3,
+      fetch: counting,
+    });
     let consumed = 0;
     for await (const b of client.batches()) {
       expectBatchMatchesTable(b);
@@ -92,7 +127,13 @@ describe("batch client", () => {
     let calls = 0;
     const counting = (input: string, init?: RequestInit) => (calls++, selfFetch(input, init));
     const stranger = await tokenFor("trainer", ["not-this-run"]);
-    const err = await BatchClient.open({ baseUrl: BASE, token: stranger, run: run.runId, batchSize: 4, fetch: counting }).catch((e) => e);
+    const err = await BatchClient.open({
+      baseUrl: BASE,
+      token: stranger,
+      run: run.runId,
+      batchSize: 4,
+      fetch: counting,
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(BatchClientError);
     expect([err.status, err.code]).toEqual([403, "FORBIDDEN_RUN"]);
     expect(calls).toBe(1);

@@ -38,13 +38,30 @@ export interface RunShape {
 
 export function manifestFor(runId: string, s: RunShape): RunManifest {
   const size = s.sourceSize ?? 8;
-  const schedule = defaultCropSchedule({ seed: s.seed ?? 7, sourceSize: size, outputSize: s.outputSize ?? size, mix: s.mix });
+  const schedule = defaultCropSchedule({
+    seed: s.seed ?? 7,
+    sourceSize: size,
+    outputSize: s.outputSize ?? size,
+    mix: s.mix,
+  });
   return {
-    version: 1, runId, createdAt: "2026-11-25T00:00:00.000Z",
+    version: 1,
+    runId,
+    createdAt: "2026-11-25T00:00:00.000Z",
     dataset: { name: "synthetic", classes: s.classes, channels: s.channels ?? 1, height: size, width: size },
-    ipc: s.ipc, images: s.classes * s.ipc, resolution: size,
-    relabel: { epochs: s.epochs, cropsPerImage: s.cropsPerImage ?? 1, k: s.k, quant: s.quant ?? "u8", temperature: 1, schedule },
-    seeds: { run: 1 }, teacher: { id: "teacher-test", arch: "none" },
+    ipc: s.ipc,
+    images: s.classes * s.ipc,
+    resolution: size,
+    relabel: {
+      epochs: s.epochs,
+      cropsPerImage: s.cropsPerImage ?? 1,
+      k: s.k,
+      quant: s.quant ?? "u8",
+      temperature: 1,
+      schedule,
+    },
+    seeds: { run: 1 },
+    teacher: { id: "teacher-test", arch: "none" },
   };
 }
 
@@ -68,9 +85,16 @@ export function epochProbs(m: RunManifest, epoch: number): Float32Array {
 /** A shard holding epochs [epochStart, epochStart + epochCount), written with the shared writer. */
 export function tableFor(m: RunManifest, epochStart = 0, epochCount = m.relabel.epochs - epochStart): Uint8Array {
   const w = new LabelTableWriter({
-    classes: m.dataset.classes, images: m.images, epochs: m.relabel.epochs, epochStart, epochCount,
-    cropsPerImage: m.relabel.cropsPerImage, k: m.relabel.k, quant: m.relabel.quant === "u8" ? QUANT_U8 : QUANT_F16,
-    seed: m.relabel.schedule.seed, runId: m.runId,
+    classes: m.dataset.classes,
+    images: m.images,
+    epochs: m.relabel.epochs,
+    epochStart,
+    epochCount,
+    cropsPerImage: m.relabel.cropsPerImage,
+    k: m.relabel.k,
+    quant: m.relabel.quant === "u8" ? QUANT_U8 : QUANT_F16,
+    seed: m.relabel.schedule.seed,
+    runId: m.runId,
   });
   for (let e = epochStart; e < epochStart + epochCount; e++) w.addEpoch(e, epochProbs(m, e));
   return w.finish();
@@ -78,7 +102,8 @@ export function tableFor(m: RunManifest, epochStart = 0, epochCount = m.relabel.
 
 /** Image i as an 8-bit PNG (interleaved), with its planar pixels in [0, 1] as the edge decodes them. */
 export function imageFor(m: RunManifest, i: number): { png: Uint8Array; planar: Float32Array } {
-  const S = m.relabel.schedule.sourceSize, C = m.dataset.channels;
+  const S = m.relabel.schedule.sourceSize,
+    C = m.dataset.channels;
   const data = new Uint8Array(S * S * C);
   for (let j = 0; j < data.length; j++) data[j] = Math.floor(uniform(5, i, j) * 256);
   const planar = new Float32Array(C * S * S);
@@ -103,7 +128,11 @@ export function call(path: string, o: CallOptions = {}): Promise<Response> {
   const headers: Record<string, string> = { ...o.headers };
   if (o.token) headers.authorization = `Bearer ${o.token}`;
   if (o.json !== undefined) headers["content-type"] = "application/json";
-  return SELF.fetch(BASE + path, { method: o.method ?? "GET", headers, body: o.json !== undefined ? JSON.stringify(o.json) : o.body });
+  return SELF.fetch(BASE + path, {
+    method: o.method ?? "GET",
+    headers,
+    body: o.json !== undefined ? JSON.stringify(o.json) : o.body,
+  });
 }
 
 export async function errorCode(r: Response): Promise<string> {
@@ -114,7 +143,9 @@ export async function errorCode(r: Response): Promise<string> {
 /** PUT bytes with the headers uploads need. */
 export async function upload(path: string, token: string, bytes: Uint8Array, sha?: string): Promise<Response> {
   return call(path, {
-    token, method: "PUT", body: bytes as Uint8Array<ArrayBuffer>,
+    token,
+    method: "PUT",
+    body: bytes as Uint8Array<ArrayBuffer>,
     headers: { "x-content-sha256": sha ?? (await sha256Hex(bytes)), "content-length": String(bytes.length) },
   });
 }

@@ -18,25 +18,42 @@ async function roundTrip(shape: RunShape, size: number, pixels: boolean) {
   }
   const images = Array.from({ length: m.images }, (_, i) => imageFor(m, i));
   if (pixels) {
-    for (const [i, img] of images.entries()) expect((await upload(`/v1/runs/${runId}/images/${i}`, worker, img.png)).status).toBe(201);
+    for (const [i, img] of images.entries())
+      expect((await upload(`/v1/runs/${runId}/images/${i}`, worker, img.png)).status).toBe(201);
   }
-  const status = await (await call(`/v1/runs/${runId}/status`, { token: trainer })).json() as { labelsReady: boolean; pixelsReady: boolean; tables: { shards: unknown[] } };
+  const status = (await (await call(`/v1/runs/${runId}/status`, { token: trainer })).json()) as {
+    labelsReady: boolean;
+    pixelsReady: boolean;
+    tables: { shards: unknown[] };
+  };
   expect(status.labelsReady).toBe(true);
   expect(status.pixelsReady).toBe(pixels);
   expect(status.tables.shards).toHaveLength(shards.length);
 
   const tables = shards.map((b) => decodeLabelTable(b));
-  const k = m.relabel.k, cpi = m.relabel.cropsPerImage, S = m.relabel.schedule.outputSize, C = m.dataset.channels;
+  const k = m.relabel.k,
+    cpi = m.relabel.cropsPerImage,
+    S = m.relabel.schedule.outputSize,
+    C = m.dataset.channels;
   let crops = 0;
   for (let e = 0; e < E; e++) {
     const t = tables[e < split ? 0 : 1];
     const order = batchOrder(m.relabel.schedule.seed, e, m.images);
     for (let b = 0; b * size < m.images; b++) {
-      const r = await call(`/v1/runs/${runId}/batches/${e}/${b}?size=${size}${pixels ? "&pixels=1" : ""}`, { token: trainer });
+      const r = await call(`/v1/runs/${runId}/batches/${e}/${b}?size=${size}${pixels ? "&pixels=1" : ""}`, {
+        token: trainer,
+      });
       expect(r.status).toBe(200);
       const d = decodeBatch(await r.arrayBuffer());
       const slots = Math.min(size, m.images - b * size);
-      expect([d.epoch, d.batch, d.slots, d.firstSlot, d.k, d.classes]).toEqual([e, b, slots, b * size, k, m.dataset.classes]);
+      expect([d.epoch, d.batch, d.slots, d.firstSlot, d.k, d.classes]).toEqual([
+        e,
+        b,
+        slots,
+        b * size,
+        k,
+        m.dataset.classes,
+      ]);
       for (let s = 0; s < slots; s++) {
         const slot = b * size + s;
         const image = order[slot];
@@ -48,7 +65,13 @@ async function roundTrip(shape: RunShape, size: number, pixels: boolean) {
           expect(Array.from(d.ids.subarray(i * k, (i + 1) * k))).toEqual(Array.from(rec.ids));
           expect(Array.from(d.probs.subarray(i * k, (i + 1) * k))).toEqual(Array.from(rec.probs));
           const box = cropFor(m.relabel.schedule, e, image, c);
-          expect([...d.box.subarray(4 * i, 4 * i + 4), d.flip[i]]).toEqual([box.x, box.y, box.w, box.h, box.flip ? 1 : 0]);
+          expect([...d.box.subarray(4 * i, 4 * i + 4), d.flip[i]]).toEqual([
+            box.x,
+            box.y,
+            box.w,
+            box.h,
+            box.flip ? 1 : 0,
+          ]);
           if (d.mix) {
             expect(d.mix.partner[i]).toBe(mix ? mix.partnerImage : NO_PARTNER);
             expect(d.mix.lambda[i]).toBe(Math.fround(mix ? mix.lambda : 1));
@@ -75,7 +98,20 @@ describe("upload → batch stream round trip", () => {
   });
 
   it("with pixels and CutMix: crops equal the shared mixedCrop of the stored images", async () => {
-    await roundTrip({ classes: 4, ipc: 3, epochs: 2, k: 2, channels: 3, sourceSize: 12, outputSize: 8, mix: { kind: "cutmix", alpha: 1, prob: 0.7 } }, 5, true);
+    await roundTrip(
+      {
+        classes: 4,
+        ipc: 3,
+        epochs: 2,
+        k: 2,
+        channels: 3,
+        sourceSize: 12,
+        outputSize: 8,
+        mix: { kind: "cutmix", alpha: 1, prob: 0.7 },
+      },
+      5,
+      true,
+    );
   });
 
   it("Mixup section", async () => {

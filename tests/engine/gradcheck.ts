@@ -72,12 +72,19 @@ export async function checkGradient(c: GradCase, seed = 1): Promise<GradResult> 
     inputs.push({ shape: v.shape as number[], values: Array.from(e.values), wrt: e.wrt });
   }
   const yShape = y.shape as number[];
-  const r = randn(yShape.reduce((p, d) => p * d, 1), seed + 101);
+  const r = randn(
+    yShape.reduce((p, d) => p * d, 1),
+    seed + 101,
+  );
   const rv = b.constant(tensor(c.dtype, yShape, r));
   const loss = b.reduceSum(b.mul(y, rv), [...yShape.keys()], false);
   b.output(loss, "loss");
   const wrtIdx = inputs.map((inp, i) => (inp.wrt === false ? -1 : i)).filter((i) => i >= 0);
-  const grads = gradients(b, loss, wrtIdx.map((i) => xs[i]));
+  const grads = gradients(
+    b,
+    loss,
+    wrtIdx.map((i) => xs[i]),
+  );
   grads.forEach((g, k) => b.output(g, `grad${wrtIdx[k]}`));
   const session = await ort.InferenceSession.create(serializeModel(b.graph), { graphOptimizationLevel: "disabled" });
 
@@ -95,7 +102,8 @@ export async function checkGradient(c: GradCase, seed = 1): Promise<GradResult> 
   for (const i of wrtIdx) g.set(i, Float64Array.from(out[`grad${i}`].data as Float64Array));
 
   const eps = c.eps ?? (c.dtype === "float64" ? 1e-5 : 1e-2);
-  let maxRel = 0, checks = 0;
+  let maxRel = 0,
+    checks = 0;
   const compare = async (dir: Float64Array[]) => {
     let analytic = 0;
     for (const i of wrtIdx) dir[i].forEach((d, j) => (analytic += d * g.get(i)![j]));
@@ -108,7 +116,11 @@ export async function checkGradient(c: GradCase, seed = 1): Promise<GradResult> 
   };
   // Random directions over all differentiated inputs at once, then single coordinates.
   for (let k = 0; k < 3; k++) {
-    await compare(inputs.map((inp, i) => (wrtIdx.includes(i) ? randn(base[i].length, seed * 31 + k * 17 + i) : new Float64Array(base[i].length))));
+    await compare(
+      inputs.map((inp, i) =>
+        wrtIdx.includes(i) ? randn(base[i].length, seed * 31 + k * 17 + i) : new Float64Array(base[i].length),
+      ),
+    );
   }
   for (const i of wrtIdx) {
     for (const j of [0, Math.floor(base[i].length / 2), base[i].length - 1]) {

@@ -7,7 +7,17 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const TREES = ["gpu-cluster", "shared", "edge/src", "edge/client", "edge/scripts", "wasm-tools/src", "wasm-tools/node", "wasm-tools/inspector", "wasm-tools/build.ts"];
+const TREES = [
+  "gpu-cluster",
+  "shared",
+  "edge/src",
+  "edge/client",
+  "edge/scripts",
+  "wasm-tools/src",
+  "wasm-tools/node",
+  "wasm-tools/inspector",
+  "wasm-tools/build.ts",
+];
 
 /** Each layer and the layers it may import (itself always). A file belongs to the longest matching prefix. */
 const MAY_IMPORT: Record<string, string[]> = {
@@ -19,8 +29,16 @@ const MAY_IMPORT: Record<string, string[]> = {
   "gpu-cluster/models": ["gpu-cluster/graph"],
   "gpu-cluster/runtime": ["gpu-cluster/graph"],
   "gpu-cluster/training": ["gpu-cluster/graph", "gpu-cluster/autodiff", "gpu-cluster/models", "gpu-cluster/runtime"],
-  "gpu-cluster/stages": ["gpu-cluster/graph", "gpu-cluster/autodiff", "gpu-cluster/models", "gpu-cluster/runtime", "gpu-cluster/training",
-    "gpu-cluster/data", "gpu-cluster/io", "shared"],
+  "gpu-cluster/stages": [
+    "gpu-cluster/graph",
+    "gpu-cluster/autodiff",
+    "gpu-cluster/models",
+    "gpu-cluster/runtime",
+    "gpu-cluster/training",
+    "gpu-cluster/data",
+    "gpu-cluster/io",
+    "shared",
+  ],
   "gpu-cluster/cli": ["gpu-cluster", "shared", "wasm-tools/src", "wasm-tools/node"],
   // pure formats, run by the Worker, the browser page and Node alike
   shared: [],
@@ -59,16 +77,22 @@ interface Import {
 function sourceFiles(path: string): string[] {
   const abs = join(ROOT, path);
   if (!statSync(abs).isDirectory()) return [path];
-  return readdirSync(abs).flatMap((n) => (n === "node_modules" ? [] : sourceFiles(join(path, n)))).filter((p) => /\.(ts|mts)$/.test(p));
+  return readdirSync(abs)
+    .flatMap((n) => (n === "node_modules" ? [] : sourceFiles(join(path, n))))
+    .filter((p) => /\.(ts|mts)$/.test(p));
 }
 
-const STATIC = /^\s*(?:import|export)\s+(?:type\s+)?(?:[\w$]+\s*,\s*)?(?:\*(?:\s+as\s+[\w$]+)?|\{[^}]*\}|[\w$]+)\s+from\s*["']([^"']+)["']/gm;
+const STATIC =
+  /^\s*(?:import|export)\s+(?:type\s+)?(?:[\w$]+\s*,\s*)?(?:\*(?:\s+as\s+[\w$]+)?|\{[^}]*\}|[\w$]+)\s+from\s*["']([^"']+)["']/gm;
 const SIDE_EFFECT = /^\s*import\s*["']([^"']+)["']/gm;
 const DYNAMIC = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
 
 export function importsOf(file: string, text: string): Import[] {
   // comment lines may mention imports; blank them (keeping line numbers)
-  const code = text.split("\n").map((l) => (/^\s*(\/\/|\/?\*)/.test(l) ? "" : l)).join("\n");
+  const code = text
+    .split("\n")
+    .map((l) => (/^\s*(\/\/|\/?\*)/.test(l) ? "" : l))
+    .join("\n");
   const out: Import[] = [];
   for (const re of [STATIC, SIDE_EFFECT, DYNAMIC]) {
     for (const m of code.matchAll(re)) {
@@ -83,8 +107,14 @@ export function importsOf(file: string, text: string): Import[] {
 
 const within = (path: string, prefix: string) => path === prefix || path.startsWith(prefix + "/");
 const layerOf = (path: string) =>
-  Object.keys(MAY_IMPORT).filter((l) => within(path, l)).sort((a, b) => b.length - a.length)[0] ?? null;
-const packageName = (spec: string) => spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/");
+  Object.keys(MAY_IMPORT)
+    .filter((l) => within(path, l))
+    .sort((a, b) => b.length - a.length)[0] ?? null;
+const packageName = (spec: string) =>
+  spec
+    .split("/")
+    .slice(0, spec.startsWith("@") ? 2 : 1)
+    .join("/");
 
 const files = TREES.flatMap(sourceFiles);
 const imports = files.flatMap((f) => importsOf(f, readFileSync(join(ROOT, f), "utf8")));
@@ -93,10 +123,20 @@ const where = (i: Import) => `${i.file}:${i.line} imports '${i.spec}'`;
 describe("layering", () => {
   it("the scan sees the imports it checks", () => {
     expect(files.length).toBeGreaterThan(100);
-    expect(imports.some((i) => i.file === "gpu-cluster/runtime/node-backend.ts" && i.spec === "onnxruntime-node")).toBe(true);
-    expect(imports.some((i) => i.file === "gpu-cluster/stages/recover.ts" && i.target === "gpu-cluster/stages/recover-plan.ts")).toBe(true);
-    expect(importsOf("x/a.ts", 'import {\n  a,\n  b,\n} from "../y/b.ts";\nconst m = await import("./c.ts");\n// import { z } from "nope";')
-      .map((i) => `${i.line} ${i.target}`)).toEqual(["4 y/b.ts", "5 x/c.ts"]);
+    expect(imports.some((i) => i.file === "gpu-cluster/runtime/node-backend.ts" && i.spec === "onnxruntime-node")).toBe(
+      true,
+    );
+    expect(
+      imports.some(
+        (i) => i.file === "gpu-cluster/stages/recover.ts" && i.target === "gpu-cluster/stages/recover-plan.ts",
+      ),
+    ).toBe(true);
+    expect(
+      importsOf(
+        "x/a.ts",
+        'import {\n  a,\n  b,\n} from "../y/b.ts";\nconst m = await import("./c.ts");\n// import { z } from "nope";',
+      ).map((i) => `${i.line} ${i.target}`),
+    ).toEqual(["4 y/b.ts", "5 x/c.ts"]);
   });
 
   it("every file belongs to a layer", () => {
@@ -109,7 +149,12 @@ describe("layering", () => {
       const from = layerOf(i.file)!;
       return !within(i.target, from) && !MAY_IMPORT[from].some((l) => within(i.target!, l));
     });
-    expect(bad.map((i) => `${where(i)} (${layerOf(i.file)} may import ${[layerOf(i.file), ...MAY_IMPORT[layerOf(i.file)!]].join(", ")})`)).toEqual([]);
+    expect(
+      bad.map(
+        (i) =>
+          `${where(i)} (${layerOf(i.file)} may import ${[layerOf(i.file), ...MAY_IMPORT[layerOf(i.file)!]].join(", ")})`,
+      ),
+    ).toEqual([]);
   });
 
   it("code that runs in Workers or browsers uses no node: built-ins", () => {
@@ -132,7 +177,10 @@ describe("layering", () => {
     for (const i of imports) if (i.target && graph.has(i.target)) graph.get(i.file)!.push(i.target);
     // Tarjan's strongly connected components: any with more than one file is a cycle
     let next = 0;
-    const index = new Map<string, number>(), low = new Map<string, number>(), stack: string[] = [], onStack = new Set<string>();
+    const index = new Map<string, number>(),
+      low = new Map<string, number>(),
+      stack: string[] = [],
+      onStack = new Set<string>();
     const cycles: string[][] = [];
     const visit = (v: string) => {
       index.set(v, next);

@@ -7,21 +7,31 @@ import { GraphBuilder, tensor } from "../../gpu-cluster/graph/builder.ts";
 import { gradients } from "../../gpu-cluster/autodiff/gradients.ts";
 import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
 
-interface Pool { k: number; s: number; p: number }
+interface Pool {
+  k: number;
+  s: number;
+  p: number;
+}
 
 function reference(x: Float32Array, N: number, H: number, W: number, o: Pool, r: Float32Array): Float32Array {
-  const Ho = Math.floor((H + 2 * o.p - o.k) / o.s) + 1, Wo = Math.floor((W + 2 * o.p - o.k) / o.s) + 1;
+  const Ho = Math.floor((H + 2 * o.p - o.k) / o.s) + 1,
+    Wo = Math.floor((W + 2 * o.p - o.k) / o.s) + 1;
   const dx = new Float32Array(x.length);
   for (let n = 0; n < N; n++) {
     for (let p = 0; p < Ho; p++) {
       for (let q = 0; q < Wo; q++) {
-        let best = -Infinity, at = -1;
+        let best = -Infinity,
+          at = -1;
         for (let i = 0; i < o.k; i++) {
           for (let j = 0; j < o.k; j++) {
-            const h = p * o.s + i - o.p, w = q * o.s + j - o.p;
+            const h = p * o.s + i - o.p,
+              w = q * o.s + j - o.p;
             if (h < 0 || w < 0 || h >= H || w >= W) continue;
             const v = x[n * H * W + h * W + w];
-            if (v > best) { best = v; at = n * H * W + h * W + w; }
+            if (v > best) {
+              best = v;
+              at = n * H * W + h * W + w;
+            }
           }
         }
         dx[at] += r[n * Ho * Wo + p * Wo + q];
@@ -31,7 +41,13 @@ function reference(x: Float32Array, N: number, H: number, W: number, o: Pool, r:
   return dx;
 }
 
-async function autodiff(x: Float32Array, N: number, H: number, W: number, o: Pool): Promise<{ dx: Float32Array; r: Float32Array }> {
+async function autodiff(
+  x: Float32Array,
+  N: number,
+  H: number,
+  W: number,
+  o: Pool,
+): Promise<{ dx: Float32Array; r: Float32Array }> {
   const b = new GraphBuilder("maxpool_ties");
   const xi = b.input("x", "float32", [N, 1, H, W]);
   const y = b.maxPool(xi, [o.k, o.k], { strides: [o.s, o.s], pads: [o.p, o.p, o.p, o.p] });

@@ -14,7 +14,11 @@ import { exportOnnx, inferenceGraph } from "../../gpu-cluster/models/inference-g
 import { checkGradient, MODEL_EPS, randn, TOLERANCE } from "./gradcheck.ts";
 
 function input(spec: ModelSpec, n: number, seed: number) {
-  return tensor("float32", [n, spec.channels, spec.size, spec.size], Float32Array.from(randn(n * spec.channels * spec.size * spec.size, seed)));
+  return tensor(
+    "float32",
+    [n, spec.channels, spec.size, spec.size],
+    Float32Array.from(randn(n * spec.channels * spec.size * spec.size, seed)),
+  );
 }
 
 async function importedLogits(bytes: Uint8Array, x: ReturnType<typeof input>) {
@@ -26,7 +30,8 @@ async function importedLogits(bytes: Uint8Array, x: ReturnType<typeof input>) {
   return { logits: await clf.logits(x), model: m };
 }
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 describe("ONNX import of zoo models", () => {
   it.each([
@@ -41,7 +46,11 @@ describe("ONNX import of zoo models", () => {
     const bytes = exportOnnx(spec, params);
     // A fresh ORT session on the exported file agrees with the native program …
     const session = await ort.InferenceSession.create(bytes);
-    const viaOrt = (await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x.data as Float32Array, x.shape as number[]) }))[session.outputNames[0]].data as Float32Array;
+    const viaOrt = (
+      await session.run({
+        [session.inputNames[0]]: new ort.Tensor("float32", x.data as Float32Array, x.shape as number[]),
+      })
+    )[session.outputNames[0]].data as Float32Array;
     expect(maxDiff(viaOrt, want)).toBeLessThan(1e-5);
     // … and so does the model imported back into our IR.
     const { logits, model } = await importedLogits(bytes, x);
@@ -54,7 +63,11 @@ describe("ONNX import of zoo models", () => {
     const spec: ModelSpec = { arch: "convnet-2", classes: 3, channels: 1, size: 8, width: 4 };
     const bytes = exportOnnx(spec, new ParamStore(2));
     const r = await checkGradient({
-      name: "imported convnet", ops: [], dtype: "float32", eps: MODEL_EPS, inputs: [{ shape: [4, 1, 8, 8] }],
+      name: "imported convnet",
+      ops: [],
+      dtype: "float32",
+      eps: MODEL_EPS,
+      inputs: [{ shape: [4, 1, 8, 8] }],
       build: (b, [x]) => importOnnx(b, bytes, { inputs: [x], scope: "t" }).outputs[0],
     });
     expect(r.maxRelError).toBeLessThan(TOLERANCE.float32Model);
@@ -68,21 +81,56 @@ function opset13Model(opset = 13): Uint8Array {
   const bias = Float32Array.from([0.1, -0.2, 0.3, 0, 0.5]);
   const raw = (a: Float32Array) => new Uint8Array(a.buffer.slice(0));
   return onnx.ModelProto.encode({
-    irVersion: 8, opsetImport: [{ domain: "", version: opset }], producerName: "test",
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: opset }],
+    producerName: "test",
     graph: {
       name: "g",
-      input: [{ name: "x", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "N" }, { dimValue: 3 }, { dimValue: 4 }, { dimValue: 4 }] } } } }],
-      output: [{ name: "y", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "N" }, { dimValue: 5 }] } } } }],
+      input: [
+        {
+          name: "x",
+          type: {
+            tensorType: {
+              elemType: 1,
+              shape: { dim: [{ dimParam: "N" }, { dimValue: 3 }, { dimValue: 4 }, { dimValue: 4 }] },
+            },
+          },
+        },
+      ],
+      output: [
+        { name: "y", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "N" }, { dimValue: 5 }] } } } },
+      ],
       initializer: [
         { name: "W", dims: [5, 3], dataType: 1, rawData: raw(w) },
         { name: "B", dims: [5], dataType: 1, rawData: raw(bias) },
         { name: "axes", dims: [1], dataType: 7, int64Data: [2] },
       ],
       node: [
-        { name: "mean", opType: "ReduceMean", input: ["x"], output: ["m"], attribute: [{ name: "axes", type: T.INTS, ints: [2, 3] }, { name: "keepdims", type: T.INT, i: 0 }] },
+        {
+          name: "mean",
+          opType: "ReduceMean",
+          input: ["x"],
+          output: ["m"],
+          attribute: [
+            { name: "axes", type: T.INTS, ints: [2, 3] },
+            { name: "keepdims", type: T.INT, i: 0 },
+          ],
+        },
         { name: "unsq", opType: "Unsqueeze", input: ["m", "axes"], output: ["u"] },
-        { name: "flat", opType: "Flatten", input: ["u"], output: ["f"], attribute: [{ name: "axis", type: T.INT, i: 1 }] },
-        { name: "fc", opType: "Gemm", input: ["f", "W", "B"], output: ["g"], attribute: [{ name: "transB", type: T.INT, i: 1 }] },
+        {
+          name: "flat",
+          opType: "Flatten",
+          input: ["u"],
+          output: ["f"],
+          attribute: [{ name: "axis", type: T.INT, i: 1 }],
+        },
+        {
+          name: "fc",
+          opType: "Gemm",
+          input: ["f", "W", "B"],
+          output: ["g"],
+          attribute: [{ name: "transB", type: T.INT, i: 1 }],
+        },
         { name: "act", opType: "Relu", input: ["g"], output: ["y"] },
       ],
     },
@@ -99,10 +147,13 @@ describe("ONNX import of older opset forms", () => {
     b.output(m.outputs[0], "y");
     const got = await (await Classifier.fromGraph(b.graph)).logits(x);
     // Host reference: y = relu(mean_hw(x) · Wᵀ + b)
-    const w = Array.from({ length: 15 }, (_, i) => (i - 7) / 10), bias = [0.1, -0.2, 0.3, 0, 0.5];
+    const w = Array.from({ length: 15 }, (_, i) => (i - 7) / 10),
+      bias = [0.1, -0.2, 0.3, 0, 0.5];
     const xd = x.data as Float32Array;
     for (let n = 0; n < 2; n++) {
-      const mean = [0, 1, 2].map((c) => Array.from(xd.subarray(n * 48 + c * 16, n * 48 + c * 16 + 16)).reduce((s, v) => s + v, 0) / 16);
+      const mean = [0, 1, 2].map(
+        (c) => Array.from(xd.subarray(n * 48 + c * 16, n * 48 + c * 16 + 16)).reduce((s, v) => s + v, 0) / 16,
+      );
       for (let o = 0; o < 5; o++) {
         const want = Math.max(0, bias[o] + mean.reduce((s, v, c) => s + v * w[o * 3 + c], 0));
         expect(got[n * 5 + o]).toBeCloseTo(want, 5);
@@ -133,18 +184,24 @@ describe("ONNX import errors name the node and the problem", () => {
   };
 
   it("unsupported operator", () => {
-    const e = catchError(edit((m) => { m.graph!.node![4].opType = "NonMaxSuppression"; }));
+    const e = catchError(
+      edit((m) => {
+        m.graph!.node![4].opType = "NonMaxSuppression";
+      }),
+    );
     expect(e.code).toBe("UNSUPPORTED_OP");
     expect(e.message).toMatch(/NonMaxSuppression/);
     expect(e.node).toBe("act");
   });
 
   it("bad shapes (Gemm weight of the wrong size)", () => {
-    const e = catchError(edit((m) => {
-      const w = m.graph!.initializer![0];
-      w.dims = [5, 4];
-      w.rawData = new Uint8Array(80);
-    }));
+    const e = catchError(
+      edit((m) => {
+        const w = m.graph!.initializer![0];
+        w.dims = [5, 4];
+        w.rawData = new Uint8Array(80);
+      }),
+    );
     expect(e.code).toBe("BAD_SHAPE");
     expect(e.node).toBe("fc");
     expect(e.message).toMatch(/Gemm/);
@@ -152,7 +209,9 @@ describe("ONNX import errors name the node and the problem", () => {
 
   it("a bound input of the wrong shape", () => {
     const b = new GraphBuilder("g");
-    expect(() => importOnnx(b, opset13Model(), { inputs: [b.input("x", "float32", ["N", 2, 4, 4])] })).toThrow(/input 'x' is float32\[N,3,4,4\]/);
+    expect(() => importOnnx(b, opset13Model(), { inputs: [b.input("x", "float32", ["N", 2, 4, 4])] })).toThrow(
+      /input 'x' is float32\[N,3,4,4\]/,
+    );
   });
 
   it("corrupt, truncated and empty files", () => {

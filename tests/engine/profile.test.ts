@@ -20,7 +20,11 @@ describe("ORT profiling", () => {
       await p.release();
       const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
       expect(files.length).toBe(1);
-      const events = JSON.parse(readFileSync(join(dir, files[0]), "utf8")) as { cat: string; name: string; args?: { op_name?: string } }[];
+      const events = JSON.parse(readFileSync(join(dir, files[0]), "utf8")) as {
+        cat: string;
+        name: string;
+        args?: { op_name?: string };
+      }[];
       expect(events.filter((e) => e.cat === "Session" && e.name === "model_run").length).toBe(2);
       const ops = new Set(events.filter((e) => e.cat === "Node").map((e) => e.args?.op_name));
       expect(ops.has("Mul") && ops.has("Relu")).toBe(true);

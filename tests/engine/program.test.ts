@@ -6,7 +6,11 @@ import { GraphBuilder, tensor } from "../../gpu-cluster/graph/builder.ts";
 import type { Value } from "../../gpu-cluster/graph/types.ts";
 import { Program } from "../../gpu-cluster/runtime/program.ts";
 
-const x = tensor("float32", [4, 3, 2, 2], Array.from({ length: 48 }, (_, i) => Math.sin(i) * 3 + 1));
+const x = tensor(
+  "float32",
+  [4, 3, 2, 2],
+  Array.from({ length: 48 }, (_, i) => Math.sin(i) * 3 + 1),
+);
 const f32 = (data: Float32Array) => ({ dtype: "float32" as const, shape: [data.length], data });
 
 /** BN in training mode on inputs x, mean, var; `statsOut` says whether its running-stat outputs are graph outputs. */
@@ -15,9 +19,11 @@ function bnGraph(statsOut: boolean) {
   const xi = b.input("x", "float32", [4, 3, 2, 2]);
   const m = b.input("mean", "float32", [3]);
   const v = b.input("var", "float32", [3]);
-  const [y, newMean, newVar] = b.op("BatchNormalization",
+  const [y, newMean, newVar] = b.op(
+    "BatchNormalization",
     [xi, b.constant(tensor("float32", [3], [1, 1, 1])), b.constant(tensor("float32", [3], [0, 0, 0])), m, v],
-    { epsilon: 1e-5, momentum: 0.9, training_mode: 1 });
+    { epsilon: 1e-5, momentum: 0.9, training_mode: 1 },
+  );
   b.output(y, "y");
   if (statsOut) {
     b.output(newMean, "new_mean");
@@ -65,7 +71,10 @@ describe("ORT backend", () => {
   it("runs on the backend passed in CompileOptions (onnxruntime-web's would go here)", async () => {
     const { nodeBackend } = await import("../../gpu-cluster/runtime/node-backend.ts");
     let opened = 0;
-    const backend = { ...nodeBackend, openSession: (model: Uint8Array, o: object) => (opened++, nodeBackend.openSession(model, o)) };
+    const backend = {
+      ...nodeBackend,
+      openSession: (model: Uint8Array, o: object) => (opened++, nodeBackend.openSession(model, o)),
+    };
     const b = new GraphBuilder("neg");
     b.output(b.neg(b.input("x", "float32", [2])), "y");
     const p = await Program.compile(b.graph, [], { backend });

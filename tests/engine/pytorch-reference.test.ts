@@ -30,7 +30,16 @@ import { Program } from "../../gpu-cluster/runtime/program.ts";
 import { recoverObjective, RecoverStep } from "../../gpu-cluster/stages/recover-step.ts";
 import type { TeacherSource } from "../../gpu-cluster/stages/teacher-graph.ts";
 import {
-  branchOutputs, differingBranches, INSTALL_HINT, loadFixture, paramsFromOnnx, referenceFor, relError, resnetFixtures, torchGate, type Fixture,
+  branchOutputs,
+  differingBranches,
+  INSTALL_HINT,
+  loadFixture,
+  paramsFromOnnx,
+  referenceFor,
+  relError,
+  resnetFixtures,
+  torchGate,
+  type Fixture,
 } from "./pytorch.ts";
 
 const TOL = 1e-4;
@@ -68,7 +77,12 @@ describe.skipIf(gate.missing !== null)("ResNet-18 against PyTorch (scripts/pytor
   }, 600_000);
 
   afterAll(() => {
-    for (const [c, q] of Object.entries(report)) console.log(`${c} (ours vs PyTorch float64): ${Object.entries(q).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(", ")}`);
+    for (const [c, q] of Object.entries(report))
+      console.log(
+        `${c} (ours vs PyTorch float64): ${Object.entries(q)
+          .map(([k, v]) => `${k} ${v.toExponential(1)}`)
+          .join(", ")}`,
+      );
     console.log(`branches our float32 run took unlike float64 (replayed in PyTorch): ${JSON.stringify(flipped)}`);
     for (const c of CASES) {
       // PyTorch float32 against float64, worst array per group (its own branch flips included)
@@ -77,7 +91,11 @@ describe.skipIf(gate.missing !== null)("ResNet-18 against PyTorch (scripts/pytor
         const group = /^(squeeze\.grad|squeeze\.buffer|sgd\.step)\./.exec(k)?.[1] ?? k;
         worst[group] = Math.max(worst[group] ?? 0, v);
       }
-      console.log(`${c} (PyTorch float32 vs float64): ${Object.entries(worst).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(", ")}`);
+      console.log(
+        `${c} (PyTorch float32 vs float64): ${Object.entries(worst)
+          .map(([k, v]) => `${k} ${v.toExponential(1)}`)
+          .join(", ")}`,
+      );
     }
   });
 
@@ -113,7 +131,12 @@ describe.skipIf(gate.missing !== null)("ResNet-18 against PyTorch (scripts/pytor
       const o = recoverObjective(b, source, x, targets, f.meta);
       expect(o.bnLayers).toBe(f.meta.bnLayers);
       const outs: Record<string, Value> = { loss: o.loss, ce: o.ce, bn: o.bn, logits: o.logits };
-      for (const [k, v] of [["grad_loss", o.loss], ["grad_ce", o.ce], ["grad_bn", o.bn]] as const) outs[k] = gradients(b, v, [x])[0];
+      for (const [k, v] of [
+        ["grad_loss", o.loss],
+        ["grad_ce", o.ce],
+        ["grad_bn", o.bn],
+      ] as const)
+        outs[k] = gradients(b, v, [x])[0];
       for (const [k, v] of Object.entries(outs)) b.output(v, k);
       const branches = branchOutputs(b);
       const program = await Program.compile(b.graph, []);
@@ -124,19 +147,36 @@ describe.skipIf(gate.missing !== null)("ResNet-18 against PyTorch (scripts/pytor
       const s = (k: string) => (r[k].data as Float32Array)[0];
       for (const k of ["loss", "ce", "bn"]) check(name, `recover ${k}`, scalarRel(s(k), ref.scalars[`recover.${k}`]));
       check(name, "recover logits", relError(r.logits.data as Float32Array, ref.array("eval.logits").data));
-      for (const k of ["grad_loss", "grad_ce", "grad_bn"]) check(name, `recover ${k}`, relError(r[k].data as Float32Array, ref.array(`recover.${k}`).data));
+      for (const k of ["grad_loss", "grad_ce", "grad_bn"])
+        check(name, `recover ${k}`, relError(r[k].data as Float32Array, ref.array(`recover.${k}`).data));
     }, 600_000);
 
     it("recover: RecoverStep (the stage's compiled step, zoo teacher, identity crop) reports the same loss", async () => {
       const { batch: B, size: S, classes: K } = f.meta;
-      const cfg = { batch: B, channels: 3, size: S, cropSize: S, classes: K, rBn: f.meta.rBn, firstBnMultiplier: f.meta.firstBnMultiplier,
-        beta1: 0.5, beta2: 0.9, lower: [-1e3, -1e3, -1e3], upper: [1e3, 1e3, 1e3] };
-      const step = await RecoverStep.compile({ kind: "zoo", spec: specOf(f), params: paramsFromOnnx(f.onnxBytes) }, cfg, f.array("x"));
+      const cfg = {
+        batch: B,
+        channels: 3,
+        size: S,
+        cropSize: S,
+        classes: K,
+        rBn: f.meta.rBn,
+        firstBnMultiplier: f.meta.firstBnMultiplier,
+        beta1: 0.5,
+        beta2: 0.9,
+        lower: [-1e3, -1e3, -1e3],
+        upper: [1e3, 1e3, 1e3],
+      };
+      const step = await RecoverStep.compile(
+        { kind: "zoo", spec: specOf(f), params: paramsFromOnnx(f.onnxBytes) },
+        cfg,
+        f.array("x"),
+      );
       const eye = new Float32Array(S * S);
       for (let i = 0; i < S; i++) eye[i * S + i] = 1;
       const r = await step.step(eye, eye, targetsOf(f), 0.1, cfg);
       await step.release();
-      for (const k of ["loss", "ce", "bn"] as const) check(name, `RecoverStep ${k}`, scalarRel(r[k], f.meta.scalars[`recover.${k}`]));
+      for (const k of ["loss", "ce", "bn"] as const)
+        check(name, `RecoverStep ${k}`, scalarRel(r[k], f.meta.scalars[`recover.${k}`]));
       check(name, "RecoverStep logits", relError(r.logits, f.array("eval.logits").data));
     }, 600_000);
 
@@ -149,20 +189,30 @@ describe.skipIf(gate.missing !== null)("ResNet-18 against PyTorch (scripts/pytor
       const m = new ModelBuilder(b, params, "train");
       const logits = buildModel(m, x, spec);
       const loss = crossEntropy(b, logits, targets);
-      const grads = gradients(b, loss, m.weights.map((w) => w.value));
+      const grads = gradients(
+        b,
+        loss,
+        m.weights.map((w) => w.value),
+      );
       b.output(loss, "loss");
       b.output(logits, "logits");
       m.weights.forEach((w, i) => b.output(grads[i], `grad:${w.name}`));
       for (const u of m.bufferUpdates) b.output(u.output, `buffer:${u.input.name}`);
       const branches = branchOutputs(b);
       const program = await Program.compile(b.graph, []);
-      const feeds = Object.fromEntries(b.graph.inputs.filter((v) => v !== x && v !== targets).map((v) => [v.name, params.values.get(v.name)!]));
+      const feeds = Object.fromEntries(
+        b.graph.inputs.filter((v) => v !== x && v !== targets).map((v) => [v.name, params.values.get(v.name)!]),
+      );
       const fed = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, (v.data as Float32Array).slice()]));
       const r = await program.run({ x: f.array("x"), targets: targetsOf(f), ...feeds });
       await program.release();
       // ORT's training-mode BatchNormalization writes into its running-variance input's buffer:
       // the builder feeds it a copy, so what we fed (here the ParamStore's arrays) is untouched.
-      for (const [k, v] of Object.entries(feeds)) expect((v.data as Float32Array).every((q, i) => q === fed[k][i]), `feed ${k} was modified by the run`).toBe(true);
+      for (const [k, v] of Object.entries(feeds))
+        expect(
+          (v.data as Float32Array).every((q, i) => q === fed[k][i]),
+          `feed ${k} was modified by the run`,
+        ).toBe(true);
       squeezeFlips = differingBranches(f, "squeeze", branches, r);
       const ref = referenceFor(f, "squeeze", squeezeFlips);
       flipped[`${name} squeeze`] = ref.flipped;
@@ -170,10 +220,19 @@ describe.skipIf(gate.missing !== null)("ResNet-18 against PyTorch (scripts/pytor
       expect(m.weights.map((w) => w.name).sort()).toEqual([...f.meta.params].sort());
       check(name, "squeeze loss", scalarRel((r.loss.data as Float32Array)[0], ref.scalars["squeeze.loss"]));
       check(name, "squeeze logits", relError(r.logits.data as Float32Array, ref.array("squeeze.logits").data));
-      for (const w of m.weights) check(name, "squeeze weight gradients", relError(r[`grad:${w.name}`].data as Float32Array, ref.array(`squeeze.grad.${w.name}`).data));
+      for (const w of m.weights)
+        check(
+          name,
+          "squeeze weight gradients",
+          relError(r[`grad:${w.name}`].data as Float32Array, ref.array(`squeeze.grad.${w.name}`).data),
+        );
       for (const u of m.bufferUpdates) {
         const kind = u.input.name.endsWith("running_var") ? "running_var" : "running_mean";
-        check(name, `squeeze BN ${kind} after the step`, relError(r[`buffer:${u.input.name}`].data as Float32Array, ref.array(`squeeze.buffer.${u.input.name}`).data));
+        check(
+          name,
+          `squeeze BN ${kind} after the step`,
+          relError(r[`buffer:${u.input.name}`].data as Float32Array, ref.array(`squeeze.buffer.${u.input.name}`).data),
+        );
       }
     }, 600_000);
 
@@ -193,7 +252,14 @@ describe.skipIf(gate.missing !== null)("ResNet-18 against PyTorch (scripts/pytor
         const w0 = before.get(n)!;
         const ours = params.values.get(n)!.data as Float32Array;
         // the step taken (w₁ − w₀), not w₁ itself: that would hide a wrong update inside w₀
-        check(name, "trainer SGD step", relError(ours.map((v, i) => v - w0[i]), ref.array(`sgd.step.${n}`).data));
+        check(
+          name,
+          "trainer SGD step",
+          relError(
+            ours.map((v, i) => v - w0[i]),
+            ref.array(`sgd.step.${n}`).data,
+          ),
+        );
       }
     }, 600_000);
   });

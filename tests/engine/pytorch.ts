@@ -14,7 +14,8 @@ import { ParamStore } from "../../gpu-cluster/models/params.ts";
 /** Debian's Python (not a pyenv one on PATH); DISTILL_PYTHON overrides it (e.g. to check the skip path). */
 export const PYTHON = process.env.DISTILL_PYTHON ?? "/usr/bin/python3";
 export const FIXTURE_SCRIPT = join(process.cwd(), "scripts", "pytorch-fixtures.py");
-export const INSTALL_HINT = "install Debian's PyTorch: apt-get install python3-torch python3-torchvision (used as /usr/bin/python3)";
+export const INSTALL_HINT =
+  "install Debian's PyTorch: apt-get install python3-torch python3-torchvision (used as /usr/bin/python3)";
 
 /** null when /usr/bin/python3 imports torch and torchvision, else why not. */
 export function torchMissing(): string | null {
@@ -101,7 +102,9 @@ export function resnetFixtures(): string {
 }
 
 /** meta.json and arrays.bin (float32 arrays, offsets in meta.arrays) of a folder. */
-export function readArrays<M extends { arrays: FixtureMeta["arrays"] }>(dir: string): { meta: M; array(name: string): Array32 } {
+export function readArrays<M extends { arrays: FixtureMeta["arrays"] }>(
+  dir: string,
+): { meta: M; array(name: string): Array32 } {
   const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as M;
   const bin = readFileSync(join(dir, "arrays.bin"));
   const all = new Float32Array(bin.buffer, bin.byteOffset, bin.byteLength / 4);
@@ -135,14 +138,16 @@ export function paramsFromOnnx(bytes: Uint8Array): ParamStore {
     if (n.opType === "Identity" && byName.has(n.input![0])) byName.set(n.output![0], byName.get(n.input![0])!);
   }
   const params = new ParamStore(0, true);
-  for (const [name, t] of byName) if (t.dtype === "float32") params.set(name, { ...t, data: (t.data as Float32Array).slice() });
+  for (const [name, t] of byName)
+    if (t.dtype === "float32") params.set(name, { ...t, data: (t.data as Float32Array).slice() });
   return params;
 }
 
 /** Relative error of `got` against the reference `want`: max|got − want| / max|want|. */
 export function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
   if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
-  let diff = 0, scale = 0;
+  let diff = 0,
+    scale = 0;
   for (let i = 0; i < want.length; i++) {
     diff = Math.max(diff, Math.abs(got[i] - want[i]));
     scale = Math.max(scale, Math.abs(want[i]));
@@ -150,7 +155,10 @@ export function relError(got: ArrayLike<number>, want: ArrayLike<number>): numbe
   return scale === 0 ? diff : diff / scale;
 }
 
-export interface Branch { kind: "relu" | "pool"; name: string }
+export interface Branch {
+  kind: "relu" | "pool";
+  name: string;
+}
 
 /**
  * Graph outputs for every branch our float32 run takes: the input of each Relu and the Indices
@@ -170,9 +178,15 @@ export function branchOutputs(b: GraphBuilder): Branch[] {
 }
 
 /** The float32-undecidable sites where our run took the other branch than float64: {call: [site]}. */
-export function differingBranches(f: Fixture, mode: Mode, ours: Branch[], run: Record<string, { data: unknown }>): Record<string, number[]> {
+export function differingBranches(
+  f: Fixture,
+  mode: Mode,
+  ours: Branch[],
+  run: Record<string, { data: unknown }>,
+): Record<string, number[]> {
   const { calls, undecidable } = f.meta.branches[mode];
-  if (ours.length !== calls) throw new Error(`our ${mode} graph has ${ours.length} ReLU/MaxPool nodes, PyTorch made ${calls} calls`);
+  if (ours.length !== calls)
+    throw new Error(`our ${mode} graph has ${ours.length} ReLU/MaxPool nodes, PyTorch made ${calls} calls`);
   const flips: Record<string, number[]> = {};
   for (const c of undecidable) {
     const o = ours[c.call];
@@ -180,10 +194,13 @@ export function differingBranches(f: Fixture, mode: Mode, ours: Branch[], run: R
     const data = run[o.name].data as Float32Array | BigInt64Array;
     c.sites.forEach((site, i) => {
       let differs: boolean;
-      if (c.kind === "relu") differs = ((data as Float32Array)[site] > 0) !== c.positive![i];
+      if (c.kind === "relu") differs = (data as Float32Array)[site] > 0 !== c.positive![i];
       else {
         const idx = Number((data as BigInt64Array)[site]);
-        if (idx !== c.top![i][0] && idx !== c.top![i][1]) throw new Error(`max-pool window ${site}: our winner ${idx} is neither of PyTorch's two largest (${c.top![i]})`);
+        if (idx !== c.top![i][0] && idx !== c.top![i][1])
+          throw new Error(
+            `max-pool window ${site}: our winner ${idx} is neither of PyTorch's two largest (${c.top![i]})`,
+          );
         differs = idx === c.top![i][1];
       }
       if (differs) (flips[c.call] ??= []).push(site);
@@ -197,7 +214,11 @@ export function differingBranches(f: Fixture, mode: Mode, ours: Branch[], run: R
  * all agree with float64, else PyTorch re-run with ours (`pytorch-fixtures.py replay`, cached
  * beside the fixture).
  */
-export function referenceFor(f: Fixture, mode: Mode, flips: Record<string, number[]>): { array(name: string): Array32; scalars: Record<string, number>; flipped: number } {
+export function referenceFor(
+  f: Fixture,
+  mode: Mode,
+  flips: Record<string, number[]>,
+): { array(name: string): Array32; scalars: Record<string, number>; flipped: number } {
   const flipped = Object.values(flips).reduce((s, v) => s + v.length, 0);
   if (flipped === 0) return { array: f.array, scalars: f.meta.scalars, flipped };
   const key = createHash("sha256").update(JSON.stringify(flips)).digest("hex").slice(0, 12);

@@ -8,8 +8,15 @@ import { GraphBuilder, type AttrInput } from "../../gpu-cluster/graph/builder.ts
 import type { Value } from "../../gpu-cluster/graph/types.ts";
 import type { GradCase, GradInput, Init } from "./gradcheck.ts";
 
-export interface Step { op: string; r: number[] }
-export interface GraphSpec { f32: boolean; shape: number[]; steps: Step[] }
+export interface Step {
+  op: string;
+  r: number[];
+}
+export interface GraphSpec {
+  f32: boolean;
+  shape: number[];
+  steps: Step[];
+}
 
 const MAX_RANK = 4;
 /** Broadcasts, Expand, Concat and Pad stay below this many elements (convolutions may exceed it). */
@@ -19,16 +26,23 @@ const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
 
 /** numpy broadcast of two shapes, or null when they do not broadcast. */
 function broadcast(a: readonly number[], b: readonly number[]): number[] | null {
-  const r = Math.max(a.length, b.length), out: number[] = [];
+  const r = Math.max(a.length, b.length),
+    out: number[] = [];
   for (let i = 0; i < r; i++) {
-    const p = a[i - r + a.length] ?? 1, q = b[i - r + b.length] ?? 1;
+    const p = a[i - r + a.length] ?? 1,
+      q = b[i - r + b.length] ?? 1;
     if (p !== q && p !== 1 && q !== 1) return null;
     out.push(Math.max(p, q));
   }
   return out;
 }
 
-interface Expr { op: string; args: (Value | null)[]; shown: string; outputs: number }
+interface Expr {
+  op: string;
+  args: (Value | null)[];
+  shown: string;
+  outputs: number;
+}
 
 /** The state of one build: the builder, the random choices of the current step, and a readable
  *  expression per value ("ReduceSum(Add(x0[2,3], x1[1,3]), axes=[0], keepdims=1)"). */
@@ -46,21 +60,36 @@ class Gen {
   private r: number[] = [];
   private k = 0;
 
-  constructor(readonly b: GraphBuilder, readonly dtype: "float64" | "float32", private readonly given?: Value[]) {}
+  constructor(
+    readonly b: GraphBuilder,
+    readonly dtype: "float64" | "float32",
+    private readonly given?: Value[],
+  ) {}
 
-  start(r: number[]) { this.r = r; this.k = 0; }
+  start(r: number[]) {
+    this.r = r;
+    this.k = 0;
+  }
   /** A choice in [0, n). Zero when the step's integers run out (shrunk choices mean "first option"). */
-  pick(n: number): number { return n <= 1 ? 0 : (this.r[this.k++] ?? 0) % n; }
-  chance(): boolean { return this.pick(2) === 1; }
+  pick(n: number): number {
+    return n <= 1 ? 0 : (this.r[this.k++] ?? 0) % n;
+  }
+  chance(): boolean {
+    return this.pick(2) === 1;
+  }
 
   /** The expression of y; a node used more than once is bound first ("t1 = ...; Div(t1, Exp(t1))"). */
   render(y: Value): string {
-    const uses = new Map<Expr, number>(), order: Expr[] = [];
+    const uses = new Map<Expr, number>(),
+      order: Expr[] = [];
     const visit = (v: Value | null) => {
       const m = v && this.made.get(v);
       if (!m || typeof m === "string") return;
       uses.set(m.e, (uses.get(m.e) ?? 0) + 1);
-      if (uses.get(m.e) === 1) { m.e.args.forEach(visit); order.push(m.e); }
+      if (uses.get(m.e) === 1) {
+        m.e.args.forEach(visit);
+        order.push(m.e);
+      }
     };
     visit(y);
     const bound = new Map(order.filter((e) => uses.get(e)! > 1).map((e, i) => [e, `t${i + 1}`]));
@@ -87,7 +116,14 @@ class Gen {
   }
 
   /** Appends a node; `inputs` are shown in its name (constants such as axes are not), then `attrs`. */
-  node(op: string, inputs: (Value | null)[], extra: (Value | null)[] = [], attrs: Record<string, AttrInput> = {}, shown = "", outputs = 1): Value[] {
+  node(
+    op: string,
+    inputs: (Value | null)[],
+    extra: (Value | null)[] = [],
+    attrs: Record<string, AttrInput> = {},
+    shown = "",
+    outputs = 1,
+  ): Value[] {
     const outs = this.b.op(op, [...inputs, ...extra], attrs, { outputs });
     const e: Expr = { op, args: inputs, shown, outputs };
     outs.forEach((o, k) => this.made.set(o, { e, k }));
@@ -98,7 +134,13 @@ class Gen {
   }
   /** An op whose trailing inputs are int64 constants (axes, shape, pads). */
   withInts(op: string, x: Value, ints: number[][], attrs: Record<string, number> = {}, shown = ""): Value {
-    return this.node(op, [x], ints.map((v) => this.b.ints(v)), attrs, shown)[0];
+    return this.node(
+      op,
+      [x],
+      ints.map((v) => this.b.ints(v)),
+      attrs,
+      shown,
+    )[0];
   }
 
   isSmall(x: Value): Value {
@@ -152,7 +194,8 @@ class Gen {
     const r = x.shape.length;
     if (r >= 3) return x;
     const target = 3 + this.pick(2);
-    const free = [...Array(target).keys()], axes: number[] = [];
+    const free = [...Array(target).keys()],
+      axes: number[] = [];
     for (let i = r; i < target; i++) axes.push(free.splice(this.pick(free.length), 1)[0]);
     axes.sort((p, q) => p - q);
     return this.withInts("Unsqueeze", x, [axes], {}, `axes=${fmt(axes)}`);
@@ -175,25 +218,37 @@ const broadcastOk = (a: number[], b: number[]) => {
 
 type Apply = (g: Gen, x: Value) => Value;
 
-const unary = (op: string): Apply => (g, x) => g.op(op, [x]);
-const onPositive = (op: string): Apply => (g, x) => g.op(op, [g.positive(x)]);
+const unary =
+  (op: string): Apply =>
+  (g, x) =>
+    g.op(op, [x]);
+const onPositive =
+  (op: string): Apply =>
+  (g, x) =>
+    g.op(op, [g.positive(x)]);
 
 /** Add/Sub/Mul/Div/Pow: x on either side, the other operand from `partner`. Div's denominator and
  *  Pow's base are kept away from zero. */
 function binary(op: string): Apply {
   return (g, x) => {
     const xFirst = g.chance();
-    const guardFirst = op === "Pow", guardSecond = op === "Div";
+    const guardFirst = op === "Pow",
+      guardSecond = op === "Div";
     let other = g.partner(x, (xFirst ? guardSecond : guardFirst) ? "positive" : "normal");
-    let a = xFirst ? x : other, b = xFirst ? other : x;
-    if (guardFirst) { a = g.positive(a); b = g.tame(b); }
+    let a = xFirst ? x : other,
+      b = xFirst ? other : x;
+    if (guardFirst) {
+      a = g.positive(a);
+      b = g.tame(b);
+    }
     if (guardSecond) b = g.positive(b);
     return g.op(op, [a, b]);
   };
 }
 
 function permutation(g: Gen, n: number): number[] {
-  const rest = [...Array(n).keys()], out: number[] = [];
+  const rest = [...Array(n).keys()],
+    out: number[] = [];
   while (rest.length) out.push(rest.splice(g.pick(rest.length), 1)[0]);
   return out;
 }
@@ -201,8 +256,11 @@ function permutation(g: Gen, n: number): number[] {
 /** Random factorisation of n into 1–4 dims (some of them 1). */
 function factorShape(g: Gen, n: number): number[] {
   const dims = Array(1 + g.pick(MAX_RANK)).fill(1);
-  for (let m = n, p = 2; m > 1; ) {
-    if (m % p) { p++; continue; }
+  for (let m = n, p = 2; m > 1;) {
+    if (m % p) {
+      p++;
+      continue;
+    }
     dims[g.pick(dims.length)] *= p;
     m /= p;
   }
@@ -211,14 +269,30 @@ function factorShape(g: Gen, n: number): number[] {
 
 /** Per spatial axis: kernel, stride, dilation and pads whose window fits (output size ≥ 1). */
 function windows(g: Gen, spatial: number[], o: { dilate: boolean; padBelowKernel: boolean }) {
-  const k: number[] = [], s: number[] = [], d: number[] = [], pb: number[] = [], pe: number[] = [];
+  const k: number[] = [],
+    s: number[] = [],
+    d: number[] = [],
+    pb: number[] = [],
+    pe: number[] = [];
   for (const n of spatial) {
-    let kk = 1 + g.pick(3), dd = o.dilate ? 1 + g.pick(2) : 1;
-    let b = g.pick(2), e = g.pick(2);
-    while (dd * (kk - 1) + 1 > n + b + e) { if (dd > 1) dd = 1; else kk--; }
-    if (o.padBelowKernel) { b = Math.min(b, kk - 1); e = Math.min(e, kk - 1); }
+    let kk = 1 + g.pick(3),
+      dd = o.dilate ? 1 + g.pick(2) : 1;
+    let b = g.pick(2),
+      e = g.pick(2);
+    while (dd * (kk - 1) + 1 > n + b + e) {
+      if (dd > 1) dd = 1;
+      else kk--;
+    }
+    if (o.padBelowKernel) {
+      b = Math.min(b, kk - 1);
+      e = Math.min(e, kk - 1);
+    }
     while (dd * (kk - 1) + 1 > n + b + e) kk--;
-    k.push(kk); d.push(dd); s.push(1 + g.pick(2)); pb.push(b); pe.push(e);
+    k.push(kk);
+    d.push(dd);
+    s.push(1 + g.pick(2));
+    pb.push(b);
+    pe.push(e);
   }
   return { kernel_shape: k, strides: s, dilations: d, pads: [...pb, ...pe] };
 }
@@ -243,7 +317,13 @@ export const OPS: Record<string, { f32?: "only" | "never"; apply: Apply }> = {
   ReduceMean: { apply: (g, x) => reduce(g, x, "ReduceMean") },
   Abs: { f32: "never", apply: unary("Abs") },
   Relu: { f32: "never", apply: unary("Relu") },
-  LeakyRelu: { f32: "never", apply: (g, x) => { const alpha = [0.2, 0.01][g.pick(2)]; return g.op("LeakyRelu", [x], { alpha }, `alpha=${alpha}`); } },
+  LeakyRelu: {
+    f32: "never",
+    apply: (g, x) => {
+      const alpha = [0.2, 0.01][g.pick(2)];
+      return g.op("LeakyRelu", [x], { alpha }, `alpha=${alpha}`);
+    },
+  },
   Sigmoid: { apply: (g, x) => g.isSmall(g.op("Sigmoid", [x])) },
   Tanh: { apply: (g, x) => g.isSmall(g.op("Tanh", [x])) },
   Exp: { apply: (g, x) => g.op("Exp", [g.tame(x)]) },
@@ -267,14 +347,20 @@ export const OPS: Record<string, { f32?: "only" | "never"; apply: Apply }> = {
     apply: (g, x) => {
       const which = g.pick(3); // 0: both, 1: min only, 2: max only
       // (offset by the input's index: two Clips never share a bound, which would be a kink)
-      const bound = (vals: number[]) => g.leaf([], "normal", g.pick(4) !== 0, [+(vals[g.pick(vals.length)] + 0.01 * g.inputs.length).toFixed(2)]);
+      const bound = (vals: number[]) =>
+        g.leaf([], "normal", g.pick(4) !== 0, [+(vals[g.pick(vals.length)] + 0.01 * g.inputs.length).toFixed(2)]);
       const lo = which !== 2 ? bound([-0.5, -1.2, 0.1]) : null;
       const hi = which !== 1 ? bound([0.6, 1.5, 0.3]) : null;
       return g.op("Clip", hi ? [x, lo, hi] : [x, lo]);
     },
   },
   // float32 graphs: a round trip through float64 (exact); float64 graphs: a same-type Cast.
-  Cast: { apply: (g, x) => (g.dtype === "float32" ? g.op("Cast", [g.op("Cast", [x], { to: 11 }, "to=float64")], { to: 1 }, "to=float32") : g.op("Cast", [x], { to: 11 }, "to=float64")) },
+  Cast: {
+    apply: (g, x) =>
+      g.dtype === "float32"
+        ? g.op("Cast", [g.op("Cast", [x], { to: 11 }, "to=float64")], { to: 1 }, "to=float32")
+        : g.op("Cast", [x], { to: 11 }, "to=float64"),
+  },
   Expand: {
     apply: (g, x) => {
       const s = x.shape as number[];
@@ -303,7 +389,10 @@ export const OPS: Record<string, { f32?: "only" | "never"; apply: Apply }> = {
     f32: "only",
     apply: (g, x) => {
       x = g.spatial(x);
-      const { dilations: _, ...w } = windows(g, (x.shape as number[]).slice(2), { dilate: false, padBelowKernel: true });
+      const { dilations: _, ...w } = windows(g, (x.shape as number[]).slice(2), {
+        dilate: false,
+        padBelowKernel: true,
+      });
       const cip = g.pick(2);
       return g.op("AveragePool", [x], { ...w, count_include_pad: cip }, `${windowText(w)} count_include_pad=${cip}`);
     },
@@ -315,7 +404,12 @@ export const OPS: Record<string, { f32?: "only" | "never"; apply: Apply }> = {
     apply: (g, x) => {
       x = g.spatial(x);
       const c = x.shape[1] as number;
-      return g.op("InstanceNormalization", [x, g.leaf([c], "positive"), g.leaf([c])], { epsilon: normEps(g) }, `epsilon=${normEps(g)}`);
+      return g.op(
+        "InstanceNormalization",
+        [x, g.leaf([c], "positive"), g.leaf([c])],
+        { epsilon: normEps(g) },
+        `epsilon=${normEps(g)}`,
+      );
     },
   },
   LayerNormalization: { apply: layerNorm },
@@ -352,7 +446,8 @@ export const OPS: Record<string, { f32?: "only" | "never"; apply: Apply }> = {
   Unsqueeze: {
     apply: (g, x) => {
       x = g.roomForAxis(x);
-      const r = x.shape.length + 1, at = g.pick(r);
+      const r = x.shape.length + 1,
+        at = g.pick(r);
       const axis = g.chance() ? at - r : at;
       return g.withInts("Unsqueeze", x, [[axis]], {}, `axes=[${axis}]`);
     },
@@ -367,35 +462,57 @@ export const OPS: Record<string, { f32?: "only" | "never"; apply: Apply }> = {
   Slice: {
     apply: (g, x) => {
       const s = x.shape as number[];
-      const axes: number[] = [], starts: number[] = [], ends: number[] = [];
+      const axes: number[] = [],
+        starts: number[] = [],
+        ends: number[] = [];
       s.forEach((d, a) => {
         if (d < 2 || !g.chance()) return;
-        const start = g.pick(d - 1), end = start + 1 + g.pick(d - start);
+        const start = g.pick(d - 1),
+          end = start + 1 + g.pick(d - start);
         const form = g.pick(3); // 0: as is, 1: counted from the end, 2: "to the end" as a huge number (clamped)
         axes.push(g.chance() ? a - s.length : a);
         starts.push(start);
         ends.push(form === 1 && end < d ? end - d : form === 2 && end === d ? 2 ** 31 : end);
       });
-      if (!axes.length) { axes.push(0); starts.push(0); ends.push(s[0]); }
-      return g.withInts("Slice", x, [starts, ends, axes], {}, `starts=${fmt(starts)} ends=${fmt(ends)} axes=${fmt(axes)}`);
+      if (!axes.length) {
+        axes.push(0);
+        starts.push(0);
+        ends.push(s[0]);
+      }
+      return g.withInts(
+        "Slice",
+        x,
+        [starts, ends, axes],
+        {},
+        `starts=${fmt(starts)} ends=${fmt(ends)} axes=${fmt(axes)}`,
+      );
     },
   },
   Concat: {
     apply: (g, x) => {
-      const s = x.shape as number[], r = s.length;
+      const s = x.shape as number[],
+        r = s.length;
       const axis = g.pick(r);
       const fits = (v: Value) => v.shape.length === r && v.shape.every((d, i) => i === axis || d === s[i]);
       // The other parts: x again, an earlier value of fitting shape, or a new input (its extent on the axis).
       const plan: (Value | number)[] = [];
       for (let n = 1 + g.pick(2); n > 0; n--) {
-        const mode = g.pick(3), earlier = g.values.filter(fits);
+        const mode = g.pick(3),
+          earlier = g.values.filter(fits);
         plan.push(mode === 0 ? x : mode === 1 && earlier.length ? earlier[g.pick(earlier.length)] : 1 + g.pick(2));
       }
       const extent = (p: Value | number) => (typeof p === "number" ? p : (p.shape[axis] as number));
       if ((size(s) / s[axis]) * plan.reduce<number>((t, p) => t + extent(p), s[axis]) > MAX_SIZE) plan.length = 0; // Concat of x alone
       const parts = [x];
       for (const p of plan) {
-        const part = typeof p === "number" ? g.leaf(s.map((d, i) => (i === axis ? p : d)), "normal", g.pick(4) !== 0) : p;
+        const part =
+          typeof p === "number"
+            ? g.leaf(
+                s.map((d, i) => (i === axis ? p : d)),
+                "normal",
+                g.pick(4) !== 0,
+              )
+            : p;
         parts.splice(g.pick(parts.length + 1), 0, part);
       }
       const shownAxis = g.chance() ? axis - r : axis;
@@ -410,7 +527,13 @@ export const OPS: Record<string, { f32?: "only" | "never"; apply: Apply }> = {
       const grown = (x.shape as number[]).map((d, i) => d + pads[i] + pads[i + r]);
       if (size(grown) > MAX_SIZE) pads.fill(0);
       const value = [0, 0.5, -1][g.pick(3)];
-      return g.node("Pad", [x], [g.b.ints(pads), g.b.scalar(value, x.dtype)], { mode: "constant" }, `pads=${fmt(pads)} value=${value}`)[0];
+      return g.node(
+        "Pad",
+        [x],
+        [g.b.ints(pads), g.b.scalar(value, x.dtype)],
+        { mode: "constant" },
+        `pads=${fmt(pads)} value=${value}`,
+      )[0];
     },
   },
 };
@@ -426,11 +549,15 @@ function reduce(g: Gen, x: Value, op: string): Value {
   const centre = g.pick(3) === 0;
   let keep = g.pick(2);
   let axes: number[];
-  if (centre && !keep) axes = [...Array(1 + g.pick(r)).keys()]; // leading axes: the rest aligns right
+  if (centre && !keep)
+    axes = [...Array(1 + g.pick(r)).keys()]; // leading axes: the rest aligns right
   else {
     const mask = 1 + g.pick(2 ** r - 1);
     axes = [...Array(r).keys()].filter((a) => mask & (1 << a));
-    if (!centre && !keep && axes.length === r) { if (r === 1) keep = 1; else axes = axes.slice(1); } // stay rank ≥ 1
+    if (!centre && !keep && axes.length === r) {
+      if (r === 1) keep = 1;
+      else axes = axes.slice(1);
+    } // stay rank ≥ 1
   }
   axes = axes.map((a) => (g.chance() ? a - r : a));
   const red = g.withInts(op, x, [axes], { keepdims: keep }, `axes=${fmt(axes)}, keepdims=${keep}`);
@@ -447,8 +574,12 @@ function softmax(g: Gen, x: Value, op: string): Value {
 
 /** x @ W, W @ x, or a batched W (broadcasting against x's batch dims; MatMul here is ≥ 2-D). */
 function matmul(g: Gen, x: Value): Value {
-  if (x.shape.length === 1) { const at = g.pick(2); x = g.withInts("Unsqueeze", x, [[at]], {}, `axes=[${at}]`); }
-  const s = x.shape as number[], r = s.length;
+  if (x.shape.length === 1) {
+    const at = g.pick(2);
+    x = g.withInts("Unsqueeze", x, [[at]], {}, `axes=[${at}]`);
+  }
+  const s = x.shape as number[],
+    r = s.length;
   const n = 1 + g.pick(3);
   const mode = g.pick(3);
   if (mode === 1) return g.op("MatMul", [g.leaf([n, s[r - 2]]), x]); // [n, m] @ [..., m, k]
@@ -461,25 +592,42 @@ function matmul(g: Gen, x: Value): Value {
 /** Y = α op(A) op(B) + β C with x as A or B, C of any unidirectionally broadcastable shape. */
 function gemm(g: Gen, x: Value): Value {
   const r = x.shape.length;
-  if (r === 1) { const at = g.pick(2); x = g.withInts("Unsqueeze", x, [[at]], {}, `axes=[${at}]`); }
-  else if (r > 2) { const axis = 1 + g.pick(r - 1); x = g.op("Flatten", [x], { axis }, `axis=${axis}`); }
+  if (r === 1) {
+    const at = g.pick(2);
+    x = g.withInts("Unsqueeze", x, [[at]], {}, `axes=[${at}]`);
+  } else if (r > 2) {
+    const axis = 1 + g.pick(r - 1);
+    x = g.op("Flatten", [x], { axis }, `axis=${axis}`);
+  }
   const [p, q] = x.shape as number[];
   const n = 1 + g.pick(3);
-  const transA = g.pick(2), transB = g.pick(2), xIsA = g.pick(3) !== 0;
-  const alpha = [1, 0.7][g.pick(2)], beta = [1, 1.3][g.pick(2)];
+  const transA = g.pick(2),
+    transB = g.pick(2),
+    xIsA = g.pick(3) !== 0;
+  const alpha = [1, 0.7][g.pick(2)],
+    beta = [1, 1.3][g.pick(2)];
   // x as A: op(A) = [m, k]; x as B: op(B) = [k, n] with A a new [m', k]
-  const m = xIsA ? (transA ? q : p) : n, k = xIsA ? (transA ? p : q) : transB ? q : p, cols = xIsA ? n : transB ? p : q;
+  const m = xIsA ? (transA ? q : p) : n,
+    k = xIsA ? (transA ? p : q) : transB ? q : p,
+    cols = xIsA ? n : transB ? p : q;
   const A = xIsA ? x : g.leaf(transA ? [k, m] : [m, k]);
   const B = xIsA ? g.leaf(transB ? [cols, k] : [k, cols]) : x;
   const cShapes = [null, [], [cols], [1, cols], [m, 1], [m, cols]];
   const cs = cShapes[g.pick(cShapes.length)];
   const C = cs ? g.leaf(cs) : null;
-  return g.node("Gemm", C ? [A, B, C] : [A, B], [], { transA, transB, alpha, beta }, `transA=${transA} transB=${transB} alpha=${alpha} beta=${beta}`)[0];
+  return g.node(
+    "Gemm",
+    C ? [A, B, C] : [A, B],
+    [],
+    { transA, transB, alpha, beta },
+    `transA=${transA} transB=${transB} alpha=${alpha} beta=${beta}`,
+  )[0];
 }
 
 function conv(g: Gen, x: Value, transposed: boolean): Value {
   x = g.spatial(x);
-  const s = x.shape as number[], c = s[1];
+  const s = x.shape as number[],
+    c = s[1];
   const divs = divisors(c);
   const group = divs[g.pick(divs.length)];
   const m = group * (1 + g.pick(2));
@@ -491,7 +639,8 @@ function conv(g: Gen, x: Value, transposed: boolean): Value {
     // out = s(n−1) + output_padding + d(k−1) + 1 − pads must stay ≥ 1: drop the pads where not
     const nd = w.kernel_shape.length;
     s.slice(2).forEach((n, i) => {
-      const out = w.strides[i] * (n - 1) + (attrs.output_padding as number[])[i] + w.dilations[i] * (w.kernel_shape[i] - 1) + 1;
+      const out =
+        w.strides[i] * (n - 1) + (attrs.output_padding as number[])[i] + w.dilations[i] * (w.kernel_shape[i] - 1) + 1;
       if (out - w.pads[i] - w.pads[i + nd] < 1) w.pads[i] = w.pads[i + nd] = 0;
     });
   }
@@ -505,16 +654,39 @@ function conv(g: Gen, x: Value, transposed: boolean): Value {
 /** Training mode (batch statistics) or inference mode (all five inputs differentiable). */
 function batchNorm(g: Gen, x: Value): Value {
   if (x.shape.length < 2) x = g.withInts("Unsqueeze", x, [[0]], {}, "axes=[0]");
-  const rank = x.shape.length, c = x.shape[1] as number;
+  const rank = x.shape.length,
+    c = x.shape[1] as number;
   const training = g.chance();
   const wrt = () => g.pick(3) !== 0;
-  const ins = [x, g.leaf([c], "positive", wrt()), g.leaf([c], "normal", wrt()), g.leaf([c], "normal", !training && wrt()), g.leaf([c], "positive", !training && wrt())];
+  const ins = [
+    x,
+    g.leaf([c], "positive", wrt()),
+    g.leaf([c], "normal", wrt()),
+    g.leaf([c], "normal", !training && wrt()),
+    g.leaf([c], "positive", !training && wrt()),
+  ];
   if (!training) return g.op("BatchNormalization", ins, { epsilon: 1e-3 }, "inference");
   const useStats = g.pick(3); // 0: Y only; 1, 2: Y + running mean / running var (per channel)
-  const outs = g.node("BatchNormalization", ins, [], { training_mode: 1, epsilon: normEps(g), momentum: 0.9 }, `training_mode=1, epsilon=${normEps(g)}`, 3);
+  const outs = g.node(
+    "BatchNormalization",
+    ins,
+    [],
+    { training_mode: 1, epsilon: normEps(g), momentum: 0.9 },
+    `training_mode=1, epsilon=${normEps(g)}`,
+    3,
+  );
   if (!useStats) return outs[0];
   const stat = outs[useStats];
-  const perChannel = rank > 2 ? g.withInts("Unsqueeze", stat, [[...Array(rank - 2).keys()].map((i) => i + 1)], {}, `axes=${fmt([...Array(rank - 2).keys()].map((i) => i + 1))}`) : stat;
+  const perChannel =
+    rank > 2
+      ? g.withInts(
+          "Unsqueeze",
+          stat,
+          [[...Array(rank - 2).keys()].map((i) => i + 1)],
+          {},
+          `axes=${fmt([...Array(rank - 2).keys()].map((i) => i + 1))}`,
+        )
+      : stat;
   return g.op("Add", [outs[0], perChannel]);
 }
 
@@ -525,9 +697,20 @@ function layerNorm(g: Gen, x: Value): Value {
   const a = g.pick(r);
   const axis = g.chance() ? a - r : a;
   const inner = (x.shape as number[]).slice(a);
-  const ins = [x, g.leaf(inner, "positive", g.pick(3) !== 0), g.chance() ? g.leaf(inner, "normal", g.pick(3) !== 0) : null];
+  const ins = [
+    x,
+    g.leaf(inner, "positive", g.pick(3) !== 0),
+    g.chance() ? g.leaf(inner, "normal", g.pick(3) !== 0) : null,
+  ];
   const useStats = g.dtype === "float32" ? g.pick(4) : 0; // 0, 1: Y only; 2: Y + Mean; 3: Y * InvStdDev
-  const outs = g.node("LayerNormalization", ins[2] ? ins : ins.slice(0, 2), [], { axis, epsilon: normEps(g) }, `axis=${axis}, epsilon=${normEps(g)}`, useStats >= 2 ? 3 : 1);
+  const outs = g.node(
+    "LayerNormalization",
+    ins[2] ? ins : ins.slice(0, 2),
+    [],
+    { axis, epsilon: normEps(g) },
+    `axis=${axis}, epsilon=${normEps(g)}`,
+    useStats >= 2 ? 3 : 1,
+  );
   if (useStats === 2) return g.op("Add", [outs[0], outs[1]]);
   if (useStats === 3) return g.op("Mul", [outs[0], outs[2]]);
   return outs[0];
@@ -555,10 +738,14 @@ export function toCase(spec: GraphSpec): GradCase {
   const g = new Gen(b, dtype);
   const y = run(g, spec);
   const label = (i: number) => `${g.inputs[i].wrt ? "x" : "c"}${i}`;
-  const special = g.inputs.flatMap((inp, i) => (inp.values ? [`${label(i)}=${inp.values[0]}`] : inp.init === "positive" ? [`${label(i)} > 0`] : []));
+  const special = g.inputs.flatMap((inp, i) =>
+    inp.values ? [`${label(i)}=${inp.values[0]}`] : inp.init === "positive" ? [`${label(i)} > 0`] : [],
+  );
   const name = `${g.render(y)}${special.length ? `  {${special.join(", ")}}` : ""}`;
   return {
-    name, dtype, ops: [...new Set(b.graph.nodes.map((n) => n.op))],
+    name,
+    dtype,
+    ops: [...new Set(b.graph.nodes.map((n) => n.op))],
     inputs: g.inputs,
     build: (b2, xs) => run(new Gen(b2, dtype, xs), spec),
   };
@@ -567,7 +754,11 @@ export function toCase(spec: GraphSpec): GradCase {
 /** Readable form of a spec for fast-check's report: the expression and the spec to replay. */
 export function describeSpec(spec: GraphSpec): string {
   let text: string;
-  try { text = `${toCase(spec).name} (${dtypeOf(spec)})`; } catch (e) { text = `(does not build: ${(e as Error).message})`; }
+  try {
+    text = `${toCase(spec).name} (${dtypeOf(spec)})`;
+  } catch (e) {
+    text = `(does not build: ${(e as Error).message})`;
+  }
   return `${text}\n    spec: ${JSON.stringify(spec)}`;
 }
 
@@ -576,7 +767,9 @@ const poolOf = (f32: boolean) => Object.keys(OPS).filter((op) => OPS[op].f32 !==
 /** Reductions and broadcasting arithmetic (where lazy gradients meet broadcasting) three times as
  *  often as the rest; float32-only operators likewise in float32 graphs. */
 const opArb = (f32: boolean) =>
-  fc.constantFrom(...poolOf(f32).flatMap((op) => Array(HOT.has(op) || (f32 && OPS[op].f32 === "only") ? 3 : 1).fill(op)));
+  fc.constantFrom(
+    ...poolOf(f32).flatMap((op) => Array(HOT.has(op) || (f32 && OPS[op].f32 === "only") ? 3 : 1).fill(op)),
+  );
 // 720 is divisible by 1..6, 8, 9, 10: choices come out near uniform
 const choices = fc.array(fc.nat({ max: 719 }), { minLength: 24, maxLength: 24 });
 const stepArb = (f32: boolean) => fc.record({ op: opArb(f32), r: choices });
@@ -596,5 +789,12 @@ export const specArb: fc.Arbitrary<GraphSpec> = fc.oneof(
 /** A 3-step composite with `op` in the middle (the deterministic complement: every rule reached). */
 export function forcedArb(op: string): fc.Arbitrary<GraphSpec> {
   const f32 = OPS[op].f32 === "only";
-  return specOf(f32, fc.tuple(stepArb(f32), choices.map((r) => ({ op, r })), stepArb(f32)));
+  return specOf(
+    f32,
+    fc.tuple(
+      stepArb(f32),
+      choices.map((r) => ({ op, r })),
+      stepArb(f32),
+    ),
+  );
 }

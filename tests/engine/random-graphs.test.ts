@@ -27,7 +27,8 @@ async function check(spec: GraphSpec): Promise<void> {
   } catch (e) {
     throw new Error(`${c.name} (${c.dtype}): ${(e as Error).message}`);
   }
-  if (!(err < tol)) throw new Error(`${c.name} (${c.dtype}): max relative error ${err.toExponential(2)} (bound ${tol})`);
+  if (!(err < tol))
+    throw new Error(`${c.name} (${c.dtype}): max relative error ${err.toExponential(2)} (bound ${tol})`);
 }
 
 /** One composite per rule, the rule in the middle of three steps (complements the random part). */
@@ -43,7 +44,10 @@ describe("random composite graphs vs central finite differences", () => {
     for (const { op, spec } of forced) expect(toCase(spec).ops, `composite around ${op}`).toContain(op);
     // fc.sample draws the same graphs as fc.assert above for the same seed.
     const reached = new Set(fc.sample(specArb, { seed: SEED, numRuns: RUNS }).flatMap((s) => toCase(s).ops));
-    expect(DIFFERENTIABLE_OPS.filter((op) => !reached.has(op)), "rules no random graph reached").toEqual([]);
+    expect(
+      DIFFERENTIABLE_OPS.filter((op) => !reached.has(op)),
+      "rules no random graph reached",
+    ).toEqual([]);
   });
 
   for (const { op, spec } of forced) it(`composite around ${op}`, () => check(spec));

@@ -23,14 +23,25 @@ async function runOptimizer(opt: Optimizer, w0: Float32Array, c: Float32Array, l
   const [g] = gradients(b, loss, [w]);
   const up = opt.apply(b, [{ name: "w", param: w, grad: g }]);
   b.output(loss, "loss");
-  const program = await Program.compile(b.graph, [{ input: w, output: up.updated.get("w")!, init: tensor("float32", [w0.length], w0) }, ...up.state]);
+  const program = await Program.compile(b.graph, [
+    { input: w, output: up.updated.get("w")!, init: tensor("float32", [w0.length], w0) },
+    ...up.state,
+  ]);
   for (let t = 0; t < lrs.length; t++) await program.run(up.feeds(t, lrs[t]));
   return program.getState("w").data as Float32Array;
 }
 
 /** PyTorch's update rules, on the host, in float64. */
-function reference(kind: "sgd" | "adam" | "adamw", w0: Float32Array, c: Float32Array, lrs: number[], h: { mu?: number; wd: number; b1?: number; b2?: number; eps?: number }): Float64Array {
-  const w = Float64Array.from(w0), m = new Float64Array(w.length), v = new Float64Array(w.length);
+function reference(
+  kind: "sgd" | "adam" | "adamw",
+  w0: Float32Array,
+  c: Float32Array,
+  lrs: number[],
+  h: { mu?: number; wd: number; b1?: number; b2?: number; eps?: number },
+): Float64Array {
+  const w = Float64Array.from(w0),
+    m = new Float64Array(w.length),
+    v = new Float64Array(w.length);
   lrs.forEach((lr, t) => {
     for (let i = 0; i < w.length; i++) {
       let g = (2 * (w[i] - c[i])) / w.length;
@@ -43,7 +54,8 @@ function reference(kind: "sgd" | "adam" | "adamw", w0: Float32Array, c: Float32A
         else w[i] -= lr * h.wd * w[i];
         m[i] = h.b1! * m[i] + (1 - h.b1!) * g;
         v[i] = h.b2! * v[i] + (1 - h.b2!) * g * g;
-        const mh = m[i] / (1 - h.b1! ** (t + 1)), vh = v[i] / (1 - h.b2! ** (t + 1));
+        const mh = m[i] / (1 - h.b1! ** (t + 1)),
+          vh = v[i] / (1 - h.b2! ** (t + 1));
         w[i] -= (lr * mh) / (Math.sqrt(vh) + h.eps!);
       }
     }
@@ -52,13 +64,30 @@ function reference(kind: "sgd" | "adam" | "adamw", w0: Float32Array, c: Float32A
 }
 
 describe("optimisers match PyTorch's update rules", () => {
-  const w0 = Float32Array.from(randn(7, 3)), c = Float32Array.from(randn(7, 4));
+  const w0 = Float32Array.from(randn(7, 3)),
+    c = Float32Array.from(randn(7, 4));
   const lrs = [0.1, 0.08, 0.05, 0.05, 0.02, 0.01];
   const cases: [string, Optimizer, Float64Array][] = [
-    ["SGD momentum 0.9, weight decay 0.01", sgd({ momentum: 0.9, weightDecay: 0.01 }), reference("sgd", w0, c, lrs, { mu: 0.9, wd: 0.01 })],
-    ["Adam betas (0.5, 0.9) as recover uses", adam({ beta1: 0.5, beta2: 0.9 }), reference("adam", w0, c, lrs, { b1: 0.5, b2: 0.9, eps: 1e-8, wd: 0 })],
-    ["Adam with L2 weight decay", adam({ weightDecay: 0.05 }), reference("adam", w0, c, lrs, { b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.05 })],
-    ["AdamW decoupled weight decay 0.1", adamw({ weightDecay: 0.1 }), reference("adamw", w0, c, lrs, { b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1 })],
+    [
+      "SGD momentum 0.9, weight decay 0.01",
+      sgd({ momentum: 0.9, weightDecay: 0.01 }),
+      reference("sgd", w0, c, lrs, { mu: 0.9, wd: 0.01 }),
+    ],
+    [
+      "Adam betas (0.5, 0.9) as recover uses",
+      adam({ beta1: 0.5, beta2: 0.9 }),
+      reference("adam", w0, c, lrs, { b1: 0.5, b2: 0.9, eps: 1e-8, wd: 0 }),
+    ],
+    [
+      "Adam with L2 weight decay",
+      adam({ weightDecay: 0.05 }),
+      reference("adam", w0, c, lrs, { b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.05 }),
+    ],
+    [
+      "AdamW decoupled weight decay 0.1",
+      adamw({ weightDecay: 0.1 }),
+      reference("adamw", w0, c, lrs, { b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1 }),
+    ],
   ];
   for (const [name, opt, want] of cases) {
     it(name, async () => {
@@ -85,7 +114,10 @@ describe("training steps", () => {
     const trainer = await ClassifierTrainer.compile(spec, params, { optimizer: adam() });
     const idx = Array.from({ length: 32 }, (_, i) => i);
     const x = tensor("float32", [32, 1, 28, 28], makeBatch(train, idx, stats));
-    const y = oneHot(idx.map((i) => train.labels[i]), 10);
+    const y = oneHot(
+      idx.map((i) => train.labels[i]),
+      10,
+    );
     const losses: number[] = [];
     for (let k = 0; k < 12; k++) losses.push((await trainer.step(x, y, 3e-3)).loss);
     expect(losses[0], losses.join(" ")).toBeGreaterThan(1.5);
@@ -98,10 +130,13 @@ describe("training steps", () => {
   it("is deterministic under a seed", async () => {
     const run = async () => {
       const spec = { arch: "convnet-2", classes: 10, channels: 1, size: 28, width: 8 };
-      const trainer = await ClassifierTrainer.compile(spec, new ParamStore(11), { optimizer: adam() }, );
+      const trainer = await ClassifierTrainer.compile(spec, new ParamStore(11), { optimizer: adam() });
       const idx = Array.from({ length: 16 }, (_, i) => i + 100);
       const x = tensor("float32", [16, 1, 28, 28], makeBatch(train, idx, stats));
-      const y = oneHot(idx.map((i) => train.labels[i]), 10);
+      const y = oneHot(
+        idx.map((i) => train.labels[i]),
+        10,
+      );
       const out: number[] = [];
       for (let k = 0; k < 3; k++) out.push((await trainer.step(x, y, 1e-3)).loss);
       return out;
@@ -114,21 +149,37 @@ describe("training steps", () => {
   // training. Half the work of the former 5000 × 4 at batch 64 (97.2 %), which timed out on busy
   // machines.
   it("squeezes a ConvNet-3 on 3000 MNIST images to ≥ 95 % test accuracy", async () => {
-    const n = 3000, epochs = 3, batch = 32;
-    const tr = subset(train, Array.from({ length: n }, (_, i) => i));
+    const n = 3000,
+      epochs = 3,
+      batch = 32;
+    const tr = subset(
+      train,
+      Array.from({ length: n }, (_, i) => i),
+    );
     const spec = { arch: "convnet-3", classes: 10, channels: 1, size: 28, width: 32 };
     const params = new ParamStore(1);
-    const trainer = await ClassifierTrainer.compile(spec, params, { optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }) });
+    const trainer = await ClassifierTrainer.compile(spec, params, {
+      optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }),
+    });
     const rng = new Random(1);
     const total = epochs * Math.ceil(n / batch);
     let step = 0;
     const epochLoss: number[] = [];
     for (let e = 0; e < epochs; e++) {
-      let sum = 0, count = 0;
+      let sum = 0,
+        count = 0;
       for (const idx of epochBatches(n, batch, rng)) {
         const x = tensor("float32", [idx.length, 1, 28, 28], makeBatch(tr, idx, stats, { pad: 2, flip: false }, rng));
-        const r = await trainer.step(x, oneHot(Array.from(idx, (i) => tr.labels[i]), 10), cosineLr(step++, total, 0.05));
-        sum += r.loss; count++;
+        const r = await trainer.step(
+          x,
+          oneHot(
+            Array.from(idx, (i) => tr.labels[i]),
+            10,
+          ),
+          cosineLr(step++, total, 0.05),
+        );
+        sum += r.loss;
+        count++;
       }
       epochLoss.push(sum / count);
     }
@@ -146,6 +197,8 @@ describe("training steps", () => {
         if (best === val.labels[s + i]) correct++;
       }
     }
-    expect(correct / testN, `accuracy ${correct / testN}, epoch losses ${epochLoss.join(" ")}`).toBeGreaterThanOrEqual(0.95);
+    expect(correct / testN, `accuracy ${correct / testN}, epoch losses ${epochLoss.join(" ")}`).toBeGreaterThanOrEqual(
+      0.95,
+    );
   });
 });

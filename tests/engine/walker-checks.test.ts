@@ -41,6 +41,8 @@ describe("shape rules refuse what ONNX Runtime would refuse at run time", () => 
     const b = new GraphBuilder("convT");
     const x = b.input("x", "float32", [1, 1, 3]);
     const w = b.input("w", "float32", [1, 1, 2]);
-    expect(() => b.op1("ConvTranspose", [x, w], { strides: [1], dilations: [2], output_padding: [1] })).toThrow(/output_padding 1 on axis 0 must be in \[0, stride 1\)/);
+    expect(() => b.op1("ConvTranspose", [x, w], { strides: [1], dilations: [2], output_padding: [1] })).toThrow(
+      /output_padding 1 on axis 0 must be in \[0, stride 1\)/,
+    );
   });
 });

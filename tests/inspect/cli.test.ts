@@ -18,13 +18,25 @@ const boxed = join(root, "boxed");
 const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
 
 function distill(args: string[]) {
-  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" } });
+  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
+    encoding: "utf8",
+    env: { ...process.env, FORCE_COLOR: "0" },
+  });
 }
 
 let table: Uint8Array;
 beforeAll(() => {
   table = makeRunFolder(run, SMALL_RUN).table;
-  makeRunFolder(boxed, { ...SMALL_RUN, hasBox: true, cropsPerImage: 1, quant: "f16", k: 4, classes: 7, ipc: 2, seed: 5 });
+  makeRunFolder(boxed, {
+    ...SMALL_RUN,
+    hasBox: true,
+    cropsPerImage: 1,
+    quant: "f16",
+    k: 4,
+    classes: 7,
+    ipc: 2,
+    seed: 5,
+  });
 });
 
 describe("distill inspect", () => {
@@ -39,9 +51,15 @@ describe("distill inspect", () => {
         expect(s.meanEntropy).toBe(ref.meanEntropy);
         expect(s.meanMaxProb).toBe(ref.meanMaxProb);
         expect(s.meanTopkMass).toBe(ref.meanTopkMass);
-        expect(s.histograms).toEqual({ entropy: ref.entropyHist, maxProb: ref.maxProbHist, topkMass: ref.topkMassHist });
+        expect(s.histograms).toEqual({
+          entropy: ref.entropyHist,
+          maxProb: ref.maxProbHist,
+          topkMass: ref.topkMassHist,
+        });
         expect(s.classes.map((c) => c.crops)).toEqual(ref.classCrops);
-        expect(s.worstClasses.map((c) => [c.cls, c.agreement])).toEqual(worstClasses(ref).map((c) => [c.cls, c.agreement]));
+        expect(s.worstClasses.map((c) => [c.cls, c.agreement])).toEqual(
+          worstClasses(ref).map((c) => [c.cls, c.agreement]),
+        );
         const C = ref.header.classes;
         expect(s.confusion!.flat()).toEqual(Array.from(ref.confusion!));
         expect(s.confusion!.length).toBe(C);
@@ -61,10 +79,43 @@ describe("distill inspect", () => {
     const r = distill(["inspect", run, "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as InspectSummary;
-    expect(Object.keys(j).sort()).toEqual(["agreement", "bins", "bytes", "classes", "compression", "confusion", "crops", "entropyMax", "format", "fp32Bytes", "header", "histograms",
-      "ipc", "meanEntropy", "meanMaxProb", "meanTopkMass", "run", "worstClasses"].sort());
+    expect(Object.keys(j).sort()).toEqual(
+      [
+        "agreement",
+        "bins",
+        "bytes",
+        "classes",
+        "compression",
+        "confusion",
+        "crops",
+        "entropyMax",
+        "format",
+        "fp32Bytes",
+        "header",
+        "histograms",
+        "ipc",
+        "meanEntropy",
+        "meanMaxProb",
+        "meanTopkMass",
+        "run",
+        "worstClasses",
+      ].sort(),
+    );
     expect(j.format).toBe(1);
-    expect(j.header).toEqual({ runId: "inspect-test", seed: 77, classes: 5, images: 15, epochs: 3, epochStart: 0, epochCount: 3, cropsPerImage: 2, k: 3, quant: "u8", recordSize: 9, hasBox: false });
+    expect(j.header).toEqual({
+      runId: "inspect-test",
+      seed: 77,
+      classes: 5,
+      images: 15,
+      epochs: 3,
+      epochStart: 0,
+      epochCount: 3,
+      cropsPerImage: 2,
+      k: 3,
+      quant: "u8",
+      recordSize: 9,
+      hasBox: false,
+    });
     expect(j.crops).toBe(5 * 3 * 3 * 2);
     expect(j.histograms.entropy).toHaveLength(20);
     expect(j.classes).toHaveLength(5);
@@ -87,7 +138,11 @@ describe("distill inspect", () => {
     writeFileSync(join(bad, "corrupt.dlt"), corrupt);
     writeFileSync(join(bad, "short.dlt"), table.subarray(0, table.length - 3));
     copyFileSync(join(run, "manifest.json"), join(bad, "not-a-table.dlt"));
-    for (const [file, code] of [["corrupt.dlt", "EPOCH_CHECKSUM"], ["short.dlt", "TRUNCATED"], ["not-a-table.dlt", "BAD_MAGIC"]]) {
+    for (const [file, code] of [
+      ["corrupt.dlt", "EPOCH_CHECKSUM"],
+      ["short.dlt", "TRUNCATED"],
+      ["not-a-table.dlt", "BAD_MAGIC"],
+    ]) {
       const r = distill(["inspect", join(bad, file)]);
       expect(r.status, file).toBe(1);
       expect(r.stderr).toContain(`label table ${code}:`);
@@ -106,7 +161,9 @@ describe("distill inspect", () => {
     const corrupt = new Uint8Array(table);
     corrupt[10] ^= 1; // header byte
     writeFileSync(join(bad, "labels.dlt"), corrupt);
-    await expect(inspectTable(resolveTarget(join(bad, "labels.dlt")))).rejects.toMatchObject({ code: "HEADER_CHECKSUM" });
+    await expect(inspectTable(resolveTarget(join(bad, "labels.dlt")))).rejects.toMatchObject({
+      code: "HEADER_CHECKSUM",
+    });
     expect(() => resolveTarget(root)).toThrow(/holds no labels.dlt: run `distill relabel/);
     writeFileSync(join(bad, "manifest.json"), "{ not json");
     expect(() => resolveTarget(bad)).toThrow(/manifest.json is not valid JSON/);

@@ -23,7 +23,18 @@ export interface RunSpec {
   agreement: number;
 }
 
-export const SMALL_RUN: RunSpec = { classes: 5, ipc: 3, epochs: 3, cropsPerImage: 2, k: 3, quant: "u8", hasBox: false, seed: 77, size: 16, agreement: 0.7 };
+export const SMALL_RUN: RunSpec = {
+  classes: 5,
+  ipc: 3,
+  epochs: 3,
+  cropsPerImage: 2,
+  k: 3,
+  quant: "u8",
+  hasBox: false,
+  seed: 77,
+  size: 16,
+  agreement: 0.7,
+};
 
 export function makeRunFolder(dir: string, s: RunSpec): { manifest: RunManifest; table: Uint8Array } {
   rmSync(dir, { recursive: true, force: true });
@@ -31,16 +42,34 @@ export function makeRunFolder(dir: string, s: RunSpec): { manifest: RunManifest;
   const images = s.classes * s.ipc;
   const schedule = defaultCropSchedule({ seed: s.seed, sourceSize: s.size, outputSize: s.size });
   const manifest = parseManifest({
-    version: 1, runId: "inspect-test", createdAt: "2026-11-25T00:00:00.000Z",
-    dataset: { name: "random-gray", classes: s.classes, channels: 1, height: s.size, width: s.size, classNames: Array.from({ length: s.classes }, (_, c) => `c${c}`) },
-    ipc: s.ipc, images, resolution: s.size,
+    version: 1,
+    runId: "inspect-test",
+    createdAt: "2026-11-25T00:00:00.000Z",
+    dataset: {
+      name: "random-gray",
+      classes: s.classes,
+      channels: 1,
+      height: s.size,
+      width: s.size,
+      classNames: Array.from({ length: s.classes }, (_, c) => `c${c}`),
+    },
+    ipc: s.ipc,
+    images,
+    resolution: s.size,
     relabel: { epochs: s.epochs, cropsPerImage: s.cropsPerImage, k: s.k, quant: s.quant, temperature: 1, schedule },
     seeds: { run: s.seed },
     teacher: { id: "random", arch: "none" },
   });
   const w = new LabelTableWriter({
-    classes: s.classes, images, epochs: s.epochs, cropsPerImage: s.cropsPerImage, k: s.k,
-    quant: s.quant === "u8" ? QUANT_U8 : QUANT_F16, seed: s.seed, runId: manifest.runId, hasBox: s.hasBox,
+    classes: s.classes,
+    images,
+    epochs: s.epochs,
+    cropsPerImage: s.cropsPerImage,
+    k: s.k,
+    quant: s.quant === "u8" ? QUANT_U8 : QUANT_F16,
+    seed: s.seed,
+    runId: manifest.runId,
+    hasBox: s.hasBox,
   });
   for (let e = 0; e < s.epochs; e++) {
     const order = batchOrder(s.seed, e, images);
@@ -67,7 +96,10 @@ export function makeRunFolder(dir: string, s: RunSpec): { manifest: RunManifest;
   for (let i = 0; i < images; i++) {
     const px = new Uint8Array(s.size * s.size);
     for (let p = 0; p < px.length; p++) px[p] = Math.floor(uniform(s.seed, 12, i, p) * 256);
-    writeFileSync(join(dir, "images", `${String(i).padStart(6, "0")}.png`), encode({ width: s.size, height: s.size, data: px, channels: 1, depth: 8 }));
+    writeFileSync(
+      join(dir, "images", `${String(i).padStart(6, "0")}.png`),
+      encode({ width: s.size, height: s.size, data: px, channels: 1, depth: 8 }),
+    );
   }
   return { manifest, table };
 }

@@ -32,7 +32,9 @@ describe("inspector server", () => {
     expect(await manifest.json()).toEqual(JSON.parse(readFileSync(join(run, "manifest.json"), "utf8")));
     const png = await fetch(`${origin}/images/000004.png`);
     expect(png.headers.get("content-type")).toBe("image/png");
-    expect(new Uint8Array(await png.arrayBuffer())).toEqual(new Uint8Array(readFileSync(join(run, "images", "000004.png"))));
+    expect(new Uint8Array(await png.arrayBuffer())).toEqual(
+      new Uint8Array(readFileSync(join(run, "images", "000004.png"))),
+    );
     expect((await fetch(origin + "/", { redirect: "manual" })).headers.get("location")).toBe("/inspector/");
   });
 

@@ -11,8 +11,25 @@ const chart: LineChart = {
   title: "accuracy vs IPC",
   x: { label: "IPC", log: true },
   y: { label: "top-1 (%)" },
-  series: [{ name: "ours", points: [{ x: 1, y: 95, err: 1 }, { x: 10, y: 98.6, err: 0.1 }, { x: 50, y: 99, err: 0.05 }] }],
-  references: [{ name: "DC", points: [{ x: 1, y: 91.7 }, { x: 10, y: 97.4 }] }],
+  series: [
+    {
+      name: "ours",
+      points: [
+        { x: 1, y: 95, err: 1 },
+        { x: 10, y: 98.6, err: 0.1 },
+        { x: 50, y: 99, err: 0.05 },
+      ],
+    },
+  ],
+  references: [
+    {
+      name: "DC",
+      points: [
+        { x: 1, y: 91.7 },
+        { x: 10, y: 97.4 },
+      ],
+    },
+  ],
   rules: [{ name: "teacher", y: 99.4 }],
 };
 

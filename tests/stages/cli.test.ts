@@ -15,11 +15,45 @@ const root = join(process.cwd(), "test-output", "cli");
 const data = join(root, "quadrants");
 const out = join(root, "run");
 const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
-const tiny = ["--data", data, "--out", out, "--ipc", "2", "--seed", "1", "--teacher-arch", "convnet-2", "--teacher-width", "8", "--teacher-epochs", "3",
-  "--iterations", "30", "--recover-batch", "8", "--epochs", "8", "--students", "convnet-2", "--student-width", "8", "--student-batch", "4", "--student-lr", "0.01", "--threads", "1", "--quiet"];
+const tiny = [
+  "--data",
+  data,
+  "--out",
+  out,
+  "--ipc",
+  "2",
+  "--seed",
+  "1",
+  "--teacher-arch",
+  "convnet-2",
+  "--teacher-width",
+  "8",
+  "--teacher-epochs",
+  "3",
+  "--iterations",
+  "30",
+  "--recover-batch",
+  "8",
+  "--epochs",
+  "8",
+  "--students",
+  "convnet-2",
+  "--student-width",
+  "8",
+  "--student-batch",
+  "4",
+  "--student-lr",
+  "0.01",
+  "--threads",
+  "1",
+  "--quiet",
+];
 
 function distill(args: string[]) {
-  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" } });
+  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
+    encoding: "utf8",
+    env: { ...process.env, FORCE_COLOR: "0" },
+  });
 }
 
 beforeAll(() => {
@@ -30,10 +64,11 @@ beforeAll(() => {
     mkdirSync(join(data, `class${c}`), { recursive: true });
     for (let i = 0; i < 30; i++) {
       const px = new Float32Array(256);
-      for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
-        const inside = (y < 8) === (c < 2) && (x < 8) === (c % 2 === 0);
-        px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
-      }
+      for (let y = 0; y < 16; y++)
+        for (let x = 0; x < 16; x++) {
+          const inside = y < 8 === c < 2 && x < 8 === (c % 2 === 0);
+          px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
+        }
       writePng(join(data, `class${c}`, `${i}.png`), { data: px, channels: 1, height: 16, width: 16 });
     }
   }
@@ -43,7 +78,18 @@ describe("distill run", () => {
   it("runs all stages, writes the run folder and a report with the baselines; reruns skip", () => {
     const first = distill(["run", ...tiny]);
     expect(first.status, first.stderr).toBe(0);
-    for (const f of ["teacher.onnx", "images.npy", "grid.png", "images/000007.png", "labels.dlt", "manifest.json", "report.md", "report.json", "baselines/labels-random.dlt", "stages.json"]) {
+    for (const f of [
+      "teacher.onnx",
+      "images.npy",
+      "grid.png",
+      "images/000007.png",
+      "labels.dlt",
+      "manifest.json",
+      "report.md",
+      "report.json",
+      "baselines/labels-random.dlt",
+      "stages.json",
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     const report = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8")));

@@ -28,9 +28,24 @@ if (gate.failInCi) {
 async function recoverOnce(path: string) {
   const tf = readTeacherFile(path);
   const [C, H] = tf.inputShape;
-  const cfg = { batch: 3, channels: C, size: H, cropSize: H, classes: tf.classes, rBn: 0.01, firstBnMultiplier: 10, beta1: 0.5, beta2: 0.9,
-    lower: Array(C).fill(-3), upper: Array(C).fill(3) };
-  const init = tensor("float32", [3, C, H, H], Float32Array.from({ length: 3 * C * H * H }, (_, i) => Math.sin(i)));
+  const cfg = {
+    batch: 3,
+    channels: C,
+    size: H,
+    cropSize: H,
+    classes: tf.classes,
+    rBn: 0.01,
+    firstBnMultiplier: 10,
+    beta1: 0.5,
+    beta2: 0.9,
+    lower: Array(C).fill(-3),
+    upper: Array(C).fill(3),
+  };
+  const init = tensor(
+    "float32",
+    [3, C, H, H],
+    Float32Array.from({ length: 3 * C * H * H }, (_, i) => Math.sin(i)),
+  );
   const step = await RecoverStep.compile({ kind: "onnx", bytes: tf.bytes, file: tf.file }, cfg, init);
   const eye = new Float32Array(H * H);
   for (let i = 0; i < H; i++) eye[i * H + i] = 1;
@@ -43,7 +58,8 @@ describe.skipIf(gate.missing !== null)("a PyTorch-exported BN CNN as the teacher
   beforeAll(() => {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });
-    for (const mode of ["plain", "preserve", "preserve-fixed-batch"]) runPython([FIXTURE_SCRIPT, "tiny-cnn", mode, file(mode)], 120_000);
+    for (const mode of ["plain", "preserve", "preserve-fixed-batch"])
+      runPython([FIXTURE_SCRIPT, "tiny-cnn", mode, file(mode)], 120_000);
   }, 300_000);
 
   it("plain torch.onnx.export(model.eval(), ...): refused, naming the folding and the export call that works", () => {
@@ -62,8 +78,11 @@ describe.skipIf(gate.missing !== null)("a PyTorch-exported BN CNN as the teacher
   });
 
   it("distill run --teacher with the plain export stops with that message", () => {
-    const r = spawnSync(join(process.cwd(), "node_modules", ".bin", "tsx"), ["gpu-cluster/cli/distill.ts", "run", "--teacher", file("plain"), "--out", join(root, "run"), "--quiet"],
-      { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" } });
+    const r = spawnSync(
+      join(process.cwd(), "node_modules", ".bin", "tsx"),
+      ["gpu-cluster/cli/distill.ts", "run", "--teacher", file("plain"), "--out", join(root, "run"), "--quiet"],
+      { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" } },
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/no BatchNormalization layer/);
     expect(r.stderr).toContain(EXPORT_CALL);
@@ -80,6 +99,8 @@ describe.skipIf(gate.missing !== null)("a PyTorch-exported BN CNN as the teacher
 
   it("BN kept but a fixed batch: recover at another batch size says to export a dynamic batch", async () => {
     expect(() => readTeacherFile(file("preserve-fixed-batch"))).not.toThrow();
-    await expect(recoverOnce(file("preserve-fixed-batch"))).rejects.toThrow(/fixed batch size: export it with a dynamic batch, torch.onnx.export\(..., dynamic_axes=/);
+    await expect(recoverOnce(file("preserve-fixed-batch"))).rejects.toThrow(
+      /fixed batch size: export it with a dynamic batch, torch.onnx.export\(..., dynamic_axes=/,
+    );
   });
 });

@@ -3,7 +3,12 @@ import { recoverPlan } from "../../gpu-cluster/stages/recover-plan.ts";
 
 describe("recover batch plan", () => {
   it.each([
-    [10, 10, 100], [10, 50, 100], [10, 1, 100], [1000, 2, 100], [7, 3, 5], [3, 4, 10],
+    [10, 10, 100],
+    [10, 50, 100],
+    [10, 1, 100],
+    [1000, 2, 100],
+    [7, 3, 5],
+    [3, 4, 10],
   ])("%i classes × IPC %i, batch %i: every image once, class-balanced batches", (K, ipc, batch) => {
     const plan = recoverPlan(K, ipc, batch);
     const seen = plan.flatMap((b) => b.images).sort((a, b) => a - b);

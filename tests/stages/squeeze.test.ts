@@ -29,13 +29,34 @@ describe("squeeze picks its epoch on held-out training images", () => {
   // 4 classes × 100 generated images: 320 to train on (26 of them held out), 80 as the test set.
   const all = generated(true, 3, 100);
   const data = (scrambleTest: boolean): DatasetSplits => {
-    const test = subset(all, Array.from({ length: 80 }, (_, i) => 320 + i), "generated/test");
+    const test = subset(
+      all,
+      Array.from({ length: 80 }, (_, i) => 320 + i),
+      "generated/test",
+    );
     if (scrambleTest) test.labels = test.labels.map((y) => (y + 1) % 4);
-    return { train: subset(all, Array.from({ length: 320 }, (_, i) => i), "generated/train"), val: test, source: "generated", format: "image-folder" };
+    return {
+      train: subset(
+        all,
+        Array.from({ length: 320 }, (_, i) => i),
+        "generated/train",
+      ),
+      val: test,
+      source: "generated",
+      format: "image-folder",
+    };
   };
   const cfg: SqueezeConfig = {
-    arch: "convnet-2", width: 8, epochs: 4, batch: 32, lr: 0.05, momentum: 0.9, weightDecay: 5e-4, warmupEpochs: 1,
-    augment: defaultAugment(all), seed: 2,
+    arch: "convnet-2",
+    width: 8,
+    epochs: 4,
+    batch: 32,
+    lr: 0.05,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    warmupEpochs: 1,
+    augment: defaultAugment(all),
+    seed: 2,
   };
 
   it("scores every epoch on the held-out split; the test labels change the reported accuracy, not the choice", async () => {
@@ -66,7 +87,11 @@ describe("squeeze picks its epoch on held-out training images", () => {
 
 describe("teacher flags", () => {
   const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
-  const distill = (args: string[]) => spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" } });
+  const distill = (args: string[]) =>
+    spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
+      encoding: "utf8",
+      env: { ...process.env, FORCE_COLOR: "0" },
+    });
 
   it("a bad --teacher-epochs or --teacher-arch stops before any work with a message naming the flag", () => {
     const epochs = distill(["squeeze", "--teacher-epochs", "0"]);

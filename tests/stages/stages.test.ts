@@ -4,7 +4,17 @@
 // a separable task far above chance.
 import { beforeAll, describe, expect, it } from "vitest";
 import { cosineLr, sgd } from "../../gpu-cluster/autodiff/optimizers.ts";
-import { channelStats, defaultAugment, epochBatches, loadMnist, makeBatch, Random, subset, type ChannelStats, type Dataset } from "../../gpu-cluster/data/index.ts";
+import {
+  channelStats,
+  defaultAugment,
+  epochBatches,
+  loadMnist,
+  makeBatch,
+  Random,
+  subset,
+  type ChannelStats,
+  type Dataset,
+} from "../../gpu-cluster/data/index.ts";
 import { ParamStore } from "../../gpu-cluster/models/params.ts";
 import type { ModelSpec } from "../../gpu-cluster/models/zoo.ts";
 import { Classifier } from "../../gpu-cluster/runtime/inference.ts";
@@ -33,28 +43,56 @@ let train: Dataset;
 
 beforeAll(async () => {
   const mnist = loadMnist();
-  train = subset(mnist.train, Array.from({ length: 4000 }, (_, i) => i));
+  train = subset(
+    mnist.train,
+    Array.from({ length: 4000 }, (_, i) => i),
+  );
   stats = channelStats(train);
   spec = { arch: "convnet-2", classes: 10, channels: 1, size: 28, width: 16 };
   params = new ParamStore(3);
-  const trainer = await ClassifierTrainer.compile(spec, params, { optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }), threads: 2 });
+  const trainer = await ClassifierTrainer.compile(spec, params, {
+    optimizer: sgd({ momentum: 0.9, weightDecay: 5e-4 }),
+    threads: 2,
+  });
   const rng = new Random(3);
   const batches = epochBatches(train.labels.length, 64, rng, true);
   for (const [i, idx] of batches.entries()) {
     const x = tensor("float32", [idx.length, 1, 28, 28], makeBatch(train, idx, stats, defaultAugment(train), rng));
-    await trainer.step(x, oneHot(Array.from(idx, (j) => train.labels[j]), 10), cosineLr(i, batches.length, 0.05));
+    await trainer.step(
+      x,
+      oneHot(
+        Array.from(idx, (j) => train.labels[j]),
+        10,
+      ),
+      cosineLr(i, batches.length, 0.05),
+    );
   }
   trainer.syncParams();
 });
 
 const recoverCfg: RecoverConfig = {
-  ipc: 2, iterations: 80, batch: 20, lr: 0.25, rBn: 0.01, firstBnMultiplier: 10, beta1: 0.5, beta2: 0.9,
-  init: "noise", cropScale: [0.5, 1], flipProb: 0, seed: 1,
+  ipc: 2,
+  iterations: 80,
+  batch: 20,
+  lr: 0.25,
+  rBn: 0.01,
+  firstBnMultiplier: 10,
+  beta1: 0.5,
+  beta2: 0.9,
+  init: "noise",
+  cropScale: [0.5, 1],
+  flipProb: 0,
+  seed: 1,
 };
 
 describe("recover", () => {
   it("lowers its loss and yields images the teacher classifies as their targets", async () => {
-    const r = await recover({ source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats }, recoverCfg, undefined, quiet);
+    const r = await recover(
+      { source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
+      recoverCfg,
+      undefined,
+      quiet,
+    );
     expect(r.batches).toHaveLength(1);
     const { first, last } = r.batches[0];
     expect(last.loss).toBeLessThan(0.2 * first.loss);
@@ -65,14 +103,20 @@ describe("recover", () => {
     const clf = await Classifier.fromGraph(inferenceGraph(spec, params));
     const x = Float32Array.from(r.pixels, (v) => (v - stats.mean[0]) / stats.std[0]);
     const logits = await clf.logits(tensor("float32", [20, 1, 28, 28], x));
-    const hits = Array.from({ length: 20 }, (_, i) => argmax(logits, i * 10, 10) === Math.floor(i / 2)).filter(Boolean).length;
+    const hits = Array.from({ length: 20 }, (_, i) => argmax(logits, i * 10, 10) === Math.floor(i / 2)).filter(
+      Boolean,
+    ).length;
     expect(hits).toBeGreaterThanOrEqual(19);
   });
 
   it("real-image initialisation starts from the given real images (baseline b's subset)", async () => {
     const real = randomRealSubset(train, 2, 4);
-    const r = await recover({ source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
-      { ...recoverCfg, init: "real", iterations: 1, lr: 1e-6 }, real, quiet);
+    const r = await recover(
+      { source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
+      { ...recoverCfg, init: "real", iterations: 1, lr: 1e-6 },
+      real,
+      quiet,
+    );
     // After one tiny step each synthetic image is (almost exactly) its real starting image, of its class.
     let maxDiff = 0;
     for (let i = 0; i < r.pixels.length; i++) maxDiff = Math.max(maxDiff, Math.abs(r.pixels[i] - real.pixels[i]));
@@ -86,8 +130,12 @@ describe("recover", () => {
     // the first ipc images per class of the larger draw are (b)'s subset
     const b = randomRealSubset(train, ipc, 4);
     expect(real.sources.filter((_, i) => i % (4 * ipc) < ipc)).toEqual(b.sources);
-    const r = await recover({ source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
-      { ...recoverCfg, ipc, init: "collage", iterations: 1, lr: 1e-6 }, real, quiet);
+    const r = await recover(
+      { source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
+      { ...recoverCfg, ipc, init: "collage", iterations: 1, lr: 1e-6 },
+      real,
+      quiet,
+    );
     // synthetic image 2c+1: quadrant q is real image c·8 + 1 + 2q averaged 2×2 (bilinear at exactly half size)
     let maxDiff = 0;
     for (const c of [0, 7]) {
@@ -95,7 +143,12 @@ describe("recover", () => {
         const src = real.pixels.subarray((c * 8 + 1 + 2 * q) * 784, (c * 8 + 2 + 2 * q) * 784);
         for (let y = 0; y < 14; y++) {
           for (let x = 0; x < 14; x++) {
-            const want = (src[2 * y * 28 + 2 * x] + src[2 * y * 28 + 2 * x + 1] + src[(2 * y + 1) * 28 + 2 * x] + src[(2 * y + 1) * 28 + 2 * x + 1]) / 4;
+            const want =
+              (src[2 * y * 28 + 2 * x] +
+                src[2 * y * 28 + 2 * x + 1] +
+                src[(2 * y + 1) * 28 + 2 * x] +
+                src[(2 * y + 1) * 28 + 2 * x + 1]) /
+              4;
             const got = r.pixels[(2 * c + 1) * 784 + ((q >> 1) * 14 + y) * 28 + (q & 1) * 14 + x];
             maxDiff = Math.max(maxDiff, Math.abs(got - want));
           }
@@ -103,42 +156,67 @@ describe("recover", () => {
       }
     }
     expect(maxDiff).toBeLessThan(1e-3);
-    await expect(recover({ source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
-      { ...recoverCfg, ipc, init: "collage", iterations: 1 }, b, quiet)).rejects.toThrow(/needs 80 real images, got 20/);
+    await expect(
+      recover(
+        { source: { kind: "zoo", spec, params }, classes: 10, channels: 1, size: 28, stats },
+        { ...recoverCfg, ipc, init: "collage", iterations: 1 },
+        b,
+        quiet,
+      ),
+    ).rejects.toThrow(/needs 80 real images, got 20/);
   });
 });
 
 describe("selection of the real starting images", () => {
   it("typical: each image is the lowest-CE of its candidates (candidate 0 = baseline b's image)", async () => {
-    const ipc = 2, m = 4;
+    const ipc = 2,
+      m = 4;
     const candidates = randomRealSubset(train, ipc * m, 5);
     const teacher = serializeModel(inferenceGraph(spec, params));
     const s = await selectTypical(teacher, stats, candidates, 10, ipc, m, { threads: 2 });
     expect(s.count).toBe(20);
-    const logits = await (await Classifier.fromGraph(inferenceGraph(spec, params))).logits(
-      tensor("float32", [candidates.count, 1, 28, 28], Float32Array.from(candidates.pixels, (v) => (v - stats.mean[0]) / stats.std[0])));
+    const logits = await (
+      await Classifier.fromGraph(inferenceGraph(spec, params))
+    ).logits(
+      tensor(
+        "float32",
+        [candidates.count, 1, 28, 28],
+        Float32Array.from(candidates.pixels, (v) => (v - stats.mean[0]) / stats.std[0]),
+      ),
+    );
     const ce = (i: number) => {
       const row = Array.from(logits.subarray(i * 10, i * 10 + 10));
       const max = Math.max(...row);
       return Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0)) + max - row[Math.floor(i / (ipc * m))];
     };
     s.chosen.forEach((pick, i) => {
-      const c = Math.floor(i / ipc), j = i % ipc;
+      const c = Math.floor(i / ipc),
+        j = i % ipc;
       const group = Array.from({ length: m }, (_, q) => c * ipc * m + j + q * ipc);
       expect(group).toContain(pick);
       for (const g of group) expect(ce(pick)).toBeLessThanOrEqual(ce(g) + 1e-5);
     });
-    expect(Array.from(s.pixels.subarray(784, 1568))).toEqual(Array.from(candidates.pixels.subarray(s.chosen[1] * 784, (s.chosen[1] + 1) * 784)));
+    expect(Array.from(s.pixels.subarray(784, 1568))).toEqual(
+      Array.from(candidates.pixels.subarray(s.chosen[1] * 784, (s.chosen[1] + 1) * 784)),
+    );
   });
 
   it("kmeans: one representative per mode of the class", () => {
     // class 0 has three well-separated modes (flat images at 0.1, 0.5, 0.9 plus noise), class 1 one
-    const ipc = 3, m = 4, per = 16, n = 2 * ipc * m;
+    const ipc = 3,
+      m = 4,
+      per = 16,
+      n = 2 * ipc * m;
     const rng = new Random(9);
     const level = (i: number) => (i < ipc * m ? [0.1, 0.5, 0.9][i % 3] : 0.3);
     const pixels = Float32Array.from({ length: n * per }, (_, q) => level(Math.floor(q / per)) + 0.01 * rng.normal());
     const s = selectKMeans({ pixels, count: n, channels: 1, size: 4 }, 2, ipc, m, 1);
-    expect(s.chosen.slice(0, 3).map((i) => level(i)).sort()).toEqual([0.1, 0.5, 0.9]);
+    expect(
+      s.chosen
+        .slice(0, 3)
+        .map((i) => level(i))
+        .sort(),
+    ).toEqual([0.1, 0.5, 0.9]);
     expect(new Set(s.chosen).size).toBe(6);
     expect(s.chosen.slice(3).every((i) => i >= ipc * m)).toBe(true);
   });
@@ -152,7 +230,11 @@ describe("teacher files", () => {
     const tf = readTeacherFile(file);
     expect(tf.note?.arch).toBe("convnet-2");
     expect(tf.inputShape).toEqual([1, 28, 28]);
-    const x = tensor("float32", [4, 1, 28, 28], Float32Array.from({ length: 4 * 784 }, (_, i) => Math.sin(i)));
+    const x = tensor(
+      "float32",
+      [4, 1, 28, 28],
+      Float32Array.from({ length: 4 * 784 }, (_, i) => Math.sin(i)),
+    );
     const want = await (await Classifier.fromGraph(inferenceGraph(spec, params))).logits(x);
     for (const source of [zooTeacher(tf)!, { kind: "onnx" as const, bytes: tf.bytes, file }]) {
       const b = new GraphBuilder("t");
@@ -174,11 +256,19 @@ describe("teacher files", () => {
 
 describe("relabel", () => {
   const images = (): ImageSet => {
-    const set = subset(train, Array.from({ length: 30 }, (_, i) => i));
+    const set = subset(
+      train,
+      Array.from({ length: 30 }, (_, i) => i),
+    );
     return { pixels: Float32Array.from(set.images, (v) => v / 255), count: 30, channels: 1, size: 28 };
   };
   const cfg = (seed: number) => ({
-    epochs: 3, k: 10, quant: "u8" as const, temperature: 4, runId: "test", batch: 16,
+    epochs: 3,
+    k: 10,
+    quant: "u8" as const,
+    temperature: 4,
+    runId: "test",
+    batch: 16,
     schedule: defaultCropSchedule({ seed, sourceSize: 28, outputSize: 28, scale: [0.3, 1], flipProb: 0.5 }),
   });
 
@@ -228,12 +318,21 @@ describe("evaluate", () => {
     for (let i = 0; i < n; i++) {
       const c = Math.floor(i / perClass);
       labels[i] = c;
-      for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
-        const inside = (y < 8) === (c < 2) && (x < 8) === (c % 2 === 0);
-        pixels[i * 256 + y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
-      }
+      for (let y = 0; y < 16; y++)
+        for (let x = 0; x < 16; x++) {
+          const inside = y < 8 === c < 2 && x < 8 === (c % 2 === 0);
+          pixels[i * 256 + y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
+        }
     }
-    const data: Dataset = { images: pixels, labels, classes: ["a", "b", "c", "d"], channels: 1, height: 16, width: 16, name: "quadrants" };
+    const data: Dataset = {
+      images: pixels,
+      labels,
+      classes: ["a", "b", "c", "d"],
+      channels: 1,
+      height: 16,
+      width: 16,
+      name: "quadrants",
+    };
     return { set: { pixels, count: n, channels: 1, size: 16 }, data };
   }
 
@@ -241,8 +340,17 @@ describe("evaluate", () => {
     const { set, data } = quadrants(5, 1);
     const { data: val } = quadrants(50, 2);
     const schedule = defaultCropSchedule({ seed: 3, sourceSize: 16, outputSize: 16, scale: [0.8, 1], flipProb: 0 });
-    const r = await trainStudent(set, { kind: "hard", labels: data.labels }, schedule, 15, 4,
-      { arch: "convnet-2", width: 8, batch: 10, lr: 0.01, weightDecay: 0.01, seed: 1 }, val, { mean: [0.3], std: [0.3] }, quiet);
+    const r = await trainStudent(
+      set,
+      { kind: "hard", labels: data.labels },
+      schedule,
+      15,
+      4,
+      { arch: "convnet-2", width: 8, batch: 10, lr: 0.01, weightDecay: 0.01, seed: 1 },
+      val,
+      { mean: [0.3], std: [0.3] },
+      quiet,
+    );
     expect(r.losses.at(-1)!).toBeLessThan(r.losses[0]);
     expect(r.accuracy).toBeGreaterThan(0.9);
   });

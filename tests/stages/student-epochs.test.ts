@@ -13,12 +13,14 @@ describe("default student epochs", () => {
   });
 
   it("always sees at least MIN_STUDENT_CROPS crops and never fewer than 300 epochs, with no more epochs than needed", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 2_000_000 }), (n) => {
-      const e = defaultStudentEpochs(n);
-      expect(e).toBeGreaterThanOrEqual(BASE_STUDENT_EPOCHS);
-      expect(e * n).toBeGreaterThanOrEqual(MIN_STUDENT_CROPS);
-      if (e > BASE_STUDENT_EPOCHS) expect((e - 1) * n).toBeLessThan(MIN_STUDENT_CROPS);
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2_000_000 }), (n) => {
+        const e = defaultStudentEpochs(n);
+        expect(e).toBeGreaterThanOrEqual(BASE_STUDENT_EPOCHS);
+        expect(e * n).toBeGreaterThanOrEqual(MIN_STUDENT_CROPS);
+        if (e > BASE_STUDENT_EPOCHS) expect((e - 1) * n).toBeLessThan(MIN_STUDENT_CROPS);
+      }),
+    );
   });
 
   it("refuses an empty set", () => {

@@ -36,9 +36,23 @@ describe("label-stats WASM module", () => {
 
   test("confusion cells past 255 counts (the module keeps u8 low bytes + a u32 carry matrix)", () => {
     for (const quant of [QUANT_U8, QUANT_F16]) {
-      const spec = { classes: 2, ipc: 400, epochs: 3, epochStart: 0, epochCount: 3, cropsPerImage: 1, k: 2, quant, hasBox: false, seed: 9, temperature: 0.2, agreement: 1 };
+      const spec = {
+        classes: 2,
+        ipc: 400,
+        epochs: 3,
+        epochStart: 0,
+        epochCount: 3,
+        cropsPerImage: 1,
+        k: 2,
+        quant,
+        hasBox: false,
+        seed: 9,
+        temperature: 0.2,
+        agreement: 1,
+      };
       const bytes = makeTable(spec);
-      const got = wasm.inspect(bytes), ref = referenceStats(bytes);
+      const got = wasm.inspect(bytes),
+        ref = referenceStats(bytes);
       expect(got).toEqual(ref);
       expect(Math.min(got.confusion![1], got.confusion![2])).toBeGreaterThan(300);
     }
@@ -62,46 +76,61 @@ describe("label-stats WASM module", () => {
 
   test("streamed in random chunks: same result as whole", () => {
     fc.assert(
-      fc.property(tableSpec, fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 20 }), (spec, cuts) => {
-        const bytes = makeTable(spec);
-        const s = wasm.stream({}, bytes.length);
-        let o = 0;
-        for (let i = 0; o < bytes.length; i++) {
-          const n = cuts[i % cuts.length];
-          s.push(bytes.subarray(o, o + n));
-          o += n;
-        }
-        expect(s.finish()).toEqual(referenceStats(bytes));
-      }),
+      fc.property(
+        tableSpec,
+        fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 20 }),
+        (spec, cuts) => {
+          const bytes = makeTable(spec);
+          const s = wasm.stream({}, bytes.length);
+          let o = 0;
+          for (let i = 0; o < bytes.length; i++) {
+            const n = cuts[i % cuts.length];
+            s.push(bytes.subarray(o, o + n));
+            o += n;
+          }
+          expect(s.finish()).toEqual(referenceStats(bytes));
+        },
+      ),
       { numRuns: 40 },
     );
   });
 
   test("record ranges: statistics of a slot range equal a direct count", () => {
     fc.assert(
-      fc.property(tableSpec, fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (spec, a, b) => {
-        const bytes = makeTable(spec);
-        const table = decodeLabelTable(bytes);
-        const h = table.header;
-        const total = h.images * h.cropsPerImage * h.epochCount;
-        const first = Math.floor(Math.min(a, b) * total), last = Math.max(first + 1, Math.ceil(Math.max(a, b) * total));
-        const r = wasm.ranges(bytes.subarray(0, 64));
-        r.add(recordsStart(h) + first * h.recordSize, bytes.subarray(recordsStart(h) + first * h.recordSize, recordsStart(h) + last * h.recordSize));
-        const got = r.finish();
-        // direct count from shared's decoder: crops, top-1 agreement and per-class counts
-        const perEpoch = h.images * h.cropsPerImage;
-        let agree = 0;
-        const classCrops = new Array(h.classes).fill(0);
-        for (let i = first; i < last; i++) {
-          const e = Math.floor(i / perEpoch), slot = Math.floor((i % perEpoch) / h.cropsPerImage), crop = i % h.cropsPerImage;
-          const target = Math.floor(batchOrder(h.seed, h.epochStart + e, h.images)[slot] / spec.ipc);
-          classCrops[target]++;
-          if (table.record(h.epochStart + e, slot, crop).ids[0] === target) agree++;
-        }
-        expect(got.crops).toBe(last - first);
-        expect(got.agreement).toBeCloseTo(agree / (last - first), 12);
-        expect(got.classCrops).toEqual(classCrops);
-      }),
+      fc.property(
+        tableSpec,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (spec, a, b) => {
+          const bytes = makeTable(spec);
+          const table = decodeLabelTable(bytes);
+          const h = table.header;
+          const total = h.images * h.cropsPerImage * h.epochCount;
+          const first = Math.floor(Math.min(a, b) * total),
+            last = Math.max(first + 1, Math.ceil(Math.max(a, b) * total));
+          const r = wasm.ranges(bytes.subarray(0, 64));
+          r.add(
+            recordsStart(h) + first * h.recordSize,
+            bytes.subarray(recordsStart(h) + first * h.recordSize, recordsStart(h) + last * h.recordSize),
+          );
+          const got = r.finish();
+          // direct count from shared's decoder: crops, top-1 agreement and per-class counts
+          const perEpoch = h.images * h.cropsPerImage;
+          let agree = 0;
+          const classCrops = new Array(h.classes).fill(0);
+          for (let i = first; i < last; i++) {
+            const e = Math.floor(i / perEpoch),
+              slot = Math.floor((i % perEpoch) / h.cropsPerImage),
+              crop = i % h.cropsPerImage;
+            const target = Math.floor(batchOrder(h.seed, h.epochStart + e, h.images)[slot] / spec.ipc);
+            classCrops[target]++;
+            if (table.record(h.epochStart + e, slot, crop).ids[0] === target) agree++;
+          }
+          expect(got.crops).toBe(last - first);
+          expect(got.agreement).toBeCloseTo(agree / (last - first), 12);
+          expect(got.classCrops).toEqual(classCrops);
+        },
+      ),
       { numRuns: 40 },
     );
   });

@@ -40,9 +40,18 @@ export const tableSpec: fc.Arbitrary<TableSpec> = fc
   .map((r) => {
     const epochStart = Math.floor(r.startFrac * r.epochs);
     return {
-      classes: r.classes, ipc: r.ipc, epochs: r.epochs, epochStart, epochCount: r.epochs - epochStart,
-      cropsPerImage: r.cropsPerImage, k: 1 + Math.floor(r.kFrac * (Math.min(r.classes, 255) - 1) + 0.5) , quant: r.quant, hasBox: r.hasBox,
-      seed: r.seed, temperature: r.temperature, agreement: r.agreement,
+      classes: r.classes,
+      ipc: r.ipc,
+      epochs: r.epochs,
+      epochStart,
+      epochCount: r.epochs - epochStart,
+      cropsPerImage: r.cropsPerImage,
+      k: 1 + Math.floor(r.kFrac * (Math.min(r.classes, 255) - 1) + 0.5),
+      quant: r.quant,
+      hasBox: r.hasBox,
+      seed: r.seed,
+      temperature: r.temperature,
+      agreement: r.agreement,
     };
   });
 
@@ -50,8 +59,17 @@ export const tableSpec: fc.Arbitrary<TableSpec> = fc
 export function makeTable(s: TableSpec): Uint8Array {
   const images = s.classes * s.ipc;
   const w = new LabelTableWriter({
-    classes: s.classes, images, epochs: s.epochs, epochStart: s.epochStart, epochCount: s.epochCount,
-    cropsPerImage: s.cropsPerImage, k: s.k, quant: s.quant, seed: s.seed, runId: "test-run", hasBox: s.hasBox,
+    classes: s.classes,
+    images,
+    epochs: s.epochs,
+    epochStart: s.epochStart,
+    epochCount: s.epochCount,
+    cropsPerImage: s.cropsPerImage,
+    k: s.k,
+    quant: s.quant,
+    seed: s.seed,
+    runId: "test-run",
+    hasBox: s.hasBox,
   });
   const crops = images * s.cropsPerImage;
   for (let e = s.epochStart; e < s.epochStart + s.epochCount; e++) {
@@ -68,7 +86,13 @@ export function makeTable(s: TableSpec): Uint8Array {
       let sum = 0;
       for (let c = 0; c < s.classes; c++) sum += row[c] = Math.exp(row[c] - max);
       for (let c = 0; c < s.classes; c++) row[c] /= sum;
-      boxes.push({ x: Math.floor(u(90) * 30), y: Math.floor(u(91) * 30), w: 1 + Math.floor(u(92) * 30), h: 1 + Math.floor(u(93) * 30), flip: u(94) < 0.5 });
+      boxes.push({
+        x: Math.floor(u(90) * 30),
+        y: Math.floor(u(91) * 30),
+        w: 1 + Math.floor(u(92) * 30),
+        h: 1 + Math.floor(u(93) * 30),
+        flip: u(94) < 0.5,
+      });
     }
     w.addEpoch(e, probs, s.hasBox ? boxes : undefined);
   }

@@ -13,13 +13,18 @@ import { formatBytes, summarize, type InspectSummary } from "../src/summary.ts";
 /** Tables up to this size are kept in memory after the statistics pass; larger ones are read by Range requests. */
 const KEEP_BYTES = 256 * 2 ** 20;
 /** At most this many classes (rows) and images per row in the grid. */
-const GRID_ROWS = 100, GRID_COLS = 50;
+const GRID_ROWS = 100,
+  GRID_COLS = 50;
 const BOX_COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"];
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const SVG = "http://www.w3.org/2000/svg";
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, text?: string): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number> = {},
+  text?: string,
+): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   if (text !== undefined) e.textContent = text;
@@ -51,7 +56,10 @@ interface Run {
 
 async function fetchOk(url: URL, init?: RequestInit): Promise<Response> {
   const r = await fetch(url, init);
-  if (!r.ok) throw new Error(`${url.pathname}: HTTP ${r.status} ${r.statusText} (is this the inspector of a run folder? the page expects manifest.json, labels.dlt and images/ at ${new URL(".", url).href})`);
+  if (!r.ok)
+    throw new Error(
+      `${url.pathname}: HTTP ${r.status} ${r.statusText} (is this the inspector of a run folder? the page expects manifest.json, labels.dlt and images/ at ${new URL(".", url).href})`,
+    );
   return r;
 }
 
@@ -92,7 +100,13 @@ async function load(): Promise<Run> {
   }
   const summary = summarize(result, {
     bytes,
-    run: { runId: manifest.runId, dataset: manifest.dataset.name, ipc: manifest.ipc, resolution: manifest.resolution, teacher: manifest.teacher.arch },
+    run: {
+      runId: manifest.runId,
+      dataset: manifest.dataset.name,
+      ipc: manifest.ipc,
+      resolution: manifest.resolution,
+      teacher: manifest.teacher.arch,
+    },
     classNames: manifest.dataset.classNames,
   });
   return { base, manifest, header: result.header, summary, confusion: result.confusion, table, tableUrl };
@@ -110,21 +124,41 @@ function className(run: Run, cls: number): string {
 }
 
 function renderStats(run: Run): void {
-  const s = run.summary, h = s.header;
+  const s = run.summary,
+    h = s.header;
   const rows: [string, HTMLElement][] = [
     ["file size", num("stat-bytes", s.bytes, `${formatBytes(s.bytes)} (${s.bytes} B)`)],
-    ["as fp32 labels", num("stat-fp32-bytes", s.fp32Bytes, `${formatBytes(s.fp32Bytes)} (${s.compression >= 1 ? `${s.compression.toFixed(1)}× the table` : `${(1 / s.compression).toFixed(1)}× less than the table`})`)],
+    [
+      "as fp32 labels",
+      num(
+        "stat-fp32-bytes",
+        s.fp32Bytes,
+        `${formatBytes(s.fp32Bytes)} (${s.compression >= 1 ? `${s.compression.toFixed(1)}× the table` : `${(1 / s.compression).toFixed(1)}× less than the table`})`,
+      ),
+    ],
     ["classes", num("stat-classes", h.classes, String(h.classes))],
     ["images", num("stat-images", h.images, String(h.images))],
     ["images per class", num("stat-ipc", s.ipc ?? "", s.ipc === null ? "unknown" : String(s.ipc))],
-    ["epochs", num("stat-epochs", h.epochCount, h.epochCount === h.epochs ? String(h.epochs) : `${h.epochStart}..${h.epochStart + h.epochCount - 1} of ${h.epochs}`)],
+    [
+      "epochs",
+      num(
+        "stat-epochs",
+        h.epochCount,
+        h.epochCount === h.epochs
+          ? String(h.epochs)
+          : `${h.epochStart}..${h.epochStart + h.epochCount - 1} of ${h.epochs}`,
+      ),
+    ],
     ["crops per image", num("stat-crops-per-image", h.cropsPerImage, String(h.cropsPerImage))],
     ["top-k", num("stat-k", h.k, String(h.k))],
     ["quantisation", num("stat-quant", h.quant, h.quant)],
     ["record size", num("stat-record-size", h.recordSize, `${h.recordSize} B${h.hasBox ? " (with crop box)" : ""}`)],
     ["crops", num("stat-crops", s.crops, s.crops.toLocaleString("en"))],
     ["agreement", num("stat-agreement", s.agreement, s.ipc === null ? "n/a" : `${(s.agreement * 100).toFixed(2)} %`)],
-    ["mean entropy", num("stat-mean-entropy", s.meanEntropy, `${s.meanEntropy.toFixed(4)} nats (max ${s.entropyMax.toFixed(3)})`)],
+    [
+      "mean entropy",
+      num("stat-mean-entropy", s.meanEntropy, `${s.meanEntropy.toFixed(4)} nats (max ${s.entropyMax.toFixed(3)})`),
+    ],
     ["mean max-prob", num("stat-mean-maxprob", s.meanMaxProb, s.meanMaxProb.toFixed(4))],
     [`mean top-${h.k} mass`, num("stat-mean-topk-mass", s.meanTopkMass, s.meanTopkMass.toFixed(4))],
   ];
@@ -136,17 +170,29 @@ function renderStats(run: Run): void {
     dd.append(v);
     dl.append(dd);
   }
-  $("run").textContent = `run ${run.manifest.runId} · ${run.manifest.dataset.name} · teacher ${run.manifest.teacher.arch}`;
+  $("run").textContent =
+    `run ${run.manifest.runId} · ${run.manifest.dataset.name} · teacher ${run.manifest.teacher.arch}`;
 }
 
 function histogram(title: string, id: string, counts: number[], lo: number, hi: number): HTMLElement {
   const box = el("div", { class: "plot" });
   box.append(el("h3", {}, title));
   const max = Math.max(1, ...counts);
-  const plot = svg("svg", { viewBox: `0 0 ${counts.length} 100`, preserveAspectRatio: "none", "data-testid": `hist-${id}` });
+  const plot = svg("svg", {
+    viewBox: `0 0 ${counts.length} 100`,
+    preserveAspectRatio: "none",
+    "data-testid": `hist-${id}`,
+  });
   counts.forEach((c, i) => {
     const hgt = (c / max) * 100;
-    const r = svg("rect", { x: i + 0.05, y: 100 - hgt, width: 0.9, height: hgt, "data-testid": `hist-${id}-${i}`, "data-value": c });
+    const r = svg("rect", {
+      x: i + 0.05,
+      y: 100 - hgt,
+      width: 0.9,
+      height: hgt,
+      "data-testid": `hist-${id}-${i}`,
+      "data-value": c,
+    });
     const t = svg("title");
     const step = (hi - lo) / counts.length;
     t.textContent = `[${(lo + i * step).toFixed(3)}, ${(lo + (i + 1) * step).toFixed(3)}): ${c} crops`;
@@ -175,7 +221,8 @@ function renderPlots(run: Run): void {
   worst.append(head);
   s.worstClasses.forEach((c, i) => {
     const tr = el("tr");
-    const a = el("td"), n = el("td");
+    const a = el("td"),
+      n = el("td");
     a.append(num(`worst-${i}-agreement`, c.agreement, `${(c.agreement * 100).toFixed(1)} %`));
     n.append(num(`worst-${i}-crops`, c.crops, String(c.crops)));
     tr.append(el("td", { "data-testid": `worst-${i}-class`, "data-value": c.cls }, className(run, c.cls)), a, n);
@@ -189,7 +236,13 @@ function renderConfusion(run: Run): void {
   const m = run.confusion;
   const C = run.header.classes;
   if (!m) {
-    canvas.replaceWith(el("p", { class: "muted", id: "confusion", "data-testid": "confusion" }, `not kept above 2048 classes (${C} here)`));
+    canvas.replaceWith(
+      el(
+        "p",
+        { class: "muted", id: "confusion", "data-testid": "confusion" },
+        `not kept above 2048 classes (${C} here)`,
+      ),
+    );
     return;
   }
   canvas.width = C;
@@ -213,8 +266,10 @@ function renderConfusion(run: Run): void {
   canvas.title = "row: target class, column: top-1 class (row-normalised, sqrt scale)";
   canvas.onmousemove = (ev) => {
     const b = canvas.getBoundingClientRect();
-    const c = Math.floor(((ev.clientX - b.left) / b.width) * C), r = Math.floor(((ev.clientY - b.top) / b.height) * C);
-    if (r >= 0 && r < C && c >= 0 && c < C) canvas.title = `target ${className(run, r)} → top-1 ${className(run, c)}: ${m[r * C + c]} crops`;
+    const c = Math.floor(((ev.clientX - b.left) / b.width) * C),
+      r = Math.floor(((ev.clientY - b.top) / b.height) * C);
+    if (r >= 0 && r < C && c >= 0 && c < C)
+      canvas.title = `target ${className(run, r)} → top-1 ${className(run, c)}: ${m[r * C + c]} crops`;
   };
 }
 
@@ -227,18 +282,29 @@ function renderGrid(run: Run, first: number, select: (i: number) => void): void 
   const m = run.manifest;
   const grid = $("grid");
   grid.replaceChildren();
-  const rows = Math.min(m.dataset.classes - first, GRID_ROWS), cols = Math.min(m.ipc, GRID_COLS);
+  const rows = Math.min(m.dataset.classes - first, GRID_ROWS),
+    cols = Math.min(m.ipc, GRID_COLS);
   const from = $<HTMLInputElement>("grid-from");
   from.max = String(Math.max(0, m.dataset.classes - 1));
   from.value = String(first);
   from.parentElement!.hidden = m.dataset.classes <= GRID_ROWS;
-  $("grid-note").textContent = rows < m.dataset.classes || cols < m.ipc ? `(classes ${first}–${first + rows - 1} of ${m.dataset.classes}, ${cols} of ${m.ipc} images each)` : "";
+  $("grid-note").textContent =
+    rows < m.dataset.classes || cols < m.ipc
+      ? `(classes ${first}–${first + rows - 1} of ${m.dataset.classes}, ${cols} of ${m.ipc} images each)`
+      : "";
   for (let c = first; c < first + rows; c++) {
     const row = el("div", { class: "row", "data-testid": `class-row-${c}`, id: `class-row-${c}` });
     row.append(el("span", { class: "cls", title: className(run, c) }, className(run, c)));
     for (let j = 0; j < cols; j++) {
       const i = c * m.ipc + j;
-      const img = el("img", { src: imageUrl(run, i), alt: `image ${i} (${className(run, c)})`, title: `image ${i}`, loading: "lazy", "data-testid": `image-${i}`, "data-image": i });
+      const img = el("img", {
+        src: imageUrl(run, i),
+        alt: `image ${i} (${className(run, c)})`,
+        title: `image ${i}`,
+        loading: "lazy",
+        "data-testid": `image-${i}`,
+        "data-image": i,
+      });
       img.onclick = () => select(i);
       row.append(img);
     }
@@ -263,37 +329,76 @@ async function cropRecords(run: Run, epoch: number, image: number) {
 }
 
 async function renderDetail(run: Run, image: number, epoch: number): Promise<void> {
-  const h = run.header, m = run.manifest;
+  const h = run.header,
+    m = run.manifest;
   const schedule = m.relabel.schedule;
   const { slot, records } = await cropRecords(run, epoch, image);
   const target = Math.floor(image / m.ipc);
   const size = schedule.sourceSize;
   const view = svg("svg", { class: "view", viewBox: `0 0 ${size} ${size}`, "data-testid": "crop-view" });
-  view.append(svg("image", { href: imageUrl(run, image), x: 0, y: 0, width: size, height: size, preserveAspectRatio: "none", style: "image-rendering: pixelated" }));
+  view.append(
+    svg("image", {
+      href: imageUrl(run, image),
+      x: 0,
+      y: 0,
+      width: size,
+      height: size,
+      preserveAspectRatio: "none",
+      style: "image-rendering: pixelated",
+    }),
+  );
   const cards = el("div", { class: "crops" });
   for (let c = 0; c < h.cropsPerImage; c++) {
     const box: CropBox = (h.flags & FLAG_HAS_BOX) !== 0 ? records.boxes![c] : cropFor(schedule, epoch, image, c);
     const colour = BOX_COLOURS[c % BOX_COLOURS.length];
-    const rect = svg("rect", { x: box.x, y: box.y, width: box.w, height: box.h, stroke: colour, "data-testid": `crop-${c}-rect` });
+    const rect = svg("rect", {
+      x: box.x,
+      y: box.y,
+      width: box.w,
+      height: box.h,
+      stroke: colour,
+      "data-testid": `crop-${c}-rect`,
+    });
     view.append(rect);
     const card = el("div", { class: "crop", "data-testid": `crop-${c}`, style: `border-top: 3px solid ${colour}` });
-    card.append(el("h3", { "data-testid": `crop-${c}-box`, "data-value": `${box.x},${box.y},${box.w},${box.h},${box.flip ? 1 : 0}` },
-      `crop ${c}: x ${box.x}, y ${box.y}, ${box.w}×${box.h}${box.flip ? ", flipped" : ""}`));
+    card.append(
+      el(
+        "h3",
+        { "data-testid": `crop-${c}-box`, "data-value": `${box.x},${box.y},${box.w},${box.h},${box.flip ? 1 : 0}` },
+        `crop ${c}: x ${box.x}, y ${box.y}, ${box.w}×${box.h}${box.flip ? ", flipped" : ""}`,
+      ),
+    );
     const mix = schedule.mix.kind === "none" ? null : mixFor(schedule, epoch, slot, h.images);
-    if (mix) card.append(el("div", { class: "muted" }, `${schedule.mix.kind} with image ${mix.partnerImage}, λ = ${mix.lambda.toFixed(3)}`));
+    if (mix)
+      card.append(
+        el(
+          "div",
+          { class: "muted" },
+          `${schedule.mix.kind} with image ${mix.partnerImage}, λ = ${mix.lambda.toFixed(3)}`,
+        ),
+      );
     for (let j = 0; j < h.k; j++) {
-      const id = records.ids[c * h.k + j], p = records.probs[c * h.k + j];
+      const id = records.ids[c * h.k + j],
+        p = records.probs[c * h.k + j];
       const bar = el("div", { class: `bar${id === target ? " target" : ""}` });
       const track = el("div");
       track.append(el("div", { class: "fill", style: `width: ${(p * 100).toFixed(2)}%` }));
-      bar.append(el("span", { class: "name", "data-testid": `crop-${c}-id-${j}`, "data-value": id, title: className(run, id) }, className(run, id)), track,
-        num(`crop-${c}-p-${j}`, p, p.toFixed(3)));
+      bar.append(
+        el(
+          "span",
+          { class: "name", "data-testid": `crop-${c}-id-${j}`, "data-value": id, title: className(run, id) },
+          className(run, id),
+        ),
+        track,
+        num(`crop-${c}-p-${j}`, p, p.toFixed(3)),
+      );
       card.append(bar);
     }
     cards.append(card);
   }
   $("detail").replaceChildren(view, cards);
-  $("detail-note").textContent = `image ${image} (${className(run, target)}), epoch ${epoch}, batch slot ${slot}; green bar = target class`;
+  $("detail-note").textContent =
+    `image ${image} (${className(run, target)}), epoch ${epoch}, batch slot ${slot}; green bar = target class`;
   $("detail-note").dataset.image = String(image);
   $("detail-note").dataset.epoch = String(epoch);
 }
@@ -310,7 +415,10 @@ async function main(): Promise<void> {
   let selected = -1;
   const show = () => {
     if (selected < 0) return;
-    const e = Math.min(h.epochStart + h.epochCount - 1, Math.max(h.epochStart, Math.floor(Number(epochInput.value) || 0)));
+    const e = Math.min(
+      h.epochStart + h.epochCount - 1,
+      Math.max(h.epochStart, Math.floor(Number(epochInput.value) || 0)),
+    );
     $("detail").dataset.state = "loading";
     renderDetail(run, selected, e).then(
       () => ($("detail").dataset.state = "ready"),
@@ -326,12 +434,14 @@ async function main(): Promise<void> {
   const classes = run.manifest.dataset.classes;
   const showClass = (cls: number) => {
     const first = Math.max(0, Math.min(cls, classes - 1));
-    if (!document.getElementById(`class-row-${first}`)) renderGrid(run, Math.min(first, Math.max(0, classes - GRID_ROWS)), select);
+    if (!document.getElementById(`class-row-${first}`))
+      renderGrid(run, Math.min(first, Math.max(0, classes - GRID_ROWS)), select);
     document.getElementById(`class-row-${first}`)?.scrollIntoView({ block: "center" });
   };
   renderGrid(run, 0, select);
   const from = $<HTMLInputElement>("grid-from");
-  from.onchange = () => renderGrid(run, Math.max(0, Math.min(Math.floor(Number(from.value) || 0), classes - 1)), select);
+  from.onchange = () =>
+    renderGrid(run, Math.max(0, Math.min(Math.floor(Number(from.value) || 0), classes - 1)), select);
   // a worst class's row in the table shows that class in the grid
   document.querySelectorAll<HTMLElement>("[data-testid$='-class']").forEach((td) => {
     td.style.cursor = "pointer";

@@ -3,15 +3,30 @@
 // files out as `--html` does: the run folder at /, the page at /inspector/, so the page's
 // relative URLs (default run "../") work the same in both. The page is built beforehand
 // (`npm run build:wasm`); nothing here compiles.
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, resolve, sep } from "node:path";
 import { INSPECTOR_BUILD, INSPECTOR_FILES, notBuilt } from "./build-paths.ts";
 
 const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm", ".json": "application/json",
-  ".png": "image/png", ".md": "text/markdown; charset=utf-8", ".dlt": "application/octet-stream", ".npy": "application/octet-stream",
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".png": "image/png",
+  ".md": "text/markdown; charset=utf-8",
+  ".dlt": "application/octet-stream",
+  ".npy": "application/octet-stream",
 };
 
 /** The built page, by path relative to the page folder: index.html, inspector.js, label-stats.wasm (`npm run build:wasm` builds them). */
@@ -45,7 +60,10 @@ export interface InspectorServer {
 }
 
 /** Serves the page at /inspector/ and the run folder's files at / on 127.0.0.1 (GET/HEAD, byte ranges). */
-export async function serveInspector(runDir: string, o: { port?: number; host?: string } = {}): Promise<InspectorServer> {
+export async function serveInspector(
+  runDir: string,
+  o: { port?: number; host?: string } = {},
+): Promise<InspectorServer> {
   const assets = inspectorAssets();
   const root = resolve(runDir);
   const server = createServer((req, res) => {
@@ -58,17 +76,23 @@ export async function serveInspector(runDir: string, o: { port?: number; host?: 
   const host = o.host ?? "127.0.0.1";
   await new Promise<void>((done, fail) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
-      fail(e.code === "EADDRINUSE" ? new Error(`port ${o.port} is in use: pass another with --port N (0 picks a free one)`) : e));
+      fail(
+        e.code === "EADDRINUSE"
+          ? new Error(`port ${o.port} is in use: pass another with --port N (0 picks a free one)`)
+          : e,
+      ),
+    );
     server.listen(o.port ?? 0, host, done);
   });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://${host}:${port}/inspector/`,
     port,
-    close: () => new Promise<void>((done) => {
-      server.closeAllConnections();
-      server.close(() => done());
-    }),
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
   };
 }
 
@@ -88,7 +112,11 @@ function handle(root: string, assets: Record<string, Uint8Array>, req: IncomingM
     const name = path.slice("/inspector/".length) || "index.html";
     const body = assets[name];
     if (!body) return send(res, 404, `${path}: not a file of the inspector page`);
-    res.writeHead(200, { "content-type": TYPES[extname(name)] ?? "application/octet-stream", "content-length": body.length, "cache-control": "no-cache" });
+    res.writeHead(200, {
+      "content-type": TYPES[extname(name)] ?? "application/octet-stream",
+      "content-length": body.length,
+      "cache-control": "no-cache",
+    });
     return void res.end(req.method === "HEAD" ? undefined : body);
   }
   const file = resolve(root, "." + path);
@@ -98,16 +126,27 @@ function handle(root: string, assets: Record<string, Uint8Array>, req: IncomingM
   const type = TYPES[extname(file)] ?? "application/octet-stream";
   const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
   if (range) {
-    const start = Number(range[1]), end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+    const start = Number(range[1]),
+      end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
     if (start > end || start >= size) {
       res.writeHead(416, { "content-range": `bytes */${size}` });
       return void res.end();
     }
-    res.writeHead(206, { "content-type": type, "content-length": end - start + 1, "content-range": `bytes ${start}-${end}/${size}`, "accept-ranges": "bytes" });
+    res.writeHead(206, {
+      "content-type": type,
+      "content-length": end - start + 1,
+      "content-range": `bytes ${start}-${end}/${size}`,
+      "accept-ranges": "bytes",
+    });
     if (req.method === "HEAD") return void res.end();
     return void createReadStream(file, { start, end }).pipe(res);
   }
-  res.writeHead(200, { "content-type": type, "content-length": size, "accept-ranges": "bytes", "cache-control": "no-cache" });
+  res.writeHead(200, {
+    "content-type": type,
+    "content-length": size,
+    "accept-ranges": "bytes",
+    "cache-control": "no-cache",
+  });
   if (req.method === "HEAD") return void res.end();
   createReadStream(file).pipe(res);
 }

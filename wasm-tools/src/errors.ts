@@ -3,8 +3,17 @@
 import { LabelTableError, type LabelTableErrorCode } from "../../shared/label-table/index.ts";
 
 const CODES: LabelTableErrorCode[] = [
-  "BAD_MAGIC", "BAD_VERSION", "BAD_FLAGS", "BAD_HEADER", "HEADER_CHECKSUM", "TRUNCATED",
-  "TRAILING_BYTES", "RECORDS_CHECKSUM", "EPOCH_CHECKSUM", "BAD_RECORD", "OUT_OF_RANGE",
+  "BAD_MAGIC",
+  "BAD_VERSION",
+  "BAD_FLAGS",
+  "BAD_HEADER",
+  "HEADER_CHECKSUM",
+  "TRUNCATED",
+  "TRAILING_BYTES",
+  "RECORDS_CHECKSUM",
+  "EPOCH_CHECKSUM",
+  "BAD_RECORD",
+  "OUT_OF_RANGE",
 ];
 
 export function codeName(code: number): LabelTableErrorCode {

@@ -37,19 +37,35 @@ export interface LoadOptions {
 const CHUNK_BYTES = 1 << 22;
 /** Target class of a slot when images per class is unknown. */
 const NO_TARGET = 0xffff;
-const BUF_TARGETS = 0, BUF_CLASS_CROPS = 1, BUF_CLASS_AGREE = 2, BUF_CONFUSION = 3, BUF_ENTROPY = 4, BUF_MAXPROB = 5, BUF_MASS = 6, BUF_CONFUSION_LOW = 7;
+const BUF_TARGETS = 0,
+  BUF_CLASS_CROPS = 1,
+  BUF_CLASS_AGREE = 2,
+  BUF_CONFUSION = 3,
+  BUF_ENTROPY = 4,
+  BUF_MAXPROB = 5,
+  BUF_MASS = 6,
+  BUF_CONFUSION_LOW = 7;
 
 export class LabelStatsModule {
-  private constructor(readonly module: WebAssembly.Module, private readonly o: LoadOptions) {}
+  private constructor(
+    readonly module: WebAssembly.Module,
+    private readonly o: LoadOptions,
+  ) {}
 
   /** From a compiled module or the .wasm bytes (browser: fetch(url).then(r => r.arrayBuffer())). */
   static async load(source: WasmSource, o: LoadOptions = {}): Promise<LabelStatsModule> {
-    return new LabelStatsModule(source instanceof WebAssembly.Module ? source : await WebAssembly.compile(toBytes(source)), o);
+    return new LabelStatsModule(
+      source instanceof WebAssembly.Module ? source : await WebAssembly.compile(toBytes(source)),
+      o,
+    );
   }
 
   /** Synchronous variant (Node, Workers; browsers allow it for small modules like this one). */
   static loadSync(source: WasmSource, o: LoadOptions = {}): LabelStatsModule {
-    return new LabelStatsModule(source instanceof WebAssembly.Module ? source : new WebAssembly.Module(toBytes(source)), o);
+    return new LabelStatsModule(
+      source instanceof WebAssembly.Module ? source : new WebAssembly.Module(toBytes(source)),
+      o,
+    );
   }
 
   /** Whole table in memory: every check of SPEC.md, then the statistics of all records. */
@@ -87,9 +103,17 @@ class Session {
   private inputBytes = 0;
   private targetEpoch = -1;
 
-  constructor(module: WebAssembly.Module, readonly o: InspectOptions, readonly crc32?: Crc32) {
+  constructor(
+    module: WebAssembly.Module,
+    readonly o: InspectOptions,
+    readonly crc32?: Crc32,
+  ) {
     const instance = new WebAssembly.Instance(module, {
-      env: { abort: () => { throw new Error("label-stats module aborted (out of memory?)"); } },
+      env: {
+        abort: () => {
+          throw new Error("label-stats module aborted (out of memory?)");
+        },
+      },
     });
     this.x = instance.exports as unknown as Exports;
   }
@@ -121,8 +145,20 @@ class Session {
     let runId = "";
     for (let i = 40; i < 56 && b[i] !== 0; i++) runId += String.fromCharCode(b[i]);
     this.header = {
-      version: 1, flags: f(0), classes: f(1), images: f(2), epochs: f(3), epochStart: f(4), epochCount: f(5),
-      cropsPerImage: f(6), k: f(7), quant: f(8), recordSize: f(9), seed: f(10) >>> 0, runId, recordsCrc: f(11) >>> 0,
+      version: 1,
+      flags: f(0),
+      classes: f(1),
+      images: f(2),
+      epochs: f(3),
+      epochStart: f(4),
+      epochCount: f(5),
+      cropsPerImage: f(6),
+      k: f(7),
+      quant: f(8),
+      recordSize: f(9),
+      seed: f(10) >>> 0,
+      runId,
+      recordsCrc: f(11) >>> 0,
     };
   }
 
@@ -137,7 +173,8 @@ class Session {
   targets(epoch: number): void {
     if (epoch === this.targetEpoch) return;
     const h = this.header;
-    const order = this.ipc === null ? new Uint32Array(0) : this.o.order ? this.o.order(epoch) : batchOrder(h.seed, epoch, h.images);
+    const order =
+      this.ipc === null ? new Uint32Array(0) : this.o.order ? this.o.order(epoch) : batchOrder(h.seed, epoch, h.images);
     const t = new Uint16Array(this.x.memory.buffer, this.x.buffer(BUF_TARGETS), h.images);
     const ipc = this.ipc;
     if (ipc === null) t.fill(NO_TARGET);
@@ -163,10 +200,17 @@ class Session {
       for (let i = 0; i < confusion.length; i++) confusion[i] += low[i];
       for (let c = 0; c < h.classes; c++) confusion[c * h.classes + c] += classAgree[c];
     }
-    return finishStats(h, this.ipc, bins, Math.log(h.classes),
+    return finishStats(
+      h,
+      this.ipc,
+      bins,
+      Math.log(h.classes),
       { crops: x.total(0), agree: x.total(1), sumEntropy: x.total(2), sumMaxProb: x.total(3), sumMass: x.total(4) },
       { entropy: u32(BUF_ENTROPY, bins), maxProb: u32(BUF_MAXPROB, bins), mass: u32(BUF_MASS, bins) },
-      u32(BUF_CLASS_CROPS, h.classes), classAgree, confusion);
+      u32(BUF_CLASS_CROPS, h.classes),
+      classAgree,
+      confusion,
+    );
   }
 }
 
@@ -182,7 +226,10 @@ export class TableStream {
   private pending: LabelTableError | null = null;
   private received = 0;
 
-  constructor(private readonly s: Session, private readonly size?: number) {}
+  constructor(
+    private readonly s: Session,
+    private readonly size?: number,
+  ) {}
 
   get header(): LabelTableHeader | undefined {
     return this.crcTable ? this.s.header : undefined;
@@ -220,7 +267,10 @@ export class TableStream {
     let data = this.carry.length ? concat(this.carry, chunk) : chunk;
     while (data.length > 0) {
       if (this.epoch >= h.epochCount) {
-        throw new LabelTableError("TRAILING_BYTES", `${data.length}${this.size === undefined ? " or more" : ""} bytes after the last record`);
+        throw new LabelTableError(
+          "TRAILING_BYTES",
+          `${data.length}${this.size === undefined ? " or more" : ""} bytes after the last record`,
+        );
       }
       if (data.length < rs) break;
       const n = Math.min(Math.floor(Math.min(data.length, CHUNK_BYTES) / rs), perEpoch - this.done);
@@ -230,7 +280,11 @@ export class TableStream {
       if (!this.pending) {
         const code = this.s.records(p, n);
         if (code !== 0) {
-          try { this.s.check(code); } catch (e) { this.pending = e as LabelTableError; }
+          try {
+            this.s.check(code);
+          } catch (e) {
+            this.pending = e as LabelTableError;
+          }
         }
       }
       this.done += n;
@@ -243,7 +297,10 @@ export class TableStream {
   private endEpoch(): void {
     const h = this.s.header;
     if (this.crc !== this.crcTable![this.epoch]) {
-      throw new LabelTableError("EPOCH_CHECKSUM", `the records of epoch ${h.epochStart + this.epoch} do not match their CRC-32`);
+      throw new LabelTableError(
+        "EPOCH_CHECKSUM",
+        `the records of epoch ${h.epochStart + this.epoch} do not match their CRC-32`,
+      );
     }
     if (this.pending) throw this.pending;
     this.epoch++;
@@ -257,11 +314,18 @@ export class TableStream {
 
   finish(): LabelStats {
     if (!this.crcTable) {
-      if (this.head.length < HEADER_BYTES) throw new LabelTableError("TRUNCATED", `${this.head.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+      if (this.head.length < HEADER_BYTES)
+        throw new LabelTableError(
+          "TRUNCATED",
+          `${this.head.length} bytes, shorter than the ${HEADER_BYTES}-byte header`,
+        );
       throw new LabelTableError("TRUNCATED", `the file ends inside the epoch CRC table`);
     }
     if (this.epoch < this.s.header.epochCount || this.carry.length) {
-      throw new LabelTableError("TRUNCATED", `the file ends ${this.epoch < this.s.header.epochCount ? `in epoch ${this.s.header.epochStart + this.epoch}` : "after a partial record"} (${this.received} bytes received)`);
+      throw new LabelTableError(
+        "TRUNCATED",
+        `the file ends ${this.epoch < this.s.header.epochCount ? `in epoch ${this.s.header.epochStart + this.epoch}` : "after a partial record"} (${this.received} bytes received)`,
+      );
     }
     return this.s.result();
   }
@@ -283,10 +347,17 @@ export class RangeStats {
     const perEpoch = h.images * h.cropsPerImage;
     const rel = offset - start;
     if (!(Number.isInteger(offset) && rel >= 0 && rel % rs === 0 && bytes.length % rs === 0)) {
-      throw new LabelTableError("OUT_OF_RANGE", `range [${offset}, ${offset + bytes.length}) is not made of whole records (records start at ${start}, ${rs} bytes each)`);
+      throw new LabelTableError(
+        "OUT_OF_RANGE",
+        `range [${offset}, ${offset + bytes.length}) is not made of whole records (records start at ${start}, ${rs} bytes each)`,
+      );
     }
     let index = rel / rs;
-    if (index + bytes.length / rs > perEpoch * h.epochCount) throw new LabelTableError("OUT_OF_RANGE", `range [${offset}, ${offset + bytes.length}) runs past the last record`);
+    if (index + bytes.length / rs > perEpoch * h.epochCount)
+      throw new LabelTableError(
+        "OUT_OF_RANGE",
+        `range [${offset}, ${offset + bytes.length}) runs past the last record`,
+      );
     let data = bytes;
     while (data.length > 0) {
       const e = Math.floor(index / perEpoch);

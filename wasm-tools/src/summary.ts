@@ -17,8 +17,18 @@ export interface InspectSummary {
   /** fp32Bytes / bytes. */
   compression: number;
   header: {
-    runId: string; seed: number; classes: number; images: number; epochs: number; epochStart: number; epochCount: number;
-    cropsPerImage: number; k: number; quant: "u8" | "f16"; recordSize: number; hasBox: boolean;
+    runId: string;
+    seed: number;
+    classes: number;
+    images: number;
+    epochs: number;
+    epochStart: number;
+    epochCount: number;
+    cropsPerImage: number;
+    k: number;
+    quant: "u8" | "f16";
+    recordSize: number;
+    hasBox: boolean;
   };
   /** From the run folder's manifest.json, when there is one. */
   run: { runId: string; dataset: string; ipc: number; resolution: number; teacher: string } | null;
@@ -58,8 +68,18 @@ export function summarize(s: LabelStats, ctx: SummaryContext): InspectSummary {
     fp32Bytes,
     compression: fp32Bytes / ctx.bytes,
     header: {
-      runId: h.runId, seed: h.seed, classes: C, images: h.images, epochs: h.epochs, epochStart: h.epochStart, epochCount: h.epochCount,
-      cropsPerImage: h.cropsPerImage, k: h.k, quant: h.quant === QUANT_U8 ? "u8" : "f16", recordSize: h.recordSize, hasBox: hasBox(h),
+      runId: h.runId,
+      seed: h.seed,
+      classes: C,
+      images: h.images,
+      epochs: h.epochs,
+      epochStart: h.epochStart,
+      epochCount: h.epochCount,
+      cropsPerImage: h.cropsPerImage,
+      k: h.k,
+      quant: h.quant === QUANT_U8 ? "u8" : "f16",
+      recordSize: h.recordSize,
+      hasBox: hasBox(h),
     },
     run: ctx.run ?? null,
     ipc: s.ipc,
@@ -71,9 +91,15 @@ export function summarize(s: LabelStats, ctx: SummaryContext): InspectSummary {
     meanTopkMass: s.meanTopkMass,
     bins: s.bins,
     histograms: { entropy: s.entropyHist, maxProb: s.maxProbHist, topkMass: s.topkMassHist },
-    classes: s.ipc === null ? [] : s.classCrops.map((crops, cls) => named({ cls, crops, agreement: crops ? s.classAgree[cls] / crops : 0 })),
+    classes:
+      s.ipc === null
+        ? []
+        : s.classCrops.map((crops, cls) => named({ cls, crops, agreement: crops ? s.classAgree[cls] / crops : 0 })),
     worstClasses: s.ipc === null ? [] : worstClasses(s, 10).map(named),
-    confusion: s.confusion && C <= SUMMARY_CONFUSION_CLASSES ? Array.from({ length: C }, (_, r) => Array.from(s.confusion!.subarray(r * C, (r + 1) * C))) : null,
+    confusion:
+      s.confusion && C <= SUMMARY_CONFUSION_CLASSES
+        ? Array.from({ length: C }, (_, r) => Array.from(s.confusion!.subarray(r * C, (r + 1) * C)))
+        : null,
   };
 }
 
@@ -81,7 +107,8 @@ export function summarize(s: LabelStats, ctx: SummaryContext): InspectSummary {
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024, u = 0;
+  let v = n / 1024,
+    u = 0;
   while (v >= 1024 && u < units.length - 1) {
     v /= 1024;
     u++;
@@ -100,7 +127,8 @@ export function textHistogram(fine: number[], lo: number, hi: number, width = 32
   return counts.map((c, i) => {
     const eighths = Math.round((c / max) * width * 8);
     const bar = "█".repeat(Math.floor(eighths / 8)) + (eighths % 8 ? blocks[eighths % 8] : "");
-    const a = (lo + i * step).toFixed(2), b = Math.min(hi, lo + (i + 1) * step).toFixed(2);
+    const a = (lo + i * step).toFixed(2),
+      b = Math.min(hi, lo + (i + 1) * step).toFixed(2);
     return `  [${a}, ${b}${i === counts.length - 1 ? "]" : ")"}  ${bar.padEnd(width)}  ${c}`;
   });
 }
@@ -135,7 +163,8 @@ export function renderSummary(s: InspectSummary, file: string): string {
   ];
   if (s.worstClasses.length) {
     lines.push("", "worst classes by agreement");
-    for (const c of s.worstClasses) lines.push(`  class ${label(c).padEnd(20)} ${pct(c.agreement).padStart(9)}  of ${c.crops} crops`);
+    for (const c of s.worstClasses)
+      lines.push(`  class ${label(c).padEnd(20)} ${pct(c.agreement).padStart(9)}  of ${c.crops} crops`);
   }
   return lines.join("\n") + "\n";
 }

@@ -50,20 +50,44 @@ export interface StatsTotals {
 /** The ipc to use: the given one (checked), else images / classes when whole, else null. */
 export function ipcOf(h: Pick<LabelTableHeader, "images" | "classes">, ipc?: number): number | null {
   if (ipc !== undefined) {
-    if (!(Number.isInteger(ipc) && ipc >= 1 && ipc * h.classes === h.images)) throw new RangeError(`ipc ${ipc} does not fit the table: images (${h.images}) must equal classes (${h.classes}) × ipc`);
+    if (!(Number.isInteger(ipc) && ipc >= 1 && ipc * h.classes === h.images))
+      throw new RangeError(
+        `ipc ${ipc} does not fit the table: images (${h.images}) must equal classes (${h.classes}) × ipc`,
+      );
     return ipc;
   }
   return Number.isInteger(h.images / h.classes) ? h.images / h.classes : null;
 }
 
-export function finishStats(header: LabelTableHeader, ipc: number | null, bins: number, entropyMax: number, t: StatsTotals, hist: { entropy: ArrayLike<number>; maxProb: ArrayLike<number>; mass: ArrayLike<number> }, classCrops: ArrayLike<number>, classAgree: ArrayLike<number>, confusion: Uint32Array | null): LabelStats {
+export function finishStats(
+  header: LabelTableHeader,
+  ipc: number | null,
+  bins: number,
+  entropyMax: number,
+  t: StatsTotals,
+  hist: { entropy: ArrayLike<number>; maxProb: ArrayLike<number>; mass: ArrayLike<number> },
+  classCrops: ArrayLike<number>,
+  classAgree: ArrayLike<number>,
+  confusion: Uint32Array | null,
+): LabelStats {
   const n = t.crops || 1;
   const targeted = Array.from(classCrops).reduce((a, b) => a + b, 0) || 1;
   return {
-    header, ipc, crops: t.crops, bins, entropyMax,
-    agreement: t.agree / targeted, meanEntropy: t.sumEntropy / n, meanMaxProb: t.sumMaxProb / n, meanTopkMass: t.sumMass / n,
-    entropyHist: Array.from(hist.entropy), maxProbHist: Array.from(hist.maxProb), topkMassHist: Array.from(hist.mass),
-    classCrops: Array.from(classCrops), classAgree: Array.from(classAgree), confusion,
+    header,
+    ipc,
+    crops: t.crops,
+    bins,
+    entropyMax,
+    agreement: t.agree / targeted,
+    meanEntropy: t.sumEntropy / n,
+    meanMaxProb: t.sumMaxProb / n,
+    meanTopkMass: t.sumMass / n,
+    entropyHist: Array.from(hist.entropy),
+    maxProbHist: Array.from(hist.maxProb),
+    topkMassHist: Array.from(hist.mass),
+    classCrops: Array.from(classCrops),
+    classAgree: Array.from(classAgree),
+    confusion,
   };
 }
 

@@ -10,7 +10,8 @@ import { isRevoked } from "./revocation.ts";
 
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const claims = await verifyBearer(signingKey(c.env.TOKEN_SIGNING_KEY), c.req.header("authorization"));
-  if (await isRevoked(c.env.REVOKED, claims.jti)) throw new ApiError(401, "TOKEN_REVOKED", "the token was revoked: ask an admin for a new one");
+  if (await isRevoked(c.env.REVOKED, claims.jti))
+    throw new ApiError(401, "TOKEN_REVOKED", "the token was revoked: ask an admin for a new one");
   c.set("claims", claims);
   await next();
 };
@@ -19,7 +20,11 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
 export function requireRole(c: Context<AppEnv>, ...roles: Role[]): TokenClaims {
   const claims = c.get("claims");
   if (!roles.includes(claims.role)) {
-    throw new ApiError(403, "FORBIDDEN_ROLE", `this route needs the role ${roles.join(" or ")}; the token has role ${claims.role}`);
+    throw new ApiError(
+      403,
+      "FORBIDDEN_ROLE",
+      `this route needs the role ${roles.join(" or ")}; the token has role ${claims.role}`,
+    );
   }
   return claims;
 }

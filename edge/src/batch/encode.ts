@@ -1,6 +1,12 @@
 // Writes one batch message (layout: shared/batch-format.ts) into a single buffer.
 import {
-  BATCH_FLAG_MIX, BATCH_FLAG_PIXELS, BATCH_MAGIC, BATCH_VERSION, NO_PARTNER, batchSections, type BatchHeader,
+  BATCH_FLAG_MIX,
+  BATCH_FLAG_PIXELS,
+  BATCH_MAGIC,
+  BATCH_VERSION,
+  NO_PARTNER,
+  batchSections,
+  type BatchHeader,
 } from "../../../shared/batch-format.ts";
 import type { CropBox, MixSpec } from "../../../shared/crop-schedule/index.ts";
 
@@ -18,7 +24,11 @@ export interface BatchContent {
 }
 
 export function encodeBatch(b: BatchContent): Uint8Array<ArrayBuffer> {
-  const h: BatchHeader = { ...b.header, version: BATCH_VERSION, flags: (b.pixels ? BATCH_FLAG_PIXELS : 0) | (b.mixes ? BATCH_FLAG_MIX : 0) };
+  const h: BatchHeader = {
+    ...b.header,
+    version: BATCH_VERSION,
+    flags: (b.pixels ? BATCH_FLAG_PIXELS : 0) | (b.mixes ? BATCH_FLAG_MIX : 0),
+  };
   const s = batchSections(h);
   const buf = new ArrayBuffer(s.bytes);
   const bytes = new Uint8Array(buf);

@@ -7,13 +7,22 @@ import type { RunManifest } from "../../../shared/manifest.ts";
 import type { RunId } from "../params.ts";
 import { loadImage } from "../storage/images.ts";
 
-export async function batchPixels(bucket: R2Bucket, run: RunId, m: RunManifest, epoch: number, firstSlot: number,
-  imagesOfSlots: Uint32Array, mixes: (MixSpec | null)[] | null): Promise<Float32Array[]> {
+export async function batchPixels(
+  bucket: R2Bucket,
+  run: RunId,
+  m: RunManifest,
+  epoch: number,
+  firstSlot: number,
+  imagesOfSlots: Uint32Array,
+  mixes: (MixSpec | null)[] | null,
+): Promise<Float32Array[]> {
   const needed = new Set<number>(imagesOfSlots);
   for (const mix of mixes ?? []) if (mix) needed.add(mix.partnerImage);
   const list = [...needed];
   const loaded = await Promise.all(list.map((i) => loadImage(bucket, run, m, i)));
   const byIndex = new Map(list.map((i, j) => [i, loaded[j]]));
   const get = (i: number) => byIndex.get(i)!;
-  return Array.from(imagesOfSlots, (_, s) => mixedCrop(m.relabel.schedule, epoch, firstSlot + s, m.images, get, m.dataset.channels));
+  return Array.from(imagesOfSlots, (_, s) =>
+    mixedCrop(m.relabel.schedule, epoch, firstSlot + s, m.images, get, m.dataset.channels),
+  );
 }

@@ -42,10 +42,20 @@ export const batchRoutes = new Hono<AppEnv>().get("/:run/batches/:epoch/:batch",
   const withPixels = parseFlag("pixels", c.req.query("pixels"));
   const cpi = m.relabel.cropsPerImage;
   const schedule = m.relabel.schedule;
-  const C = m.dataset.channels, S = schedule.outputSize;
-  if (withPixels && cpi !== 1) throw new ApiError(400, "BAD_PARAM", `pixels=1 needs one crop per image; run ${run} has ${cpi}: fetch labels only and crop on the client`);
+  const C = m.dataset.channels,
+    S = schedule.outputSize;
+  if (withPixels && cpi !== 1)
+    throw new ApiError(
+      400,
+      "BAD_PARAM",
+      `pixels=1 needs one crop per image; run ${run} has ${cpi}: fetch labels only and crop on the client`,
+    );
   if (withPixels && size * C * S * S * 4 > MAX_PIXEL_BYTES) {
-    throw new ApiError(400, "BAD_PARAM", `size ${size} with pixels would send ${size * C * S * S * 4} bytes of pixels; the limit is ${MAX_PIXEL_BYTES}: ask for a smaller batch`);
+    throw new ApiError(
+      400,
+      "BAD_PARAM",
+      `size ${size} with pixels would send ${size * C * S * S * 4} bytes of pixels; the limit is ${MAX_PIXEL_BYTES}: ask for a smaller batch`,
+    );
   }
 
   const firstSlot = batch * size;
@@ -58,10 +68,12 @@ export const batchRoutes = new Hono<AppEnv>().get("/:run/batches/:epoch/:batch",
   const bytes = new Uint8Array(await obj.arrayBuffer());
   let records;
   try {
-    if (bytes.length !== range.length) throw new LabelTableError("TRUNCATED", `range read returned ${bytes.length} of ${range.length} bytes`);
+    if (bytes.length !== range.length)
+      throw new LabelTableError("TRUNCATED", `range read returned ${bytes.length} of ${range.length} bytes`);
     records = decodeRecords(shard.header, bytes, n, firstSlot * cpi);
   } catch (e) {
-    if (e instanceof LabelTableError) throw new ApiError(500, "TABLE_CORRUPT", `shard ${shard.shard} of run ${run}, epoch ${epoch}: ${e.message}`);
+    if (e instanceof LabelTableError)
+      throw new ApiError(500, "TABLE_CORRUPT", `shard ${shard.shard} of run ${run}, epoch ${epoch}: ${e.message}`);
     throw e;
   }
 
@@ -81,16 +93,45 @@ export const batchRoutes = new Hono<AppEnv>().get("/:run/batches/:epoch/:batch",
     }
   }
   if (hasBox(shard.header) && records.boxes) {
-    const bad = records.boxes.findIndex((b, i) => b.x !== boxes[i].x || b.y !== boxes[i].y || b.w !== boxes[i].w || b.h !== boxes[i].h || b.flip !== boxes[i].flip);
-    if (bad >= 0) throw new ApiError(500, "TABLE_CORRUPT", `shard ${shard.shard}: the crop box stored for epoch ${epoch}, slot ${firstSlot + Math.floor(bad / cpi)} is not the crop schedule's: the table was written with another schedule`);
+    const bad = records.boxes.findIndex(
+      (b, i) =>
+        b.x !== boxes[i].x ||
+        b.y !== boxes[i].y ||
+        b.w !== boxes[i].w ||
+        b.h !== boxes[i].h ||
+        b.flip !== boxes[i].flip,
+    );
+    if (bad >= 0)
+      throw new ApiError(
+        500,
+        "TABLE_CORRUPT",
+        `shard ${shard.shard}: the crop box stored for epoch ${epoch}, slot ${firstSlot + Math.floor(bad / cpi)} is not the crop schedule's: the table was written with another schedule`,
+      );
   }
   const pixels = withPixels ? await batchPixels(c.env.BUCKET, run, m, epoch, firstSlot, slotImages, mixes) : null;
   const message = encodeBatch({
     header: {
-      epoch, batch, size, firstSlot, slots, cropsPerImage: cpi, k: m.relabel.k, classes: m.dataset.classes, images: m.images,
-      channels: withPixels ? C : 0, cropSize: withPixels ? S : 0,
+      epoch,
+      batch,
+      size,
+      firstSlot,
+      slots,
+      cropsPerImage: cpi,
+      k: m.relabel.k,
+      classes: m.dataset.classes,
+      images: m.images,
+      channels: withPixels ? C : 0,
+      cropSize: withPixels ? S : 0,
     },
-    images, boxes, ids: records.ids, probs: records.probs, mixes, pixels,
+    images,
+    boxes,
+    ids: records.ids,
+    probs: records.probs,
+    mixes,
+    pixels,
   });
-  return c.body(message, 200, { "content-type": BATCH_CONTENT_TYPE, "cache-control": "private, max-age=3600, immutable" });
+  return c.body(message, 200, {
+    "content-type": BATCH_CONTENT_TYPE,
+    "cache-control": "private, max-age=3600, immutable",
+  });
 });

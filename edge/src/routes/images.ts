@@ -20,15 +20,30 @@ export const imageRoutes = new Hono<AppEnv>().put("/:run/images/:index", async (
   const index = parseIntParam("image index", c.req.param("index"), 0, m.images - 1);
   const { length, sha256 } = uploadHeaders(c, MAX_IMAGE_BYTES);
   const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.length !== length) throw new ApiError(400, "UPLOAD_ABORTED", `received ${body.length} of ${length} bytes; nothing was stored: upload again`);
+  if (body.length !== length)
+    throw new ApiError(
+      400,
+      "UPLOAD_ABORTED",
+      `received ${body.length} of ${length} bytes; nothing was stored: upload again`,
+    );
   const actual = hex(await crypto.subtle.digest("SHA-256", body));
-  if (actual !== sha256) throw new ApiError(400, "SHA256_MISMATCH", `the body's SHA-256 is ${actual}, x-content-sha256 says ${sha256}: nothing was stored`);
+  if (actual !== sha256)
+    throw new ApiError(
+      400,
+      "SHA256_MISMATCH",
+      `the body's SHA-256 is ${actual}, x-content-sha256 says ${sha256}: nothing was stored`,
+    );
   decodeRunImage(body, m, `image ${index}`);
   const key = keys.image(run, index);
   const existing = await c.env.BUCKET.head(key);
   if (existing) {
-    if (existing.customMetadata?.sha256 === sha256) return c.json({ image: index, bytes: length, sha256, unchanged: true });
-    throw new ApiError(409, "IMAGE_EXISTS", `image ${index} of run ${run} is already stored with other content; images are immutable`);
+    if (existing.customMetadata?.sha256 === sha256)
+      return c.json({ image: index, bytes: length, sha256, unchanged: true });
+    throw new ApiError(
+      409,
+      "IMAGE_EXISTS",
+      `image ${index} of run ${run} is already stored with other content; images are immutable`,
+    );
   }
   await c.env.BUCKET.put(key, body, { sha256, customMetadata: { sha256 }, httpMetadata: { contentType: "image/png" } });
   return c.json({ image: index, bytes: length, sha256 }, 201);

@@ -38,7 +38,13 @@ export const statusRoutes = new Hono<AppEnv>().get("/:run/status", async (c) => 
     tables: {
       epochs: m.relabel.epochs,
       epochsPresent,
-      shards: shards.map((s) => ({ shard: s.shard, epochStart: s.header.epochStart, epochCount: s.header.epochCount, bytes: s.bytes, sha256: s.sha256 })),
+      shards: shards.map((s) => ({
+        shard: s.shard,
+        epochStart: s.header.epochStart,
+        epochCount: s.header.epochCount,
+        bytes: s.bytes,
+        sha256: s.sha256,
+      })),
     },
     labelsReady: epochsPresent === m.relabel.epochs,
     pixelsReady: imagesPresent === m.images,

@@ -29,8 +29,13 @@ export const tableRoutes = new Hono<AppEnv>().put("/:run/tables/:shard", async (
   const finalKey = keys.table(run, shard);
   const existing = await bucket.head(finalKey);
   if (existing) {
-    if (existing.customMetadata?.sha256 === sha256) return c.json({ shard, bytes: existing.size, sha256, unchanged: true });
-    throw new ApiError(409, "SHARD_EXISTS", `shard ${shard} of run ${run} is already published with other content; shards are immutable: use a new shard number`);
+    if (existing.customMetadata?.sha256 === sha256)
+      return c.json({ shard, bytes: existing.size, sha256, unchanged: true });
+    throw new ApiError(
+      409,
+      "SHARD_EXISTS",
+      `shard ${shard} of run ${run} is already published with other content; shards are immutable: use a new shard number`,
+    );
   }
   const body = c.req.raw.body;
   if (!body) throw new ApiError(400, "BAD_PARAM", "the body is empty");
@@ -62,18 +67,37 @@ export const tableRoutes = new Hono<AppEnv>().put("/:run/tables/:shard", async (
   } catch {
     await Promise.all([received, piped]);
     await bucket.delete(tmpKey);
-    throw check.failure ?? new ApiError(400, "UPLOAD_ABORTED", `the body ended before its ${length} bytes arrived; nothing was published: upload again`);
+    throw (
+      check.failure ??
+      new ApiError(
+        400,
+        "UPLOAD_ABORTED",
+        `the body ended before its ${length} bytes arrived; nothing was published: upload again`,
+      )
+    );
   }
   try {
     await Promise.all([received, piped]);
     const header = check.finish();
     await hashWriter.close();
     const actual = hex(await digest.digest);
-    if (actual !== sha256) throw new ApiError(400, "SHA256_MISMATCH", `the body's SHA-256 is ${actual}, x-content-sha256 says ${sha256}: nothing was published`);
+    if (actual !== sha256)
+      throw new ApiError(
+        400,
+        "SHA256_MISMATCH",
+        `the body's SHA-256 is ${actual}, x-content-sha256 says ${sha256}: nothing was published`,
+      );
     const end = header.epochStart + header.epochCount;
-    const clash = (await listShards(bucket, run)).find((s) => s.shard !== shard && s.header.epochStart < end && header.epochStart < s.header.epochStart + s.header.epochCount);
+    const clash = (await listShards(bucket, run)).find(
+      (s) =>
+        s.shard !== shard && s.header.epochStart < end && header.epochStart < s.header.epochStart + s.header.epochCount,
+    );
     if (clash) {
-      throw new ApiError(409, "SHARD_OVERLAP", `epochs ${header.epochStart}..${end - 1} overlap shard ${clash.shard} (epochs ${clash.header.epochStart}..${clash.header.epochStart + clash.header.epochCount - 1})`);
+      throw new ApiError(
+        409,
+        "SHARD_OVERLAP",
+        `epochs ${header.epochStart}..${end - 1} overlap shard ${clash.shard} (epochs ${clash.header.epochStart}..${clash.header.epochStart + clash.header.epochCount - 1})`,
+      );
     }
     const staged = await bucket.get(tmpKey);
     if (!staged) throw new ApiError(500, "INTERNAL", "the staged upload vanished before publishing: upload again");

@@ -11,23 +11,41 @@ import { ApiError } from "../errors.ts";
 import { RUN_ID } from "../params.ts";
 import { readJson } from "./json-body.ts";
 
-const tokenRequest = z.object({
-  role: z.enum(ROLES),
-  runs: z.union([z.literal("*"), z.array(z.string().regex(RUN_ID, "run ids are 1–16 characters of A–Z, a–z, 0–9, '_' or '-'")).min(1).max(64)]),
-  ttlSeconds: z.number().int().min(1).max(MAX_TTL_SECONDS).default(24 * 3600),
-  sub: z.string().min(1).max(128).optional(),
-}).strict();
+const tokenRequest = z
+  .object({
+    role: z.enum(ROLES),
+    runs: z.union([
+      z.literal("*"),
+      z.array(z.string().regex(RUN_ID, "run ids are 1–16 characters of A–Z, a–z, 0–9, '_' or '-'")).min(1).max(64),
+    ]),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_TTL_SECONDS)
+      .default(24 * 3600),
+    sub: z.string().min(1).max(128).optional(),
+  })
+  .strict();
 
 export const tokenRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
     requireRole(c, "admin");
     const parsed = tokenRequest.safeParse(await readJson(c));
     if (!parsed.success) {
-      throw new ApiError(400, "BAD_PARAM", `token request: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`);
+      throw new ApiError(
+        400,
+        "BAD_PARAM",
+        `token request: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`,
+      );
     }
     const req = parsed.data;
     if ((req.role === "admin") !== (req.runs === "*")) {
-      throw new ApiError(400, "BAD_PARAM", "admin tokens take runs \"*\"; worker and trainer tokens take a list of run ids");
+      throw new ApiError(
+        400,
+        "BAD_PARAM",
+        'admin tokens take runs "*"; worker and trainer tokens take a list of run ids',
+      );
     }
     const { token, claims } = await issueToken(signingKey(c.env.TOKEN_SIGNING_KEY), req);
     return c.json({ token, claims }, 201);
@@ -35,7 +53,12 @@ export const tokenRoutes = new Hono<AppEnv>()
   .delete("/:jti", async (c) => {
     requireRole(c, "admin");
     const jti = c.req.param("jti");
-    if (!/^[A-Za-z0-9_-]{8,64}$/.test(jti)) throw new ApiError(400, "BAD_PARAM", "jti must be the token id from its claims (8–64 characters of A–Z, a–z, 0–9, '_' or '-')");
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(jti))
+      throw new ApiError(
+        400,
+        "BAD_PARAM",
+        "jti must be the token id from its claims (8–64 characters of A–Z, a–z, 0–9, '_' or '-')",
+      );
     await revoke(c.env.REVOKED, jti);
     return c.json({ revoked: jti });
   });

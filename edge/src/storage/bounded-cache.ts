@@ -4,7 +4,10 @@ export class BoundedCache<K, V> {
   private readonly map = new Map<K, { value: V; cost: number }>();
   private total = 0;
 
-  constructor(private readonly capacity: number, private readonly costOf: (v: V) => number = () => 1) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly costOf: (v: V) => number = () => 1,
+  ) {}
 
   get(key: K): V | undefined {
     const hit = this.map.get(key);

@@ -23,13 +23,26 @@ export function decodeRunImage(png: Uint8Array, m: RunManifest, what: string): P
   try {
     img = decode(png);
   } catch (e) {
-    throw new ApiError(422, "IMAGE_INVALID", `${what} is not a readable PNG (${e instanceof Error ? e.message : String(e)})`);
+    throw new ApiError(
+      422,
+      "IMAGE_INVALID",
+      `${what} is not a readable PNG (${e instanceof Error ? e.message : String(e)})`,
+    );
   }
   const S = m.relabel.schedule.sourceSize;
   const C = m.dataset.channels;
-  if (img.width !== S || img.height !== S) throw new ApiError(422, "IMAGE_INVALID", `${what} is ${img.width}×${img.height}; the run's images are ${S}×${S} (relabel.schedule.sourceSize)`);
+  if (img.width !== S || img.height !== S)
+    throw new ApiError(
+      422,
+      "IMAGE_INVALID",
+      `${what} is ${img.width}×${img.height}; the run's images are ${S}×${S} (relabel.schedule.sourceSize)`,
+    );
   if (img.palette || img.channels !== C || (img.depth !== 8 && img.depth !== 16)) {
-    throw new ApiError(422, "IMAGE_INVALID", `${what} has ${img.palette ? "a palette" : `${img.channels} channels of ${img.depth} bits`}; the run's images have ${C} (dataset.channels) of 8 or 16 bits: write gray or RGB PNGs without alpha`);
+    throw new ApiError(
+      422,
+      "IMAGE_INVALID",
+      `${what} has ${img.palette ? "a palette" : `${img.channels} channels of ${img.depth} bits`}; the run's images have ${C} (dataset.channels) of 8 or 16 bits: write gray or RGB PNGs without alpha`,
+    );
   }
   const plane = S * S;
   const samples = img.depth === 16 ? new Uint16Array(C * plane) : new Uint8Array(C * plane);
@@ -53,7 +66,12 @@ export async function loadImage(bucket: R2Bucket, run: RunId, m: RunManifest, in
   let img = decoded.get(key);
   if (!img) {
     const obj = await bucket.get(key);
-    if (!obj) throw new ApiError(404, "IMAGE_NOT_FOUND", `image ${index} of run ${run} was not uploaded: a worker uploads it with PUT /v1/runs/${run}/images/${index}`);
+    if (!obj)
+      throw new ApiError(
+        404,
+        "IMAGE_NOT_FOUND",
+        `image ${index} of run ${run} was not uploaded: a worker uploads it with PUT /v1/runs/${run}/images/${index}`,
+      );
     img = decodeRunImage(new Uint8Array(await obj.arrayBuffer()), m, `image ${index}`);
     decoded.set(key, img);
   }

@@ -21,7 +21,8 @@ export function validateManifest(json: unknown): RunManifest {
 
 export async function createRun(bucket: R2Bucket, run: RunId, manifest: RunManifest): Promise<void> {
   const key = keys.manifest(run);
-  if (await bucket.head(key)) throw new ApiError(409, "RUN_EXISTS", `run ${run} already exists; runs are immutable: create a new run id`);
+  if (await bucket.head(key))
+    throw new ApiError(409, "RUN_EXISTS", `run ${run} already exists; runs are immutable: create a new run id`);
   await bucket.put(key, JSON.stringify(manifest, null, 2), { httpMetadata: { contentType: "application/json" } });
   cache.set(run, manifest);
 }
@@ -31,7 +32,8 @@ export async function loadManifest(bucket: R2Bucket, run: RunId): Promise<RunMan
   const hit = cache.get(run);
   if (hit) return hit;
   const obj = await bucket.get(keys.manifest(run));
-  if (!obj) throw new ApiError(404, "RUN_NOT_FOUND", `run ${run} does not exist: an admin creates it with POST /v1/runs`);
+  if (!obj)
+    throw new ApiError(404, "RUN_NOT_FOUND", `run ${run} does not exist: an admin creates it with POST /v1/runs`);
   const manifest = parseManifest(await obj.json());
   cache.set(run, manifest);
   return manifest;

@@ -40,7 +40,9 @@ export function headerMismatches(h: LabelTableHeader, m: RunManifest): string[] 
     ["quant", h.quant, m.relabel.quant === "u8" ? QUANT_U8 : QUANT_F16],
     ["seed", h.seed, m.relabel.schedule.seed],
   ];
-  return want.filter(([, got, expected]) => got !== expected).map(([f, got, expected]) => `${f} is ${got}, the manifest says ${expected}`);
+  return want
+    .filter(([, got, expected]) => got !== expected)
+    .map(([f, got, expected]) => `${f} is ${got}, the manifest says ${expected}`);
 }
 
 const cache = new BoundedCache<string, ShardInfo[]>(256);
@@ -55,7 +57,13 @@ export async function listShards(bucket: R2Bucket, run: RunId): Promise<ShardInf
       const shard = indexFromKey(o.key, prefix, ".dlt");
       const meta = o.customMetadata ?? {};
       if (shard === null || !meta.header || !meta.sha256) continue;
-      out.push({ shard, key: o.key, bytes: o.size, sha256: meta.sha256, header: decodeHeader(decodeBase64(meta.header)) });
+      out.push({
+        shard,
+        key: o.key,
+        bytes: o.size,
+        sha256: meta.sha256,
+        header: decodeHeader(decodeBase64(meta.header)),
+      });
     }
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
@@ -64,12 +72,19 @@ export async function listShards(bucket: R2Bucket, run: RunId): Promise<ShardInf
   return out;
 }
 
-const holds = (s: ShardInfo, epoch: number) => epoch >= s.header.epochStart && epoch < s.header.epochStart + s.header.epochCount;
+const holds = (s: ShardInfo, epoch: number) =>
+  epoch >= s.header.epochStart && epoch < s.header.epochStart + s.header.epochCount;
 
 /** The published shard holding `epoch`; 404 TABLE_NOT_FOUND when none does (yet). */
 export async function shardForEpoch(bucket: R2Bucket, run: RunId, epoch: number): Promise<ShardInfo> {
-  const found = cache.get(run)?.find((s) => holds(s, epoch)) ?? (await listShards(bucket, run)).find((s) => holds(s, epoch));
-  if (!found) throw new ApiError(404, "TABLE_NOT_FOUND", `no label-table shard of run ${run} holds epoch ${epoch} yet: a worker uploads it with PUT /v1/runs/${run}/tables/<shard>`);
+  const found =
+    cache.get(run)?.find((s) => holds(s, epoch)) ?? (await listShards(bucket, run)).find((s) => holds(s, epoch));
+  if (!found)
+    throw new ApiError(
+      404,
+      "TABLE_NOT_FOUND",
+      `no label-table shard of run ${run} holds epoch ${epoch} yet: a worker uploads it with PUT /v1/runs/${run}/tables/<shard>`,
+    );
   return found;
 }
 

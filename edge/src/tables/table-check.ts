@@ -3,7 +3,14 @@
 // table against records_crc, and every epoch's records against its CRC. The first problem
 // is kept in `failure` and thrown, which errors the upload stream so nothing is published.
 import { crc32 } from "../../../shared/checksum.ts";
-import { decodeHeader, epochBytes, HEADER_BYTES, LabelTableError, tableBytes, type LabelTableHeader } from "../../../shared/label-table/index.ts";
+import {
+  decodeHeader,
+  epochBytes,
+  HEADER_BYTES,
+  LabelTableError,
+  tableBytes,
+  type LabelTableHeader,
+} from "../../../shared/label-table/index.ts";
 import type { RunManifest } from "../../../shared/manifest.ts";
 import { ApiError } from "../errors.ts";
 import { headerMismatches } from "../storage/shards.ts";
@@ -20,7 +27,10 @@ export class TableCheck {
   private epochCrc = 0;
   private epochLength = 0;
 
-  constructor(private readonly manifest: RunManifest, private readonly declaredLength: number) {}
+  constructor(
+    private readonly manifest: RunManifest,
+    private readonly declaredLength: number,
+  ) {}
 
   private fail(e: ApiError): never {
     this.failure ??= e;
@@ -40,9 +50,17 @@ export class TableCheck {
       throw e;
     }
     const problems = headerMismatches(h, this.manifest);
-    if (problems.length) this.fail(new ApiError(422, "TABLE_MISMATCH", `the table does not belong to run ${this.manifest.runId}: ${problems.join("; ")}`));
+    if (problems.length)
+      this.fail(
+        new ApiError(
+          422,
+          "TABLE_MISMATCH",
+          `the table does not belong to run ${this.manifest.runId}: ${problems.join("; ")}`,
+        ),
+      );
     const size = tableBytes(h);
-    if (size !== this.declaredLength) this.invalid(`the header describes a ${size}-byte table but Content-Length is ${this.declaredLength}`);
+    if (size !== this.declaredLength)
+      this.invalid(`the header describes a ${size}-byte table but Content-Length is ${this.declaredLength}`);
     this.header = h;
     this.crcTable = new Uint8Array(4 * h.epochCount);
     this.epochLength = epochBytes(h);
@@ -52,7 +70,8 @@ export class TableCheck {
   push(chunk: Uint8Array): void {
     if (this.failure) throw this.failure;
     this.received += chunk.length;
-    if (this.received > this.declaredLength) this.invalid(`the body is longer than Content-Length (${this.declaredLength})`);
+    if (this.received > this.declaredLength)
+      this.invalid(`the body is longer than Content-Length (${this.declaredLength})`);
     let p = 0;
     while (p < chunk.length) {
       if (!this.header) {
@@ -76,7 +95,10 @@ export class TableCheck {
         p += take;
         if (this.epochFill === this.epochLength) {
           const want = new DataView(this.crcTable.buffer).getUint32(4 * this.epoch, true);
-          if (this.epochCrc !== want) this.invalid(`epoch ${this.header.epochStart + this.epoch}'s records do not match their CRC (code EPOCH_CHECKSUM)`);
+          if (this.epochCrc !== want)
+            this.invalid(
+              `epoch ${this.header.epochStart + this.epoch}'s records do not match their CRC (code EPOCH_CHECKSUM)`,
+            );
           this.epoch++;
           this.epochFill = 0;
           this.epochCrc = 0;
@@ -89,7 +111,13 @@ export class TableCheck {
   finish(): LabelTableHeader {
     if (this.failure) throw this.failure;
     if (!this.header || this.epoch !== this.header.epochCount) {
-      this.fail(new ApiError(400, "UPLOAD_ABORTED", `the body ended after ${this.received} of ${this.declaredLength} bytes; nothing was published: upload again`));
+      this.fail(
+        new ApiError(
+          400,
+          "UPLOAD_ABORTED",
+          `the body ended after ${this.received} of ${this.declaredLength} bytes; nothing was published: upload again`,
+        ),
+      );
     }
     return this.header;
   }

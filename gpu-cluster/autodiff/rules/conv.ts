@@ -10,7 +10,9 @@ import type { GraphBuilder } from "../../graph/builder.ts";
 import type { Value } from "../../graph/types.ts";
 import { windowAttrs, type WindowAttrs } from "../../graph/shapes/conv-pool.ts";
 
-interface ConvAttrs extends WindowAttrs { group: number }
+interface ConvAttrs extends WindowAttrs {
+  group: number;
+}
 
 const INT64_MIN = -(2 ** 53); // "to the start" for a negative-step Slice (clamped by ORT)
 
@@ -27,14 +29,28 @@ const spatialAxesOf = (rank: number) => [...Array(rank - 2).keys()].map((i) => i
  * batch axis is the input channel, whose channels are the batch, and whose kernel is dY.
  * `kernelShape` is W's shape.
  */
-export function convWeightGrad(b: GraphBuilder, x: Value, dY: Value, kernelShape: readonly number[], a: ConvAttrs): Value {
-  const staticSpatial = x.shape.slice(2).every((d) => typeof d === "number") && dY.shape.slice(2).every((d) => typeof d === "number");
+export function convWeightGrad(
+  b: GraphBuilder,
+  x: Value,
+  dY: Value,
+  kernelShape: readonly number[],
+  a: ConvAttrs,
+): Value {
+  const staticSpatial =
+    x.shape.slice(2).every((d) => typeof d === "number") && dY.shape.slice(2).every((d) => typeof d === "number");
   if (a.group === 1 && staticSpatial) return convWeightGradIm2col(b, x, dY, kernelShape, a);
   return convWeightGradByConv(b, x, dY, kernelShape, a);
 }
 
-function convWeightGradIm2col(b: GraphBuilder, x: Value, dY: Value, kernelShape: readonly number[], a: ConvAttrs): Value {
-  const rank = x.shape.length, nd = rank - 2;
+function convWeightGradIm2col(
+  b: GraphBuilder,
+  x: Value,
+  dY: Value,
+  kernelShape: readonly number[],
+  a: ConvAttrs,
+): Value {
+  const rank = x.shape.length,
+    nd = rank - 2;
   const spatial = spatialAxesOf(rank);
   const [M, C] = [kernelShape[0], kernelShape[1]];
   const k = kernelShape.slice(2);
@@ -46,7 +62,8 @@ function convWeightGradIm2col(b: GraphBuilder, x: Value, dY: Value, kernelShape:
   const viewAxes = spatial.map((s) => s - 1);
   const dy2 = b.reshape(b.transpose(dY, [1, 0, ...spatial]), [M, -1]); // [M, N·out]
   const taps: number[][] = [[]];
-  for (const kd of k) taps.splice(0, taps.length, ...taps.flatMap((t) => Array.from({ length: kd }, (_, i) => [...t, i])));
+  for (const kd of k)
+    taps.splice(0, taps.length, ...taps.flatMap((t) => Array.from({ length: kd }, (_, i) => [...t, i])));
   // dW[:, :, tap] = dY₂ · view(tap), view(tap) = x[n, o·s + tap·d, c] as [N·out, C]
   const perTap = taps.map((t) => {
     const starts = t.map((i, ax) => i * a.dilations[ax]);
@@ -61,7 +78,13 @@ function convWeightGradIm2col(b: GraphBuilder, x: Value, dY: Value, kernelShape:
   return b.transpose(stacked, [0, nd + 1, ...[...Array(nd).keys()].map((i) => i + 1)]);
 }
 
-function convWeightGradByConv(b: GraphBuilder, x: Value, dY: Value, kernelShape: readonly number[], a: ConvAttrs): Value {
+function convWeightGradByConv(
+  b: GraphBuilder,
+  x: Value,
+  dY: Value,
+  kernelShape: readonly number[],
+  a: ConvAttrs,
+): Value {
   const g = a.group;
   const rank = x.shape.length;
   const spatial = spatialAxesOf(rank);
@@ -76,12 +99,24 @@ function convWeightGradByConv(b: GraphBuilder, x: Value, dY: Value, kernelShape:
     xt = b.reshape(xp, [cg, -1, ...(x.shape.slice(2) as number[])]);
   }
   const dyt = b.transpose(dY, [1, 0, ...spatial]); // [M, N, ...]
-  const corr = b.conv(xt, dyt, null, { strides: a.dilations, dilations: a.strides, pads: a.pads, group: g }, "weight_grad");
+  const corr = b.conv(
+    xt,
+    dyt,
+    null,
+    { strides: a.dilations, dilations: a.strides, pads: a.pads, group: g },
+    "weight_grad",
+  );
   // corr: [Cg, M, k'...] → [M, Cg, k'...]; extra rows the correlation yields past the kernel are sliced off
   let dW = b.transpose(corr, [1, 0, ...spatial]);
   const k = kernelShape.slice(2);
   const got = dW.shape.slice(2) as number[];
-  if (got.some((d, i) => d !== k[i])) dW = b.slice(dW, k.map(() => 0), k, spatial);
+  if (got.some((d, i) => d !== k[i]))
+    dW = b.slice(
+      dW,
+      k.map(() => 0),
+      k,
+      spatial,
+    );
   return dW;
 }
 
@@ -96,25 +131,57 @@ function convInputGradByConv(b: GraphBuilder, dY: Value, w: Value, a: ConvAttrs)
   if (pads.some((p) => p < 0)) return null;
   const spatial = spatialAxesOf(nd + 2);
   const [M, Cg] = w.shape as number[];
-  const g = a.group, Mg = M / g;
+  const g = a.group,
+    Mg = M / g;
   // [M, Cg, k...] = [g, Mg, Cg, k...] → [g, Cg, Mg, k...] → [g·Cg, Mg, k...]
-  const swapped = g === 1
-    ? b.transpose(w, [1, 0, ...spatial])
-    : b.reshape(b.transpose(b.reshape(w, [g, Mg, Cg, ...a.kernel]), [0, 2, 1, ...spatial.map((s) => s + 1)]), [g * Cg, Mg, ...a.kernel]);
-  const flipped = b.slice(swapped, a.kernel.map(() => -1), a.kernel.map(() => INT64_MIN), spatial, a.kernel.map(() => -1));
-  return b.conv(dY, flipped, null, { strides: a.kernel.map(() => 1), pads, dilations: a.dilations, group: g }, "input_grad");
+  const swapped =
+    g === 1
+      ? b.transpose(w, [1, 0, ...spatial])
+      : b.reshape(b.transpose(b.reshape(w, [g, Mg, Cg, ...a.kernel]), [0, 2, 1, ...spatial.map((s) => s + 1)]), [
+          g * Cg,
+          Mg,
+          ...a.kernel,
+        ]);
+  const flipped = b.slice(
+    swapped,
+    a.kernel.map(() => -1),
+    a.kernel.map(() => INT64_MIN),
+    spatial,
+    a.kernel.map(() => -1),
+  );
+  return b.conv(
+    dY,
+    flipped,
+    null,
+    { strides: a.kernel.map(() => 1), pads, dilations: a.dilations, group: g },
+    "input_grad",
+  );
 }
 
 function convTranspose(b: GraphBuilder, dY: Value, w: Value, a: ConvAttrs, outSpatial: readonly number[]): Value {
   // Output padding makes the transposed convolution land exactly on x's spatial size.
   const inSpatial = dY.shape.slice(2) as number[];
   const outputPadding = outSpatial.map((target, i) => {
-    const base = a.strides[i] * (inSpatial[i] - 1) + (a.kernel[i] - 1) * a.dilations[i] + 1 - a.pads[i] - a.pads[i + inSpatial.length];
+    const base =
+      a.strides[i] * (inSpatial[i] - 1) +
+      (a.kernel[i] - 1) * a.dilations[i] +
+      1 -
+      a.pads[i] -
+      a.pads[i + inSpatial.length];
     return target - base;
   });
-  return b.op1("ConvTranspose", [dY, w], {
-    strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.group, output_padding: outputPadding,
-  }, "input_grad");
+  return b.op1(
+    "ConvTranspose",
+    [dY, w],
+    {
+      strides: a.strides,
+      pads: a.pads,
+      dilations: a.dilations,
+      group: a.group,
+      output_padding: outputPadding,
+    },
+    "input_grad",
+  );
 }
 
 /** Below this many input channels per group (an image's 1 or 3), the flipped Conv has too few
@@ -130,7 +197,9 @@ function convInputGrad(b: GraphBuilder, dY: Value, w: Value, a: ConvAttrs, outSp
 export const convRules: Record<string, GradRule> = {
   Conv: (c) => {
     const a = convAttrs(c);
-    const x = c.x(0), w = c.x(1), dY = c.dy;
+    const x = c.x(0),
+      w = c.x(1),
+      dY = c.dy;
     return [
       c.need(0) ? convInputGrad(c.b, dY, w, a, x.shape.slice(2) as number[]) : null,
       c.need(1) ? convWeightGrad(c.b, x, dY, w.shape as number[], a) : null,
@@ -140,10 +209,20 @@ export const convRules: Record<string, GradRule> = {
   },
   ConvTranspose: (c) => {
     const a = convAttrs(c);
-    const x = c.x(0), w = c.x(1), dY = c.dy;
+    const x = c.x(0),
+      w = c.x(1),
+      dY = c.dy;
     return [
       // The adjoint of a transposed convolution is the convolution with the same weight.
-      c.need(0) ? c.b.conv(dY, w, null, { strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.group }, "input_grad") : null,
+      c.need(0)
+        ? c.b.conv(
+            dY,
+            w,
+            null,
+            { strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.group },
+            "input_grad",
+          )
+        : null,
       // Same correlation as Conv's weight gradient with the roles of x and dY exchanged.
       c.need(1) ? convWeightGrad(c.b, dY, x, w.shape as number[], a) : null,
       c.need(2) ? c.b.reduceSum(dY, [0, ...spatialAxesOf(x.shape.length)], false) : null,

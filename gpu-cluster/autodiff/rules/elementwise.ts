@@ -13,9 +13,10 @@ export const elementwiseRules: Record<string, GradRule> = {
   Neg: (c) => [c.b.neg(c.dy)],
   // d(ab) = b da + a db
   // d(a·a) = 2a da in one product (the walker would otherwise build two and add them).
-  Mul: (c) => c.x(0) === c.x(1)
-    ? [c.b.mul(c.b.scale(c.dy, 2), c.x(0)), null]
-    : [c.need(0) ? c.b.mul(c.dy, c.x(1)) : null, c.need(1) ? c.b.mul(c.dy, c.x(0)) : null],
+  Mul: (c) =>
+    c.x(0) === c.x(1)
+      ? [c.b.mul(c.b.scale(c.dy, 2), c.x(0)), null]
+      : [c.need(0) ? c.b.mul(c.dy, c.x(1)) : null, c.need(1) ? c.b.mul(c.dy, c.x(0)) : null],
   // d(a/b) = da / b − (a/b²) db = da / b − y/b db
   Div: (c) => [
     c.need(0) ? c.b.div(c.dy, c.x(1)) : null,
@@ -24,7 +25,8 @@ export const elementwiseRules: Record<string, GradRule> = {
   // d(a^p) = p a^(p−1) da + a^p ln(a) dp
   Pow: (c) => {
     const { b } = c;
-    const a = c.x(0), p = c.x(1);
+    const a = c.x(0),
+      p = c.x(1);
     return [
       c.need(0) ? b.mul(c.dy, b.mul(p, b.pow(a, b.sub(p, b.scalar(1, p.dtype))))) : null,
       c.need(1) ? b.mul(c.dy, b.mul(c.y(), b.log(a))) : null,
@@ -40,7 +42,10 @@ export const elementwiseRules: Record<string, GradRule> = {
   // min(max(x, lo), hi): where both bounds equal y (lo ≥ hi), hi was applied last and takes it.
   Clip: (c) => {
     const { b } = c;
-    const x = c.x(0), y = c.y(), dy = c.dy, zero = c.zero(dy);
+    const x = c.x(0),
+      y = c.y(),
+      dy = c.dy,
+      zero = c.zero(dy);
     const inside = b.op1("Equal", [x, y]);
     const clippedTo = (i: number) => b.op1("And", [b.op1("Not", [inside]), b.op1("Equal", [y, c.x(i)])]);
     const toHi = c.node.inputs[2] && (c.need(1) || c.need(2)) ? clippedTo(2) : null;

@@ -19,11 +19,16 @@ export const linearRules: Record<string, GradRule> = {
   // Y = α op(A) op(B) + β C; each case keeps the result in A's and B's own layout.
   Gemm: (c) => {
     const { b } = c;
-    const A = c.x(0), B = c.x(1), dY = c.dy;
-    const alpha = c.attrs.float("alpha", 1), beta = c.attrs.float("beta", 1);
-    const tA = c.attrs.int("transA", 0) === 1, tB = c.attrs.int("transB", 0) === 1;
+    const A = c.x(0),
+      B = c.x(1),
+      dY = c.dy;
+    const alpha = c.attrs.float("alpha", 1),
+      beta = c.attrs.float("beta", 1);
+    const tA = c.attrs.int("transA", 0) === 1,
+      tB = c.attrs.int("transB", 0) === 1;
     const g = (p: Value, q: Value, transA: boolean, transB: boolean) => b.gemm(p, q, null, { transA, transB, alpha });
-    let dA: Value | null = null, dB: Value | null = null;
+    let dA: Value | null = null,
+      dB: Value | null = null;
     if (c.need(0)) {
       if (!tA) dA = tB ? g(dY, B, false, false) : g(dY, B, false, true);
       else dA = tB ? g(B, dY, true, true) : g(B, dY, false, true);

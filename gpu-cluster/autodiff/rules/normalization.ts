@@ -12,7 +12,10 @@ function perChannel(b: GraphBuilder, v: Value, rank: number): Value {
 }
 
 /** Batch statistics over `axes`: x − μ and 1/√(σ² + ε) (population variance). */
-interface Stats { xc: Value; invStd: Value }
+interface Stats {
+  xc: Value;
+  invStd: Value;
+}
 function batchStats(b: GraphBuilder, x: Value, axes: number[], eps: number): Stats {
   const xc = b.sub(x, b.reduceMean(x, axes));
   const variance = b.reduceMean(b.mul(xc, xc), axes);
@@ -20,7 +23,13 @@ function batchStats(b: GraphBuilder, x: Value, axes: number[], eps: number): Sta
 }
 
 /** Backward of normalisation over `axes` with batch statistics; returns dx and x̂. */
-function normalizedBackward(b: GraphBuilder, { xc, invStd }: Stats, dy: Value, gamma: Value, axes: number[]): { dx: Value; xhat: Value } {
+function normalizedBackward(
+  b: GraphBuilder,
+  { xc, invStd }: Stats,
+  dy: Value,
+  gamma: Value,
+  axes: number[],
+): { dx: Value; xhat: Value } {
   const xhat = b.mul(xc, invStd);
   const g = b.mul(dy, gamma);
   const inner = b.sub(b.sub(g, b.reduceMean(g, axes)), b.mul(xhat, b.reduceMean(b.mul(g, xhat), axes)));
@@ -35,7 +44,14 @@ function normalizedBackward(b: GraphBuilder, { xc, invStd }: Stats, dy: Value, g
  * which is 7 full-size passes (x − μ, its square, dy·(x − μ), two products, two sums) instead of
  * 11, and Σ_A dy·x̂ = |A|·mean_A(dy·(x − μ))/σ comes for free (γ's gradient).
  */
-function perChannelBackward(b: GraphBuilder, x: Value, { xc, invStd }: Stats, dy: Value, gamma: Value, axes: number[]): { dx: Value; dyXhatSum: Value } {
+function perChannelBackward(
+  b: GraphBuilder,
+  x: Value,
+  { xc, invStd }: Stats,
+  dy: Value,
+  gamma: Value,
+  axes: number[],
+): { dx: Value; dyXhatSum: Value } {
   const dyXc = b.reduceMean(b.mul(dy, xc), axes);
   const a = b.mul(gamma, invStd);
   const coefXc = b.neg(b.mul(a, b.mul(b.mul(invStd, invStd), dyXc)));
@@ -54,7 +70,8 @@ const spatialAxes = (rank: number) => [...Array(rank - 2).keys()].map((i) => i +
 export const normalizationRules: Record<string, GradRule> = {
   BatchNormalization: (c) => {
     const { b } = c;
-    const x = c.x(0), scale = c.x(1);
+    const x = c.x(0),
+      scale = c.x(1);
     const rank = x.shape.length;
     const eps = c.attrs.float("epsilon", 1e-5);
     const channelAxes = [0, ...spatialAxes(rank)];
@@ -63,15 +80,20 @@ export const normalizationRules: Record<string, GradRule> = {
       // Batch statistics. The running-stat outputs are usually state nobody differentiates; when a
       // gradient does reach them: running = m·input + (1 − m)·batch, batch var over N and space.
       const m = c.attrs.float("momentum", 0.9);
-      const dy = c.dyAt(0), dMean = c.dyAt(1), dVar = c.dyAt(2);
+      const dy = c.dyAt(0),
+        dMean = c.dyAt(1),
+        dVar = c.dyAt(2);
       const stats = batchStats(b, x, channelAxes, eps);
       const back = dy ? perChannelBackward(b, x, stats, dy, perChannel(b, scale, rank), channelAxes) : null;
-      const perElement = (v: Value, k: number) => b.div(b.scale(perChannel(b, v, rank), k), countOver(b, x, channelAxes));
-      const dx = c.need(0) ? sumOf(b, [
-        back?.dx ?? null,
-        dMean ? perElement(dMean, 1 - m) : null,
-        dVar ? b.mul(stats.xc, perElement(dVar, 2 * (1 - m))) : null,
-      ]) : null;
+      const perElement = (v: Value, k: number) =>
+        b.div(b.scale(perChannel(b, v, rank), k), countOver(b, x, channelAxes));
+      const dx = c.need(0)
+        ? sumOf(b, [
+            back?.dx ?? null,
+            dMean ? perElement(dMean, 1 - m) : null,
+            dVar ? b.mul(stats.xc, perElement(dVar, 2 * (1 - m))) : null,
+          ])
+        : null;
       return [
         dx,
         c.need(1) && back ? b.reshape(back.dyXhatSum, [-1]) : null,
@@ -82,7 +104,8 @@ export const normalizationRules: Record<string, GradRule> = {
     }
     // Inference: y = γ (x − μ) / √(σ² + ε) + β with μ, σ² inputs
     const dy = c.dy;
-    const mean = perChannel(b, c.x(3), rank), variance = perChannel(b, c.x(4), rank);
+    const mean = perChannel(b, c.x(3), rank),
+      variance = perChannel(b, c.x(4), rank);
     const invStd = b.op1("Reciprocal", [b.sqrt(b.add(variance, b.scalar(eps, x.dtype)))]);
     const gammaInv = b.mul(perChannel(b, scale, rank), invStd);
     const xhat = c.need(1) || c.need(4) ? b.mul(b.sub(x, mean), invStd) : null;
@@ -98,7 +121,9 @@ export const normalizationRules: Record<string, GradRule> = {
   },
   InstanceNormalization: (c) => {
     const { b } = c;
-    const x = c.x(0), scale = c.x(1), dy = c.dy;
+    const x = c.x(0),
+      scale = c.x(1),
+      dy = c.dy;
     const rank = x.shape.length;
     const axes = spatialAxes(rank);
     const stats = batchStats(b, x, axes, c.attrs.float("epsilon", 1e-5));
@@ -108,13 +133,16 @@ export const normalizationRules: Record<string, GradRule> = {
   },
   LayerNormalization: (c) => {
     const { b } = c;
-    const x = c.x(0), scale = c.x(1);
+    const x = c.x(0),
+      scale = c.x(1);
     const rank = x.shape.length;
     let axis = c.attrs.int("axis", -1);
     if (axis < 0) axis += rank;
     const axes = [...Array(rank - axis).keys()].map((i) => i + axis);
     const eps = c.attrs.float("epsilon", 1e-5);
-    const dy = c.dyAt(0), dMean = c.dyAt(1), dInvStd = c.dyAt(2);
+    const dy = c.dyAt(0),
+      dMean = c.dyAt(1),
+      dInvStd = c.dyAt(2);
     // The Mean / InvStdDev outputs are in the stash type (float32 by default): their gradients
     // come back to x's dtype. d mean/dx = 1/n; d (σ²+ε)^−½/dx = −s³ (x − μ)/n.
     const asX = (v: Value) => (v.dtype === x.dtype ? v : b.cast(v, x.dtype));
@@ -122,16 +150,14 @@ export const normalizationRules: Record<string, GradRule> = {
     const back = dy ? normalizedBackward(b, stats, dy, scale, axes) : null;
     const perElement = (v: Value) => b.div(v, countOver(b, x, axes));
     const s3 = () => b.mul(stats.invStd, b.mul(stats.invStd, stats.invStd));
-    const dx = c.need(0) ? sumOf(b, [
-      back?.dx ?? null,
-      dMean ? perElement(asX(dMean)) : null,
-      dInvStd ? b.mul(stats.xc, perElement(b.neg(b.mul(asX(dInvStd), s3())))) : null,
-    ]) : null;
+    const dx = c.need(0)
+      ? sumOf(b, [
+          back?.dx ?? null,
+          dMean ? perElement(asX(dMean)) : null,
+          dInvStd ? b.mul(stats.xc, perElement(b.neg(b.mul(asX(dInvStd), s3())))) : null,
+        ])
+      : null;
     // γ and β broadcast over the leading axes: the walker sums them back.
-    return [
-      dx,
-      c.need(1) && back ? b.mul(dy!, back.xhat) : null,
-      c.need(2) && dy && c.node.inputs[2] ? dy : null,
-    ];
+    return [dx, c.need(1) && back ? b.mul(dy!, back.xhat) : null, c.need(2) && dy && c.node.inputs[2] ? dy : null];
   },
 };

@@ -18,8 +18,13 @@ export const poolRules: Record<string, GradRule> = {
     }
     const indices = node.outputs[1];
     const flatX = b.reshape(x, [-1]);
-    const zeros = b.op1("ConstantOfShape", [b.shapeOf(flatX)], { value: { kind: "tensor", value: tensor(x.dtype, [1], [0]) } });
-    const scattered = b.op1("ScatterElements", [zeros, b.reshape(indices, [-1]), b.reshape(c.dy, [-1])], { axis: 0, reduction: "add" });
+    const zeros = b.op1("ConstantOfShape", [b.shapeOf(flatX)], {
+      value: { kind: "tensor", value: tensor(x.dtype, [1], [0]) },
+    });
+    const scattered = b.op1("ScatterElements", [zeros, b.reshape(indices, [-1]), b.reshape(c.dy, [-1])], {
+      axis: 0,
+      reduction: "add",
+    });
     return [b.reshapeLike(scattered, x)];
   },
   AveragePool: (c) => {
@@ -27,10 +32,13 @@ export const poolRules: Record<string, GradRule> = {
     const x = c.x(0);
     const kernel = c.attrs.ints("kernel_shape", []);
     const w = windowAttrs(c.attrs, kernel);
-    if (c.attrs.int("ceil_mode", 0) === 1) throw new GraphError("NO_GRADIENT", "AveragePool gradient does not support ceil_mode=1", c.node.name);
+    if (c.attrs.int("ceil_mode", 0) === 1)
+      throw new GraphError("NO_GRADIENT", "AveragePool gradient does not support ceil_mode=1", c.node.name);
     const channels = x.shape[1];
-    if (typeof channels !== "number") throw new GraphError("NO_GRADIENT", "AveragePool gradient needs a static channel count", c.node.name);
-    const inSp = x.shape.slice(2) as number[], outSp = c.y().shape.slice(2) as number[];
+    if (typeof channels !== "number")
+      throw new GraphError("NO_GRADIENT", "AveragePool gradient needs a static channel count", c.node.name);
+    const inSp = x.shape.slice(2) as number[],
+      outSp = c.y().shape.slice(2) as number[];
     const nd = kernel.length;
     const area = kernel.reduce((p, k) => p * k, 1);
     const hasPad = w.pads.some((p) => p !== 0);
@@ -38,13 +46,19 @@ export const poolRules: Record<string, GradRule> = {
     if (hasPad && c.attrs.int("count_include_pad", 0) === 0) {
       // Border windows average over fewer elements: divide by each window's own count.
       const counts = new Float64Array(outSp.reduce((p, d) => p * d, 1));
-      const perAxis = outSp.map((o, a) => Array.from({ length: o }, (_, i) => {
-        const start = i * w.strides[a] - w.pads[a];
-        return Math.min(start + kernel[a], inSp[a]) - Math.max(start, 0);
-      }));
+      const perAxis = outSp.map((o, a) =>
+        Array.from({ length: o }, (_, i) => {
+          const start = i * w.strides[a] - w.pads[a];
+          return Math.min(start + kernel[a], inSp[a]) - Math.max(start, 0);
+        }),
+      );
       counts.forEach((_, flat) => {
-        let rem = flat, n = 1;
-        for (let a = nd - 1; a >= 0; a--) { n *= perAxis[a][rem % outSp[a]]; rem = Math.floor(rem / outSp[a]); }
+        let rem = flat,
+          n = 1;
+        for (let a = nd - 1; a >= 0; a--) {
+          n *= perAxis[a][rem % outSp[a]];
+          rem = Math.floor(rem / outSp[a]);
+        }
         counts[flat] = 1 / n;
       });
       dy = b.mul(dy, b.constant(tensor(dy.dtype, [1, 1, ...outSp], counts)));
@@ -52,8 +66,17 @@ export const poolRules: Record<string, GradRule> = {
       dy = b.scale(dy, 1 / area);
     }
     const ones = b.constant(tensor(x.dtype, [channels, 1, ...kernel], new Float64Array(channels * area).fill(1)));
-    const outputPadding = inSp.map((target, i) => target - (w.strides[i] * (outSp[i] - 1) + kernel[i] - w.pads[i] - w.pads[i + nd]));
-    return [b.op1("ConvTranspose", [dy, ones], { strides: w.strides, pads: w.pads, group: channels, output_padding: outputPadding })];
+    const outputPadding = inSp.map(
+      (target, i) => target - (w.strides[i] * (outSp[i] - 1) + kernel[i] - w.pads[i] - w.pads[i + nd]),
+    );
+    return [
+      b.op1("ConvTranspose", [dy, ones], {
+        strides: w.strides,
+        pads: w.pads,
+        group: channels,
+        output_padding: outputPadding,
+      }),
+    ];
   },
   // dx = dy / (H·W) broadcast over the window
   GlobalAveragePool: (c) => {

@@ -77,7 +77,10 @@ export function broadcastShapes(ctx: ShapeContext, shapes: readonly (readonly Di
       if (e === 1) continue;
       if (d === 1) d = e;
       else if (d !== e) {
-        throw ctx.error("BAD_SHAPE", `shapes ${shapes.map((x) => `[${x.join(", ")}]`).join(" and ")} do not broadcast (dim ${i}: ${d} vs ${e})`);
+        throw ctx.error(
+          "BAD_SHAPE",
+          `shapes ${shapes.map((x) => `[${x.join(", ")}]`).join(" and ")} do not broadcast (dim ${i}: ${d} vs ${e})`,
+        );
       }
     }
     out.push(d);

@@ -31,15 +31,21 @@ export function windowOutput(ctx: ShapeContext, inDims: readonly Dim[], w: Windo
     const eff = w.dilations[i] * (w.kernel[i] - 1) + 1;
     const span = d + w.pads[i] + w.pads[i + inDims.length] - eff;
     const out = (ceil ? Math.ceil(span / w.strides[i]) : Math.floor(span / w.strides[i])) + 1;
-    if (out < 1) throw ctx.error("BAD_SHAPE", `window of ${w.kernel[i]} (dilation ${w.dilations[i]}) does not fit input size ${d} with pads`);
+    if (out < 1)
+      throw ctx.error(
+        "BAD_SHAPE",
+        `window of ${w.kernel[i]} (dilation ${w.dilations[i]}) does not fit input size ${d} with pads`,
+      );
     return out;
   });
 }
 
 const conv: ShapeRule = (ctx) => {
-  const x = ctx.input(0), w = ctx.input(1);
+  const x = ctx.input(0),
+    w = ctx.input(1);
   if (x.shape.length < 3) throw ctx.error("BAD_SHAPE", `input must be [N, C, ...], got rank ${x.shape.length}`);
-  if (w.shape.length !== x.shape.length) throw ctx.error("BAD_SHAPE", `weight rank ${w.shape.length} != input rank ${x.shape.length}`);
+  if (w.shape.length !== x.shape.length)
+    throw ctx.error("BAD_SHAPE", `weight rank ${w.shape.length} != input rank ${x.shape.length}`);
   const group = ctx.int("group", 1);
   const kernel = w.shape.slice(2) as number[];
   const cIn = x.shape[1];
@@ -51,7 +57,8 @@ const conv: ShapeRule = (ctx) => {
 };
 
 const convTranspose: ShapeRule = (ctx) => {
-  const x = ctx.input(0), w = ctx.input(1);
+  const x = ctx.input(0),
+    w = ctx.input(1);
   const group = ctx.int("group", 1);
   const kernel = w.shape.slice(2) as number[];
   const wa = windowAttrs(ctx, kernel);
@@ -60,7 +67,10 @@ const convTranspose: ShapeRule = (ctx) => {
   // ONNX allows output_padding < max(stride, dilation); ONNX Runtime refuses ≥ stride at run time.
   outPad.forEach((p, i) => {
     if (p < 0 || p >= wa.strides[i]) {
-      throw ctx.error("BAD_ATTRIBUTE", `output_padding ${p} on axis ${i} must be in [0, stride ${wa.strides[i]}) (ONNX Runtime's limit)`);
+      throw ctx.error(
+        "BAD_ATTRIBUTE",
+        `output_padding ${p} on axis ${i} must be in [0, stride ${wa.strides[i]}) (ONNX Runtime's limit)`,
+      );
     }
   });
   const explicit = ctx.ints("output_shape", []);
@@ -78,7 +88,8 @@ const convTranspose: ShapeRule = (ctx) => {
 const pool: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const kernel = ctx.ints("kernel_shape", []);
-  if (kernel.length !== x.shape.length - 2) throw ctx.error("BAD_ATTRIBUTE", `kernel_shape must have ${x.shape.length - 2} entries`);
+  if (kernel.length !== x.shape.length - 2)
+    throw ctx.error("BAD_ATTRIBUTE", `kernel_shape must have ${x.shape.length - 2} entries`);
   const out = windowOutput(ctx, x.shape.slice(2), windowAttrs(ctx, kernel), ctx.int("ceil_mode", 0) === 1);
   const shape = [x.shape[0], x.shape[1], ...out];
   const outs = [{ dtype: x.dtype, shape }];

@@ -25,7 +25,8 @@ const layerNorm: ShapeRule = (ctx) => {
   const stat = x.shape.map((d, i) => (i < axis ? d : 1));
   // Mean and InvStdDev are in the stash type: float32, the only one ORT's kernels compute in.
   const stash = ctx.int("stash_type", 1);
-  if (stash !== 1) throw ctx.error("BAD_ATTRIBUTE", `stash_type ${stash} has no ONNX Runtime kernel; use stash_type=1 (float32)`);
+  if (stash !== 1)
+    throw ctx.error("BAD_ATTRIBUTE", `stash_type ${stash} has no ONNX Runtime kernel; use stash_type=1 (float32)`);
   return [
     { dtype: x.dtype, shape: [...x.shape] },
     { dtype: "float32", shape: stat },

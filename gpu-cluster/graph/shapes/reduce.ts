@@ -39,6 +39,12 @@ const argmax: ShapeRule = (ctx) => {
 };
 
 export const reduceShapes: Record<string, ShapeRule> = {
-  ReduceMean: reduce, ReduceSum: reduce, ReduceMax: reduce, ReduceMin: reduce, ReduceSumSquare: reduce, ReduceProd: reduce,
-  ArgMax: argmax, ArgMin: argmax,
+  ReduceMean: reduce,
+  ReduceSum: reduce,
+  ReduceMax: reduce,
+  ReduceMin: reduce,
+  ReduceSumSquare: reduce,
+  ReduceProd: reduce,
+  ArgMax: argmax,
+  ArgMin: argmax,
 };

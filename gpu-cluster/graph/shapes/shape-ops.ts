@@ -3,9 +3,11 @@ import type { ShapeRule } from "./context.ts";
 import { normAxis, type ShapeContext } from "./context.ts";
 import type { Dim } from "../types.ts";
 
-const staticProduct = (dims: readonly Dim[]): number => dims.reduce<number>((p, d) => (typeof d === "number" ? p * d : p), 1);
+const staticProduct = (dims: readonly Dim[]): number =>
+  dims.reduce<number>((p, d) => (typeof d === "number" ? p * d : p), 1);
 const symbols = (dims: readonly Dim[]): string[] => dims.filter((d): d is string => typeof d === "string").sort();
-const productSymbol = (syms: readonly string[], factor: number): string => [...syms, ...(factor === 1 ? [] : [String(factor)])].join("*");
+const productSymbol = (syms: readonly string[], factor: number): string =>
+  [...syms, ...(factor === 1 ? [] : [String(factor)])].join("*");
 
 /** Reshape's output shape, keeping a symbolic batch where it is determined. */
 export function reshapeTarget(ctx: ShapeContext, input: readonly Dim[], target: readonly Dim[]): Dim[] {
@@ -19,11 +21,13 @@ export function reshapeTarget(ctx: ShapeContext, input: readonly Dim[], target: 
     }
     return out;
   }
-  const inSyms = symbols(input), outSyms = symbols(known);
+  const inSyms = symbols(input),
+    outSyms = symbols(known);
   const missing = inSyms.filter((s) => !outSyms.includes(s));
   const ratio = staticProduct(input) / staticProduct(known);
   if (missing.length === 0 && inSyms.length === outSyms.length) {
-    if (!Number.isInteger(ratio)) throw ctx.error("BAD_SHAPE", `cannot reshape [${input.join(", ")}] to [${target.join(", ")}]`);
+    if (!Number.isInteger(ratio))
+      throw ctx.error("BAD_SHAPE", `cannot reshape [${input.join(", ")}] to [${target.join(", ")}]`);
     out[inferAt] = ratio;
   } else if (missing.length === 1 && ratio === 1) {
     out[inferAt] = missing[0];
@@ -48,24 +52,37 @@ const flatten: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const axis = ctx.int("axis", 1);
   const a = axis < 0 ? axis + x.shape.length : axis;
-  const outer = x.shape.slice(0, a), inner = x.shape.slice(a);
-  const dim = (ds: Dim[]): Dim => (ds.every((d) => typeof d === "number") ? staticProduct(ds) : ds.length === 1 ? ds[0] : productSymbol(symbols(ds), staticProduct(ds)));
+  const outer = x.shape.slice(0, a),
+    inner = x.shape.slice(a);
+  const dim = (ds: Dim[]): Dim =>
+    ds.every((d) => typeof d === "number")
+      ? staticProduct(ds)
+      : ds.length === 1
+        ? ds[0]
+        : productSymbol(symbols(ds), staticProduct(ds));
   return [{ dtype: x.dtype, shape: [dim(outer), dim(inner)] }];
 };
 
 const transpose: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const perm = ctx.ints("perm", [...x.shape.keys()].reverse());
-  if (perm.length !== x.shape.length || new Set(perm).size !== perm.length) throw ctx.error("BAD_ATTRIBUTE", `perm [${perm}] is not a permutation of rank ${x.shape.length}`);
+  if (perm.length !== x.shape.length || new Set(perm).size !== perm.length)
+    throw ctx.error("BAD_ATTRIBUTE", `perm [${perm}] is not a permutation of rank ${x.shape.length}`);
   return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }];
 };
 
-export interface SliceSpec { starts: number[]; ends: number[]; axes: number[]; steps: number[] }
+export interface SliceSpec {
+  starts: number[];
+  ends: number[];
+  axes: number[];
+  steps: number[];
+}
 
 /** Resolved Slice bounds, clamped like ONNX does (needs static sizes on sliced axes). */
 export function sliceSpec(ctx: ShapeContext): SliceSpec {
   const x = ctx.input(0);
-  const starts = ctx.constInts(1), ends = ctx.constInts(2);
+  const starts = ctx.constInts(1),
+    ends = ctx.constInts(2);
   if (!starts || !ends) throw ctx.error("BAD_INPUT", "Slice starts/ends must be constants");
   const axes = (ctx.optionalInput(3) ? ctx.constInts(3) : undefined) ?? starts.map((_, i) => i);
   const steps = (ctx.optionalInput(4) ? ctx.constInts(4) : undefined) ?? starts.map(() => 1);
@@ -79,8 +96,16 @@ export function sliceSpec(ctx: ShapeContext): SliceSpec {
     const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
     let s = starts[i] < 0 ? starts[i] + d : starts[i];
     let e = ends[i] < 0 ? ends[i] + d : ends[i];
-    if (step > 0) { s = clamp(s, 0, d); e = clamp(e, 0, d); } else { s = clamp(s, 0, d - 1); e = clamp(e, -1, d - 1); }
-    spec.starts.push(s); spec.ends.push(e); spec.axes.push(a);
+    if (step > 0) {
+      s = clamp(s, 0, d);
+      e = clamp(e, 0, d);
+    } else {
+      s = clamp(s, 0, d - 1);
+      e = clamp(e, -1, d - 1);
+    }
+    spec.starts.push(s);
+    spec.ends.push(e);
+    spec.axes.push(a);
   });
   return spec;
 }
@@ -104,7 +129,8 @@ const concat: ShapeRule = (ctx) => {
     if (!v) continue;
     if (v.shape.length !== first.shape.length) throw ctx.error("BAD_SHAPE", "Concat inputs differ in rank");
     v.shape.forEach((d, i) => {
-      if (i !== axis && d !== first.shape[i]) throw ctx.error("BAD_SHAPE", `Concat inputs differ on axis ${i}: ${d} vs ${first.shape[i]}`);
+      if (i !== axis && d !== first.shape[i])
+        throw ctx.error("BAD_SHAPE", `Concat inputs differ on axis ${i}: ${d} vs ${first.shape[i]}`);
     });
     const d = v.shape[axis];
     total = typeof total === "number" && typeof d === "number" ? total + d : `${ctx.node}:concat`;
@@ -152,7 +178,8 @@ const squeeze: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const raw = axesOf(ctx);
   const axes = raw ? raw.map((a) => normAxis(ctx, a, x.shape.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
-  for (const a of axes) if (x.shape[a] !== 1) throw ctx.error("BAD_SHAPE", `cannot squeeze axis ${a} of size ${x.shape[a]}`);
+  for (const a of axes)
+    if (x.shape[a] !== 1) throw ctx.error("BAD_SHAPE", `cannot squeeze axis ${a} of size ${x.shape[a]}`);
   return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !axes.includes(i)) }];
 };
 
@@ -175,8 +202,10 @@ const expand: ShapeRule = (ctx) => {
   const rank = Math.max(target.length, x.shape.length);
   const shape: Dim[] = [];
   for (let i = 0; i < rank; i++) {
-    const a = x.shape[i - rank + x.shape.length] ?? 1, b = target[i - rank + target.length] ?? 1;
-    if (a !== 1 && b !== 1 && a !== b) throw ctx.error("BAD_SHAPE", `cannot expand [${x.shape.join(", ")}] to [${target.join(", ")}]`);
+    const a = x.shape[i - rank + x.shape.length] ?? 1,
+      b = target[i - rank + target.length] ?? 1;
+    if (a !== 1 && b !== 1 && a !== b)
+      throw ctx.error("BAD_SHAPE", `cannot expand [${x.shape.join(", ")}] to [${target.join(", ")}]`);
     shape.push(a === 1 ? b : a);
   }
   return [{ dtype: x.dtype, shape }];
@@ -189,13 +218,19 @@ const split: ShapeRule = (ctx) => {
   const n = ctx.int("num_outputs", sizes?.length ?? 0);
   const d = x.shape[axis];
   if (typeof d !== "number") throw ctx.error("BAD_SHAPE", "cannot split a symbolic axis");
-  const parts = sizes ?? Array(n).fill(Math.ceil(d / n)).map((s, i) => Math.min(s, d - i * s));
-  if (parts.reduce((a, b) => a + b, 0) !== d) throw ctx.error("BAD_INPUT", `split sizes [${parts}] do not add up to ${d}`);
+  const parts =
+    sizes ??
+    Array(n)
+      .fill(Math.ceil(d / n))
+      .map((s, i) => Math.min(s, d - i * s));
+  if (parts.reduce((a, b) => a + b, 0) !== d)
+    throw ctx.error("BAD_INPUT", `split sizes [${parts}] do not add up to ${d}`);
   return parts.map((p) => ({ dtype: x.dtype, shape: x.shape.map((e, i) => (i === axis ? p : e)) }));
 };
 
 const gather: ShapeRule = (ctx) => {
-  const x = ctx.input(0), idx = ctx.input(1);
+  const x = ctx.input(0),
+    idx = ctx.input(1);
   const axis = normAxis(ctx, ctx.int("axis", 0), x.shape.length);
   return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] }];
 };
