@@ -132,7 +132,8 @@ export class Pipeline {
       this.log(`squeeze: ${outcome === "ran" ? "imported" : "kept"} teacher ${o.teacher}`);
       return;
     }
-    // Epochs (undefined: from the training-set size), held-out epoch choice and flip: squeeze.ts.
+    // Epochs (undefined: from the training-set size), held-out choice of epoch and of raw or
+    // averaged weights (ema: per-step decay), shift and flip from the data: squeeze.ts, docs/teacher.md.
     const cfg = {
       arch: o.teacherArch,
       width: o.teacherWidth,
@@ -143,6 +144,7 @@ export class Pipeline {
       weightDecay: 5e-4,
       warmupEpochs: 1,
       augment: defaultAugment(this.data.train, this.mirrorFlip()),
+      ema: 0.999,
       holdout: true,
       seed: o.seed,
     };
