@@ -17,6 +17,7 @@ export interface ChartPoint {
 export interface LineChart {
   title: string;
   x: { label: string; log?: boolean };
+  /** With min and max, what lies outside is cut off (not squeezed onto the border). */
   y: { label: string; min?: number; max?: number };
   /** Measured series: a line with points, and a band where points carry `err`. */
   series: { name: string; points: ChartPoint[] }[];
@@ -49,10 +50,9 @@ function spec(c: LineChart): TopLevelSpec {
     scale: {
       zero: false,
       domain: c.y.min !== undefined && c.y.max !== undefined ? [c.y.min, c.y.max] : undefined,
-      clamp: true,
     },
   };
-  const color = { field: "name", type: "nominal" as const, title: null };
+  const color = { field: "name", type: "nominal" as const, title: null, legend: { labelLimit: 320 } };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: c.title,
@@ -62,13 +62,17 @@ function spec(c: LineChart): TopLevelSpec {
     layer: [
       {
         data: { values: rows("series", c.series) },
-        mark: { type: "errorband", opacity: 0.25 },
+        mark: { type: "errorband", opacity: 0.25, clip: true },
         encoding: { x, y: { ...y, field: "lo" }, y2: { field: "hi" }, color },
       },
-      { data: { values: rows("series", c.series) }, mark: { type: "line", point: true }, encoding: { x, y, color } },
+      {
+        data: { values: rows("series", c.series) },
+        mark: { type: "line", point: true, clip: true },
+        encoding: { x, y, color },
+      },
       {
         data: { values: rows("reference", c.references ?? []) },
-        mark: { type: "point", filled: true, size: 70, opacity: 0.9 },
+        mark: { type: "point", filled: true, size: 70, opacity: 0.9, clip: true },
         encoding: { x, y, shape: { field: "name", type: "nominal", title: "published" }, color },
       },
       {
