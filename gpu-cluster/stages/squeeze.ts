@@ -199,7 +199,8 @@ export async function squeeze(
       epochs,
       stepsPerEpoch: perEpoch,
       lr: cfg.lr,
-      warmupSteps: cfg.warmupEpochs * perEpoch,
+      // at most a fifth of the run: a 1-epoch run still gets its cosine decay
+      warmupSteps: Math.min(cfg.warmupEpochs * perEpoch, Math.floor((epochs * perEpoch) / 5)),
       label: "squeeze",
       batches: function* () {
         for (const idx of epochBatches(n, batch, rng, true)) {
