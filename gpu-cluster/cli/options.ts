@@ -13,6 +13,8 @@ export interface CliOptions {
   ipc: number;
   out?: string;
   seed: number;
+  /** Run id written into label tables and the manifest (default: from the run folder's path). */
+  runId?: string;
   teacher?: string;
   force: boolean;
   quiet: boolean;
@@ -85,6 +87,11 @@ const arch =
       throw new InvalidArgumentError(`${name} must be one of ${ARCHITECTURES.join(", ")}, got '${v}'`);
     return v;
   };
+const runIdArg = (v: string): string => {
+  if (!/^[A-Za-z0-9_-]{1,16}$/.test(v))
+    throw new InvalidArgumentError(`--run-id must be 1–16 characters of A–Z, a–z, 0–9, '_' or '-', got '${v}'`);
+  return v;
+};
 const list = (v: string): string[] =>
   v
     .split(",")
@@ -102,6 +109,7 @@ export function addRunOptions(cmd: Command): Command {
     .option("--ipc <n>", "synthetic images per class", int("--ipc", 1), 10)
     .option("--out <dir>", "run folder (default runs/<dataset>-ipc<N>-seed<S>)")
     .option("--seed <s>", "seed of every random choice in the run", int("--seed"), 0)
+    .option("--run-id <id>", "run id of the label tables and manifest (default: from the run folder's path)", runIdArg)
     .option("--teacher <file.onnx>", "import this pretrained teacher instead of training one (squeeze is skipped)")
     .option("--force", "redo stages even when their outputs exist and match the config", false)
     .option("--quiet", "no progress bars", false)

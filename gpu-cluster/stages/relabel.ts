@@ -20,6 +20,9 @@ export interface RelabelConfig {
   runId: string;
   /** Crops per teacher run. */
   batch: number;
+  /** Only epochs [epochStart, epochStart + epochCount) (a label-table shard); default: all. */
+  epochStart?: number;
+  epochCount?: number;
 }
 
 export interface RelabelResult {
@@ -57,10 +60,14 @@ export async function relabel(
   const clf = await Classifier.fromOnnx(teacher, o);
   const S = cfg.schedule.outputSize;
   const N = set.count;
+  const first = cfg.epochStart ?? 0;
+  const count = cfg.epochCount ?? cfg.epochs - first;
   const writer = new LabelTableWriter({
     classes,
     images: N,
     epochs: cfg.epochs,
+    epochStart: first,
+    epochCount: count,
     cropsPerImage: 1,
     k: Math.min(cfg.k, classes),
     quant: cfg.quant === "u8" ? 1 : 2,
@@ -68,8 +75,8 @@ export async function relabel(
     runId: cfg.runId,
     hasBox: true,
   });
-  const bar = (o.progress ?? noProgress)(o.label ?? "relabel", cfg.epochs * N, "crop");
-  for (let e = 0; e < cfg.epochs; e++) {
+  const bar = (o.progress ?? noProgress)(o.label ?? "relabel", count * N, "crop");
+  for (let e = first; e < first + count; e++) {
     const order = batchOrder(cfg.schedule.seed, e, N);
     const probs = new Float32Array(N * classes);
     for (let s0 = 0; s0 < N; s0 += cfg.batch) {
@@ -80,7 +87,7 @@ export async function relabel(
         data: cropBatch(cfg.schedule, e, slots, set, stats),
       };
       softmaxRows(await clf.logits(x), slots.length, classes, cfg.temperature, probs, s0 * classes);
-      bar.update(e * N + s0 + slots.length, `epoch ${e + 1}/${cfg.epochs}`);
+      bar.update((e - first) * N + s0 + slots.length, `epoch ${e + 1}/${cfg.epochs}`);
     }
     writer.addEpoch(
       e,
@@ -90,5 +97,5 @@ export async function relabel(
   }
   await clf.release();
   bar.stop();
-  return { table: writer.finish(), fp32Bytes: cfg.epochs * N * classes * 4 };
+  return { table: writer.finish(), fp32Bytes: count * N * classes * 4 };
 }

@@ -23,4 +23,5 @@ export {
 } from "./records.ts";
 export { LabelTableWriter, encodeLabelTable, type WriterFields } from "./writer.ts";
 export { decodeLabelTable, type LabelTable } from "./decoder.ts";
+export { mergeLabelTableShards } from "./merge.ts";
 export { toHalf, fromHalf } from "./half.ts";

@@ -1,0 +1,62 @@
+// `distill shard recover|relabel|merge`: one shard job of a cluster run. Each takes the run's
+// options (as `distill run`) plus the plan (--recover-shards, --relabel-shards); the shard index
+// comes from --index, else from the scheduler: SLURM_ARRAY_TASK_ID (a Slurm job array) or
+// JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+import { InvalidArgumentError, type Command } from "commander";
+import { addRunOptions, type CliOptions } from "../options.ts";
+import { Pipeline } from "../pipeline.ts";
+import { ClusterShards } from "./shards.ts";
+
+export interface ShardOptions extends CliOptions {
+  recoverShards: number;
+  relabelShards: number;
+  index?: number;
+}
+
+const count = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be an integer ≥ 1, got '${v}'`);
+  return n;
+};
+
+/** The shard index: the flag, else the scheduler's array index. */
+export function shardIndex(o: { index?: number }, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = o.index ?? env.SLURM_ARRAY_TASK_ID ?? env.JOB_COMPLETION_INDEX;
+  const n = Number(raw);
+  if (raw === undefined || raw === "" || !Number.isInteger(n) || n < 0)
+    throw new Error(
+      `no shard index: pass --index N, or run as a Slurm array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); got '${raw ?? ""}'`,
+    );
+  return n;
+}
+
+export function addShardOptions(cmd: Command): Command {
+  return addRunOptions(cmd)
+    .requiredOption("--recover-shards <n>", "recover shards of the run's plan", count("--recover-shards"))
+    .requiredOption("--relabel-shards <n>", "relabel shards of the run's plan", count("--relabel-shards"))
+    .option("--index <i>", "this shard (default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--index must be an integer ≥ 0, got '${v}'`);
+      return n;
+    });
+}
+
+export function addShardCommands(program: Command): void {
+  const shard = program
+    .command("shard")
+    .description("one shard job of a cluster run (docs/cluster.md); merged, the shards equal `distill run`");
+  const shards = (o: ShardOptions) => {
+    const p = new Pipeline(o, ["distill", ...process.argv.slice(2)].join(" "));
+    process.stderr.write(`run folder: ${p.run.dir}\n`);
+    return new ClusterShards(p, o.recoverShards, o.relabelShards);
+  };
+  addShardOptions(shard.command("recover").description("recover batches of shard --index (needs teacher.onnx)")).action(
+    async (o: ShardOptions) => void (await shards(o).recoverShard(shardIndex(o))),
+  );
+  addShardOptions(
+    shard.command("relabel").description("label-table shard --index: its epoch range (needs every recover shard)"),
+  ).action(async (o: ShardOptions) => void (await shards(o).relabelShard(shardIndex(o))));
+  addShardOptions(
+    shard.command("merge").description("images.npy, images/, grid.png, labels.dlt, manifest.json from the shards"),
+  ).action(async (o: ShardOptions) => shards(o).merge());
+}

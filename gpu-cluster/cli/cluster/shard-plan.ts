@@ -1,0 +1,44 @@
+// How a run is cut into cluster shards. Recover shards are ranges of whole recover batches
+// (recover-plan.ts), so each batch sees the same BN statistics as in one process; relabel shards
+// are epoch ranges (the crop schedule is counter-based: epochs are independent). Ranges are as
+// even as integers allow and never empty.
+import { recoverPlan } from "../../stages/recover-plan.ts";
+
+export interface Range {
+  start: number;
+  end: number;
+}
+
+export interface ShardPlan {
+  /** Per recover shard: its range of recover batches and the images they hold. */
+  recover: (Range & { images: number[] })[];
+  /** Per relabel shard: its range of epochs. */
+  relabel: Range[];
+}
+
+/** n items in `parts` contiguous ranges whose sizes differ by at most one. */
+export function splitEvenly(n: number, parts: number, what: string): Range[] {
+  if (!(Number.isInteger(parts) && parts >= 1))
+    throw new Error(`${what}: the number of shards must be an integer ≥ 1, got ${parts}`);
+  if (parts > n)
+    throw new Error(`${what}: ${parts} shards for ${n} units of work; use at most ${n} shards (each needs one unit)`);
+  return Array.from({ length: parts }, (_, i) => ({
+    start: Math.floor((i * n) / parts),
+    end: Math.floor(((i + 1) * n) / parts),
+  }));
+}
+
+export function shardPlan(
+  p: { classes: number; ipc: number; recoverBatch: number; epochs: number },
+  recoverShards: number,
+  relabelShards: number,
+): ShardPlan {
+  const batches = recoverPlan(p.classes, p.ipc, p.recoverBatch);
+  return {
+    recover: splitEvenly(batches.length, recoverShards, "recover (batches)").map((r) => ({
+      ...r,
+      images: batches.slice(r.start, r.end).flatMap((b) => b.images),
+    })),
+    relabel: splitEvenly(p.epochs, relabelShards, "relabel (epochs)"),
+  };
+}

@@ -1,0 +1,42 @@
+// A tiny image-folder dataset and run options for the cluster tests: 4 classes of 16×16 gray
+// images (a bright square in quadrant c), small enough that every stage takes seconds.
+import { spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { writePng } from "../../gpu-cluster/io/png.ts";
+import { Random } from "../../gpu-cluster/data/index.ts";
+
+export const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
+
+export function writeQuadrants(dir: string, perClass = 24): void {
+  const rng = new Random(5);
+  for (let c = 0; c < 4; c++) {
+    mkdirSync(join(dir, `class${c}`), { recursive: true });
+    for (let i = 0; i < perClass; i++) {
+      const px = new Float32Array(256);
+      for (let y = 0; y < 16; y++)
+        for (let x = 0; x < 16; x++) {
+          const inside = y < 8 === c < 2 && x < 8 === (c % 2 === 0);
+          px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
+        }
+      writePng(join(dir, `class${c}`, `${i}.png`), { data: px, channels: 1, height: 16, width: 16 });
+    }
+  }
+}
+
+/** Run options: IPC 4 with recover batches of 4 (4 recover batches), 6 relabel epochs. */
+export function tinyOptions(data: string, out: string, runId = "tiny0"): string[] {
+  return [
+    ...["--data", data, "--out", out, "--run-id", runId, "--ipc", "4", "--seed", "3"],
+    ...["--teacher-arch", "convnet-2", "--teacher-width", "8", "--teacher-epochs", "2"],
+    ...["--iterations", "12", "--recover-batch", "4", "--select-from", "3", "--epochs", "6"],
+    ...["--students", "convnet-2", "--student-width", "8", "--student-batch", "4", "--threads", "1", "--quiet"],
+  ];
+}
+
+export function distill(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
+    encoding: "utf8",
+    env: { ...process.env, FORCE_COLOR: "0", ...env },
+  });
+}
