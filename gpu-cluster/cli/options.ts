@@ -39,6 +39,8 @@ export interface CliOptions {
   // relabel
   /** Student epochs; undefined: decided from the distilled set's size (defaultStudentEpochs). */
   epochs?: number;
+  /** Labelled epochs kept (the label budget); student epoch e reuses epoch e mod labelEpochs. undefined: all. */
+  labelEpochs?: number;
   topK: number;
   quant: "u8" | "f16";
   temperature: number;
@@ -150,14 +152,14 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--select <how>",
-        "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), kmeans (pixel k-means over m per image)",
+        "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), hard (highest teacher CE of m per image among those classified correctly), kmeans (pixel k-means over m per image)",
       )
-        .choices(["random", "typical", "kmeans"])
+        .choices(["random", "typical", "hard", "kmeans"])
         .default("kmeans"),
     )
     .option(
       "--select-from <m>",
-      "recover, --select typical|kmeans: random real candidates per synthetic image",
+      "recover, --select typical|hard|kmeans: random real candidates per synthetic image",
       int("--select-from", 1),
       10,
     )
@@ -174,6 +176,11 @@ export function addRunOptions(cmd: Command): Command {
       "--epochs <n>",
       "relabel and evaluate: student epochs, one crop per image per epoch (default: 300, or more so that a student sees ≥ 150 000 crops: IPC 1 on 10 classes gets 15 000)",
       int("--epochs", 1),
+    )
+    .option(
+      "--label-epochs <n>",
+      "relabel and evaluate: distinct labelled epochs stored (label budget); student epoch e reuses the crops and labels of epoch e mod n (default: every student epoch)",
+      int("--label-epochs", 1),
     )
     .option("--top-k <n>", "relabel: classes kept per crop", int("--top-k", 1), 10)
     .addOption(new Option("--quant <q>", "relabel: probability quantisation").choices(["u8", "f16"]).default("u8"))

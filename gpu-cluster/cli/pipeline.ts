@@ -20,7 +20,7 @@ import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
 import { Classifier } from "../runtime/inference.ts";
 import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
-import { selectKMeans, selectTypical } from "../stages/select-real.ts";
+import { selectByTeacher, selectKMeans } from "../stages/select-real.ts";
 import { relabel } from "../stages/relabel.ts";
 import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
@@ -254,10 +254,10 @@ export class Pipeline {
     const candidates = randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed);
     if (m === 1) return candidates;
     this.log(
-      `recover: start from the ${o.select === "typical" ? "most typical" : "k-means representatives"} of ${m} real candidates per image`,
+      `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives" }[o.select]} of ${m} real candidates per image`,
     );
-    return o.select === "typical"
-      ? await selectTypical(teacher, this.teacherStats(), candidates, classes, o.ipc, m, this.compile)
+    return o.select === "typical" || o.select === "hard"
+      ? await selectByTeacher(o.select, teacher, this.teacherStats(), candidates, classes, o.ipc, m, this.compile)
       : selectKMeans(candidates, classes, o.ipc, m, o.seed);
   }
 
@@ -289,6 +289,11 @@ export class Pipeline {
     return this.o.epochs ?? defaultStudentEpochs(this.data.train.classes.length * this.o.ipc);
   }
 
+  /** Epochs the label tables hold: every student epoch, or --label-epochs of them, reused in turn. */
+  get labelEpochs(): number {
+    return Math.min(this.o.labelEpochs ?? Infinity, this.epochs);
+  }
+
   /** The label tables' run id: --run-id (a cluster run: the edge's id), else from the run folder's path. */
   runId(): string {
     return this.o.runId ?? `r${sha256(this.run.dir).slice(0, 12)}`;
@@ -296,7 +301,7 @@ export class Pipeline {
 
   relabelConfig(runId: string) {
     return {
-      epochs: this.epochs,
+      epochs: this.labelEpochs,
       k: this.o.topK,
       quant: this.o.quant,
       temperature: this.o.temperature,
@@ -354,7 +359,7 @@ export class Pipeline {
       images: set.count,
       resolution: set.size,
       relabel: {
-        epochs: this.epochs,
+        epochs: this.labelEpochs,
         cropsPerImage: 1,
         k: Math.min(this.o.topK, classes),
         quant: this.o.quant,
@@ -383,6 +388,7 @@ export class Pipeline {
     });
     const config = {
       students: o.students.map(studentCfg),
+      epochs: this.epochs,
       baselines: o.baselines,
       relabel: this.relabelConfig("baseline"),
       data: this.dataId(),
@@ -430,7 +436,11 @@ export class Pipeline {
         for (const arch of o.students) {
           const cfg = studentCfg(arch);
           const run = (set: ImageSet, labels: Parameters<typeof trainStudent>[1], label: string) =>
-            trainStudent(set, labels, schedule, this.epochs, K, cfg, val, stats, { ...this.compile, label });
+            trainStudent(set, labels, schedule, this.epochs, K, cfg, val, stats, {
+              ...this.compile,
+              label,
+              labelEpochs: this.labelEpochs,
+            });
           const distilled = await run(synthetic, { kind: "soft", table, temperature: o.temperature }, `${arch} ours`);
           const hard = randomSet
             ? await run(randomSet, { kind: "hard", labels: randomSet.labels }, `${arch} (a)`)
@@ -469,8 +479,8 @@ export class Pipeline {
           label_table: {
             file: "labels.dlt",
             bytes: table.length,
-            fp32_bytes: this.epochs * synthetic.count * K * 4,
-            epochs: this.epochs,
+            fp32_bytes: this.labelEpochs * synthetic.count * K * 4,
+            epochs: this.labelEpochs,
             top_k: Math.min(o.topK, K),
             quant: o.quant,
           },

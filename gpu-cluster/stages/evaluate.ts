@@ -57,8 +57,14 @@ export async function trainStudent(
   cfg: StudentConfig,
   val: Dataset,
   stats: ChannelStats,
-  o: CompileOptions & { progress?: StartProgress; label?: string } = {},
+  o: CompileOptions & {
+    progress?: StartProgress;
+    label?: string;
+    /** Epochs of crops and labels there are: student epoch e reuses epoch e mod labelEpochs (default: epochs). */
+    labelEpochs?: number;
+  } = {},
 ): Promise<StudentResult> {
+  const labelEpochs = Math.min(o.labelEpochs ?? epochs, epochs);
   const S = schedule.outputSize;
   const spec: ModelSpec = { arch: cfg.arch, classes, channels: set.channels, size: S, width: cfg.width };
   const params = new ParamStore(cfg.seed);
@@ -66,18 +72,19 @@ export async function trainStudent(
   if (
     table &&
     (table.header.images !== set.count ||
-      table.header.epochs < epochs ||
+      table.header.epochs < labelEpochs ||
       table.header.classes !== classes ||
       table.header.seed !== schedule.seed)
   ) {
     const h = table.header;
     throw new Error(
-      `label table (images ${h.images}, epochs ${h.epochs}, classes ${h.classes}, seed ${h.seed}) does not match the student run (images ${set.count}, epochs ${epochs}, classes ${classes}, seed ${schedule.seed}): relabel again`,
+      `label table (images ${h.images}, epochs ${h.epochs}, classes ${h.classes}, seed ${h.seed}) does not match the student run (images ${set.count}, epochs ${labelEpochs}, classes ${classes}, seed ${schedule.seed}): relabel again`,
     );
   }
   const N = set.count;
   /** Epoch e's batches: the schedule's crops of consecutive slots, with their labels. */
-  function* batches(e: number) {
+  function* batches(studentEpoch: number) {
+    const e = studentEpoch % labelEpochs;
     const order = batchOrder(schedule.seed, e, N);
     for (let s0 = 0; s0 < N; s0 += cfg.batch) {
       const slots = Array.from({ length: Math.min(cfg.batch, N - s0) }, (_, j) => s0 + j);

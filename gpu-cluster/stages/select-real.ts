@@ -3,6 +3,9 @@
 // - typical: each image keeps the candidate the teacher finds most typical of the class (lowest
 //   cross-entropy), in the spirit of RDED's realism score; candidates are grouped per image,
 //   not ranked per class, so that the chosen images stay about as diverse as a random draw.
+// - hard: each image keeps the candidate with the highest teacher cross-entropy that the teacher
+//   still classifies correctly: its soft labels carry more of the teacher's view of the other
+//   classes (the mirror image of typical, which measured worse than random).
 // - kmeans: per class, k-means (k = ipc) over all its candidates in pixel space and the
 //   candidate nearest each centre: representative and spread over the class's modes.
 import { Random, type ChannelStats } from "../data/index.ts";
@@ -15,7 +18,7 @@ export interface Selection extends ImageSet {
   chosen: number[];
 }
 
-export type SelectionKind = "random" | "typical" | "kmeans";
+export type SelectionKind = "random" | "typical" | "hard" | "kmeans";
 
 function gather(candidates: ImageSet, chosen: number[]): Selection {
   const per = candidates.channels * candidates.size * candidates.size;
@@ -28,7 +31,8 @@ function gather(candidates: ImageSet, chosen: number[]): Selection {
  * `candidates` holds K × ipc × m images in class blocks; synthetic image c·ipc + j chooses among
  * the class's candidates j, j + ipc, …, j + (m − 1)·ipc (so candidate 0 is (b)'s image j).
  */
-export async function selectTypical(
+export async function selectByTeacher(
+  kind: "typical" | "hard",
   teacher: Uint8Array,
   stats: ChannelStats,
   candidates: ImageSet,
@@ -38,10 +42,11 @@ export async function selectTypical(
   o: CompileOptions & { batch?: number } = {},
 ): Promise<Selection> {
   if (candidates.count !== classes * ipc * m)
-    throw new Error(`selectTypical: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
+    throw new Error(`selectByTeacher: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
   const per = candidates.channels * candidates.size * candidates.size;
   const plane = candidates.size * candidates.size;
   const loss = new Float64Array(candidates.count);
+  const correct = new Uint8Array(candidates.count);
   const clf = await Classifier.fromOnnx(teacher, o);
   const B = o.batch ?? 256;
   for (let s = 0; s < candidates.count; s += B) {
@@ -67,16 +72,22 @@ export async function selectTypical(
       let sum = 0;
       for (const v of row) sum += Math.exp(v - max);
       loss[s + i] = Math.log(sum) + max - row[target];
+      correct[s + i] = row[target] === max ? 1 : 0;
     }
   }
   await clf.release();
+  // typical: lowest loss; hard: highest loss among the correctly classified (any correct one beats a wrong one)
+  const better =
+    kind === "typical"
+      ? (a: number, b: number) => loss[a] < loss[b]
+      : (a: number, b: number) => (correct[a] !== correct[b] ? correct[a] > correct[b] : loss[a] > loss[b]);
   const chosen: number[] = [];
   for (let c = 0; c < classes; c++) {
     for (let j = 0; j < ipc; j++) {
       let best = c * ipc * m + j;
       for (let q = 1; q < m; q++) {
         const cand = c * ipc * m + j + q * ipc;
-        if (loss[cand] < loss[best]) best = cand;
+        if (better(cand, best)) best = cand;
       }
       chosen.push(best);
     }

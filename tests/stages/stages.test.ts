@@ -26,7 +26,7 @@ import { trainStudent } from "../../gpu-cluster/stages/evaluate.ts";
 import { cropBatch, type ImageSet } from "../../gpu-cluster/stages/crops.ts";
 import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
 import { randomRealSubset } from "../../gpu-cluster/stages/random-subset.ts";
-import { selectKMeans, selectTypical } from "../../gpu-cluster/stages/select-real.ts";
+import { selectByTeacher, selectKMeans } from "../../gpu-cluster/stages/select-real.ts";
 import { readTeacherFile, teacherDocString, zooTeacher } from "../../gpu-cluster/stages/teacher-file.ts";
 import { frozenTeacher } from "../../gpu-cluster/stages/teacher-graph.ts";
 import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
@@ -168,13 +168,11 @@ describe("recover", () => {
 });
 
 describe("selection of the real starting images", () => {
-  it("typical: each image is the lowest-CE of its candidates (candidate 0 = baseline b's image)", async () => {
+  it("typical / hard: each image is the lowest-CE / highest-CE correctly classified of its candidates", async () => {
     const ipc = 2,
       m = 4;
     const candidates = randomRealSubset(train, ipc * m, 5);
     const teacher = serializeModel(inferenceGraph(spec, params));
-    const s = await selectTypical(teacher, stats, candidates, 10, ipc, m, { threads: 2 });
-    expect(s.count).toBe(20);
     const logits = await (
       await Classifier.fromGraph(inferenceGraph(spec, params))
     ).logits(
@@ -184,21 +182,32 @@ describe("selection of the real starting images", () => {
         Float32Array.from(candidates.pixels, (v) => (v - stats.mean[0]) / stats.std[0]),
       ),
     );
+    const row = (i: number) => Array.from(logits.subarray(i * 10, i * 10 + 10));
+    const target = (i: number) => Math.floor(i / (ipc * m));
     const ce = (i: number) => {
-      const row = Array.from(logits.subarray(i * 10, i * 10 + 10));
-      const max = Math.max(...row);
-      return Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0)) + max - row[Math.floor(i / (ipc * m))];
+      const max = Math.max(...row(i));
+      return Math.log(row(i).reduce((a, v) => a + Math.exp(v - max), 0)) + max - row(i)[target(i)];
     };
-    s.chosen.forEach((pick, i) => {
-      const c = Math.floor(i / ipc),
-        j = i % ipc;
-      const group = Array.from({ length: m }, (_, q) => c * ipc * m + j + q * ipc);
-      expect(group).toContain(pick);
-      for (const g of group) expect(ce(pick)).toBeLessThanOrEqual(ce(g) + 1e-5);
-    });
-    expect(Array.from(s.pixels.subarray(784, 1568))).toEqual(
-      Array.from(candidates.pixels.subarray(s.chosen[1] * 784, (s.chosen[1] + 1) * 784)),
-    );
+    const correct = (i: number) => row(i)[target(i)] === Math.max(...row(i));
+    for (const kind of ["typical", "hard"] as const) {
+      const s = await selectByTeacher(kind, teacher, stats, candidates, 10, ipc, m, { threads: 2 });
+      expect(s.count).toBe(20);
+      s.chosen.forEach((pick, i) => {
+        const c = Math.floor(i / ipc),
+          j = i % ipc;
+        const group = Array.from({ length: m }, (_, q) => c * ipc * m + j + q * ipc);
+        expect(group).toContain(pick);
+        if (kind === "typical") for (const g of group) expect(ce(pick)).toBeLessThanOrEqual(ce(g) + 1e-5);
+        else {
+          if (group.some(correct)) expect(correct(pick)).toBe(true);
+          for (const g of group.filter((g) => correct(g) === correct(pick)))
+            expect(ce(pick)).toBeGreaterThanOrEqual(ce(g) - 1e-5);
+        }
+      });
+      expect(Array.from(s.pixels.subarray(784, 1568))).toEqual(
+        Array.from(candidates.pixels.subarray(s.chosen[1] * 784, (s.chosen[1] + 1) * 784)),
+      );
+    }
   });
 
   it("kmeans: one representative per mode of the class", () => {
@@ -305,6 +314,26 @@ describe("relabel", () => {
     expect(Buffer.from(a.table).equals(Buffer.from(b.table))).toBe(true);
     expect(Buffer.from(a.table).equals(Buffer.from(c.table))).toBe(false);
     expect(Array.from(batchOrder(7, 0, 30))).not.toEqual(Array.from(batchOrder(8, 0, 30)));
+  });
+
+  it("a label budget of P epochs serves a longer student run by reusing them; a table too short is refused", async () => {
+    const set = images();
+    const teacher = exportOnnx(spec, params);
+    const c = cfg(5); // 3 labelled epochs
+    const { table } = await relabel(teacher, stats, set, 10, c, quiet);
+    const labels = { kind: "soft" as const, table, temperature: 4 };
+    const student = { arch: "convnet-2", width: 4, batch: 15, lr: 0.003, weightDecay: 0.01, seed: 1 };
+    const val = subset(
+      train,
+      Array.from({ length: 20 }, (_, i) => 100 + i),
+    );
+    const run = (epochs: number, labelEpochs?: number) =>
+      trainStudent(set, labels, c.schedule, epochs, 10, student, val, stats, { ...quiet, labelEpochs });
+    await expect(run(6)).rejects.toThrow(/epochs 3.*does not match the student run.*epochs 6/);
+    const reused = await run(6, 3);
+    expect(reused.losses).toHaveLength(6); // one mean loss per epoch
+    // a budget at least as long as the run changes nothing
+    expect((await run(3, 5)).losses).toEqual((await run(3)).losses);
   });
 });
 
