@@ -3,7 +3,7 @@
 // tests). Bootstraps the first admin token; further tokens come from POST /v1/tokens.
 import { Command } from "commander";
 import { ROLES, type Role } from "../src/auth/claims.ts";
-import { issueToken } from "../src/auth/tokens.ts";
+import { issueToken, signingKeyProblem } from "../src/auth/tokens.ts";
 import { DEV_SIGNING_KEY } from "./dev-key.ts";
 
 const program = new Command()
@@ -16,6 +16,9 @@ const program = new Command()
     if (!(ROLES as readonly string[]).includes(role))
       program.error(`role must be one of ${ROLES.join(", ")}, got '${role}'`);
     const key = process.env.TOKEN_SIGNING_KEY ?? DEV_SIGNING_KEY;
+    // The edge refuses such a key at every request: refuse it here, before a token is handed out.
+    const problem = signingKeyProblem(key);
+    if (problem) program.error(`cannot sign: ${problem} (the edge uses the same key and would refuse it)`);
     try {
       const { token } = await issueToken(key, {
         role: role as Role,

@@ -8,6 +8,8 @@
 //   GET    /v1/runs/:run/status                any      images and shards published
 //   PUT    /v1/runs/:run/images/:index         worker   one PNG
 //   PUT    /v1/runs/:run/tables/:shard         worker   one label-table shard (streamed)
+//   POST   /v1/runs/:run/tables/:shard/quarantine admin take a bad shard out of service (audited)
+//   GET    /v1/runs/:run/log                   admin    the run's audit log
 //   GET    /v1/runs/:run/batches/:epoch/:batch trainer  crops + labels (+ pixels) of a batch
 import { Hono } from "hono";
 import { authenticate } from "./auth/middleware.ts";
@@ -15,6 +17,7 @@ import type { AppEnv } from "./env.ts";
 import { ApiError, errorBody } from "./errors.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { imageRoutes } from "./routes/images.ts";
+import { logRoutes } from "./routes/log.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { tableRoutes } from "./routes/tables.ts";
@@ -30,6 +33,7 @@ app.route("/v1/runs", statusRoutes);
 app.route("/v1/runs", imageRoutes);
 app.route("/v1/runs", tableRoutes);
 app.route("/v1/runs", batchRoutes);
+app.route("/v1/runs", logRoutes);
 
 app.notFound((c) =>
   c.json(

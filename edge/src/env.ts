@@ -1,5 +1,5 @@
 // The Worker's bindings (wrangler.toml) and the per-request variables routes read.
-import type { KVNamespace, R2Bucket } from "@cloudflare/workers-types/latest/index.ts";
+import type { DurableObjectNamespace, KVNamespace, R2Bucket } from "@cloudflare/workers-types/latest/index.ts";
 import type { TokenClaims } from "./auth/claims.ts";
 
 export interface Env {
@@ -7,6 +7,8 @@ export interface Env {
   BUCKET: R2Bucket;
   /** Revoked token ids (jti → expiry), so a leaked token can be cut off before it expires. */
   REVOKED: KVNamespace;
+  /** One RunPublisher per run: serialises publishing and quarantining its label-table shards. */
+  PUBLISHER: DurableObjectNamespace;
   /** HS256 key of the bearer tokens: `wrangler secret put TOKEN_SIGNING_KEY` in production. */
   TOKEN_SIGNING_KEY?: string;
 }

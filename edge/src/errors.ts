@@ -33,6 +33,8 @@ export type ErrorCode =
   | "TABLE_MISMATCH"
   | "IMAGE_INVALID"
   | "UPLOAD_ABORTED"
+  // 503: try again
+  | "UNAVAILABLE"
   // 500
   | "CONFIG"
   | "TABLE_CORRUPT"

@@ -1,4 +1,6 @@
 // Worker entry (wrangler.toml `main`).
 import { app } from "./app.ts";
 
+export { RunPublisher } from "./storage/run-publisher.ts";
+
 export default app;

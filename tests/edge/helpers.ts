@@ -159,3 +159,43 @@ export async function createRun(shape: RunShape, prefix?: string) {
   if (r.status !== 201) throw new Error(`create run: ${r.status} ${await r.text()}`);
   return { runId, m, admin, worker: await tokenFor("worker", [runId]), trainer: await tokenFor("trainer", [runId]) };
 }
+
+/** A body that sends `bytes` in 1 KiB chunks and stops after `pauseAt` bytes until released. */
+export function pausedBody(bytes: Uint8Array, pauseAt: number) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent >= pauseAt && sent < bytes.length) await released;
+      const end = Math.min(bytes.length, sent < pauseAt ? pauseAt : bytes.length, sent + 1024);
+      controller.enqueue(bytes.slice(sent, end));
+      sent = end;
+      if (sent >= bytes.length) controller.close();
+    },
+  });
+  return { stream, release, sent: () => sent };
+}
+
+/** A shard like tableFor's with other (still valid) soft labels: `salt` shifts the label stream. */
+export function otherTableFor(
+  m: RunManifest,
+  salt: number,
+  epochStart = 0,
+  epochCount = m.relabel.epochs - epochStart,
+) {
+  const w = new LabelTableWriter({
+    classes: m.dataset.classes,
+    images: m.images,
+    epochs: m.relabel.epochs,
+    epochStart,
+    epochCount,
+    cropsPerImage: m.relabel.cropsPerImage,
+    k: m.relabel.k,
+    quant: m.relabel.quant === "u8" ? QUANT_U8 : QUANT_F16,
+    seed: m.relabel.schedule.seed,
+    runId: m.runId,
+  });
+  for (let e = epochStart; e < epochStart + epochCount; e++) w.addEpoch(e, epochProbs(m, e + salt));
+  return w.finish();
+}

@@ -9,7 +9,9 @@ import { signingKey, verifyBearer } from "./tokens.ts";
 import { isRevoked } from "./revocation.ts";
 
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const claims = await verifyBearer(signingKey(c.env.TOKEN_SIGNING_KEY), c.req.header("authorization"));
+  // The key first: a service without a usable key refuses every request the same way.
+  const key = signingKey(c.env.TOKEN_SIGNING_KEY);
+  const claims = await verifyBearer(key, c.req.header("authorization"));
   if (await isRevoked(c.env.REVOKED, claims.jti))
     throw new ApiError(401, "TOKEN_REVOKED", "the token was revoked: ask an admin for a new one");
   c.set("claims", claims);

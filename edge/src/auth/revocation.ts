@@ -5,6 +5,7 @@
 import type { KVNamespace } from "@cloudflare/workers-types/latest/index.ts";
 import { BoundedCache } from "../storage/bounded-cache.ts";
 import { MAX_TTL_SECONDS } from "./claims.ts";
+import { CLOCK_SKEW_SECONDS } from "./tokens.ts";
 
 const key = (jti: string) => `revoked/${jti}`;
 const MEMO_MS = 10_000;
@@ -19,6 +20,8 @@ export async function isRevoked(kv: KVNamespace, jti: string): Promise<boolean> 
 }
 
 export async function revoke(kv: KVNamespace, jti: string): Promise<void> {
-  await kv.put(key(jti), new Date().toISOString(), { expirationTtl: MAX_TTL_SECONDS });
+  // A token lives at most MAX_TTL_SECONDS from an iat at most CLOCK_SKEW_SECONDS ahead, and is
+  // accepted CLOCK_SKEW_SECONDS past its exp: the record outlives every token it can match.
+  await kv.put(key(jti), new Date().toISOString(), { expirationTtl: MAX_TTL_SECONDS + 3 * CLOCK_SKEW_SECONDS });
   notRevokedUntil.delete(jti);
 }

@@ -15,7 +15,7 @@ import { ApiError } from "../errors.ts";
 import { parseFlag, parseIntParam, parseRunId } from "../params.ts";
 import { BoundedCache } from "../storage/bounded-cache.ts";
 import { loadManifest } from "../storage/runs.ts";
-import { shardForEpoch } from "../storage/shards.ts";
+import { invalidateShards, shardForEpoch } from "../storage/shards.ts";
 
 export const MAX_BATCH = 4096;
 /** Largest pixel section one response may carry. */
@@ -61,10 +61,19 @@ export const batchRoutes = new Hono<AppEnv>().get("/:run/batches/:epoch/:batch",
   const firstSlot = batch * size;
   const slots = Math.min(size, m.images - firstSlot);
   const n = slots * cpi;
-  const shard = await shardForEpoch(c.env.BUCKET, run, epoch);
-  const range = batchRange(shard.header, epoch, firstSlot, slots);
-  const obj = await c.env.BUCKET.get(shard.key, { range });
-  if (!obj) throw new ApiError(404, "TABLE_NOT_FOUND", `shard ${shard.shard} of run ${run} disappeared`);
+  // The read is conditional on the listed object's etag: a shard quarantined (and perhaps
+  // replaced) since this isolate listed it is never read with the old header; list again once.
+  let shard = await shardForEpoch(c.env.BUCKET, run, epoch);
+  let range = batchRange(shard.header, epoch, firstSlot, slots);
+  let obj = await c.env.BUCKET.get(shard.key, { range, onlyIf: { etagMatches: shard.etag } });
+  if (!obj || !("body" in obj)) {
+    invalidateShards(run);
+    shard = await shardForEpoch(c.env.BUCKET, run, epoch);
+    range = batchRange(shard.header, epoch, firstSlot, slots);
+    obj = await c.env.BUCKET.get(shard.key, { range, onlyIf: { etagMatches: shard.etag } });
+    if (!obj || !("body" in obj))
+      throw new ApiError(503, "UNAVAILABLE", `shard ${shard.shard} of run ${run} is being replaced: try again`);
+  }
   const bytes = new Uint8Array(await obj.arrayBuffer());
   let records;
   try {

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { MAX_TTL_SECONDS, ROLES } from "../auth/claims.ts";
 import { requireRole } from "../auth/middleware.ts";
 import { revoke } from "../auth/revocation.ts";
-import { issueToken, signingKey } from "../auth/tokens.ts";
+import { issueToken } from "../auth/tokens.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { RUN_ID } from "../params.ts";
@@ -47,7 +47,7 @@ export const tokenRoutes = new Hono<AppEnv>()
         'admin tokens take runs "*"; worker and trainer tokens take a list of run ids',
       );
     }
-    const { token, claims } = await issueToken(signingKey(c.env.TOKEN_SIGNING_KEY), req);
+    const { token, claims } = await issueToken(c.env.TOKEN_SIGNING_KEY, req);
     return c.json({ token, claims }, 201);
   })
   .delete("/:jti", async (c) => {

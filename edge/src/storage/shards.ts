@@ -15,6 +15,8 @@ export interface ShardInfo {
   key: string;
   bytes: number;
   sha256: string;
+  /** R2 etag of the object listed: reads are made conditional on it, so a replaced shard is never mixed with this header. */
+  etag: string;
   header: LabelTableHeader;
 }
 
@@ -62,6 +64,7 @@ export async function listShards(bucket: R2Bucket, run: RunId): Promise<ShardInf
         key: o.key,
         bytes: o.size,
         sha256: meta.sha256,
+        etag: o.etag,
         header: decodeHeader(decodeBase64(meta.header)),
       });
     }
