@@ -1,7 +1,10 @@
 // Top-1 accuracy of a classifier on a real dataset (the val set every result is reported on).
 import { tensor } from "../graph/builder.ts";
 import type { TensorData } from "../graph/types.ts";
-import { makeBatch, type ChannelStats, type Dataset } from "../data/index.ts";
+// Not data/index.ts: that also exports the file loaders (node:fs), and the browser trainer runs this.
+import { makeBatch } from "../data/augment.ts";
+import type { ChannelStats } from "../data/stats.ts";
+import type { Dataset } from "../data/dataset.ts";
 
 export type Predict = (x: TensorData) => Promise<Float32Array>;
 

@@ -20,7 +20,8 @@ export interface TrainStepOptions extends CompileOptions {
 
 /** One training step per `run`: feeds x [N,C,H,W] and targets [N,K] (one-hot or soft probabilities). */
 export class ClassifierTrainer {
-  private stepCount = 0;
+  /** Steps run: the optimiser's step counter (a trainer resumed from a checkpoint sets it). */
+  stepCount = 0;
 
   private constructor(
     readonly program: Program,

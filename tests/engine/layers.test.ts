@@ -17,6 +17,8 @@ const TREES = [
   "wasm-tools/node",
   "wasm-tools/inspector",
   "wasm-tools/build.ts",
+  "web-trainer/page",
+  "web-trainer/build.ts",
 ];
 
 /** Each layer and the layers it may import (itself always). A file belongs to the longest matching prefix. */
@@ -39,7 +41,25 @@ const MAY_IMPORT: Record<string, string[]> = {
     "gpu-cluster/io",
     "shared",
   ],
-  "gpu-cluster/cli": ["gpu-cluster", "shared", "wasm-tools/src", "wasm-tools/node"],
+  // training from the edge's stream: pure, run by the Node client and the browser page alike
+  "gpu-cluster/stream": [
+    "gpu-cluster/graph",
+    "gpu-cluster/autodiff",
+    "gpu-cluster/models",
+    "gpu-cluster/runtime",
+    "gpu-cluster/training",
+    "gpu-cluster/data",
+    "gpu-cluster/stages",
+    "shared",
+  ],
+  "gpu-cluster/cli": [
+    "gpu-cluster",
+    "shared",
+    "wasm-tools/src",
+    "wasm-tools/node",
+    "edge/client",
+    "web-trainer/build.ts",
+  ],
   // pure formats, run by the Worker, the browser page and Node alike
   shared: [],
   // the Worker and its client only meet in shared/ (the wire formats)
@@ -51,10 +71,21 @@ const MAY_IMPORT: Record<string, string[]> = {
   "wasm-tools/inspector": ["wasm-tools/src", "shared"],
   "wasm-tools/node": ["wasm-tools/src", "shared"],
   "wasm-tools/build.ts": ["wasm-tools/node"],
+  // the browser trainer page and its bundler
+  "web-trainer/page": ["gpu-cluster/stream", "gpu-cluster/runtime", "edge/client", "shared"],
+  "web-trainer/build.ts": [],
 };
 
 /** Layers that run outside Node (Workers, browsers): no node: built-ins. */
-const NO_NODE_BUILTINS = ["shared", "edge/src", "edge/client", "wasm-tools/src", "wasm-tools/inspector"];
+const NO_NODE_BUILTINS = [
+  "shared",
+  "edge/src",
+  "edge/client",
+  "wasm-tools/src",
+  "wasm-tools/inspector",
+  "gpu-cluster/stream",
+  "web-trainer/page",
+];
 
 /** npm packages only some files may import (longest-prefix match on the file path). */
 const PACKAGE_ONLY_IN: Record<string, string[]> = {
@@ -63,7 +94,7 @@ const PACKAGE_ONLY_IN: Record<string, string[]> = {
   "onnxruntime-web": ["gpu-cluster/runtime"],
   "cli-progress": ["gpu-cluster/cli"],
   assemblyscript: ["wasm-tools/build.ts"],
-  esbuild: ["wasm-tools/build.ts"],
+  esbuild: ["wasm-tools/build.ts", "web-trainer/build.ts"],
 };
 
 interface Import {

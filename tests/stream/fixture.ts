@@ -1,0 +1,200 @@
+// What the training-client tests share: a small image-folder dataset, a real distilled run of
+// it (`distill run`, tiny settings), `wrangler dev` started on a free port with its own local
+// R2/KV, the run uploaded to it, and tokens signed with the development key.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writePng } from "../../gpu-cluster/io/png.ts";
+import { Random } from "../../gpu-cluster/data/index.ts";
+import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
+import { issueToken } from "../../edge/src/auth/tokens.ts";
+import type { Role } from "../../edge/src/auth/claims.ts";
+import { DEV_SIGNING_KEY } from "../../edge/scripts/dev-key.ts";
+
+export const ROOT = process.cwd();
+const tsx = join(ROOT, "node_modules", ".bin", "tsx");
+
+/** 4 classes of 16 × 16 gray images, a faint square in quadrant c under heavy noise; train/ 24 and val/ 100 per class. */
+export function makeQuadrants(dir: string, seed = 5): void {
+  rmSync(dir, { recursive: true, force: true });
+  const rng = new Random(seed);
+  for (const [split, n] of [
+    ["train", 24],
+    ["val", 100],
+  ] as const)
+    for (let c = 0; c < 4; c++) {
+      mkdirSync(join(dir, split, `class${c}`), { recursive: true });
+      for (let i = 0; i < n; i++) {
+        const px = new Float32Array(256);
+        for (let y = 0; y < 16; y++)
+          for (let x = 0; x < 16; x++) {
+            const inside = y < 8 === c < 2 && x < 8 === (c % 2 === 0);
+            px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.65 : 0.35) + 0.25 * rng.normal()));
+          }
+        writePng(join(dir, split, `class${c}`, `${i}.png`), { data: px, channels: 1, height: 16, width: 16 });
+      }
+    }
+}
+
+/** The tiny student every client test trains (ConvNet-2, width 8, batch 8), as `distill evaluate` flags and as `distill train` flags. */
+export const STUDENT = [
+  "--students",
+  "convnet-2",
+  "--student-width",
+  "8",
+  "--student-batch",
+  "8",
+  "--student-lr",
+  "0.01",
+];
+export const TRAIN_STUDENT = [
+  "--student",
+  "convnet-2",
+  "--student-width",
+  "8",
+  "--student-batch",
+  "8",
+  "--student-lr",
+  "0.01",
+];
+
+export function distill(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, FORCE_COLOR: "0", ...env },
+  });
+}
+
+/** `distill run` (squeeze, recover, relabel, evaluate without baselines) on the quadrants: IPC 4, 24 relabel epochs. */
+export function makeRun(data: string, out: string): RunManifest {
+  const r = distill([
+    "run",
+    "--data",
+    data,
+    "--out",
+    out,
+    "--ipc",
+    "4",
+    "--seed",
+    "3",
+    "--teacher-arch",
+    "convnet-2",
+    "--teacher-width",
+    "8",
+    "--teacher-epochs",
+    "4",
+    "--iterations",
+    "20",
+    "--recover-batch",
+    "8",
+    "--epochs",
+    "24",
+    ...STUDENT,
+    "--no-baselines",
+    "--threads",
+    "1",
+    "--quiet",
+  ]);
+  if (r.status !== 0) throw new Error(`distill run failed:\n${r.stderr}`);
+  return parseManifest(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Edge {
+  url: string;
+  stop(): void;
+}
+
+/** `wrangler dev` (local workerd, R2 and KV under `persist`, the dev signing key) on a free port. */
+export async function startEdge(persist: string): Promise<Edge> {
+  rmSync(persist, { recursive: true, force: true });
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+      "dev",
+      "--local",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(await freePort()),
+      "--persist-to",
+      persist,
+      "--var",
+      `TOKEN_SIGNING_KEY:${DEV_SIGNING_KEY}`,
+      "--log-level",
+      "warn",
+      "--show-interactive-dev-session=false",
+    ],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+    },
+  );
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const stop = () => {
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+  };
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`wrangler dev did not answer within 120 s:\n${output}`));
+    }, 120_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`wrangler dev exited with ${code}:\n${output}`));
+    });
+    const poll = async () => {
+      try {
+        await fetch(`${url}/`);
+        clearTimeout(timer);
+        return resolve();
+      } catch {
+        setTimeout(poll, 300);
+      }
+    };
+    poll();
+  });
+  return { url, stop };
+}
+
+export async function token(role: Role, runs: string[] | "*", ttlSeconds = 3600): Promise<string> {
+  return (await issueToken(DEV_SIGNING_KEY, { role, runs, ttlSeconds })).token;
+}
+
+/** Creates the run on the edge and uploads its images and label table (edge/scripts/upload-run.ts). */
+export async function uploadRun(edge: Edge, runDir: string, m: RunManifest): Promise<void> {
+  const admin = await token("admin", "*");
+  const worker = await token("worker", [m.runId]);
+  const r = spawnSync(
+    tsx,
+    ["edge/scripts/upload-run.ts", runDir, "--url", edge.url, "--worker", worker, "--admin", admin],
+    { cwd: ROOT, encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(`upload-run failed:\n${r.stdout}\n${r.stderr}`);
+  if (!existsSync(join(runDir, "labels.dlt"))) throw new Error("the run has no labels.dlt");
+}
