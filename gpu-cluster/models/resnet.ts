@@ -1,4 +1,4 @@
-// ResNet-18 and ResNet-50 in torchvision's layout and parameter names (conv1, bn1,
+// ResNet-18, -50 and -101 in torchvision's layout and parameter names (conv1, bn1,
 // layer1.0.conv1, ..., layerN.0.downsample.{0,1}, fc), so that torchvision checkpoints exported
 // to ONNX line up with ours. Two stems: ImageNet (7×7/2 conv + 3×3/2 max-pool, for 224 px)
 // and small-image (3×3/1 conv, no pool, for 28–64 px as in SRe2L's CIFAR/Tiny variants).
@@ -62,3 +62,5 @@ export const resNet18 = (m: ModelBuilder, x: Value, o: ResNetOptions): Value =>
   resNet(m, x, o, basicBlock, [2, 2, 2, 2]);
 export const resNet50 = (m: ModelBuilder, x: Value, o: ResNetOptions): Value =>
   resNet(m, x, o, bottleneck, [3, 4, 6, 3]);
+export const resNet101 = (m: ModelBuilder, x: Value, o: ResNetOptions): Value =>
+  resNet(m, x, o, bottleneck, [3, 4, 23, 3]);

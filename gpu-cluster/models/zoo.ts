@@ -2,15 +2,18 @@
 import type { Value } from "../graph/types.ts";
 import type { ModelBuilder } from "./layers.ts";
 import { convNet } from "./convnet.ts";
-import { resNet18, resNet50, type Stem } from "./resnet.ts";
+import { resNet101, resNet18, resNet50, type Stem } from "./resnet.ts";
+import { vit } from "./vit.ts";
 
 export interface ModelSpec {
   arch: string;
   classes: number;
   channels: number;
   size: number;
-  /** Overrides the first-stage width (tests use small widths). */
+  /** Overrides the first-stage width (ViT: the embedding width; tests use small widths). */
   width?: number;
+  /** ViT only: overrides the number of transformer blocks (tests use fewer). */
+  depth?: number;
 }
 
 export const ARCHITECTURES = [
@@ -21,6 +24,9 @@ export const ARCHITECTURES = [
   "convnet-5",
   "resnet18",
   "resnet50",
+  "resnet101",
+  "vit-tiny",
+  "bn-vit-tiny",
 ] as const;
 
 /** ImageNet stem from 128 px up; the small-image stem below. */
@@ -38,5 +44,11 @@ export function buildModel(m: ModelBuilder, x: Value, spec: ModelSpec): Value {
     return resNet18(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });
   if (spec.arch === "resnet50")
     return resNet50(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });
+  if (spec.arch === "resnet101")
+    return resNet101(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });
+  if (spec.arch === "vit-tiny" || spec.arch === "bn-vit-tiny") {
+    const norm = spec.arch === "vit-tiny" ? "layer" : "batch";
+    return vit(m, x, { ...spec, norm, width: spec.width, depth: spec.depth });
+  }
   throw new Error(`unknown architecture '${spec.arch}': choose one of ${ARCHITECTURES.join(", ")}`);
 }

@@ -64,15 +64,22 @@ export function recoverObjective(
 ): RecoverObjective {
   const t = frozenTeacher(b, x, teacher);
   if (t.batchNorms.length === 0)
-    throw new Error(noBatchNormMessage(teacher.kind === "onnx" ? teacher.file : teacher.spec.arch));
+    throw new Error(
+      teacher.kind === "onnx"
+        ? noBatchNormMessage(teacher.file)
+        : `${teacher.spec.arch} has no BatchNormalization layer; recover matches BN statistics and needs at least one: ` +
+            `use a BN architecture as the teacher (vit-tiny's is bn-vit-tiny)`,
+    );
   const ce = crossEntropy(b, t.logits, targets);
   const bn = b.scope("bn_statistics", () => {
     let total: Value | null = null;
     t.batchNorms.forEach((rec, l) => {
       const v = rec.input;
-      const mean = b.reduceMean(v, [0, 2, 3], true);
+      // Every axis but the channels: batch and space (CNN), batch and tokens (BN-ViT's [N, D, T]).
+      const axes = [0, ...[...Array(v.shape.length - 2).keys()].map((a) => a + 2)];
+      const mean = b.reduceMean(v, axes, true);
       const centred = b.sub(v, mean);
-      const variance = b.reduceMean(b.mul(centred, centred), [0, 2, 3], false);
+      const variance = b.reduceMean(b.mul(centred, centred), axes, false);
       const dMean = b.sub(b.reshape(mean, [-1]), rec.runningMean);
       const dVar = b.sub(variance, rec.runningVar);
       const term = b.scale(b.add(l2Norm(b, dMean), l2Norm(b, dVar)), l === 0 ? cfg.firstBnMultiplier : 1);
