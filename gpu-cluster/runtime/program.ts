@@ -8,7 +8,7 @@ import type { Graph } from "../graph/graph.ts";
 import type { TensorData } from "../graph/types.ts";
 import type { StateBinding } from "../graph/state-binding.ts";
 import { serializeModel } from "../graph/onnx-serialize.ts";
-import { lowerTrainingBatchNorm } from "../graph/lower-batchnorm.ts";
+import { lowerForWebGpu } from "../graph/webgpu-lowering.ts";
 import { backendOf } from "./default-backend.ts";
 import type { OrtBackend, SessionOptions } from "./ort-backend.ts";
 import { fromOrt, toOrt } from "./tensors.ts";
@@ -45,8 +45,8 @@ export class Program {
       if (!graph.outputs.includes(s.output)) graph.outputs.push(s.output);
       if (!graph.inputs.includes(s.input)) throw new Error(`state input '${s.input.name}' is not a graph input`);
     }
-    // WebGPU has no training-mode BatchNormalization kernel: batch statistics as plain ops there.
-    if (opts.ep === "webgpu") lowerTrainingBatchNorm(graph);
+    // Ops WebGPU lacks (training-mode BatchNormalization, LogSoftmax) as ops it has.
+    if (opts.ep === "webgpu") lowerForWebGpu(graph);
     const model = serializeModel(graph);
     const backend = await backendOf(opts);
     const session = await backend.openSession(model, opts);

@@ -1,11 +1,11 @@
-// Training-mode BatchNormalization lowered to plain ops (gpu-cluster/graph/lower-batchnorm.ts,
-// what a WebGPU program runs) against ORT's own BatchNormalization kernel on the CPU EP: the
-// normalised output, both running statistics, and the gradients autodiff built from the BN
-// node, for NCHW, tokens (N, D, T) and a plain [N, C] batch, random shapes and momenta.
+// The WebGPU rewrites (gpu-cluster/graph/webgpu-lowering.ts) against ORT's own kernels on the
+// CPU EP: training-mode BatchNormalization (normalised output, both running statistics, and the
+// gradients autodiff built from the BN node; NCHW, tokens [N, D, T], a plain [N, C] batch, 5-D)
+// and LogSoftmax (values and gradient, on any axis, with large logits).
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../gpu-cluster/graph/builder.ts";
-import { lowerTrainingBatchNorm } from "../../gpu-cluster/graph/lower-batchnorm.ts";
+import { lowerForWebGpu } from "../../gpu-cluster/graph/webgpu-lowering.ts";
 import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
 import { gradients } from "../../gpu-cluster/autodiff/gradients.ts";
 import { randn } from "./gradcheck.ts";
@@ -37,7 +37,7 @@ async function run(shape: number[], momentum: number, lower: boolean, seed: numb
     [dBias, "dbias"],
   ] as const)
     b.output(v, n);
-  const lowered = lower ? lowerTrainingBatchNorm(b.graph) : 0;
+  const lowered = lower ? (lowerForWebGpu(b.graph).BatchNormalization ?? 0) : 0;
   const ops = new Set(b.graph.nodes.map((n) => n.op));
   const session = await ort.InferenceSession.create(serializeModel(b.graph));
   const n = shape.reduce((p, d) => p * d, 1);
@@ -91,4 +91,38 @@ describe("training-mode BatchNormalization lowered to plain ops", () => {
         expect(maxRel(low.out[k], ref.out[k]), k).toBeLessThan(1e-5);
     });
   });
+});
+
+describe("LogSoftmax lowered to plain ops", () => {
+  for (const [shape, axis] of [
+    [[4, 10], -1],
+    [[3, 5, 4], 1],
+  ] as const) {
+    it(`[${shape}] axis ${axis}: values and gradient match ORT's LogSoftmax`, async () => {
+      const result = async (lower: boolean) => {
+        const b = new GraphBuilder("logsoftmax");
+        const x = b.input("x", "float32", [...shape]);
+        const y = b.logSoftmax(x, axis);
+        const w = b.input("w", "float32", [...shape]);
+        const [dx] = gradients(b, b.reduceSum(b.mul(y, w), [...shape.keys()], false), [x]);
+        b.output(y, "y");
+        b.output(dx, "dx");
+        const lowered = lower ? lowerForWebGpu(b.graph) : {};
+        expect(b.graph.nodes.some((n) => n.op === "LogSoftmax")).toBe(!lower);
+        const session = await ort.InferenceSession.create(serializeModel(b.graph));
+        const n = shape.reduce((p: number, d: number) => p * d, 1);
+        // logits of magnitude up to ~60: without the max shift, Σ exp would lose all precision
+        const out = await session.run({
+          x: new ort.Tensor("float32", Float32Array.from(randn(n, 3).map((v) => 20 * v)), [...shape]),
+          w: new ort.Tensor("float32", Float32Array.from(randn(n, 4)), [...shape]),
+        });
+        await session.release();
+        return { out, lowered };
+      };
+      const ref = await result(false);
+      const low = await result(true);
+      expect(low.lowered).toEqual({ LogSoftmax: 1 });
+      for (const k of ["y", "dx"]) expect(maxRel(low.out[k], ref.out[k]), k).toBeLessThan(1e-5);
+    });
+  }
 });

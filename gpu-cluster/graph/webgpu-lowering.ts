@@ -1,28 +1,37 @@
-// Training-mode BatchNormalization as plain ops (ReduceMean, Sub, Mul, Sqrt, …), for execution
-// providers without a training-mode BN kernel: ORT's WebGPU EP refuses one ("BatchNormalization
-// trainingMode is not supported yet", onnxruntime-node and -web 1.30). The node is replaced where
-// it stands, its outputs keep their values, so every consumer (and the backward pass that autodiff
-// built from the BN node, which already is plain ops) is untouched. Same numbers as ONNX's
-// definition: population batch variance, running = input·momentum + batch·(1 − momentum).
+// Rewrites for ORT's WebGPU EP (onnxruntime-node and -web 1.30), applied to a finished graph
+// (after autodiff) so that every node has a WebGPU kernel:
+// - training-mode BatchNormalization, which WebGPU refuses ("trainingMode is not supported yet"),
+//   as plain ops; same numbers as ONNX's definition: population batch variance, running =
+//   input·momentum + batch·(1 − momentum);
+// - LogSoftmax, which it leaves to the CPU EP, as x − max − log Σ exp(x − max).
+// A node is replaced where it stands and its outputs keep their values, so every consumer (and
+// the backward pass autodiff built from the original node, already plain ops) is untouched.
 import { GraphBuilder } from "./builder.ts";
 import type { Graph } from "./graph.ts";
 import type { Node, Value } from "./types.ts";
 
-const isTrainingBatchNorm = (n: Node) => n.op === "BatchNormalization" && n.attrs.training_mode?.value === 1;
+type Lowering = (b: GraphBuilder, node: Node) => Value[] | null;
 
-/** Replaces every training-mode BatchNormalization of `graph` in place; returns how many. */
-export function lowerTrainingBatchNorm(graph: Graph): number {
-  let lowered = 0;
+const LOWERINGS: Record<string, Lowering> = {
+  BatchNormalization: (b, node) => (node.attrs.training_mode?.value === 1 ? plainBatchNorm(b, node) : null),
+  LogSoftmax: (b, node) => plainLogSoftmax(b, node),
+};
+
+/** Rewrites `graph` in place for the WebGPU EP; returns how many nodes of each op were replaced. */
+export function lowerForWebGpu(graph: Graph): Record<string, number> {
+  const lowered: Record<string, number> = {};
   for (let i = 0; i < graph.nodes.length; i++) {
     const node = graph.nodes[i];
-    if (!isTrainingBatchNorm(node)) continue;
+    const lowering = LOWERINGS[node.op];
+    if (!lowering) continue;
     const before = graph.nodes.length;
-    const replacement = plainBatchNorm(new GraphBuilder(graph.name, graph), node);
+    const replacement = lowering(new GraphBuilder(graph.name, graph), node);
+    if (!replacement) continue;
     const added = graph.nodes.splice(before);
     node.outputs.forEach((orig, k) => adopt(replacement[k], orig));
     graph.nodes.splice(i, 1, ...added);
     i += added.length - 1;
-    lowered++;
+    lowered[node.op] = (lowered[node.op] ?? 0) + 1;
   }
   return lowered;
 }
@@ -53,5 +62,14 @@ function plainBatchNorm(b: GraphBuilder, node: Node): Value[] {
     if (node.outputs.length > 1) outs.push(running(mean, mu));
     if (node.outputs.length > 2) outs.push(running(variance, batchVar));
     return outs;
+  });
+}
+
+function plainLogSoftmax(b: GraphBuilder, node: Node): Value[] {
+  const x = node.inputs[0]!;
+  const axis = (node.attrs.axis?.value as number | undefined) ?? -1;
+  return b.scope(`${node.name}/plain`, () => {
+    const shifted = b.sub(x, b.op1("ReduceMax", [x, b.ints([axis])], { keepdims: 1 }));
+    return [b.sub(shifted, b.log(b.reduceSum(b.exp(shifted), [axis])))];
   });
 }
