@@ -6,11 +6,27 @@ import { z } from "zod";
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,16}$/, "ids are 1–16 characters of A–Z, a–z, 0–9, '_' or '-'");
 const u32 = z.number().int().min(0).max(0xffffffff);
 const pos = z.number().int().positive();
+const text = (max: number) => z.string().min(1).max(max);
+
+/**
+ * Upper bounds of a run, so that no manifest can make a reader allocate or scan without limit
+ * (the edge's status and batch routes size arrays by images and epochs). Generous: ImageNet-21k
+ * at IPC 50 is 1.1 M images; the longest relabel schedule (IPC 1, 2 classes, ≥ 150 000 crops) is
+ * 75 000 epochs; 4096 px is 18× ImageNet's 224.
+ */
+export const MANIFEST_LIMITS = {
+  images: 2 ** 21,
+  epochs: 1_000_000,
+  classes: 65535,
+  side: 4096,
+  channels: 4,
+} as const;
+const side = pos.max(MANIFEST_LIMITS.side);
 
 export const cropScheduleSchema = z.object({
   seed: u32,
-  sourceSize: pos,
-  outputSize: pos,
+  sourceSize: side,
+  outputSize: side,
   scale: z
     .tuple([z.number().positive().max(1), z.number().positive().max(1)])
     .refine(([a, b]) => a <= b, "scale must be [lo, hi] with lo ≤ hi"),
@@ -29,20 +45,20 @@ export const runManifestSchema = z
   .object({
     version: z.literal(1),
     runId: id,
-    createdAt: z.string(),
+    createdAt: z.string().max(64),
     dataset: z.object({
-      name: z.string().min(1),
-      classes: z.number().int().min(1).max(65535),
-      channels: pos,
-      height: pos,
-      width: pos,
-      classNames: z.array(z.string()).optional(),
+      name: text(256),
+      classes: z.number().int().min(1).max(MANIFEST_LIMITS.classes),
+      channels: pos.max(MANIFEST_LIMITS.channels),
+      height: side,
+      width: side,
+      classNames: z.array(z.string().max(256)).max(MANIFEST_LIMITS.classes).optional(),
     }),
-    ipc: pos,
-    images: pos,
-    resolution: pos,
+    ipc: pos.max(MANIFEST_LIMITS.images),
+    images: pos.max(MANIFEST_LIMITS.images),
+    resolution: side,
     relabel: z.object({
-      epochs: pos,
+      epochs: pos.max(MANIFEST_LIMITS.epochs),
       cropsPerImage: z.number().int().min(1).max(65535),
       k: z.number().int().min(1).max(255),
       quant: z.enum(["u8", "f16"]),
@@ -52,8 +68,8 @@ export const runManifestSchema = z
     }),
     seeds: z.object({ run: u32, recover: u32.optional(), relabel: u32.optional() }),
     teacher: z.object({
-      id: z.string().min(1),
-      arch: z.string().min(1),
+      id: text(256),
+      arch: text(256),
       sha256: z
         .string()
         .regex(/^[0-9a-f]{64}$/)

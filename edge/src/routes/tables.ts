@@ -30,7 +30,7 @@ export const tableRoutes = new Hono<AppEnv>()
     requireRun(claims, run);
     const shard = parseIntParam("shard", c.req.param("shard"), 0, MAX_SHARD);
     const m = await loadManifest(c.env.BUCKET, run);
-    const { length, sha256 } = uploadHeaders(c, MAX_TABLE_BYTES);
+    const { length, sha256 } = uploadHeaders(c, MAX_TABLE_BYTES, "split the table into shards by epoch range");
     const bucket = c.env.BUCKET;
     const finalKey = keys.table(run, shard);
     const existing = await bucket.head(finalKey);

@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { ApiError } from "../errors.ts";
 
-export function uploadHeaders(c: Context, maxBytes: number): { length: number; sha256: string } {
+export function uploadHeaders(c: Context, maxBytes: number, fix: string): { length: number; sha256: string } {
   const sha256 = c.req.header("x-content-sha256")?.toLowerCase();
   if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) {
     throw new ApiError(
@@ -17,10 +17,6 @@ export function uploadHeaders(c: Context, maxBytes: number): { length: number; s
   const length = Number(raw);
   if (length < 1) throw new ApiError(400, "BAD_PARAM", "the body is empty");
   if (length > maxBytes)
-    throw new ApiError(
-      413,
-      "TOO_LARGE",
-      `the body is ${length} bytes; the limit here is ${maxBytes}: split the table into shards by epoch range`,
-    );
+    throw new ApiError(413, "TOO_LARGE", `the body is ${length} bytes; the limit here is ${maxBytes}: ${fix}`);
   return { length, sha256 };
 }
