@@ -7,8 +7,8 @@ import { addRunOptions, type CliOptions } from "./options.ts";
 import { Pipeline } from "./pipeline.ts";
 import { renderReportMarkdown } from "./report.ts";
 import { addInspectCommand } from "./inspect.ts";
-import { addContinualCommand } from "./continual.ts";
 import { addShardCommands } from "./cluster/shard-commands.ts";
+import { addClusterCommands } from "./cluster/cluster-commands.ts";
 
 const program = new Command("distill")
   .description("SRe2L dataset distillation (squeeze, recover, relabel, evaluate) on ONNX Runtime")
@@ -38,8 +38,8 @@ stageCommand("recover", "synthesise the images through the frozen teacher", ["re
 stageCommand("relabel", "soft labels of every crop of every epoch, into a label table", ["relabel"]);
 stageCommand("evaluate", "train students on the distilled set and the baselines; write the report", ["evaluate"]);
 addInspectCommand(program); // program.command("inspect"): label-table statistics and the inspector page
-addContinualCommand(program); // program.command("continual"): class-incremental learning from distilled sets
 addShardCommands(program); // program.command("shard"): the shard jobs of a cluster run
+addClusterCommands(program); // program.command("cluster"): submit to Slurm, dispatch launches from the edge
 
 try {
   await program.parseAsync(process.argv);

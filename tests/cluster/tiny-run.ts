@@ -40,3 +40,30 @@ export function distill(args: string[], env: NodeJS.ProcessEnv = {}) {
     env: { ...process.env, FORCE_COLOR: "0", ...env },
   });
 }
+
+/** The single-process reference: data, then squeeze, recover and relabel in `single` (about 10 s). */
+export function referenceRun(data: string, single: string): void {
+  writeQuadrants(data);
+  for (const stage of ["squeeze", "recover", "relabel"]) {
+    const r = distill([stage, ...tinyOptions(data, single)]);
+    if (r.status !== 0) throw new Error(`distill ${stage} failed: ${r.stderr}`);
+  }
+}
+
+/** The cluster plan of the tiny run (importing the reference's teacher: squeeze is a copy). */
+export function tinyPlan(data: string, teacher: string, run = "tiny0", recoverShards = 4, relabelShards = 3) {
+  const o = tinyOptions(data, "", run);
+  const keep = (flag: string) => [flag, o[o.indexOf(flag) + 1]];
+  return {
+    run,
+    ipc: 4,
+    options: [
+      ...["--teacher", teacher],
+      ...["--data", "--seed", "--iterations", "--recover-batch", "--select-from", "--epochs", "--threads"].flatMap(
+        keep,
+      ),
+    ],
+    recoverShards,
+    relabelShards,
+  };
+}
