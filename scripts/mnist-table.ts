@@ -73,8 +73,9 @@ const lines = [
 for (const ipc of o.ipc) {
   const rs = reports.filter((r) => r.ipc === ipc);
   for (const arch of Object.keys(rs[0].students)) {
-    const col = (k: "distilled" | "random_hard" | "random_soft") => rs.map((r) => r.students[arch][k]);
-    const gap = rs.map((r) => r.students[arch].distilled - r.students[arch].random_soft);
+    // NaN where a run skipped its baselines: the cell then says so rather than showing 0
+    const col = (k: "distilled" | "random_hard" | "random_soft") => rs.map((r) => r.students[arch][k] ?? NaN);
+    const gap = rs.map((r) => r.students[arch].distilled - (r.students[arch].random_soft ?? NaN));
     lines.push(
       `| ${ipc} | ${arch} | ${cell(col("distilled"))} | ${cell(col("random_hard"))} | ${cell(col("random_soft"))} | ` +
         `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}) | ${rs.map((r) => r.seed).join(", ")} |`,
@@ -121,7 +122,7 @@ mkdirSync(o.results, { recursive: true });
 const seriesOf = (k: "distilled" | "random_hard" | "random_soft", name: string) => ({
   name,
   points: o.ipc.map((ipc) => {
-    const xs = reports.filter((r) => r.ipc === ipc).map((r) => 100 * r.students[first][k]);
+    const xs = reports.filter((r) => r.ipc === ipc).map((r) => 100 * (r.students[first][k] ?? NaN));
     return { x: ipc, y: mean(xs), err: std(xs) };
   }),
 });

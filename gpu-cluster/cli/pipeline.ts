@@ -376,87 +376,140 @@ export class Pipeline {
     });
   }
 
-  async evaluate(): Promise<Report> {
+  private studentConfig(arch: string): StudentConfig {
     const o = this.o;
-    const studentCfg = (arch: string): StudentConfig => ({
-      arch,
-      width: o.studentWidth,
-      batch: o.studentBatch,
-      lr: o.studentLr,
-      weightDecay: 0.01,
-      seed: o.seed,
-    });
+    return { arch, width: o.studentWidth, batch: o.studentBatch, lr: o.studentLr, weightDecay: 0.01, seed: o.seed };
+  }
+
+  /** One student trained on `set` with `labels`, under the run's crop schedule and label budget. */
+  private async trainOne(
+    set: ImageSet,
+    labels: Parameters<typeof trainStudent>[1],
+    arch: string,
+    label: string,
+  ): Promise<number> {
+    const tf = this.teacher();
+    const r = await trainStudent(
+      set,
+      labels,
+      this.schedule(),
+      this.epochs,
+      tf.classes,
+      this.studentConfig(arch),
+      this.data.val,
+      this.teacherStats(),
+      { ...this.compile, label, labelEpochs: this.labelEpochs },
+    );
+    return r.accuracy;
+  }
+
+  /**
+   * Baselines (a) and (b) per student, in their own stage: they depend on the teacher, the data
+   * and the student recipe but not on the synthetic images, so ablations of recover reuse them.
+   */
+  private async baselines(): Promise<Record<string, { random_hard: number; random_soft: number }>> {
+    const o = this.o;
+    const file = join("baselines", "results.json");
     const config = {
-      students: o.students.map(studentCfg),
+      students: o.students.map((a) => this.studentConfig(a)),
       epochs: this.epochs,
-      baselines: o.baselines,
+      ipc: o.ipc,
+      seed: o.seed,
       relabel: this.relabelConfig("baseline"),
       data: this.dataId(),
     };
-    const outputs = ["report.json", "report.md"];
     await this.run.stage(
-      { name: "evaluate", config, inputs: ["teacher.onnx", "images.npy", "labels.dlt"], outputs, force: o.force },
+      {
+        name: "baselines",
+        config,
+        inputs: ["teacher.onnx"],
+        outputs: [file, join("baselines", "labels-random.dlt")],
+        force: o.force,
+      },
       async () => {
         const tf = this.teacher();
-        const stats = this.teacherStats();
-        const { train, val } = this.data;
-        const K = tf.classes;
-        if (val.classes.length !== K)
-          throw new Error(
-            `the teacher has ${K} classes but ${this.datasetName} has ${val.classes.length}: use a teacher trained on this data`,
+        const randomSet = randomRealSubset(this.data.train, o.ipc, o.seed);
+        const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, this.relabelConfig("baseline"), {
+          ...this.compile,
+          label: "relabel-b",
+        });
+        writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), r.table);
+        writeGridPng(
+          this.run.path("baselines", "grid-random.png"),
+          randomSet.pixels,
+          randomSet.count,
+          randomSet.channels,
+          randomSet.size,
+          randomSet.size,
+          o.ipc,
+        );
+        const results: Record<string, { random_hard: number; random_soft: number }> = {};
+        for (const arch of o.students) {
+          const random_hard = await this.trainOne(
+            randomSet,
+            { kind: "hard", labels: randomSet.labels },
+            arch,
+            `${arch} (a)`,
           );
-        const schedule = this.schedule();
+          const random_soft = await this.trainOne(
+            randomSet,
+            { kind: "soft", table: r.table, temperature: o.temperature },
+            arch,
+            `${arch} (b)`,
+          );
+          results[arch] = { random_hard, random_soft };
+          this.log(
+            `baselines: ${arch}: random hard ${(random_hard * 100).toFixed(2)} %, random soft ${(random_soft * 100).toFixed(2)} %`,
+          );
+        }
+        writeJsonAtomic(this.run.path(file), results);
+      },
+    );
+    return JSON.parse(readFileSync(this.run.path(file), "utf8"));
+  }
+
+  async evaluate(): Promise<Report> {
+    const o = this.o;
+    const { val } = this.data;
+    const K = this.teacher().classes;
+    if (val.classes.length !== K)
+      throw new Error(
+        `the teacher has ${K} classes but ${this.datasetName} has ${val.classes.length}: use a teacher trained on this data`,
+      );
+    const baselines = o.baselines ? await this.baselines() : undefined;
+    const config = {
+      students: o.students.map((a) => this.studentConfig(a)),
+      epochs: this.epochs,
+      labelEpochs: this.labelEpochs,
+      temperature: o.temperature,
+      baselines: o.baselines,
+      data: this.dataId(),
+    };
+    const inputs = ["teacher.onnx", "images.npy", "labels.dlt", ...(o.baselines ? ["baselines/results.json"] : [])];
+    await this.run.stage(
+      { name: "evaluate", config, inputs, outputs: ["report.json", "report.md"], force: o.force },
+      async () => {
+        const tf = this.teacher();
         const teacher = await Classifier.fromOnnx(tf.bytes, this.compile);
-        const teacherAccuracy = await topOneAccuracy((x) => teacher.logits(x), val, stats);
+        const teacherAccuracy = await topOneAccuracy((x) => teacher.logits(x), val, this.teacherStats());
         await teacher.release();
         this.log(`evaluate: teacher val top-1 ${(teacherAccuracy * 100).toFixed(2)} %`);
         const synthetic = this.synthetic();
         const table = new Uint8Array(readFileSync(this.run.path("labels.dlt")));
-        let randomSet: ReturnType<typeof randomRealSubset> | undefined;
-        let randomTable: Uint8Array | undefined;
-        if (o.baselines) {
-          randomSet = randomRealSubset(train, o.ipc, o.seed);
-          const r = await relabel(tf.bytes, stats, randomSet, K, this.relabelConfig("baseline"), {
-            ...this.compile,
-            label: "relabel-b",
-          });
-          randomTable = r.table;
-          writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), r.table);
-          writeGridPng(
-            this.run.path("baselines", "grid-random.png"),
-            randomSet.pixels,
-            randomSet.count,
-            randomSet.channels,
-            randomSet.size,
-            randomSet.size,
-            o.ipc,
-          );
-        }
         const students: Record<string, StudentResult> = {};
         for (const arch of o.students) {
-          const cfg = studentCfg(arch);
-          const run = (set: ImageSet, labels: Parameters<typeof trainStudent>[1], label: string) =>
-            trainStudent(set, labels, schedule, this.epochs, K, cfg, val, stats, {
-              ...this.compile,
-              label,
-              labelEpochs: this.labelEpochs,
-            });
-          const distilled = await run(synthetic, { kind: "soft", table, temperature: o.temperature }, `${arch} ours`);
-          const hard = randomSet
-            ? await run(randomSet, { kind: "hard", labels: randomSet.labels }, `${arch} (a)`)
-            : undefined;
-          const soft = randomSet
-            ? await run(randomSet, { kind: "soft", table: randomTable!, temperature: o.temperature }, `${arch} (b)`)
-            : undefined;
-          students[arch] = {
-            distilled: distilled.accuracy,
-            random_hard: hard?.accuracy ?? 0,
-            random_soft: soft?.accuracy ?? 0,
-          };
+          const distilled = await this.trainOne(
+            synthetic,
+            { kind: "soft", table, temperature: o.temperature },
+            arch,
+            `${arch} ours`,
+          );
+          students[arch] = { distilled, ...baselines?.[arch] };
+          const b = baselines?.[arch];
           this.log(
-            `evaluate: ${arch}: ours ${(distilled.accuracy * 100).toFixed(2)} %` +
-              (hard && soft
-                ? `, random hard ${(hard.accuracy * 100).toFixed(2)} %, random soft ${(soft.accuracy * 100).toFixed(2)} %`
+            `evaluate: ${arch}: ours ${(distilled * 100).toFixed(2)} %` +
+              (b
+                ? `, random hard ${(b.random_hard * 100).toFixed(2)} %, random soft ${(b.random_soft * 100).toFixed(2)} %`
                 : ""),
           );
         }
@@ -485,7 +538,9 @@ export class Pipeline {
             quant: o.quant,
           },
           image_bytes: { npy: statSync(this.run.path("images.npy")).size, png: pngBytes },
-          seconds: Object.fromEntries(["squeeze", "recover", "relabel"].map((s) => [s, this.run.stageSeconds(s) ?? 0])),
+          seconds: Object.fromEntries(
+            ["squeeze", "recover", "relabel", "baselines"].map((s) => [s, this.run.stageSeconds(s) ?? 0]),
+          ),
           ep: o.ep,
           created: new Date().toISOString(),
           command: this.command,

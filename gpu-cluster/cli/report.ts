@@ -9,10 +9,10 @@ const fraction = z.number().min(0).max(1);
 export const studentResultSchema = z.object({
   /** Trained on the recovered images with the label table's crops and soft labels. */
   distilled: fraction,
-  /** Baseline (a): a random real subset of the same IPC, hard labels. */
-  random_hard: fraction,
-  /** Baseline (b): the same random subset with the same soft relabelling. */
-  random_soft: fraction,
+  /** Baseline (a): a random real subset of the same IPC, hard labels (absent with --no-baselines). */
+  random_hard: fraction.optional(),
+  /** Baseline (b): the same random subset with the same soft relabelling (absent with --no-baselines). */
+  random_soft: fraction.optional(),
 });
 
 export const reportSchema = z.object({
@@ -82,9 +82,11 @@ export function renderReportMarkdown(r: Report): string {
   );
   lines.push("|---|---:|---:|---:|---:|");
   for (const [arch, s] of Object.entries(r.students)) {
-    const gap = (s.distilled - s.random_soft) * 100;
+    const maybe = (v: number | undefined) => (v === undefined ? "– (skipped)" : pct(v));
+    const gap = s.random_soft === undefined ? undefined : (s.distilled - s.random_soft) * 100;
     lines.push(
-      `| ${arch} | ${pct(s.distilled)} | ${pct(s.random_hard)} | ${pct(s.random_soft)} | ${gap >= 0 ? "+" : ""}${gap.toFixed(2)} pt |`,
+      `| ${arch} | ${pct(s.distilled)} | ${maybe(s.random_hard)} | ${maybe(s.random_soft)} | ` +
+        `${gap === undefined ? "–" : `${gap >= 0 ? "+" : ""}${gap.toFixed(2)} pt`} |`,
     );
   }
   lines.push("");

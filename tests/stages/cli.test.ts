@@ -112,6 +112,16 @@ describe("distill run", () => {
     const changed = distill(["run", ...tiny, "--top-k", "2"]);
     expect(changed.status, changed.stderr).toBe(0);
     expect(decodeLabelTable(new Uint8Array(readFileSync(join(out, "labels.dlt")))).header.k).toBe(2);
+    // A changed recover setting redoes recover onwards but keeps the baselines, which do not depend on the images.
+    const mtime = (f: string) => statSync(join(out, f)).mtimeMs;
+    const [baselines, images] = [mtime("baselines/results.json"), mtime("images.npy")];
+    const recovered = distill(["run", ...tiny, "--top-k", "2", "--recover-lr", "0.02"]);
+    expect(recovered.status, recovered.stderr).toBe(0);
+    expect(mtime("images.npy")).not.toBe(images);
+    expect(mtime("baselines/results.json")).toBe(baselines);
+    const kept = JSON.parse(readFileSync(join(out, "baselines/results.json"), "utf8"))["convnet-2"];
+    const rerun = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8"))).students["convnet-2"];
+    expect([rerun.random_hard, rerun.random_soft]).toEqual([kept.random_hard, kept.random_soft]);
   });
 
   it("stops on bad input with a message naming the problem", () => {

@@ -1,0 +1,140 @@
+// The label budget, measured: student accuracy against the bytes of soft labels stored, on one
+// distilled set (MNIST IPC 10 by default). The set is recovered once; each variant copies it and
+// reruns only relabel + evaluate (the run folder skips a stage whose config and inputs are
+// unchanged) with one of: top-k 1/2/3/5/10 × u8/f16 over every student epoch, and top-10 u8 with
+// fewer labelled epochs reused in turn (--label-epochs: LPLD-style label reuse).
+// Writes results/label-budget.{md,json,png}.
+// Usage: npm run results:label-budget [-- --ipc 10 --seed 0 --teacher T.onnx --out runs/label-budget -- <distill flags>]
+import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
+import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
+
+const program = new Command("label-budget")
+  .option("--ipc <n>", "images per class", (s) => Number(s), 10)
+  .option("--seed <s>", "seed of the run", (s) => Number(s), 0)
+  .option("--out <dir>", "folder of the teacher and the runs", "runs/label-budget")
+  .option("--results <dir>", "where the table goes", "results")
+  .option("--teacher <file.onnx>", "use this teacher instead of squeezing one (seed 0, defaults)")
+  .option("--top-k <list>", "top-k values of the full-schedule sweep", "1,2,3,5,10")
+  .option("--label-epochs <list>", "labelled epochs of the reuse sweep (fractions of the student's epochs)", "150,15")
+  .allowExcessArguments(true)
+  .parse();
+const o = program.opts<{
+  ipc: number;
+  seed: number;
+  out: string;
+  results: string;
+  teacher?: string;
+  topK: string;
+  labelEpochs: string;
+}>();
+const extra = program.args;
+const ints = (s: string) => s.split(",").map(Number);
+
+const distill = fileURLToPath(new URL("../gpu-cluster/cli/distill.ts", import.meta.url));
+function run(args: string[]): void {
+  console.error(`$ distill ${args.join(" ")}`);
+  execFileSync(process.execPath, [...process.execArgv, distill, ...args], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
+const teacher = o.teacher ?? join(o.out, "teacher", "teacher.onnx");
+if (!o.teacher) run(["squeeze", "--out", join(o.out, "teacher"), "--seed", "0", "--quiet"]);
+const common = ["--teacher", teacher, "--ipc", String(o.ipc), "--seed", String(o.seed), "--quiet", "--no-baselines"];
+
+// Recover once; every variant starts from a copy of this folder (its recover stage is then fresh).
+const base = join(o.out, "recovered");
+for (const stage of ["squeeze", "recover"]) run([stage, ...common, "--out", base, ...extra]);
+
+interface Variant {
+  topK: number;
+  quant: "u8" | "f16";
+  labelEpochs?: number;
+}
+const variants: Variant[] = [
+  ...ints(o.topK).flatMap((k) => (["u8", "f16"] as const).map((quant) => ({ topK: k, quant }))),
+  ...ints(o.labelEpochs).map((p) => ({ topK: 10, quant: "u8" as const, labelEpochs: p })),
+];
+const nameOf = (v: Variant) => `top${v.topK}-${v.quant}${v.labelEpochs ? `-e${v.labelEpochs}` : ""}`;
+
+const rows: { variant: Variant; report: Report }[] = [];
+for (const v of variants) {
+  const dir = join(o.out, nameOf(v));
+  if (!existsSync(join(dir, "stages.json"))) {
+    mkdirSync(dir, { recursive: true });
+    for (const f of ["teacher.onnx", "images.npy", "images", "recover.json", "stages.json", "grid.png"])
+      if (existsSync(join(base, f))) cpSync(join(base, f), join(dir, f), { recursive: true });
+  }
+  const flags = ["--top-k", String(v.topK), "--quant", v.quant];
+  if (v.labelEpochs) flags.push("--label-epochs", String(v.labelEpochs));
+  run(["run", ...common, "--out", dir, ...flags, ...extra]);
+  rows.push({ variant: v, report: parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))) });
+}
+
+const student = Object.keys(rows[0].report.students)[0];
+const table = rows.map(({ variant, report }) => {
+  const lt = report.label_table;
+  const crops = lt.epochs * report.images;
+  return {
+    ...variant,
+    labelEpochs: lt.epochs,
+    bytesPerCrop: lt.bytes / crops,
+    bytesPerImage: lt.bytes / report.images,
+    tableBytes: lt.bytes,
+    fp32Bytes: lt.fp32_bytes,
+    accuracy: report.students[student].distilled,
+  };
+});
+const full = table.find(
+  (r) => r.topK === 10 && r.quant === "f16" && r.labelEpochs === rows[0].report.label_table.epochs,
+);
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}`;
+const command = ["npm run results:label-budget --", ...process.argv.slice(2)].join(" ").replace(/ --$/, "");
+const kib = (b: number) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+const md = [
+  `# Label budget: MNIST IPC ${o.ipc}, ${student} student, seed ${o.seed}`,
+  "",
+  `One recovered set, relabelled and evaluated once per row (${rows[0].report.teacher.arch} teacher, ` +
+    `${(100 * rows[0].report.teacher_accuracy).toFixed(2)} %; student epochs as the defaults give). Top-1 on the 10 000 test ` +
+    `images; one seed, so differences under about 0.1 pt are noise. Produced by \`${command}\` on ${machine}, ` +
+    `${new Date().toISOString().slice(0, 10)}.`,
+  "",
+  "| top-k | quant | labelled epochs | bytes / crop | label bytes / image | table | vs fp32 | top-1 (%) | vs top-10 f16 (pt) |",
+  "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+  ...table.map(
+    (r) =>
+      `| ${r.topK} | ${r.quant} | ${r.labelEpochs} | ${r.bytesPerCrop.toFixed(1)} | ${kib(r.bytesPerImage)} | ${kib(r.tableBytes)} | ` +
+      `${(r.fp32Bytes / r.tableBytes).toFixed(0)}× smaller | ${(100 * r.accuracy).toFixed(2)} | ` +
+      `${full ? `${r.accuracy >= full.accuracy ? "+" : ""}${(100 * (r.accuracy - full.accuracy)).toFixed(2)}` : "–"} |`,
+  ),
+  "",
+  "![accuracy vs label bytes](label-budget.png)",
+  "",
+].join("\n");
+mkdirSync(o.results, { recursive: true });
+writeFileAtomic(join(o.results, "label-budget.md"), md);
+writeJsonAtomic(join(o.results, "label-budget.json"), { command, machine, rows: table });
+const series = (name: string, pick: (r: (typeof table)[number]) => boolean) => ({
+  name,
+  points: table
+    .filter(pick)
+    .map((r) => ({ x: r.bytesPerImage, y: 100 * r.accuracy }))
+    .sort((a, b) => a.x - b.x),
+});
+const allEpochs = rows[0].report.label_table.epochs;
+await writeLineChartPng(join(o.results, "label-budget.png"), {
+  title: `MNIST IPC ${o.ipc}: top-1 vs label bytes stored per image (${student}, seed ${o.seed})`,
+  x: { label: "label bytes per synthetic image (all epochs)", log: true },
+  y: { label: "top-1 on the test set (%)" },
+  series: [
+    series(`u8, top-k ${o.topK}, every epoch`, (r) => r.quant === "u8" && r.labelEpochs === allEpochs),
+    series(`f16, top-k ${o.topK}, every epoch`, (r) => r.quant === "f16" && r.labelEpochs === allEpochs),
+    series("u8 top-10, fewer labelled epochs reused", (r) => r.topK === 10 && r.quant === "u8"),
+  ],
+});
+console.log(md);
