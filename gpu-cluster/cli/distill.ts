@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { addRunOptions, type CliOptions } from "./options.ts";
 import { Pipeline } from "./pipeline.ts";
+import { chooseWebGpuDriver } from "../runtime/webgpu-driver.ts";
 import { renderReportMarkdown } from "./report.ts";
 import { addInspectCommand } from "./inspect.ts";
 import { addShardCommands } from "./cluster/shard-commands.ts";
@@ -21,6 +22,7 @@ function stageCommand(name: Stage | "run", description: string, stages: Stage[])
   addRunOptions(program.command(name).description(description)).action(async (opts: CliOptions) => {
     const p = new Pipeline(opts, ["distill", ...process.argv.slice(2)].join(" "));
     process.stderr.write(`run folder: ${p.run.dir}\n`);
+    if (opts.ep === "webgpu") process.stderr.write(`WebGPU adapter: ${chooseWebGpuDriver().description}\n`);
     for (const s of stages) {
       if (s === "evaluate") {
         const report = await p.evaluate();

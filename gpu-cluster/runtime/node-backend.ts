@@ -2,6 +2,7 @@
 import * as ort from "onnxruntime-node";
 import { ExecutionProviderError, type ExecutionProvider } from "./execution-provider.ts";
 import type { OrtBackend, SessionOptions } from "./ort-backend.ts";
+import { chooseWebGpuDriver, NoWebGpuDriverError } from "./webgpu-driver.ts";
 
 export function checkAvailable(ep: ExecutionProvider): void {
   const backend = ort.listSupportedBackends().find((b) => b.name === ep);
@@ -33,6 +34,14 @@ export function sessionOptions(
 async function openSession(model: Uint8Array, o: SessionOptions): Promise<ort.InferenceSession> {
   const ep = o.ep ?? "cpu";
   checkAvailable(ep);
+  if (ep === "webgpu") {
+    try {
+      chooseWebGpuDriver();
+    } catch (e) {
+      if (e instanceof NoWebGpuDriverError) throw new ExecutionProviderError(ep, e.message);
+      throw e;
+    }
+  }
   try {
     return await ort.InferenceSession.create(model, sessionOptions(ep, o.threads, o.profilePrefix));
   } catch (e) {
