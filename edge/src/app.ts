@@ -17,6 +17,7 @@ import type { AppEnv } from "./env.ts";
 import { ApiError, errorBody } from "./errors.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { imageRoutes } from "./routes/images.ts";
+import { launchRoutes } from "./routes/launches.ts";
 import { logRoutes } from "./routes/log.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { statusRoutes } from "./routes/status.ts";
@@ -34,6 +35,7 @@ app.route("/v1/runs", imageRoutes);
 app.route("/v1/runs", tableRoutes);
 app.route("/v1/runs", batchRoutes);
 app.route("/v1/runs", logRoutes);
+app.route("/v1/launches", launchRoutes); // cluster launches (routes/launches.ts lists them)
 
 app.notFound((c) =>
   c.json(

@@ -9,6 +9,8 @@ export interface Env {
   REVOKED: KVNamespace;
   /** One RunPublisher per run: serialises publishing and quarantining its label-table shards. */
   PUBLISHER: DurableObjectNamespace;
+  /** Cluster launches (storage/launch-board.ts): one instance holds them all. */
+  LAUNCHES: DurableObjectNamespace;
   /** HS256 key of the bearer tokens: `wrangler secret put TOKEN_SIGNING_KEY` in production. */
   TOKEN_SIGNING_KEY?: string;
 }

@@ -21,6 +21,9 @@ export type ErrorCode =
   // 404 / 409 / 411 / 413 / 422
   | "NOT_FOUND"
   | "RUN_NOT_FOUND"
+  | "LAUNCH_NOT_FOUND"
+  | "LAUNCH_EXISTS"
+  | "PLAN_INVALID"
   | "TABLE_NOT_FOUND"
   | "IMAGE_NOT_FOUND"
   | "RUN_EXISTS"

@@ -2,5 +2,6 @@
 import { app } from "./app.ts";
 
 export { RunPublisher } from "./storage/run-publisher.ts";
+export { LaunchBoard } from "./storage/launch-board.ts";
 
 export default app;

@@ -105,7 +105,6 @@ describe("invalid parameters", () => {
     for (const json of [
       { role: "root", runs: "*" },
       { role: "worker", runs: "*" },
-      { role: "admin", runs: ["a"] },
       { role: "trainer", runs: [] },
       { role: "trainer", runs: ["a/b"] },
       { role: "trainer", runs: ["a"], ttlSeconds: 1e9 },

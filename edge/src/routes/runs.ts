@@ -9,9 +9,10 @@ import { readJson } from "./json-body.ts";
 
 export const runRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
-    requireRole(c, "admin");
+    const claims = requireRole(c, "admin");
     const manifest = validateManifest(await readJson(c));
     const run = parseRunId(manifest.runId);
+    requireRun(claims, run);
     await createRun(c.env.BUCKET, run, manifest);
     return c.json({ runId: run, manifest }, 201);
   })

@@ -119,6 +119,7 @@ export const tableRoutes = new Hono<AppEnv>()
   .post("/:run/tables/:shard/quarantine", async (c) => {
     const claims = requireRole(c, "admin");
     const run = parseRunId(c.req.param("run"));
+    requireRun(claims, run);
     const shard = parseIntParam("shard", c.req.param("shard"), 0, MAX_SHARD);
     const parsed = quarantineBody.safeParse(await readJson(c));
     if (!parsed.success)

@@ -30,7 +30,7 @@ const tokenRequest = z
 
 export const tokenRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
-    requireRole(c, "admin");
+    const caller = requireRole(c, "admin");
     const parsed = tokenRequest.safeParse(await readJson(c));
     if (!parsed.success) {
       throw new ApiError(
@@ -40,18 +40,27 @@ export const tokenRoutes = new Hono<AppEnv>()
       );
     }
     const req = parsed.data;
-    if ((req.role === "admin") !== (req.runs === "*")) {
+    if (req.role !== "admin" && req.runs === "*") {
       throw new ApiError(
         400,
         "BAD_PARAM",
-        'admin tokens take runs "*"; worker and trainer tokens take a list of run ids',
+        'runs "*" is for admin tokens only; worker and trainer tokens take a list of run ids',
       );
     }
+    // an admin scoped to some runs issues tokens for those runs only
+    if (caller.runs !== "*" && (req.runs === "*" || req.runs.some((r) => !caller.runs.includes(r))))
+      throw new ApiError(
+        403,
+        "FORBIDDEN_RUN",
+        "this admin token is scoped to its runs: it issues tokens for those runs only",
+      );
     const { token, claims } = await issueToken(c.env.TOKEN_SIGNING_KEY, req);
     return c.json({ token, claims }, 201);
   })
   .delete("/:jti", async (c) => {
-    requireRole(c, "admin");
+    const caller = requireRole(c, "admin");
+    if (caller.runs !== "*")
+      throw new ApiError(403, "FORBIDDEN_RUN", 'revoking a token needs an admin token for all runs (runs "*")');
     const jti = c.req.param("jti");
     if (!/^[A-Za-z0-9_-]{8,64}$/.test(jti))
       throw new ApiError(
