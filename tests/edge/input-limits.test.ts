@@ -3,7 +3,9 @@
 // bombs); an image body shorter than its Content-Length is UPLOAD_ABORTED; manifests are bounded
 // (images, epochs, sizes) and JSON bodies are capped while they arrive, with or without
 // Content-Length; refusal messages say what applies to the route.
+import { env } from "cloudflare:test";
 import { encode } from "fast-png";
+import { app } from "../../edge/src/app.ts";
 import { describe, expect, it } from "vitest";
 import { crc32 } from "../../shared/checksum.ts";
 import { MANIFEST_LIMITS } from "../../shared/manifest.ts";
@@ -148,6 +150,36 @@ describe("short and oversized bodies", () => {
       (e: Error) => e.message,
     );
     expect(outcome).toBe("400 UPLOAD_ABORTED");
+  });
+
+  it("an image body whose stream fails midway (connection reset) → 400 UPLOAD_ABORTED, not 500", async () => {
+    const { runId, worker, trainer } = await createRun({ classes: 2, ipc: 1, epochs: 1, k: 1, sourceSize: 8 }, "rst");
+    const good = encode({ width: 8, height: 8, data: new Uint8Array(64), channels: 1, depth: 8 });
+    // Straight into the app (no HTTP layer between): the body read itself fails, as it does when
+    // a client disconnects mid-body on a real socket.
+    let pulls = 0;
+    const body = new ReadableStream({
+      pull(c) {
+        if (pulls++ === 0) c.enqueue(good.slice(0, 20));
+        else c.error(new Error("connection reset by peer"));
+      },
+    });
+    const request = new Request(`http://edge.test/v1/runs/${runId}/images/0`, {
+      method: "PUT",
+      body,
+      headers: {
+        authorization: `Bearer ${worker}`,
+        "x-content-sha256": await sha256Hex(good),
+        "content-length": String(good.length),
+      },
+    });
+    const r = await app.fetch(request, env);
+    const outcome = `${r.status} ${await errorCode(r)}`;
+    expect(outcome).toBe("400 UPLOAD_ABORTED");
+    const status = (await (await call(`/v1/runs/${runId}/status`, { token: trainer })).json()) as {
+      images: { present: number };
+    };
+    expect(status.images.present).toBe(0);
   });
 
   it("an image larger than the image limit → 413 with an image's fix (no word of shards)", async () => {

@@ -47,3 +47,13 @@ const aborted = (received: number, expected: number | undefined) =>
     "UPLOAD_ABORTED",
     `the body ended after ${received}${expected === undefined ? "" : ` of ${expected}`} bytes; nothing was stored: upload again`,
   );
+
+/**
+ * Cancels a request body nobody read (a refusal decided from the headers: 401, 403, 409, 413…).
+ * Without it the runtime waits for the whole body before the answer goes out, and a client
+ * sending gigabytes (or stuck waiting for `100 Continue`) never hears the refusal.
+ */
+export function discardUnreadBody(request: Request): void {
+  const body = request.body;
+  if (body && !body.locked) body.cancel().catch(() => undefined);
+}
