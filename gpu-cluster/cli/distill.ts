@@ -8,6 +8,8 @@ import { Pipeline } from "./pipeline.ts";
 import { chooseWebGpuDriver } from "../runtime/webgpu-driver.ts";
 import { renderReportMarkdown } from "./report.ts";
 import { addInspectCommand } from "./inspect.ts";
+import { addContinualCommand } from "./continual.ts";
+import { addTrainCommand } from "./train.ts";
 import { addShardCommands } from "./cluster/shard-commands.ts";
 import { addClusterCommands } from "./cluster/cluster-commands.ts";
 
@@ -40,6 +42,8 @@ stageCommand("recover", "synthesise the images through the frozen teacher", ["re
 stageCommand("relabel", "soft labels of every crop of every epoch, into a label table", ["relabel"]);
 stageCommand("evaluate", "train students on the distilled set and the baselines; write the report", ["evaluate"]);
 addInspectCommand(program); // program.command("inspect"): label-table statistics and the inspector page
+addContinualCommand(program); // program.command("continual"): class-incremental learning from distilled sets
+addTrainCommand(program); // program.command("train"): a student trained from the edge's batch stream; --serve: the browser page
 addShardCommands(program); // program.command("shard"): the shard jobs of a cluster run
 addClusterCommands(program); // program.command("cluster"): submit to Slurm, dispatch launches from the edge
 

@@ -13,7 +13,6 @@ import type { Role } from "../../edge/src/auth/claims.ts";
 import { DEV_SIGNING_KEY } from "../../edge/scripts/dev-key.ts";
 
 export const ROOT = process.cwd();
-const tsx = join(ROOT, "node_modules", ".bin", "tsx");
 
 /** 4 classes of 16 × 16 gray images, a faint square in quadrant c under heavy noise; train/ 24 and val/ 100 per class. */
 export function makeQuadrants(dir: string, seed = 5): void {
@@ -59,12 +58,29 @@ export const TRAIN_STUDENT = [
   "0.01",
 ];
 
+/** `distill …` in a child process (node --import tsx: one process, so a signal reaches the CLI itself). Blocks. */
 export function distill(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
+  return spawnSync(process.execPath, ["--import", "tsx", "gpu-cluster/cli/distill.ts", ...args], {
     cwd: ROOT,
     encoding: "utf8",
     env: { ...process.env, FORCE_COLOR: "0", ...env },
   });
+}
+
+/** The same without blocking this process (whose servers, e.g. a proxy, must keep answering). */
+export function distillChild(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ["--import", "tsx", "gpu-cluster/cli/distill.ts", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, FORCE_COLOR: "0", ...env },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once("close", (status) => resolve({ status, stdout, stderr })),
+  );
+  return { child, done };
 }
 
 /** `distill run` (squeeze, recover, relabel, evaluate without baselines) on the quadrants: IPC 4, 24 relabel epochs. */
@@ -190,11 +206,33 @@ export async function token(role: Role, runs: string[] | "*", ttlSeconds = 3600)
 export async function uploadRun(edge: Edge, runDir: string, m: RunManifest): Promise<void> {
   const admin = await token("admin", "*");
   const worker = await token("worker", [m.runId]);
-  const r = spawnSync(
-    tsx,
-    ["edge/scripts/upload-run.ts", runDir, "--url", edge.url, "--worker", worker, "--admin", admin],
-    { cwd: ROOT, encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(`upload-run failed:\n${r.stdout}\n${r.stderr}`);
+  const { done } = (() => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "edge/scripts/upload-run.ts",
+        runDir,
+        "--url",
+        edge.url,
+        "--worker",
+        worker,
+        "--admin",
+        admin,
+      ],
+      { cwd: ROOT },
+    );
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    return {
+      done: new Promise<{ status: number | null; output: string }>((r) =>
+        child.once("close", (status) => r({ status, output })),
+      ),
+    };
+  })();
+  const r = await done;
+  if (r.status !== 0) throw new Error(`upload-run failed:\n${r.output}`);
   if (!existsSync(join(runDir, "labels.dlt"))) throw new Error("the run has no labels.dlt");
 }
