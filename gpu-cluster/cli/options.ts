@@ -121,11 +121,16 @@ export function addRunOptions(cmd: Command): Command {
     .option("--threads <n>", "intra-op threads (default: ORT's choice)", int("--threads", 1))
     .option(
       "--teacher-arch <arch>",
-      "squeeze: teacher architecture (convnet-D, resnet18, resnet50)",
+      "squeeze: teacher architecture (convnet-D, resnet18, resnet50, resnet101, bn-vit-tiny)",
       arch("--teacher-arch"),
       "convnet-3",
     )
-    .option("--teacher-width <n>", "squeeze: teacher first-stage width", int("--teacher-width", 1), 32)
+    .option(
+      "--teacher-width <n>",
+      "squeeze: teacher first-stage width (ViT: embedding width, 192 = Tiny)",
+      int("--teacher-width", 1),
+      32,
+    )
     .option(
       "--teacher-epochs <n>",
       "squeeze: epochs over the real training set (default: about 1 M images seen, 2–200 epochs; MNIST 18)",
@@ -198,7 +203,7 @@ export function addRunOptions(cmd: Command): Command {
     .option("--students <archs>", "evaluate: student architectures, comma separated", list, ["convnet-3"])
     .option(
       "--student-width <n>",
-      "evaluate: student first-stage width (ConvNet width, ResNet base planes)",
+      "evaluate: student first-stage width (ConvNet width, ResNet base planes, ViT embedding width)",
       int("--student-width", 1),
       32,
     )
