@@ -4,7 +4,7 @@
 // share a file), then one pass over all orders per step count, which finds every step done and
 // writes the table and the plot. A killed run resumes from the last finished step of each order.
 // The default budget (smaller than the CLI's defaults: 2 shared CPU cores) is BUDGET below.
-// Usage: npm run results:continual [-- --steps 5,10 --seeds 0,1,2 --jobs 2 --out runs/continual-mnist -- <distill flags>]
+// Usage: npm run results:continual [-- --steps 5,10 --seeds 0,1,2 --jobs 2 --out runs/continual-mnist --report-only -- <distill flags>]
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -28,10 +28,19 @@ const program = new Command("continual-mnist")
   .option("--jobs <n>", "processes at a time", (v) => Math.max(1, Number(v) || 1), 2)
   .option("--out <dir>", "folder of the runs", "runs/continual-mnist")
   .option("--results <dir>", "where the tables and plots go", "results")
+  .option("--report-only", "run nothing: tables and plots of the steps finished so far", false)
   .allowExcessArguments(true)
   .parse();
-const o = program.opts<{ steps: number[]; seeds: number[]; jobs: number; out: string; results: string }>();
-const extra = [...BUDGET, ...program.args];
+const o = program.opts<{
+  steps: number[];
+  seeds: number[];
+  jobs: number;
+  out: string;
+  results: string;
+  reportOnly: boolean;
+}>();
+// one thread per process: several run at once
+const extra = [...BUDGET, "--threads", "1", ...program.args];
 
 const distill = fileURLToPath(new URL("../gpu-cluster/cli/distill.ts", import.meta.url));
 function run(args: string[]): Promise<void> {
@@ -49,7 +58,7 @@ function run(args: string[]): Promise<void> {
 
 const common = (steps: number) => ["--steps", String(steps), "--ipc", "10", "--out", join(o.out, `s${steps}`)];
 // longest first: 10-step orders, then 5-step ones
-const queue = [...o.steps]
+const queue = (o.reportOnly ? [] : [...o.steps])
   .sort((a, b) => b - a)
   .flatMap((steps) => o.seeds.map((seed) => [...common(steps), "--seeds", String(seed), "--quiet", ...extra]));
 await Promise.all(
@@ -66,7 +75,15 @@ const parts = [
   "",
 ];
 for (const steps of o.steps) {
-  await run(["continual", ...common(steps), "--seeds", o.seeds.join(","), "--quiet", ...extra]);
+  await run([
+    "continual",
+    ...common(steps),
+    "--seeds",
+    o.seeds.join(","),
+    "--quiet",
+    ...extra,
+    ...(o.reportOnly ? ["--report-only"] : []),
+  ]);
   const dir = join(o.out, `s${steps}`);
   const name = `continual-mnist-s${steps}`;
   copyFileSync(join(dir, "continual.png"), join(o.results, `${name}.png`));

@@ -90,6 +90,9 @@ export function renderContinualMarkdown(s: ContinualSummary): string {
     `Top-1 (%) on the real test images of the classes seen so far, mean ± std over ${s.seeds.length} class order(s) (seeds ${s.seeds.join(", ")}). ` +
       "Each step: a teacher trained on the seen classes only; a student from scratch on the whole memory.",
     "",
+    ...(s.results[0].length < s.steps
+      ? [`**Partial**: steps 1–${s.results[0].length} of ${s.steps} (the steps finished in every class order).`, ""]
+      : []),
     "| step | classes seen | memory images | ours | (a) random real, hard | (b) random real, soft | ours − (b) | teacher (seen classes) |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];

@@ -45,6 +45,8 @@ export interface ContinualOptions extends CliOptions {
   studentCrops?: number;
   /** Real images per seen class the step's teacher trains on; undefined: all. */
   teacherPerClass?: number;
+  /** Only write the table and plot of the steps finished so far in every order (a run in progress). */
+  reportOnly?: boolean;
 }
 
 const METHODS = ["ours", "random"] as const;
@@ -112,27 +114,31 @@ export class ContinualRun {
     return this.o.epochs ?? memoryEpochs(images, this.o.studentCrops);
   }
 
+  private stepSpec(seed: number, steps: IncrementStep[], st: IncrementStep) {
+    return {
+      name: stepName(st.step),
+      config: { ...this.settings(), seed, seen: st.seen, added: st.added },
+      inputs: steps.filter((p) => p.step < st.step).flatMap((p) => stepFiles(p.step)),
+      outputs: stepFiles(st.step),
+      force: this.o.force,
+    };
+  }
+
   async run(): Promise<void> {
     const C = this.data.train.classes.length;
     if (C < 2) throw new Error(`${this.datasetName}: ${C} class; class-incremental learning needs at least 2`);
-    for (const seed of this.o.seeds) {
-      const steps = incrementSteps(classOrder(C, seed), this.o.steps);
-      const folder = new RunFolder(join(this.dir, `order-${seed}`));
+    const orders = this.o.seeds.map((seed) => ({
+      seed,
+      steps: incrementSteps(classOrder(C, seed), this.o.steps),
+      folder: new RunFolder(join(this.dir, `order-${seed}`)),
+    }));
+    for (const { seed, steps, folder } of this.o.reportOnly ? [] : orders) {
       writeJsonAtomic(folder.path("order.json"), {
         seed,
         order: steps.at(-1)!.seen.map((c) => this.data.train.classes[c]),
       });
       for (const st of steps) {
-        const outcome = await folder.stage(
-          {
-            name: stepName(st.step),
-            config: { ...this.settings(), seed, seen: st.seen, added: st.added },
-            inputs: steps.filter((p) => p.step < st.step).flatMap((p) => stepFiles(p.step)),
-            outputs: stepFiles(st.step),
-            force: this.o.force,
-          },
-          () => this.step(folder, seed, st),
-        );
+        const outcome = await folder.stage(this.stepSpec(seed, steps, st), () => this.step(folder, seed, st));
         const r = readStep(folder, st.step);
         this.log(
           `order ${seed} step ${st.step}/${steps.length} (${r.seen.length} classes, memory ${r.memory_images}): ` +
@@ -141,11 +147,14 @@ export class ContinualRun {
         );
       }
     }
-    const results = this.o.seeds.map((seed) =>
-      incrementSteps(classOrder(C, seed), this.o.steps).map((st) =>
-        readStep(new RunFolder(join(this.dir, `order-${seed}`)), st.step),
-      ),
-    );
+    // the steps finished (and still valid for these settings) in every order: all of them, unless --report-only
+    let finished = this.o.steps;
+    for (const { seed, steps, folder } of orders) {
+      let k = 0;
+      while (k < steps.length && (await folder.isFresh(this.stepSpec(seed, steps, steps[k])))) k++;
+      finished = Math.min(finished, k);
+    }
+    if (finished === 0) throw new Error(`${this.dir}: no step is finished in every class order yet`);
     await writeContinualReport(this.dir, {
       dataset: this.datasetName,
       classes: C,
@@ -153,7 +162,7 @@ export class ContinualRun {
       ipc: this.o.ipc,
       seeds: this.o.seeds,
       command: this.command,
-      results,
+      results: orders.map(({ folder }) => Array.from({ length: finished }, (_, i) => readStep(folder, i + 1))),
     });
     process.stdout.write(readFileSync(join(this.dir, "continual.md"), "utf8"));
   }
@@ -408,6 +417,7 @@ export function addContinualCommand(program: Command): void {
       "real images per seen class each step's teacher trains on (default: all)",
       positiveInt("--teacher-per-class"),
     )
+    .option("--report-only", "run nothing: the table and plot of the steps finished so far in every order", false)
     .action(async (opts: ContinualOptions) => {
       if (cmd.getOptionValueSource("seed") === "cli") {
         if (cmd.getOptionValueSource("seeds") === "cli") throw new Error("continual: give --seeds or --seed, not both");
