@@ -3,7 +3,7 @@
 // images, clipping) and relabel inference, on ConvNet, ResNet-18, ViT-Tiny and BN-ViT-Tiny at
 // small shapes. On a machine without a GPU this runs on SwiftShader (a Vulkan driver on the CPU,
 // from Debian's chromium package; runtime/webgpu-driver.ts finds it): a software GPU, slow, so
-// shapes are tiny. Without any driver the file is skipped with the reason printed.
+// shapes are tiny. Without any driver the file is skipped with the reason printed (fails under CI).
 // Each graph's node placement is read from ORT's profile and printed; no node computing on float
 // tensors may fall back to the CPU EP (shape arithmetic on int64 stays there by ORT's design).
 // Tolerance: outputs and updated state within 1e-4 of the CPU EP, relative to each tensor's
@@ -39,7 +39,12 @@ const missing = (() => {
     return (e as Error).message;
   }
 })();
-if (missing) console.warn(`SKIPPED WebGPU EP tests: ${missing}`);
+// Under CI (which installs chromium and libvulkan1) a missing driver is a failure, not a skip.
+if (missing && process.env.CI !== "true") console.warn(`SKIPPED WebGPU EP tests: ${missing}`);
+if (missing && process.env.CI === "true")
+  it("WebGPU EP tests need SwiftShader or a GPU", () => {
+    throw new Error(`${missing} (CI installs Debian's chromium and libvulkan1: see .ci/run)`);
+  });
 
 const N = 4,
   K = 4;
