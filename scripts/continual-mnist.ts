@@ -12,8 +12,20 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { writeFileAtomic } from "../gpu-cluster/io/atomic-write.ts";
 
-/** Teacher per step: one epoch over ≤ 3 000 real images per seen class; students: 8 000 crops each. */
-const BUDGET = ["--teacher-epochs", "1", "--teacher-per-class", "3000", "--student-crops", "8000"];
+/** Teacher per step: one epoch over ≤ 3 000 real images per seen class; ConvNet-3 of width 16
+ * (teacher and students); students: 8 000 crops each. */
+const BUDGET = [
+  "--teacher-epochs",
+  "1",
+  "--teacher-per-class",
+  "3000",
+  "--teacher-width",
+  "16",
+  "--student-width",
+  "16",
+  "--student-crops",
+  "8000",
+];
 
 const ints = (s: string) =>
   s.split(",").map((x) => {
