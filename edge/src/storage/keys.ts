@@ -10,7 +10,7 @@ export const keys = {
   imagesPrefix: (run: RunId) => `runs/${run}/images/`,
   table: (run: RunId, shard: number) => `runs/${run}/tables/${pad(shard, 4)}.dlt`,
   tablesPrefix: (run: RunId) => `runs/${run}/tables/`,
-  /** A unique temporary key per upload attempt; the start time in its name lets a sweep find leftovers. */
+  /** A unique temporary key per upload attempt (the start time in its name tells a reader how old it is). */
   upload: (run: RunId, startedMs: number, uploadId: string) => `uploads/${run}/${startedMs}-${uploadId}`,
   uploadsPrefix: (run: RunId) => `uploads/${run}/`,
   /** A shard taken out of service by an admin, kept for inspection (never listed by read routes). */
@@ -19,12 +19,6 @@ export const keys = {
   logEntry: (run: RunId, atMs: number, id: string) => `runs/${run}/log/${pad(atMs, 15)}-${id}.json`,
   logPrefix: (run: RunId) => `runs/${run}/log/`,
 };
-
-/** When an upload started, from its staging key (null for a name without a time). */
-export function uploadStartedMs(key: string, prefix: string): number | null {
-  const m = /^([0-9]{1,15})-/.exec(key.slice(prefix.length));
-  return key.startsWith(prefix) && m ? Number(m[1]) : null;
-}
 
 /** The image index or shard number back from a listed key (null for anything else). */
 export function indexFromKey(key: string, prefix: string, ext: string): number | null {

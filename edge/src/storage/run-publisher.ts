@@ -8,12 +8,16 @@ import type { DurableObjectNamespace, DurableObjectState, R2Bucket } from "@clou
 import type { Env } from "../env.ts";
 import { ApiError, errorBody, type ErrorCode } from "../errors.ts";
 import type { RunId } from "../params.ts";
-import { keys, uploadStartedMs } from "./keys.ts";
+import { keys } from "./keys.ts";
 import { appendLog, type LogEntry } from "./run-log.ts";
 import { listShards } from "./shards.ts";
 
-/** Staged uploads older than this are leftovers of a crashed request: a publish deletes them. */
-export const STALE_UPLOAD_MS = 24 * 3600 * 1000;
+/**
+ * A staged object exists only from the end of its upload until its publish has copied it (then
+ * the request deletes it): one still there this long after it was written is the leftover of a
+ * request that died (a crash, a restart), and the next publish of the run deletes it.
+ */
+export const STALE_UPLOAD_MS = 15 * 60 * 1000;
 
 export interface PublishRequest {
   run: RunId;
@@ -118,8 +122,7 @@ async function sweepStaleUploads(bucket: R2Bucket, run: RunId, keep: string): Pr
   do {
     const page = await bucket.list({ prefix, cursor });
     for (const o of page.objects) {
-      const started = uploadStartedMs(o.key, prefix) ?? o.uploaded.getTime();
-      if (o.key !== keep && started < cutoff) stale.push(o.key);
+      if (o.key !== keep && o.uploaded.getTime() < cutoff) stale.push(o.key);
     }
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
