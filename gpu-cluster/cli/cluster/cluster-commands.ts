@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { parseClusterPlan } from "../../../shared/cluster-plan.ts";
 import { SlurmLauncher, type LaunchStatus } from "./slurm.ts";
+import { addDispatchCommand } from "./dispatch.ts";
 
 export function renderStatus(s: LaunchStatus): string {
   const rows = s.shards.map(
@@ -39,4 +40,5 @@ export function addClusterCommands(program: Command): void {
       process.stdout.write(renderStatus(s));
       if (s.state === "failed") process.exitCode = 1;
     });
+  addDispatchCommand(cluster);
 }

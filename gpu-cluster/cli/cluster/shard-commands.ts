@@ -6,11 +6,13 @@ import { InvalidArgumentError, type Command } from "commander";
 import { addRunOptions, type CliOptions } from "../options.ts";
 import { Pipeline } from "../pipeline.ts";
 import { ClusterShards } from "./shards.ts";
+import { EdgeApi, tokenFromEnv } from "./edge-api.ts";
 
 export interface ShardOptions extends CliOptions {
   recoverShards: number;
   relabelShards: number;
   index?: number;
+  edge?: string;
 }
 
 const count = (name: string) => (v: string) => {
@@ -38,7 +40,11 @@ export function addShardOptions(cmd: Command): Command {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--index must be an integer ≥ 0, got '${v}'`);
       return n;
-    });
+    })
+    .option(
+      "--edge <url>",
+      "publish what the shard made to this edge (worker token from DISTILL_EDGE_TOKEN_FILE or DISTILL_EDGE_TOKEN)",
+    );
 }
 
 export function addShardCommands(program: Command): void {
@@ -50,12 +56,32 @@ export function addShardCommands(program: Command): void {
     process.stderr.write(`run folder: ${p.run.dir}\n`);
     return new ClusterShards(p, o.recoverShards, o.relabelShards);
   };
+  const edge = (o: ShardOptions) => (o.edge ? new EdgeApi(o.edge, tokenFromEnv()) : undefined);
   addShardOptions(shard.command("recover").description("recover batches of shard --index (needs teacher.onnx)")).action(
-    async (o: ShardOptions) => void (await shards(o).recoverShard(shardIndex(o))),
+    async (o: ShardOptions) => {
+      const s = shards(o);
+      const i = shardIndex(o);
+      await s.recoverShard(i);
+      const api = edge(o);
+      if (api) await s.publishRecover(i, api);
+    },
   );
   addShardOptions(
     shard.command("relabel").description("label-table shard --index: its epoch range (needs every recover shard)"),
-  ).action(async (o: ShardOptions) => void (await shards(o).relabelShard(shardIndex(o))));
+  ).action(async (o: ShardOptions) => {
+    const s = shards(o);
+    const j = shardIndex(o);
+    await s.relabelShard(j);
+    const api = edge(o);
+    if (api) await s.publishRelabel(j, api);
+  });
+  addShardOptions(
+    shard.command("manifest").description("publish the run's manifest to --edge (after squeeze: it names the teacher)"),
+  ).action(async (o: ShardOptions) => {
+    const api = edge(o);
+    if (!api) throw new Error("distill shard manifest needs --edge URL");
+    await shards(o).publishManifest(api);
+  });
   addShardOptions(
     shard.command("merge").description("images.npy, images/, grid.png, labels.dlt, manifest.json from the shards"),
   ).action(async (o: ShardOptions) => shards(o).merge());

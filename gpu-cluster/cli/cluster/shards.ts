@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readNpy, writeNpy } from "../../io/npy.ts";
-import { writeGridPng } from "../../io/png.ts";
+import { encodePlanarPng, writeGridPng } from "../../io/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic-write.ts";
 import { recover } from "../../stages/recover.ts";
 import { relabel } from "../../stages/relabel.ts";
@@ -19,6 +19,7 @@ import { mergeLabelTableShards } from "../../../shared/label-table/index.ts";
 import type { Pipeline } from "../pipeline.ts";
 import { canonicalJson, fingerprintFolder, sha256 } from "../run-folder.ts";
 import { shardPlan, type ShardPlan } from "./shard-plan.ts";
+import type { EdgeApi } from "./edge-api.ts";
 
 export type ShardOutcome = "ran" | "skipped";
 
@@ -209,5 +210,50 @@ export class ClusterShards {
     this.log(
       `merge: ${N} images, ${this.relabelShards} table shards → labels.dlt (${table.length} B) in ${join(this.p.run.dir)}`,
     );
+  }
+
+  // Stream back (with --edge): each shard publishes what it made as soon as it is made, through
+  // the edge's ordinary upload routes (sha256-checked, atomic publish; the same bytes again are
+  // "unchanged", so a rerun publishes nothing twice).
+
+  /** The run's manifest (after squeeze: it names the teacher), created on the edge for the launch. */
+  async publishManifest(api: EdgeApi): Promise<void> {
+    const tf = this.p.teacher();
+    const [C, H] = tf.inputShape;
+    const set = { pixels: new Float32Array(0), count: tf.classes * this.p.o.ipc, channels: C, size: H };
+    const m = this.p.manifest(this.p.runId(), tf.classes, set);
+    await api.call("PUT", `/v1/launches/${m.runId}/manifest`, m);
+    this.log(`manifest of run ${m.runId} published`);
+  }
+
+  /** Recover shard i's images, as the PNGs merge writes to images/. */
+  async publishRecover(i: number, api: EdgeApi): Promise<void> {
+    const rec = this.verified("recover", i, "npy", this.recoverKey(i));
+    if (!rec) throw new Error(`recover shard ${i} has no verified output to publish`);
+    const t = readNpy(this.path("recover", i, "npy"));
+    const [, C, H, W] = t.shape;
+    const per = C * H * W;
+    const data = t.data as Float32Array;
+    const images = rec.images!;
+    let next = 0;
+    const worker = async () => {
+      while (next < images.length) {
+        const k = next++;
+        const png = encodePlanarPng({ data: data.subarray(k * per, (k + 1) * per), channels: C, height: H, width: W });
+        await api.call("PUT", `/v1/runs/${this.p.runId()}/images/${images[k]}`, png);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    this.log(`recover shard ${i}: ${images.length} images published`);
+  }
+
+  /** Relabel shard j's table shard, published as shard number j. */
+  async publishRelabel(j: number, api: EdgeApi): Promise<void> {
+    const dlt = this.path("relabel", j, "dlt");
+    const rec = JSON.parse(readFileSync(this.path("relabel", j, "json"), "utf8")) as ShardRecord;
+    const bytes = new Uint8Array(readFileSync(dlt));
+    if (sha256(bytes) !== rec.sha256) throw new Error(`relabel shard ${j} changed since it was written: run it again`);
+    await api.call("PUT", `/v1/runs/${this.p.runId()}/tables/${j}`, bytes);
+    this.log(`relabel shard ${j}: epochs ${rec.start}..${rec.end - 1} published`);
   }
 }

@@ -1,0 +1,165 @@
+// The whole loop on real servers: `wrangler dev` (the edge), a private single-node Slurm, and
+// `distill cluster dispatch` between them. An admin launches the tiny run as 4 recover and 3
+// relabel shards; the dispatcher submits the job arrays, the jobs publish the manifest, their
+// images and their table shards as they finish; the edge then holds exactly the images of the
+// single-process run (re-uploading each reference PNG is "unchanged") and a trainer streams every
+// batch of every epoch with 0 labels differing from the single-process table. A trainer cannot
+// launch. A second launch is cancelled: its jobs stop and the edge says "cancelled".
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { slurmUnavailable, startSlurm, type LocalSlurm } from "../../scripts/slurm-local.ts";
+import { startEdge, token, type Edge } from "../stream/fixture.ts";
+import { BatchClient } from "../../edge/client/batch-client.ts";
+import { decodeLabelTable } from "../../shared/label-table/index.ts";
+import { referenceRun, tinyPlan } from "./tiny-run.ts";
+
+const root = join(process.cwd(), "test-output", "cluster-edge");
+const data = join(root, "data");
+const single = join(root, "single");
+const why = slurmUnavailable();
+const skip = why !== undefined && !process.env.CI;
+if (skip) console.warn(`cluster edge test skipped: ${why}`);
+
+let slurm: LocalSlurm | undefined;
+let edge: Edge | undefined;
+let dispatcher: ChildProcess | undefined;
+let dispatchLog = "";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function api(path: string, tok: string, method = "GET", json?: unknown) {
+  const r = await fetch(`${edge!.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${tok}`, ...(json ? { "content-type": "application/json" } : {}) },
+    body: json ? JSON.stringify(json) : undefined,
+  });
+  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+}
+
+async function untilLaunch(run: string, admin: string, ok: (l: Record<string, unknown>) => boolean, ms = 400_000) {
+  const t0 = Date.now();
+  for (;;) {
+    const l = (await api(`/v1/launches/${run}`, admin)).json;
+    if (ok(l)) return l;
+    if (Date.now() - t0 > ms)
+      throw new Error(
+        `launch ${run} stuck: ${JSON.stringify(l).slice(0, 800)}\ndispatcher:\n${dispatchLog.slice(-3000)}`,
+      );
+    await sleep(1000);
+  }
+}
+
+describe.skipIf(skip)("a cluster run launched through the edge", () => {
+  beforeAll(async () => {
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root, { recursive: true });
+    [slurm, edge] = await Promise.all([startSlurm(), startEdge(join(root, "wrangler-state"))]);
+    referenceRun(data, single);
+  });
+  afterAll(async () => {
+    dispatcher?.kill("SIGKILL");
+    edge?.stop();
+    await slurm?.stop();
+  });
+
+  it("admin launch → Slurm job arrays → shards stream back → the trainer's labels equal distill run's; cancel stops a run", async () => {
+    const admin = await token("admin", "*");
+    const trainer = await token("trainer", ["e2e1"]);
+    const plan = tinyPlan(data, join(single, "teacher.onnx"), "e2e1");
+    expect((await api("/v1/launches", trainer, "POST", plan)).status).toBe(403);
+    expect((await api("/v1/launches", admin, "POST", plan)).status).toBe(201);
+    expect((await api("/v1/launches", admin, "POST", plan)).status).toBe(200); // the same launch
+
+    const tokenFile = join(root, "admin-token");
+    writeFileSync(tokenFile, admin, { mode: 0o600 });
+    dispatcher = spawn(
+      process.execPath,
+      ["--import", "tsx", "gpu-cluster/cli/distill.ts", "cluster", "dispatch"].concat([
+        "--edge",
+        edge!.url,
+        "--token-file",
+        tokenFile,
+        "--root",
+        join(root, "runs"),
+        "--poll",
+        "1",
+      ]),
+      { env: { ...process.env, ...slurm!.env } },
+    );
+    dispatcher.stderr!.on("data", (d) => (dispatchLog += d));
+
+    const done = await untilLaunch("e2e1", admin, (l) => l.state === "completed" || l.state === "failed");
+    expect(done.state, dispatchLog).toBe("completed");
+    const shards = done.shards as { stage: string; state: string }[];
+    expect(shards.filter((s) => s.stage === "recover").length).toBe(4);
+    expect(shards.filter((s) => s.stage === "relabel").length).toBe(3);
+    expect(shards.every((s) => s.state === "COMPLETED")).toBe(true);
+
+    const status = (await api("/v1/runs/e2e1/status", admin)).json as {
+      images: { present: number };
+      tables: { shards: unknown[] };
+      labelsReady: boolean;
+    };
+    expect(status.images.present).toBe(16);
+    expect(status.tables.shards.length).toBe(3);
+    expect(status.labelsReady).toBe(true);
+
+    // the edge holds the single-process run's image bytes: each re-upload is "unchanged"
+    const worker = await token("worker", ["e2e1"]);
+    const { createHash } = await import("node:crypto");
+    for (const f of readdirSync(join(single, "images"))) {
+      const png = readFileSync(join(single, "images", f));
+      const r = await fetch(`${edge!.url}/v1/runs/e2e1/images/${Number(f.slice(0, 6))}`, {
+        method: "PUT",
+        body: png,
+        headers: {
+          authorization: `Bearer ${worker}`,
+          "x-content-sha256": createHash("sha256").update(png).digest("hex"),
+          "content-length": String(png.length),
+        },
+      });
+      expect(r.status, `${f}: ${await r.clone().text()}`).toBe(200);
+      expect(((await r.json()) as { unchanged?: boolean }).unchanged, f).toBe(true);
+    }
+
+    // a trainer streams every batch of every epoch: 0 labels differ from the single-process table
+    const table = decodeLabelTable(new Uint8Array(readFileSync(join(single, "labels.dlt"))));
+    const client = await BatchClient.open({ baseUrl: edge!.url, token: trainer, run: "e2e1", batchSize: 5 });
+    let crops = 0,
+      differing = 0;
+    for await (const b of client.batches()) {
+      for (let j = 0; j < b.slots; j++) {
+        const ref = table.record(b.epoch, b.firstSlot + j);
+        for (let q = 0; q < b.k; q++) {
+          if (ref.ids[q] !== b.ids[j * b.k + q] || ref.probs[q] !== b.probs[j * b.k + q]) differing++;
+        }
+        crops++;
+      }
+    }
+    expect(crops).toBe(6 * 16);
+    expect(differing).toBe(0);
+
+    // cancel: a second launch is cancelled while its jobs wait or run
+    const plan2 = tinyPlan(data, join(single, "teacher.onnx"), "e2e2");
+    expect((await api("/v1/launches", admin, "POST", plan2)).status).toBe(201);
+    await untilLaunch("e2e2", admin, (l) => ((l.shards as { jobId: string }[]) ?? []).some((s) => s.jobId !== ""));
+    expect((await api("/v1/launches/e2e2/cancel", admin, "POST")).status).toBe(202);
+    const cancelled = await untilLaunch("e2e2", admin, (l) => l.state === "cancelled", 60_000);
+    expect(cancelled.cancelRequested).toBe(true);
+    await sleep(2000);
+    const left = spawnSync(
+      "squeue",
+      ["-h", "-r", "-t", "PENDING,RUNNING", "-n", "d-e2e2-squeeze-g0,d-e2e2-recover-g0"],
+      {
+        encoding: "utf8",
+        env: { ...process.env, ...slurm!.env },
+      },
+    ).stdout.trim();
+    expect(left).toBe("");
+    // a cancelled launch stays cancelled, and the dispatcher submits nothing more for it
+    await sleep(2500);
+    expect((await api("/v1/launches/e2e2", admin)).json.state).toBe("cancelled");
+    expect(dispatchLog).not.toMatch(/e2e2: submitted d-e2e2-recover-g1/);
+  });
+});
