@@ -47,15 +47,15 @@ export async function buildTrainerPage(ifStale = false): Promise<string> {
     logLevel: "error",
     plugins: [
       {
-        // The engine's default backend (onnxruntime-node) is imported only when no backend is
-        // given; the page always gives onnxruntime-web's, so the native package is stubbed out.
-        name: "no-onnxruntime-node",
+        // The engine's default backend (runtime/node-backend.ts: onnxruntime-node and its Vulkan
+        // driver search) is imported only when no backend is given; the page always gives
+        // onnxruntime-web's, so that module is replaced by one that says so if ever reached.
+        name: "no-node-backend",
         setup(b) {
-          b.onResolve({ filter: /^onnxruntime-node$/ }, () => ({ path: "onnxruntime-node", namespace: "stub" }));
+          b.onResolve({ filter: /\/node-backend\.ts$/ }, () => ({ path: "node-backend", namespace: "stub" }));
           b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
             contents:
-              "const no = () => { throw new Error('onnxruntime-node does not run in a browser'); };" +
-              "export const listSupportedBackends = () => []; export const InferenceSession = { create: no }; export class Tensor { constructor() { no(); } }",
+              "export const nodeBackend = { get Tensor() { throw new Error('onnxruntime-node does not run in a browser: pass a backend'); }, openSession() { throw new Error('onnxruntime-node does not run in a browser: pass a backend'); } };",
             loader: "js",
           }));
         },

