@@ -1,10 +1,14 @@
 // The whole loop on real servers: `wrangler dev` (the edge), a private single-node Slurm, and
 // `distill cluster dispatch` between them. An admin launches the tiny run as 4 recover and 3
-// relabel shards; the dispatcher submits the job arrays, the jobs publish the manifest, their
-// images and their table shards as they finish; the edge then holds exactly the images of the
-// single-process run (re-uploading each reference PNG is "unchanged") and a trainer streams every
-// batch of every epoch with 0 labels differing from the single-process table. A trainer cannot
-// launch. A second launch is cancelled: its jobs stop and the edge says "cancelled".
+// relabel shards; the dispatcher submits the job arrays (afterok chain), the jobs publish the
+// manifest, their images and their table shards as they finish. Faults on the way: a running
+// recover array task is scancelled (the dispatcher resubmits that shard and redoes the stages
+// after it), the dispatcher is SIGKILLed and restarted with its record deleted (it adopts its
+// jobs from squeue: every job name is submitted once), a relabel process is SIGKILLed (its job
+// script runs it again). The edge then holds exactly the images of the single-process run
+// (re-uploading each reference PNG is "unchanged") and a trainer streams every batch of every
+// epoch with 0 labels differing from the single-process table. A trainer cannot launch. A second
+// launch is cancelled: its jobs stop and the edge says "cancelled".
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -54,8 +58,9 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
   beforeAll(async () => {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });
-    [slurm, edge] = await Promise.all([startSlurm(), startEdge(join(root, "wrangler-state"))]);
-    referenceRun(data, single);
+    const servers = Promise.all([startSlurm(), startEdge(join(root, "wrangler-state"))]);
+    referenceRun(data, single); // while wrangler dev starts
+    [slurm, edge] = await servers;
   });
   afterAll(async () => {
     dispatcher?.kill("SIGKILL");
@@ -73,21 +78,51 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
 
     const tokenFile = join(root, "admin-token");
     writeFileSync(tokenFile, admin, { mode: 0o600 });
-    dispatcher = spawn(
-      process.execPath,
-      ["--import", "tsx", "gpu-cluster/cli/distill.ts", "cluster", "dispatch"].concat([
-        "--edge",
-        edge!.url,
-        "--token-file",
-        tokenFile,
-        "--root",
-        join(root, "runs"),
-        "--poll",
-        "1",
-      ]),
-      { env: { ...process.env, ...slurm!.env } },
-    );
-    dispatcher.stderr!.on("data", (d) => (dispatchLog += d));
+    const runDir = join(root, "runs", "e2e1");
+    // node itself, not the tsx launcher (whose child would outlive a SIGKILL)
+    const dispatchArgs = ["--edge", edge!.url, "--token-file", tokenFile, "--root", join(root, "runs"), "--poll", "1"];
+    const startDispatcher = () => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "gpu-cluster/cli/distill.ts", "cluster", "dispatch", ...dispatchArgs],
+        { env: { ...process.env, ...slurm!.env } },
+      );
+      child.stderr!.on("data", (d) => (dispatchLog += d));
+      return child;
+    };
+    const squeue = (args: string[]) =>
+      spawnSync("squeue", ["-h", ...args], { encoding: "utf8", env: { ...process.env, ...slurm!.env } }).stdout;
+    const until = async (what: string, check: () => boolean) => {
+      const t0 = Date.now();
+      while (!check()) {
+        if (Date.now() - t0 > 300_000) throw new Error(`timed out waiting for ${what}:\n${dispatchLog.slice(-3000)}`);
+        await sleep(300);
+      }
+    };
+    dispatcher = startDispatcher();
+
+    // (b) a running recover array task is cancelled, as an operator or a preemption would
+    let task = "";
+    await until("a running recover task", () => {
+      task =
+        squeue(["-r", "-t", "RUNNING", "-o", "%i %j"])
+          .split("\n")
+          .find((l) => l.includes("e2e1-recover-g0")) ?? "";
+      return task !== "";
+    });
+    spawnSync("scancel", [task.split(" ")[0]], { env: { ...process.env, ...slurm!.env } });
+    // (c) the dispatcher dies and loses its record: the restarted one adopts its jobs from squeue
+    const exited = new Promise((r) => dispatcher!.once("exit", r));
+    dispatcher.kill("SIGKILL");
+    await exited;
+    rmSync(join(runDir, "slurm", "dispatch.json"));
+    dispatcher = startDispatcher();
+    // (b) a relabel shard's process is SIGKILLed mid-run: its job script runs it again
+    await until("a running relabel process", () => {
+      const r = spawnSync("pgrep", ["-f", `distill.ts shard relabel .*--out ${runDir}`], { encoding: "utf8" });
+      const pid = r.stdout.split("\n").filter(Boolean)[0];
+      return pid !== undefined && process.kill(Number(pid), "SIGKILL");
+    });
 
     const done = await untilLaunch("e2e1", admin, (l) => l.state === "completed" || l.state === "failed");
     expect(done.state, dispatchLog).toBe("completed");
@@ -95,6 +130,25 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
     expect(shards.filter((s) => s.stage === "recover").length).toBe(4);
     expect(shards.filter((s) => s.stage === "relabel").length).toBe(3);
     expect(shards.every((s) => s.state === "COMPLETED")).toBe(true);
+    expect(dispatchLog).toMatch(/e2e1: adopted d-e2e1-squeeze-g0/);
+    expect(dispatchLog).toMatch(/e2e1: retrying recover shards [0-3]/);
+    // every job name was submitted once (one job id per name; array tasks share their job's id)
+    const jobs = new Set(
+      squeue(["-t", "all", "-o", "%F %j"])
+        .split("\n")
+        .filter((l) => l.includes("d-e2e1-")),
+    );
+    const names = [...jobs].map((l) => l.split(" ")[1]);
+    expect(names.length).toBe(new Set(names).size);
+    expect(names).toContain("d-e2e1-recover-g1");
+    const logs = readdirSync(join(runDir, "slurm", "logs")).map((f) =>
+      readFileSync(join(runDir, "slurm", "logs", f), "utf8"),
+    );
+    expect(logs.join("\n")).toMatch(/stage relabel attempt 1 of 3 failed/);
+    // the cluster's merged run folder is the single-process one, and nothing half-written is left
+    for (const f of ["images.npy", "grid.png", "recover.json"])
+      expect(readFileSync(join(runDir, f)).equals(readFileSync(join(single, f))), f).toBe(true);
+    expect(spawnSync("find", [runDir, "-name", "*.tmp-*"], { encoding: "utf8" }).stdout.trim()).toBe("");
 
     const status = (await api("/v1/runs/e2e1/status", admin)).json as {
       images: { present: number };
