@@ -5,7 +5,7 @@ import type { SelectionKind } from "../stages/select-real.ts";
 // paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
-import { ARCHITECTURES } from "../models/zoo.ts";
+import { ARCHITECTURES, WITHOUT_BATCHNORM } from "../models/zoo.ts";
 
 export interface CliOptions {
   data?: string;
@@ -94,6 +94,13 @@ const runIdArg = (v: string): string => {
     throw new InvalidArgumentError(`--run-id must be 1–16 characters of A–Z, a–z, 0–9, '_' or '-', got '${v}'`);
   return v;
 };
+const teacherArch = (v: string): string => {
+  if (WITHOUT_BATCHNORM.includes(v))
+    throw new InvalidArgumentError(
+      `--teacher-arch ${v} has no BatchNorm layer for recover to match: use bn-vit-tiny (its BatchNorm form)`,
+    );
+  return arch("--teacher-arch")(v);
+};
 const list = (v: string): string[] =>
   v
     .split(",")
@@ -122,7 +129,7 @@ export function addRunOptions(cmd: Command): Command {
     .option(
       "--teacher-arch <arch>",
       "squeeze: teacher architecture (convnet-D, resnet18, resnet50, resnet101, bn-vit-tiny)",
-      arch("--teacher-arch"),
+      teacherArch,
       "convnet-3",
     )
     .option(

@@ -29,6 +29,9 @@ export const ARCHITECTURES = [
   "bn-vit-tiny",
 ] as const;
 
+/** Architectures without BatchNorm: recover has no statistics to match in them (students only). */
+export const WITHOUT_BATCHNORM: readonly string[] = ["vit-tiny"];
+
 /** ImageNet stem from 128 px up; the small-image stem below. */
 export const stemFor = (size: number): Stem => (size >= 128 ? "imagenet" : "small");
 
