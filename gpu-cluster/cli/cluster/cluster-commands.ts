@@ -2,11 +2,13 @@
 // cluster's login node and, with --wait, follow it to the end (retrying failed shards).
 // `distill cluster dispatch` (dispatch.ts) does the same for launches it picks up from the edge.
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { writeJsonAtomic } from "../../io/atomic-write.ts";
 import type { Command } from "commander";
 import { parseClusterPlan } from "../../../shared/cluster-plan.ts";
 import { SlurmLauncher, type LaunchStatus } from "./slurm.ts";
 import { addDispatchCommand } from "./dispatch.ts";
+import { kubectlCommands, kubernetesJobs } from "./kubernetes.ts";
 
 export function renderStatus(s: LaunchStatus): string {
   const rows = s.shards.map(
@@ -40,5 +42,50 @@ export function addClusterCommands(program: Command): void {
       process.stdout.write(renderStatus(s));
       if (s.state === "failed") process.exitCode = 1;
     });
+  cluster
+    .command("kubernetes")
+    .description("write the plan's Kubernetes Jobs (Indexed Jobs for the shards) and print the kubectl commands")
+    .requiredOption("--plan <file.json>", "the cluster plan")
+    .requiredOption("--image <image>", "container image with Node.js ≥ 20")
+    .requiredOption("--claim <pvc>", "PersistentVolumeClaim mounted at /data: the checkout and the run folders")
+    .option("--repo <dir>", "the project checkout on the volume", "/data/distill")
+    .option("--run-dir <dir>", "the run folder on the volume (default /data/runs/<run>)")
+    .option("--namespace <ns>", "namespace of the Jobs")
+    .option("--edge <url>", "edge to stream results to (token from the Secret distill-edge-<run>, key token)")
+    .option("--parallelism <n>", "shards of a stage running at once")
+    .requiredOption("--out <dir>", "where the Job files go")
+    .action(
+      (o: {
+        plan: string;
+        image: string;
+        claim: string;
+        repo: string;
+        runDir?: string;
+        namespace?: string;
+        edge?: string;
+        parallelism?: string;
+        out: string;
+      }) => {
+        const plan = parseClusterPlan(JSON.parse(readFileSync(o.plan, "utf8")));
+        const jobs = kubernetesJobs(plan, {
+          ...o,
+          runDir: o.runDir ?? `/data/runs/${plan.run}`,
+          parallelism: o.parallelism ? Number(o.parallelism) : undefined,
+        });
+        const files = jobs.map((j, i) => {
+          const f = join(o.out, `${String(i + 1)}-${(j.metadata as { name: string }).name}.json`);
+          writeJsonAtomic(f, j);
+          return f;
+        });
+        if (o.edge)
+          process.stdout.write(
+            `kubectl create secret generic distill-edge-${plan.run.toLowerCase()} --from-literal=token=<worker token of run ${plan.run}>\n`,
+          );
+        process.stdout.write(kubectlCommands(plan, files, o.namespace).join("\n") + "\n");
+        process.stderr.write(
+          `${jobs.length} Jobs written (${jobs.map((j) => (j.metadata as { name: string }).name).join(", ")})\n`,
+        );
+      },
+    );
   addDispatchCommand(cluster);
 }
