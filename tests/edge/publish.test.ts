@@ -21,6 +21,9 @@ import {
   call,
   createRun,
   errorCode,
+  imageFor,
+  manifestFor,
+  newRunId,
   otherTableFor,
   pausedBody,
   sha256Hex,
@@ -147,6 +150,41 @@ describe("concurrent publishes", () => {
       tables: { shards: unknown[] };
     };
     expect(status.tables.shards).toHaveLength(1);
+  });
+});
+
+describe("concurrent creates of images and runs", () => {
+  it("same image index, different bytes, at once → one 201, one 409 IMAGE_EXISTS; same bytes → 201 + 200", async () => {
+    const { runId, m, worker } = await createRun({ classes: 4, ipc: 2, epochs: 1, k: 1, sourceSize: 8 }, "img");
+    for (let i = 0; i < 4; i++) {
+      const a = imageFor(m, i).png;
+      const b = imageFor(m, i + 100).png;
+      // Both bodies arrive up to half, then both complete at the same moment.
+      const ua = await startPausedUpload(`/v1/runs/${runId}/images/${i}`, worker, a);
+      const ub = await startPausedUpload(`/v1/runs/${runId}/images/${i}`, worker, b);
+      ua.release();
+      ub.release();
+      const outcomes = await Promise.all([ua.response, ub.response]);
+      expect([...outcomes].sort()).toEqual(["201", "409 IMAGE_EXISTS"]);
+      const winner = outcomes[0] === "201" ? a : b;
+      const stored = await env.BUCKET.get(`runs/${runId}/images/${String(i).padStart(6, "0")}.png`);
+      expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(winner);
+    }
+    const same = imageFor(m, 7).png;
+    const twice = await Promise.all([0, 1].map(() => upload(`/v1/runs/${runId}/images/7`, worker, same)));
+    expect(twice.map((r) => r.status).sort()).toEqual([200, 201]);
+  });
+
+  it("two admins creating one run id at once → one 201, one 409 RUN_EXISTS, the winner's manifest kept", async () => {
+    const admin = await tokenFor("admin", "*");
+    for (let t = 0; t < 3; t++) {
+      const runId = newRunId("dup");
+      const manifests = [2, 3].map((ipc) => manifestFor(runId, { classes: 2, ipc, epochs: 1, k: 1 }));
+      const rs = await Promise.all(manifests.map((json) => call("/v1/runs", { token: admin, method: "POST", json })));
+      expect(rs.map((r) => r.status).sort()).toEqual([201, 409]);
+      const kept = (await (await env.BUCKET.get(`runs/${runId}/manifest.json`))!.json()) as { ipc: number };
+      expect(kept.ipc).toBe(rs[0].status === 201 ? 2 : 3);
+    }
   });
 });
 

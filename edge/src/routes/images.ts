@@ -40,16 +40,23 @@ export const imageRoutes = new Hono<AppEnv>().put("/:run/images/:index", async (
   await checkRunPng(body, m, `image ${index}`);
   decodeRunImage(body, m, `image ${index}`);
   const key = keys.image(run, index);
-  const existing = await c.env.BUCKET.head(key);
-  if (existing) {
-    if (existing.customMetadata?.sha256 === sha256)
-      return c.json({ image: index, bytes: length, sha256, unchanged: true });
-    throw new ApiError(
-      409,
-      "IMAGE_EXISTS",
-      `image ${index} of run ${run} is already stored with other content; images are immutable`,
-    );
+  let stored = await c.env.BUCKET.head(key);
+  if (!stored) {
+    // Create-only (R2 If-None-Match: *): of two uploads racing for one index, exactly one stores.
+    const put = await c.env.BUCKET.put(key, body, {
+      onlyIf: { etagDoesNotMatch: "*" },
+      sha256,
+      customMetadata: { sha256 },
+      httpMetadata: { contentType: "image/png" },
+    });
+    if (put) return c.json({ image: index, bytes: length, sha256 }, 201);
+    stored = await c.env.BUCKET.head(key); // the other upload won: judge against what it stored
   }
-  await c.env.BUCKET.put(key, body, { sha256, customMetadata: { sha256 }, httpMetadata: { contentType: "image/png" } });
-  return c.json({ image: index, bytes: length, sha256 }, 201);
+  if (stored?.customMetadata?.sha256 === sha256)
+    return c.json({ image: index, bytes: length, sha256, unchanged: true });
+  throw new ApiError(
+    409,
+    "IMAGE_EXISTS",
+    `image ${index} of run ${run} is already stored with other content; images are immutable`,
+  );
 });

@@ -21,9 +21,12 @@ export function validateManifest(json: unknown): RunManifest {
 
 export async function createRun(bucket: R2Bucket, run: RunId, manifest: RunManifest): Promise<void> {
   const key = keys.manifest(run);
-  if (await bucket.head(key))
-    throw new ApiError(409, "RUN_EXISTS", `run ${run} already exists; runs are immutable: create a new run id`);
-  await bucket.put(key, JSON.stringify(manifest, null, 2), { httpMetadata: { contentType: "application/json" } });
+  // Create-only (R2 If-None-Match: *): of two creates racing for one id, exactly one succeeds.
+  const put = await bucket.put(key, JSON.stringify(manifest, null, 2), {
+    onlyIf: { etagDoesNotMatch: "*" },
+    httpMetadata: { contentType: "application/json" },
+  });
+  if (!put) throw new ApiError(409, "RUN_EXISTS", `run ${run} already exists; runs are immutable: create a new run id`);
   cache.set(run, manifest);
 }
 
