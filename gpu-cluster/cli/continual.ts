@@ -117,7 +117,14 @@ export class ContinualRun {
   private stepSpec(seed: number, steps: IncrementStep[], st: IncrementStep) {
     return {
       name: stepName(st.step),
-      config: { ...this.settings(), seed, seen: st.seen, added: st.added },
+      // a one-class step keeps real images (see step()): its own key, so runs made before that rule redo it
+      config: {
+        ...this.settings(),
+        seed,
+        seen: st.seen,
+        added: st.added,
+        oneClass: st.seen.length === 1 ? "real" : undefined,
+      },
       inputs: steps.filter((p) => p.step < st.step).flatMap((p) => stepFiles(p.step)),
       outputs: stepFiles(st.step),
       force: this.o.force,
@@ -217,39 +224,46 @@ export class ContinualRun {
     // 2. the new blocks. Recover optimises all seen classes together (its batches are blocks of
     // distinct classes, so their BN statistics compare with the teacher's, which saw all of them)
     // and the memory keeps the added classes' images; the earlier ones are in memory already.
+    // With one seen class there is no class to separate (the teacher's cross-entropy is 0): the
+    // block is the real images recover would start from, k-means representatives of the class.
     const seenFull = classSubset(train, st.seen);
     const m = o.select === "random" ? 1 : o.selectFrom;
-    const perImage = realImagesPerSynthetic(o.init);
+    const perImage = K === 1 ? 1 : realImagesPerSynthetic(o.init);
     let init: ImageSet | undefined;
     if (perImage > 0) {
       const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
       const mm = Math.max(1, Math.min(m, Math.floor(smallest / (o.ipc * perImage))));
       const candidates = randomRealSubset(seenFull, o.ipc * perImage * mm, seed);
-      init = mm === 1 || o.init !== "real" ? candidates : selectKMeans(candidates, K, o.ipc, mm, seed);
+      init = mm === 1 || perImage !== 1 ? candidates : selectKMeans(candidates, K, o.ipc, mm, seed);
     }
-    const rec = await recover(
-      { source: zooTeacher(tf)!, classes: K, channels: train.channels, size, stats },
-      {
-        ipc: o.ipc,
-        iterations: o.iterations,
-        batch: o.recoverBatch,
-        lr: o.recoverLr,
-        rBn: o.rBn,
-        firstBnMultiplier: o.firstBnMultiplier,
-        beta1: 0.5,
-        beta2: 0.9,
-        init: o.init,
-        cropScale: o.cropScale,
-        flipProb: flip,
-        seed,
-      },
-      init,
-      this.compile,
-    );
+    const synthesised =
+      K === 1
+        ? init!.pixels
+        : (
+            await recover(
+              { source: zooTeacher(tf)!, classes: K, channels: train.channels, size, stats },
+              {
+                ipc: o.ipc,
+                iterations: o.iterations,
+                batch: o.recoverBatch,
+                lr: o.recoverLr,
+                rBn: o.rBn,
+                firstBnMultiplier: o.firstBnMultiplier,
+                beta1: 0.5,
+                beta2: 0.9,
+                init: o.init,
+                cropScale: o.cropScale,
+                flipProb: flip,
+                seed,
+              },
+              init,
+              this.compile,
+            )
+          ).pixels;
     const per = train.channels * size * size;
     const n = st.added.length * o.ipc;
     const ours: ImageSet = {
-      pixels: rec.pixels.slice(prevK * o.ipc * per, K * o.ipc * per),
+      pixels: synthesised.slice(prevK * o.ipc * per, K * o.ipc * per),
       count: n,
       channels: train.channels,
       size,

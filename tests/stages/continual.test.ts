@@ -324,6 +324,12 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
       JSON.parse(readFileSync(join(root, "run3", "order-0", "step-01", "result.json"), "utf8")),
     );
     expect([r1.seen.length, r1.trained, r1.accuracy.ours, r1.accuracy.random_hard]).toEqual([1, false, 1, 1]);
+    // a one-class teacher separates nothing: the block keeps real images (8-bit pixels), not recovered ones
+    const ours1 = readNpy(join(root, "run3", "order-0", "step-01", "ours.npy")).data as Float32Array;
+    expect(ours1.length).toBe(IPC * 144);
+    expect(ours1.every((v) => Math.abs(v * 255 - Math.round(v * 255)) < 1e-3)).toBe(true);
+    const ours2 = readNpy(join(root, "run3", "order-0", "step-02", "ours.npy")).data as Float32Array;
+    expect(ours2.every((v) => Math.abs(v * 255 - Math.round(v * 255)) < 1e-3)).toBe(false);
     const r3 = stepResultSchema.parse(
       JSON.parse(readFileSync(join(root, "run3", "order-0", "step-03", "result.json"), "utf8")),
     );
