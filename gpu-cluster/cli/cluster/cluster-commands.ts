@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { parseClusterPlan } from "../../../shared/cluster-plan.ts";
 import { SlurmLauncher, type LaunchStatus } from "./slurm.ts";
 import { addDispatchCommand } from "./dispatch.ts";
+import { EdgeApi } from "./edge-api.ts";
 import { kubectlCommands, kubernetesJobs } from "./kubernetes.ts";
 
 export function renderStatus(s: LaunchStatus): string {
@@ -88,4 +89,53 @@ export function addClusterCommands(program: Command): void {
       },
     );
   addDispatchCommand(cluster);
+  addAdminCommands(cluster);
+}
+
+interface AdminOptions {
+  edge: string;
+  tokenFile: string;
+}
+
+/** The admin's side, over the edge: launch a plan, watch it, cancel it. */
+function addAdminCommands(cluster: Command): void {
+  const admin = (o: AdminOptions) => new EdgeApi(o.edge, readFileSync(o.tokenFile, "utf8").trim());
+  const common = (c: Command) =>
+    c
+      .requiredOption("--edge <url>", "the edge's base URL")
+      .requiredOption("--token-file <file>", "a file holding an admin token (for this run, or *)");
+  common(
+    cluster.command("launch").description("launch a plan through the edge (the same plan again is the same launch)"),
+  )
+    .requiredOption("--plan <file.json>", "the cluster plan")
+    .action(async (o: AdminOptions & { plan: string }) => {
+      const plan = parseClusterPlan(JSON.parse(readFileSync(o.plan, "utf8")));
+      const r = await admin(o).call<{ state: string; createdAt: string }>("POST", "/v1/launches", plan);
+      process.stdout.write(
+        `${r.status === 201 ? "launched" : "already launched"}: run ${plan.run}, ${plan.recoverShards} recover + ${plan.relabelShards} relabel shards, state ${r.json.state} (since ${r.json.createdAt})\n`,
+      );
+    });
+  common(cluster.command("status").description("a launch's shards and what the edge has published"))
+    .argument("<run>", "run id")
+    .action(async (run: string, o: AdminOptions) => {
+      const api = admin(o);
+      const l = (await api.call<LaunchStatus & { state: string }>("GET", `/v1/launches/${run}`)).json;
+      process.stdout.write(renderStatus({ ...l, run }));
+      const published = await api
+        .call<{ images: { present: number; expected: number }; tables: { epochs: number; epochsPresent: number } }>(
+          "GET",
+          `/v1/runs/${run}/status`,
+        )
+        .catch(() => undefined);
+      if (published)
+        process.stdout.write(
+          `published: ${published.json.images.present}/${published.json.images.expected} images, ${published.json.tables.epochsPresent}/${published.json.tables.epochs} epochs of labels\n`,
+        );
+    });
+  common(cluster.command("cancel").description("ask the dispatcher to cancel a launch's jobs"))
+    .argument("<run>", "run id")
+    .action(async (run: string, o: AdminOptions) => {
+      const r = await admin(o).call<{ state: string }>("POST", `/v1/launches/${run}/cancel`);
+      process.stdout.write(`run ${run}: ${r.json.state}\n`);
+    });
 }
