@@ -25,7 +25,13 @@ interface CannonResult {
   non2xx: number;
   statusCodeStats: Record<string, { count: number }>;
 }
-type CannonRequest = { method: string; path: string; body?: Buffer; headers?: Record<string, string> };
+type CannonRequest = {
+  method: string;
+  path: string;
+  body?: Buffer;
+  headers?: Record<string, string>;
+  onResponse?: (status: number, body: string) => void;
+};
 const autocannon = require("autocannon") as (o: {
   url: string;
   connections: number;
@@ -66,11 +72,18 @@ async function main(): Promise<void> {
     const shards = Array.from({ length: SHARDS }, (_, s) => tableFor(m, s * EPOCHS_PER_SHARD, EPOCHS_PER_SHARD));
     const tables = shards.map((b) => decodeLabelTable(b));
     const images = Array.from({ length: m.images }, (_, i) => imageFor(m, i).png);
+    const refusals = new Map<string, number>(); // "status first words of the body" → count
     const putReq = (path: string, bytes: Uint8Array): CannonRequest => ({
       method: "PUT",
       path,
       body: Buffer.from(bytes),
       headers: { "x-content-sha256": sha(bytes), "content-type": "application/octet-stream" },
+      onResponse: (status, body) => {
+        if (status >= 300) {
+          const key = `${status} ${path.replace(/[0-9]+$/, "N")}: ${body.slice(0, 90)}`;
+          refusals.set(key, (refusals.get(key) ?? 0) + 1);
+        }
+      },
     });
     for (let s = 0; s < PUBLISHED_BEFORE; s++) {
       const r = await send(`/v1/runs/${RUN}/tables/${s}`, worker, {
@@ -190,6 +203,15 @@ async function main(): Promise<void> {
       console.log(
         `${r.name.padEnd(28)} ${r.requestsPerSecond.toFixed(1).padStart(8)} req/s  p50 ${r.latencyMs.p50} ms  p99 ${r.latencyMs.p99} ms  errors ${r.errors}  non-2xx ${r.non2xx}  statuses ${JSON.stringify(r.statuses)}`,
       );
+    for (const [what, n] of refusals) console.log(`  uploader got ${n} × ${what}`);
+    if (process.argv.includes("--server-log"))
+      console.log(
+        dev
+          .output()
+          .split("\n")
+          .filter((l) => !/Request\.cf|getaddrinfo|GetAddrInfoReqWrap/.test(l))
+          .join("\n"),
+      );
     console.log(
       `checker: ${check.reads} reads, ${check.checked} bodies checked, ${check.mismatched} not matching their SHA-256 / labels, ${check.notYet} not yet published, ${check.other} other statuses`,
     );
@@ -208,6 +230,7 @@ async function main(): Promise<void> {
           seconds: SECONDS,
           connections: { readers: READERS, uploaders: UPLOADERS, checkers: CHECKERS },
           rows,
+          uploaderRefusals: Object.fromEntries(refusals),
           checker: check,
           after: {
             images: status.images.present,

@@ -19,7 +19,7 @@ import { batchRoutes } from "./routes/batches.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { launchRoutes } from "./routes/launches.ts";
 import { logRoutes } from "./routes/log.ts";
-import { discardUnreadBody } from "./routes/read-body.ts";
+import { releaseUnreadBody } from "./routes/read-body.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { tableRoutes } from "./routes/tables.ts";
@@ -27,12 +27,13 @@ import { tokenRoutes } from "./routes/tokens.ts";
 
 export const app = new Hono<AppEnv>();
 
-// Every answer, refusals included, releases a body left unread: the refusal then reaches the client at once.
+// Every answer, refusals included, releases a body left unread (read-body.ts says how), so a
+// refusal reaches a client still sending at once.
 app.use("*", async (c, next) => {
   try {
     await next();
   } finally {
-    discardUnreadBody(c.req.raw);
+    await releaseUnreadBody(c.req.raw);
   }
 });
 app.get("/", (c) => c.json({ service: "distill-edge", api: "/v1" }));

@@ -67,6 +67,7 @@ async function api(path: string, token: string, init: RequestInit = {}): Promise
 describe("wrangler dev: refusals before the body", () => {
   let runId: string;
   let worker: string;
+  let table: Uint8Array;
 
   beforeAll(async () => {
     runId = newRunId("raw");
@@ -79,7 +80,7 @@ describe("wrangler dev: refusals before the body", () => {
     });
     expect(created.status, await created.clone().text()).toBe(201);
     worker = await tokenFor("worker", [runId]);
-    const table = tableFor(m);
+    table = tableFor(m);
     const put = await api(`/v1/runs/${runId}/tables/0`, worker, {
       method: "PUT",
       body: table as Uint8Array<ArrayBuffer>,
@@ -118,6 +119,32 @@ describe("wrangler dev: refusals before the body", () => {
       expect((await fetch(`${dev.base}/`)).status).toBe(200); // still serving
     });
   }
+
+  it("an answer given before a small body was read (200 unchanged) keeps the keep-alive connection usable", async () => {
+    const replies = await new Promise<string[]>((resolve) => {
+      const socket = connect(dev.port, "127.0.0.1");
+      let got = "";
+      const timer = setTimeout(() => (socket.destroy(), resolve(got.split(/(?=HTTP\/1\.1 )/))), 10_000);
+      socket.on("data", (d) => {
+        got += d.toString("latin1");
+        const parts = got.split(/(?=HTTP\/1\.1 )/);
+        if (parts.length === 2 && /\r\n\r\n\{"service"/.test(parts[1])) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(parts);
+        }
+      });
+      void sha256Hex(table).then((sha) => {
+        socket.write(
+          `PUT /v1/runs/${runId}/tables/0 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${worker}\r\nx-content-sha256: ${sha}\r\ncontent-length: ${table.length}\r\n\r\n`,
+        );
+        socket.write(table);
+        socket.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+      });
+    });
+    expect(replies.map((r) => r.split("\r\n")[0])).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+    expect(replies[0]).toContain('"unchanged":true');
+  });
 
   it("an image body cut short by the client (half-close): never a 500 of ours, nothing stored, still serving", async () => {
     const m = manifestFor(runId, { classes: 4, ipc: 2, epochs: 2, k: 2 });

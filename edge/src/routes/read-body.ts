@@ -48,12 +48,31 @@ const aborted = (received: number, expected: number | undefined) =>
     `the body ended after ${received}${expected === undefined ? "" : ` of ${expected}`} bytes; nothing was stored: upload again`,
   );
 
+/** Unread bodies up to this size are drained (the connection stays usable); larger ones are cancelled. */
+export const DRAIN_MAX_BYTES = 1024 * 1024;
+
 /**
- * Cancels a request body nobody read (a refusal decided from the headers: 401, 403, 409, 413…).
- * Without it the runtime waits for the whole body before the answer goes out, and a client
- * sending gigabytes (or stuck waiting for `100 Continue`) never hears the refusal.
+ * Releases a request body nobody read (an answer decided from the headers: 401, 403, 409, 413,
+ * 200 unchanged…). A large or unannounced body is cancelled: otherwise the runtime waits for all
+ * of it before the answer goes out, and a client sending gigabytes (or waiting for `100
+ * Continue`) never hears the refusal. A small one (≤ DRAIN_MAX_BYTES by Content-Length) is read
+ * and dropped instead, so a keep-alive connection stays in step (wrangler dev's proxy answers
+ * the next request on it with 503 "worker restarted mid-request" after a cancel).
  */
-export function discardUnreadBody(request: Request): void {
+export async function releaseUnreadBody(request: Request): Promise<void> {
   const body = request.body;
-  if (body && !body.locked) body.cancel().catch(() => undefined);
+  if (!body || body.locked) return;
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (!(declared <= DRAIN_MAX_BYTES)) return body.cancel().catch(() => undefined);
+  const reader = body.getReader();
+  try {
+    for (let total = 0; ;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      total += value.length;
+      if (total > DRAIN_MAX_BYTES) return void (await reader.cancel());
+    }
+  } catch {
+    /* the client went away: nothing left to release */
+  }
 }
