@@ -1,10 +1,12 @@
 // The MNIST class-incremental result of results/continual-mnist.md: `distill continual` with 5
-// and 10 steps, IPC 10, class orders 0, 1, 2, ours against (a) and (b). Every (steps, order) is
+// and 10 steps, IPC 10, class orders 0, 1, 2, ours against (a) and (b), memory blocks keeping
+// their arrival labels; and the 5-step run again with the memory relabelled by each step's
+// teacher (--memory-labels current). Every (run, order) is
 // its own process (--jobs of them at a time; each order has its own run folder, so they never
 // share a file), then one pass over all orders per step count, which finds every step done and
 // writes the table and the plot. A killed run resumes from the last finished step of each order.
 // The default budget (smaller than the CLI's defaults: 2 shared CPU cores) is BUDGET below.
-// Usage: npm run results:continual [-- --steps 5,10 --seeds 0,1,2 --jobs 2 --out runs/continual-mnist --report-only -- <distill flags>]
+// Usage: npm run results:continual [-- --steps 5,10 --current-steps 5 --seeds 0,1,2 --jobs 2 --out runs/continual-mnist --report-only -- <distill flags>]
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,7 +37,8 @@ const ints = (s: string) =>
   });
 
 const program = new Command("continual-mnist")
-  .option("--steps <list>", "step counts", ints, [5, 10])
+  .option("--steps <list>", "step counts (memory labels kept)", ints, [5, 10])
+  .option("--current-steps <list>", "step counts run again with --memory-labels current", ints, [5])
   .option("--seeds <list>", "class-order seeds", ints, [0, 1, 2])
   .option("--jobs <n>", "processes at a time", (v) => Math.max(1, Number(v) || 1), 2)
   .option("--out <dir>", "folder of the runs", "runs/continual-mnist")
@@ -45,6 +48,7 @@ const program = new Command("continual-mnist")
   .parse();
 const o = program.opts<{
   steps: number[];
+  currentSteps: number[];
   seeds: number[];
   jobs: number;
   out: string;
@@ -68,11 +72,29 @@ function run(args: string[]): Promise<void> {
   });
 }
 
-const common = (steps: number) => ["--steps", String(steps), "--ipc", "10", "--out", join(o.out, `s${steps}`)];
+interface Variant {
+  steps: number;
+  labels: "kept" | "current";
+}
+const name = (v: Variant) => `s${v.steps}${v.labels === "current" ? "-current" : ""}`;
+const variants: Variant[] = [
+  ...o.steps.map((steps) => ({ steps, labels: "kept" as const })),
+  ...o.currentSteps.map((steps) => ({ steps, labels: "current" as const })),
+];
+const common = (v: Variant) => [
+  "--steps",
+  String(v.steps),
+  "--ipc",
+  "10",
+  "--memory-labels",
+  v.labels,
+  "--out",
+  join(o.out, name(v)),
+];
 // longest first: 10-step orders, then 5-step ones
-const queue = (o.reportOnly ? [] : [...o.steps])
-  .sort((a, b) => b - a)
-  .flatMap((steps) => o.seeds.map((seed) => [...common(steps), "--seeds", String(seed), "--quiet", ...extra]));
+const queue = (o.reportOnly ? [] : [...variants])
+  .sort((a, b) => b.steps - a.steps)
+  .flatMap((v) => o.seeds.map((seed) => [...common(v), "--seeds", String(seed), "--quiet", ...extra]));
 await Promise.all(
   Array.from({ length: o.jobs }, async () => {
     for (let args = queue.shift(); args; args = queue.shift()) await run(["continual", ...args]);
@@ -86,23 +108,23 @@ const parts = [
   `Regenerate: \`npm run results:continual\` (scripts/continual-mnist.ts; budget: \`${BUDGET.join(" ")}\`). Protocol and discussion: [docs/continual.md](../docs/continual.md).`,
   "",
 ];
-for (const steps of o.steps) {
+for (const v of variants) {
   await run([
     "continual",
-    ...common(steps),
+    ...common(v),
     "--seeds",
     o.seeds.join(","),
     "--quiet",
     ...extra,
     ...(o.reportOnly ? ["--report-only"] : []),
   ]);
-  const dir = join(o.out, `s${steps}`);
-  const name = `continual-mnist-s${steps}`;
-  copyFileSync(join(dir, "continual.png"), join(o.results, `${name}.png`));
-  copyFileSync(join(dir, "continual.json"), join(o.results, `${name}.json`));
+  const dir = join(o.out, name(v));
+  const file = `continual-mnist-${name(v)}`;
+  copyFileSync(join(dir, "continual.png"), join(o.results, `${file}.png`));
+  copyFileSync(join(dir, "continual.json"), join(o.results, `${file}.json`));
   parts.push(
     readFileSync(join(dir, "continual.md"), "utf8").replace(/^# /, "## "),
-    `![${steps} steps](${name}.png)`,
+    `![${v.steps} steps, memory labels ${v.labels}](${file}.png)`,
     "",
   );
 }

@@ -48,6 +48,8 @@ export interface ContinualSummary {
   steps: number;
   ipc: number;
   seeds: number[];
+  /** kept: each block's soft labels from its arrival step's teacher; current: relabelled by each step's teacher. */
+  memoryLabels: "kept" | "current";
   command: string;
   /** results[o][s]: class order o (seeds[o]), step s. */
   results: StepResult[][];
@@ -88,7 +90,10 @@ export function renderContinualMarkdown(s: ContinualSummary): string {
     `# Class-incremental ${s.dataset}: ${s.steps} steps, IPC ${s.ipc}`,
     "",
     `Top-1 (%) on the real test images of the classes seen so far, mean ± std over ${s.seeds.length} class order(s) (seeds ${s.seeds.join(", ")}). ` +
-      "Each step: a teacher trained on the seen classes only; a student from scratch on the whole memory.",
+      "Each step: a teacher trained on the seen classes only; a student from scratch on the whole memory. " +
+      (s.memoryLabels === "kept"
+        ? "Soft labels: each memory block keeps those of the teacher of the step it arrived in."
+        : "Soft labels: every memory block relabelled by each step's teacher."),
     "",
     ...(s.results[0].length < s.steps
       ? [`**Partial**: steps 1–${s.results[0].length} of ${s.steps} (the steps finished in every class order).`, ""]

@@ -11,7 +11,7 @@
 // redoes only the step it was in; a changed setting redoes the steps it touches.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { loadDataset, mirrorAsymmetry, defaultAugment, type DatasetSplits } from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
 import { writeGridPng } from "../io/png.ts";
@@ -31,7 +31,7 @@ import {
   memoryEpochs,
   type IncrementStep,
 } from "../stages/class-increments.ts";
-import { trainOnMemory, type MemoryBlock } from "../stages/memory-student.ts";
+import { relabelMemory, trainOnMemory, type MemoryBlock } from "../stages/memory-student.ts";
 import { fingerprintFolder, RunFolder } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { addRunOptions, type CliOptions } from "./options.ts";
@@ -47,6 +47,8 @@ export interface ContinualOptions extends CliOptions {
   teacherPerClass?: number;
   /** Only write the table and plot of the steps finished so far in every order (a run in progress). */
   reportOnly?: boolean;
+  /** kept: each block's soft labels from its arrival teacher; current: every block relabelled by the step's teacher. */
+  memoryLabels: "kept" | "current";
 }
 
 const METHODS = ["ours", "random"] as const;
@@ -107,6 +109,8 @@ export class ContinualRun {
       crops: [o.cropScale, o.flip],
       relabel: [o.topK, o.quant, o.temperature],
       student: [o.students[0], o.studentWidth, o.studentBatch, o.studentLr, o.epochs, o.studentCrops],
+      // absent for the default, so that runs made before the option keep their keys
+      memoryLabels: o.memoryLabels === "kept" ? undefined : o.memoryLabels,
     };
   }
 
@@ -168,6 +172,7 @@ export class ContinualRun {
       steps: this.o.steps,
       ipc: this.o.ipc,
       seeds: this.o.seeds,
+      memoryLabels: this.o.memoryLabels,
       command: this.command,
       results: orders.map(({ folder }) => Array.from({ length: finished }, (_, i) => readStep(folder, i + 1))),
     });
@@ -305,6 +310,21 @@ export class ContinualRun {
       ours: [...earlier("ours"), { set: ours, labels, schedule, table: tableOurs }],
       random: [...earlier("random"), { set: random, labels, schedule, table: tableRandom }],
     };
+    if (o.memoryLabels === "current" && st.step > 1) {
+      // the earlier blocks' labels from this step's teacher too (over all seen classes)
+      const { schedule: _, runId: __, ...cfg } = relabelCfg("m");
+      const again = (blocks: MemoryBlock[], id: string) =>
+        relabelMemory(
+          blocks.slice(0, -1),
+          tf.bytes,
+          stats,
+          K,
+          { ...cfg, runId: `c${seed}-${st.step}-${id}` },
+          this.compile,
+        );
+      memory.ours = [...(await again(memory.ours, "o")), memory.ours.at(-1)!];
+      memory.random = [...(await again(memory.random, "r")), memory.random.at(-1)!];
+    }
     const inMemory = memory.ours.reduce((a, b) => a + b.set.count, 0);
     if (inMemory !== memoryImages || memory.random.reduce((a, b) => a + b.set.count, 0) !== memoryImages)
       throw new Error(`step ${st.step}: memory holds ${inMemory} images, expected ${memoryImages}`);
@@ -432,6 +452,14 @@ export function addContinualCommand(program: Command): void {
       positiveInt("--teacher-per-class"),
     )
     .option("--report-only", "run nothing: the table and plot of the steps finished so far in every order", false)
+    .addOption(
+      new Option(
+        "--memory-labels <how>",
+        "kept: each memory block keeps the soft labels of the teacher of its step; current: every block is relabelled by each step's teacher",
+      )
+        .choices(["kept", "current"])
+        .default("kept"),
+    )
     .action(async (opts: ContinualOptions) => {
       if (cmd.getOptionValueSource("seed") === "cli") {
         if (cmd.getOptionValueSource("seeds") === "cli") throw new Error("continual: give --seeds or --seed, not both");

@@ -2,7 +2,8 @@
 // arrived at each step so far, each with the soft labels its step's teacher gave it (or hard
 // labels). A block keeps its own crop schedule and label table from the step it arrived in, so
 // its labels stay those of exactly the crops trained on at every later step; a block labelled
-// when fewer classes were known has zero probability on the classes that came after.
+// when fewer classes were known has zero probability on the classes that came after (or, with
+// relabelMemory, every block is relabelled by the current step's teacher).
 import { tensor } from "../graph/builder.ts";
 import { adamw } from "../autodiff/optimizers.ts";
 import {
@@ -20,6 +21,7 @@ import type { StartProgress } from "./progress.ts";
 import { imageOf, type ImageSet } from "./crops.ts";
 import type { StudentConfig } from "./evaluate.ts";
 import { trainClassifier, type TrainingBatch } from "./train-classifier.ts";
+import { relabel, type RelabelConfig } from "./relabel.ts";
 
 export interface MemoryBlock {
   set: ImageSet;
@@ -146,4 +148,26 @@ export async function trainOnMemory(
     stats,
     o,
   );
+}
+
+/**
+ * The memory relabelled by one teacher (a later step's, which knows every class in memory): each
+ * block keeps its images and crop schedule and gets a new label table from `teacher` over
+ * `classes` classes, for `epochs` epochs. The alternative to keeping each block's arrival labels.
+ */
+export async function relabelMemory(
+  blocks: MemoryBlock[],
+  teacher: Uint8Array,
+  stats: ChannelStats,
+  classes: number,
+  cfg: Omit<RelabelConfig, "schedule" | "runId"> & { runId: string },
+  o: CompileOptions & { progress?: StartProgress } = {},
+): Promise<MemoryBlock[]> {
+  const out: MemoryBlock[] = [];
+  for (const [i, b] of blocks.entries()) {
+    const runId = `${cfg.runId}-${i + 1}`.slice(0, 16);
+    const r = await relabel(teacher, stats, b.set, classes, { ...cfg, schedule: b.schedule, runId }, o);
+    out.push({ ...b, table: r.table });
+  }
+  return out;
 }

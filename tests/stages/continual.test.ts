@@ -13,7 +13,7 @@ import { writePng } from "../../gpu-cluster/io/png.ts";
 import { readNpy } from "../../gpu-cluster/io/npy.ts";
 import { loadDataset, Random, type Dataset } from "../../gpu-cluster/data/index.ts";
 import { classOrder, classSubset, incrementSteps, memoryEpochs } from "../../gpu-cluster/stages/class-increments.ts";
-import { memoryBatches, type MemoryBlock } from "../../gpu-cluster/stages/memory-student.ts";
+import { memoryBatches, relabelMemory, type MemoryBlock } from "../../gpu-cluster/stages/memory-student.ts";
 import { readTeacherFile } from "../../gpu-cluster/stages/teacher-file.ts";
 import { softmaxRows } from "../../gpu-cluster/stages/relabel.ts";
 import { Classifier } from "../../gpu-cluster/runtime/inference.ts";
@@ -315,6 +315,25 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
     }
     await Promise.all(clfs.map((c) => c.release()));
     expect(rowsOf).toEqual([2 * 6 * IPC, 2 * 7 * IPC]);
+
+    // --memory-labels current: block 1 relabelled by step 2's teacher, over all 13 seen classes
+    const [again] = await relabelMemory(blocks.slice(0, 1), teachers[1].bytes, stats, K, {
+      epochs: 6,
+      k: 20,
+      quant: "u8",
+      temperature: T,
+      batch: 50,
+      runId: "t",
+    });
+    const clf2 = await Classifier.fromOnnx(teachers[1].bytes, { threads: 1 });
+    for (const { x, targets } of memoryBatches([again], { kind: "soft", temperature: T }, K, 6, 50, 1, stats)(3)) {
+      const B = x.shape[0];
+      const p = new Float32Array(B * K);
+      softmaxRows(await clf2.logits(x), B, K, T, p);
+      const td = targets.data as Float32Array;
+      for (let i = 0; i < B * K; i++) expect(Math.abs(td[i] - p[i])).toBeLessThan(0.01);
+    }
+    await clf2.release();
   });
 
   it("one class at the first step: nothing to train, every test image right; bad input is refused with the fix", () => {
@@ -344,5 +363,6 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
     bad(["--teacher", join(root, "t.onnx")], /--teacher is not allowed: a teacher that has seen every class/);
     bad(["--mix", "cutmix"], /--mix cutmix is not supported.*--mix none/);
     bad(["--seed", "2"], /give --seeds or --seed, not both/);
+    bad(["--memory-labels", "fresh"], /--memory-labels.*Allowed choices are kept, current/);
   });
 });
