@@ -5,12 +5,12 @@
 // recover array task is scancelled (the dispatcher resubmits that shard and redoes the stages
 // after it), the dispatcher is SIGKILLed and restarted with its record deleted (it adopts its
 // jobs from squeue: every job name is submitted once), a relabel process is SIGKILLed (its job
-// script runs it again). The edge then holds exactly the images of the single-process run
+// script runs it again); a second dispatcher on the same root is refused. The edge then holds exactly the images of the single-process run
 // (re-uploading each reference PNG is "unchanged") and a trainer streams every batch of every
 // epoch with 0 labels differing from the single-process table. A trainer cannot launch. A second
 // launch is cancelled: its jobs stop and the edge says "cancelled".
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { slurmUnavailable, startSlurm, type LocalSlurm } from "../../scripts/slurm-local.ts";
@@ -100,6 +100,15 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
       }
     };
     dispatcher = startDispatcher();
+    await until("the dispatcher's lock", () => existsSync(join(root, "runs", "dispatch.lock")));
+    // a second dispatcher on the same root is refused (it could submit the launch again)
+    const second = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "gpu-cluster/cli/distill.ts", "cluster", "dispatch", "--once", ...dispatchArgs],
+      { encoding: "utf8", env: { ...process.env, ...slurm!.env } },
+    );
+    expect(second.status).not.toBe(0);
+    expect(second.stderr).toMatch(/another dispatcher \(.*pid [0-9]+\) serves/);
 
     // (b) a running recover array task is cancelled, as an operator or a preemption would
     let task = "";

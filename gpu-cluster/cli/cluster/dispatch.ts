@@ -4,7 +4,8 @@
 // lives in DIR/<run>/slurm/), mints the run's worker token for the jobs' uploads, follows the
 // jobs, resubmits failed shards, cancels when an admin asked to, and reports every shard's state
 // back. Killed and restarted, it picks up from the records and squeue: nothing is submitted twice.
-import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { writeFileAtomic } from "../../io/atomic-write.ts";
@@ -83,6 +84,41 @@ export class Dispatcher {
   }
 }
 
+/**
+ * One dispatcher per root: two at once could both submit a launch. The lock file holds host and
+ * PID; a lock whose process is gone (a killed dispatcher) is taken over, one held by a live
+ * process (or by another host, whose processes we cannot see) is refused.
+ */
+export function lockRoot(root: string): () => void {
+  mkdirSync(root, { recursive: true });
+  const file = join(root, "dispatch.lock");
+  const me = `${hostname()} ${process.pid}`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, me, { flag: "wx" });
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const [host, pid] = readFileSync(file, "utf8").split(" ");
+      let alive = host !== hostname();
+      if (!alive) {
+        try {
+          process.kill(Number(pid), 0);
+          alive = true;
+        } catch {
+          alive = false;
+        }
+      }
+      if (alive)
+        throw new Error(
+          `another dispatcher (${host}, pid ${pid}) serves ${root}: stop it, or remove ${file} if it is gone`,
+        );
+      rmSync(file, { force: true }); // its process is gone: take over
+    }
+  }
+  throw new Error(`could not take ${file}`);
+}
+
 export function addDispatchCommand(cluster: Command): void {
   cluster
     .command("dispatch")
@@ -93,6 +129,15 @@ export function addDispatchCommand(cluster: Command): void {
     .option("--poll <seconds>", "seconds between polls", "5")
     .option("--once", "one pass, then exit", false)
     .action(async (o: { edge: string; tokenFile: string; root: string; poll: string; once: boolean }) => {
+      const unlock = lockRoot(o.root);
+      process.once("SIGTERM", () => {
+        unlock();
+        process.exit(143);
+      });
+      process.once("SIGINT", () => {
+        unlock();
+        process.exit(130);
+      });
       const d = new Dispatcher({
         edge: o.edge,
         token: readFileSync(o.tokenFile, "utf8").trim(),
@@ -112,5 +157,6 @@ export function addDispatchCommand(cluster: Command): void {
         if (o.once) break;
         await new Promise((r) => setTimeout(r, Number(o.poll) * 1000));
       }
+      unlock();
     });
 }
