@@ -1,14 +1,15 @@
 // The whole loop on real servers: `wrangler dev` (the edge), a private single-node Slurm, and
 // `distill cluster dispatch` between them. An admin launches the tiny run as 4 recover and 3
 // relabel shards; the dispatcher submits the job arrays (afterok chain), the jobs publish the
-// manifest, their images and their table shards as they finish. Faults on the way: a running
-// recover array task is scancelled (the dispatcher resubmits that shard and redoes the stages
-// after it), the dispatcher is SIGKILLed and restarted with its record deleted (it adopts its
-// jobs from squeue: every job name is submitted once), a relabel process is SIGKILLed (its job
-// script runs it again); a second dispatcher on the same root is refused. The edge then holds exactly the images of the single-process run
-// (re-uploading each reference PNG is "unchanged") and a trainer streams every batch of every
-// epoch with 0 labels differing from the single-process table. A trainer cannot launch. A second
-// launch is cancelled: its jobs stop and the edge says "cancelled".
+// manifest, their images and their table shards as they finish. Faults on the way: a second
+// dispatcher on the same root is refused; a running recover array task is scancelled (the
+// dispatcher resubmits that shard and redoes the stages after it); the dispatcher is SIGKILLed
+// and restarted with its record deleted (it adopts its jobs from squeue: every job name is
+// submitted once); a relabel process is SIGKILLed (its job script runs it again). The edge then
+// holds exactly the images of the single-process run (re-uploading each reference PNG is
+// "unchanged") and a trainer streams every batch of every epoch with 0 labels differing from the
+// single-process table. A trainer cannot launch. A second launch is cancelled: its jobs stop and
+// the edge says "cancelled".
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
