@@ -4,7 +4,7 @@
 // so an interrupted table resumes. Writes results/mnist.md and results/mnist.json.
 // Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table --teacher T.onnx -- <extra distill flags>]
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,9 +37,17 @@ const program = new Command("mnist-table")
   .option("--out <dir>", "folder of the teacher and the runs", "runs/mnist-table")
   .option("--results <dir>", "where the table goes", "results")
   .option("--teacher <file.onnx>", "use this teacher instead of squeezing one (seed 0, defaults)")
+  .option("--report-only", "run nothing: tabulate the runs that have finished (a table with missing seeds says so)")
   .allowExcessArguments(true)
   .parse();
-const o = program.opts<{ ipc: number[]; seeds: number[]; out: string; results: string; teacher?: string }>();
+const o = program.opts<{
+  ipc: number[];
+  seeds: number[];
+  out: string;
+  results: string;
+  teacher?: string;
+  reportOnly?: boolean;
+}>();
 const extra = program.args;
 
 const distill = fileURLToPath(new URL("../gpu-cluster/cli/distill.ts", import.meta.url));
@@ -49,18 +57,36 @@ function run(args: string[]): void {
 }
 
 const teacherDir = join(o.out, "teacher");
-if (!o.teacher) run(["squeeze", "--out", teacherDir, "--seed", "0", "--quiet"]);
+if (!o.teacher && !o.reportOnly) run(["squeeze", "--out", teacherDir, "--seed", "0", "--quiet"]);
 const teacher = o.teacher ?? join(teacherDir, "teacher.onnx");
 
 const reports: Report[] = [];
 for (const ipc of o.ipc) {
   for (const seed of o.seeds) {
     const dir = join(o.out, `ipc${ipc}-seed${seed}`);
-    run(["run", "--teacher", teacher, "--ipc", String(ipc), "--seed", String(seed), "--out", dir, "--quiet", ...extra]);
+    if (o.reportOnly) {
+      if (!existsSync(join(dir, "report.json"))) continue;
+    } else
+      run([
+        "run",
+        "--teacher",
+        teacher,
+        "--ipc",
+        String(ipc),
+        "--seed",
+        String(seed),
+        "--out",
+        dir,
+        "--quiet",
+        ...extra,
+      ]);
     reports.push(parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))));
   }
 }
 
+// IPCs with at least one finished run (all of them unless --report-only found gaps)
+const ipcs = o.ipc.filter((ipc) => reports.some((r) => r.ipc === ipc));
+if (ipcs.length === 0) throw new Error(`no finished run under ${o.out}: run without --report-only first`);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 const cell = (xs: number[]) => `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
@@ -70,7 +96,7 @@ const lines = [
   "| IPC | student | distilled (ours) | (a) random real, hard | (b) random real, soft | ours − (b) | seeds |",
   "|---:|---|---:|---:|---:|---:|---|",
 ];
-for (const ipc of o.ipc) {
+for (const ipc of ipcs) {
   const rs = reports.filter((r) => r.ipc === ipc);
   for (const arch of Object.keys(rs[0].students)) {
     // NaN where a run skipped its baselines: the cell then says so rather than showing 0
@@ -101,7 +127,7 @@ const oursAt = (ipc: number) => reports.filter((r) => r.ipc === ipc).map((r) => 
 const anchorLines = [
   `| IPC | ${ANCHORS.map((a) => a.name).join(" | ")} | ours (${first}) |`,
   `|---:|${ANCHORS.map(() => "---:").join("|")}|---:|`,
-  ...o.ipc.map(
+  ...ipcs.map(
     (ipc) => `| ${ipc} | ${ANCHORS.map((a) => a.acc[ipc]?.toFixed(1) ?? "–").join(" | ")} | ${cell(oursAt(ipc))} |`,
   ),
   "",
@@ -121,13 +147,13 @@ const md = [
 mkdirSync(o.results, { recursive: true });
 const seriesOf = (k: "distilled" | "random_hard" | "random_soft", name: string) => ({
   name,
-  points: o.ipc.map((ipc) => {
+  points: ipcs.map((ipc) => {
     const xs = reports.filter((r) => r.ipc === ipc).map((r) => 100 * (r.students[first][k] ?? NaN));
     return { x: ipc, y: mean(xs), err: std(xs) };
   }),
 });
 await writeLineChartPng(join(o.results, "mnist.png"), {
-  title: `MNIST, ${first} student: top-1 vs images per class (${o.seeds.length} seeds, ± std)`,
+  title: `MNIST, ${first} student: top-1 vs images per class (mean ± std over seeds)`,
   x: { label: "images per class (IPC)", log: true },
   // The band where distilled sets compete; (a) at low IPC lies below it (see the table).
   y: { label: "top-1 on the test set (%)", min: 88, max: 100 },
@@ -138,7 +164,7 @@ await writeLineChartPng(join(o.results, "mnist.png"), {
   ],
   references: ANCHORS.map((a) => ({
     name: a.name,
-    points: o.ipc.filter((ipc) => a.acc[ipc] !== undefined).map((ipc) => ({ x: ipc, y: a.acc[ipc] })),
+    points: ipcs.filter((ipc) => a.acc[ipc] !== undefined).map((ipc) => ({ x: ipc, y: a.acc[ipc] })),
   })),
   rules: [{ name: `teacher (${(100 * teacherAcc).toFixed(2)} %)`, y: 100 * teacherAcc }],
 });
