@@ -168,6 +168,26 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
     expect(status.images.present).toBe(16);
     expect(status.tables.shards.length).toBe(3);
     expect(status.labelsReady).toBe(true);
+    // the admin's view: shard states and what trainers can use
+    const cli = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "gpu-cluster/cli/distill.ts",
+        "cluster",
+        "status",
+        "e2e1",
+        "--edge",
+        edge!.url,
+        "--token-file",
+        tokenFile,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(cli.stdout, cli.stderr).toMatch(/run e2e1: completed/);
+    expect(cli.stdout).toMatch(/recover +[0-3] +COMPLETED job [0-9]+ +attempts 2/);
+    expect(cli.stdout).toMatch(/ready for trainers: classes \[0,1,2,3\], epochs 0–1, 2–3, 4–5/);
 
     // the edge holds the single-process run's image bytes: each re-upload is "unchanged"
     const worker = await token("worker", ["e2e1"]);

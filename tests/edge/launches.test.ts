@@ -4,7 +4,7 @@
 // launch or mint tokens for it; cancel is durable (a later "running" report does not undo it);
 // a worker of a launched run creates its manifest once (a rerun's identical manifest is fine).
 import { describe, expect, it } from "vitest";
-import { call, errorCode, manifestFor, newRunId, tokenFor } from "./helpers.ts";
+import { call, errorCode, imageFor, manifestFor, newRunId, tableFor, tokenFor, upload } from "./helpers.ts";
 
 const plan = (run: string, over: object = {}) => ({
   run,
@@ -121,6 +121,14 @@ describe("launches", () => {
     );
     await call("/v1/launches", { token: admin, method: "POST", json: plan(run) });
     expect((await call(`/v1/launches/${run}/manifest`, { token: worker, method: "PUT", json: m })).status).toBe(201);
+    // what is ready: classes whose images are all published, epochs whose table shard is
+    const ready = async () =>
+      ((await (await call(`/v1/launches/${run}`, { token: admin })).json()) as { ready: unknown }).ready;
+    expect(await ready()).toEqual({ classes: [], epochs: [] });
+    for (const i of [2, 3, 0])
+      expect((await upload(`/v1/runs/${run}/images/${i}`, worker, imageFor(m, i).png)).status).toBe(201);
+    expect((await upload(`/v1/runs/${run}/tables/1`, worker, tableFor(m, 2, 3))).status).toBe(201);
+    expect(await ready()).toEqual({ classes: [1], epochs: [[2, 5]] });
     const same = await call(`/v1/launches/${run}/manifest`, {
       token: worker,
       method: "PUT",

@@ -5,7 +5,7 @@
 // table shards through the ordinary upload routes.
 //   POST /v1/launches                 admin (scoped to plan.run)  launch a plan; the same plan again is the same launch
 //   GET  /v1/launches                 admin                       launches within the token's scope
-//   GET  /v1/launches/:run            admin (scoped)              one launch: plan, state, shards
+//   GET  /v1/launches/:run            admin (scoped)              one launch: plan, state, shards, what is published
 //   POST /v1/launches/:run/cancel     admin (scoped)              ask the dispatcher to cancel
 //   PUT  /v1/launches/:run/report     admin (scoped; the dispatcher)  shard states
 //   PUT  /v1/launches/:run/manifest   worker (scoped)             the run's manifest, from its squeeze job
@@ -17,6 +17,10 @@ import { ApiError } from "../errors.ts";
 import { parseRunId } from "../params.ts";
 import { callLaunchBoard, canonical, type Launch, type LaunchReport } from "../storage/launch-board.ts";
 import { createRun, loadManifest, validateManifest } from "../storage/runs.ts";
+import { indexFromKey, keys } from "../storage/keys.ts";
+import { listShards } from "../storage/shards.ts";
+import type { R2Bucket } from "@cloudflare/workers-types/latest/index.ts";
+import type { RunId } from "../params.ts";
 import { readJson } from "./json-body.ts";
 
 const REPORT_STATES = new Set(["running", "completed", "failed", "cancelled"]);
@@ -54,6 +58,37 @@ function parseReport(json: unknown): LaunchReport {
   };
 }
 
+/** What a trainer can use already: classes whose images are all published, epochs whose labels are. */
+async function published(bucket: R2Bucket, run: RunId): Promise<{ classes: number[]; epochs: number[][] }> {
+  let m;
+  try {
+    m = await loadManifest(bucket, run);
+  } catch (e) {
+    if (e instanceof ApiError && e.code === "RUN_NOT_FOUND") return { classes: [], epochs: [] };
+    throw e;
+  }
+  const present = new Uint8Array(m.images);
+  const prefix = keys.imagesPrefix(run);
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix, cursor });
+    for (const o of page.objects) {
+      const i = indexFromKey(o.key, prefix, ".png");
+      if (i !== null && i < m.images) present[i] = 1;
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  const classes: number[] = [];
+  for (let c = 0; c < m.dataset.classes; c++)
+    if (present.subarray(c * m.ipc, (c + 1) * m.ipc).every((p) => p === 1)) classes.push(c);
+  // epoch ranges [start, end) of the published table shards, in order
+  const epochs = (await listShards(bucket, run)).map((s) => [
+    s.header.epochStart,
+    s.header.epochStart + s.header.epochCount,
+  ]);
+  return { classes, epochs };
+}
+
 export const launchRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
     const claims = requireRole(c, "admin");
@@ -81,7 +116,8 @@ export const launchRoutes = new Hono<AppEnv>()
     const claims = requireRole(c, "admin");
     const run = parseRunId(c.req.param("run"));
     requireRun(claims, run);
-    return c.json(await callLaunchBoard<Launch>(c.env.LAUNCHES, { action: "get", run }));
+    const launch = await callLaunchBoard<Launch>(c.env.LAUNCHES, { action: "get", run });
+    return c.json({ ...launch, ready: await published(c.env.BUCKET, run) });
   })
   .post("/:run/cancel", async (c) => {
     const claims = requireRole(c, "admin");

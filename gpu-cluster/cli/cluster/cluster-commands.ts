@@ -119,8 +119,17 @@ function addAdminCommands(cluster: Command): void {
     .argument("<run>", "run id")
     .action(async (run: string, o: AdminOptions) => {
       const api = admin(o);
-      const l = (await api.call<LaunchStatus & { state: string }>("GET", `/v1/launches/${run}`)).json;
+      const l = (
+        await api.call<LaunchStatus & { ready?: { classes: number[]; epochs: number[][] } }>(
+          "GET",
+          `/v1/launches/${run}`,
+        )
+      ).json;
       process.stdout.write(renderStatus({ ...l, run }));
+      if (l.ready)
+        process.stdout.write(
+          `ready for trainers: classes [${l.ready.classes.join(",")}], epochs ${l.ready.epochs.map(([a, b]) => `${a}–${b - 1}`).join(", ") || "none"}\n`,
+        );
       const published = await api
         .call<{ images: { present: number; expected: number }; tables: { epochs: number; epochsPresent: number } }>(
           "GET",
