@@ -4,7 +4,7 @@
 // network errors, 408, 429 and 5xx (wrangler dev's 503 among them) with backoff.
 //   npx tsx edge/scripts/upload-run.ts <run-folder> --url http://127.0.0.1:8787 --worker <token> [--admin <token>]
 import { Command } from "commander";
-import { uploadRun } from "../client/run-uploader.ts";
+import { uploadRun } from "./run-uploader.ts";
 
 const program = new Command()
   .name("upload-run")

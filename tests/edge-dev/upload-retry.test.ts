@@ -1,4 +1,4 @@
-// The run uploader (edge/client/run-uploader.ts, used by edge/scripts/upload-run.ts) against a
+// The run uploader (edge/scripts/run-uploader.ts, used by edge/scripts/upload-run.ts) against a
 // real `wrangler dev` behind a fault-injecting proxy (issue 16, item 10): the first attempt of
 // every upload gets wrangler dev's 503 "worker restarted mid-request", one more has its
 // connection dropped; the uploader retries with backoff, everything is published exactly once,
@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uploadRun } from "../../edge/client/run-uploader.ts";
+import { uploadRun } from "../../edge/scripts/run-uploader.ts";
 import { startWranglerDev, type WranglerDev } from "../../edge/scripts/wrangler-dev.ts";
 import { imageFor, manifestFor, newRunId, tableFor, tokenFor } from "../edge/fixtures.ts";
 
