@@ -106,8 +106,9 @@ describe("label-stats WASM module", () => {
           const table = decodeLabelTable(bytes);
           const h = table.header;
           const total = h.images * h.cropsPerImage * h.epochCount;
-          const first = Math.floor(Math.min(a, b) * total),
-            last = Math.max(first + 1, Math.ceil(Math.max(a, b) * total));
+          // a = b = 1 must still give a range inside the table (its last record)
+          const first = Math.min(total - 1, Math.floor(Math.min(a, b) * total)),
+            last = Math.min(total, Math.max(first + 1, Math.ceil(Math.max(a, b) * total)));
           const r = wasm.ranges(bytes.subarray(0, 64));
           r.add(
             recordsStart(h) + first * h.recordSize,
