@@ -34,7 +34,7 @@ import {
 import { relabelMemory, trainOnMemory, type MemoryBlock } from "../stages/memory-student.ts";
 import { fingerprintFolder, RunFolder } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
-import { addRunOptions, type CliOptions } from "./options.ts";
+import { addRunOptions, recoverConfigOf, type CliOptions } from "./options.ts";
 import { stepResultSchema, writeContinualReport, type StepResult } from "./continual-report.ts";
 
 export interface ContinualOptions extends CliOptions {
@@ -247,20 +247,7 @@ export class ContinualRun {
         : (
             await recover(
               { source: zooTeacher(tf)!, classes: K, channels: train.channels, size, stats },
-              {
-                ipc: o.ipc,
-                iterations: o.iterations,
-                batch: o.recoverBatch,
-                lr: o.recoverLr,
-                rBn: o.rBn,
-                firstBnMultiplier: o.firstBnMultiplier,
-                beta1: 0.5,
-                beta2: 0.9,
-                init: o.init,
-                cropScale: o.cropScale,
-                flipProb: flip,
-                seed,
-              },
+              recoverConfigOf(o, flip, seed),
               init,
               this.compile,
             )

@@ -1,6 +1,6 @@
 // Command-line options shared by every `distill` subcommand, and the run configuration they
 // resolve to. Defaults follow the original SRe2L scripts, scaled for small images where the
-import type { RecoverInit } from "../stages/recover.ts";
+import type { RecoverConfig, RecoverInit } from "../stages/recover.ts";
 import type { SelectionKind } from "../stages/select-real.ts";
 // paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -217,4 +217,22 @@ export function addRunOptions(cmd: Command): Command {
     .option("--student-batch <n>", "evaluate: student batch size", int("--student-batch", 1), 50)
     .option("--student-lr <x>", "evaluate: AdamW learning rate (cosine)", positive("--student-lr"), 0.003)
     .option("--no-baselines", "evaluate: skip the random-subset baselines");
+}
+
+/** Recover's settings from the options (one place for `distill run`, the shards and `distill continual`). */
+export function recoverConfigOf(o: CliOptions, flipProb: number, seed: number): RecoverConfig {
+  return {
+    ipc: o.ipc,
+    iterations: o.iterations,
+    batch: o.recoverBatch,
+    lr: o.recoverLr,
+    rBn: o.rBn,
+    firstBnMultiplier: o.firstBnMultiplier,
+    beta1: 0.5,
+    beta2: 0.9,
+    init: o.init,
+    cropScale: o.cropScale,
+    flipProb,
+    seed,
+  };
 }

@@ -30,7 +30,7 @@ import type { ImageSet } from "../stages/crops.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
-import type { CliOptions } from "./options.ts";
+import { recoverConfigOf, type CliOptions } from "./options.ts";
 
 export class Pipeline {
   private splits?: DatasetSplits;
@@ -183,21 +183,7 @@ export class Pipeline {
 
   /** Recover's config (also the cluster shards', gpu-cluster/cli/cluster). */
   recoverConfig() {
-    const o = this.o;
-    return {
-      ipc: o.ipc,
-      iterations: o.iterations,
-      batch: o.recoverBatch,
-      lr: o.recoverLr,
-      rBn: o.rBn,
-      firstBnMultiplier: o.firstBnMultiplier,
-      beta1: 0.5,
-      beta2: 0.9,
-      init: o.init,
-      cropScale: o.cropScale,
-      flipProb: this.flipProb(),
-      seed: o.seed,
-    };
+    return recoverConfigOf(this.o, this.flipProb(), this.o.seed);
   }
 
   async recover(): Promise<void> {
