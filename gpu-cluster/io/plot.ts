@@ -70,11 +70,16 @@ function spec(c: LineChart): TopLevelSpec {
         mark: { type: "line", point: true, clip: true },
         encoding: { x, y, color },
       },
-      {
-        data: { values: rows("reference", c.references ?? []) },
-        mark: { type: "point", filled: true, size: 70, opacity: 0.9, clip: true },
-        encoding: { x, y, shape: { field: "name", type: "nominal", title: "published" }, color },
-      },
+      // no reference layer without references: an empty one would still title a legend
+      ...(c.references?.some((r) => r.points.length > 0)
+        ? [
+            {
+              data: { values: rows("reference", c.references) },
+              mark: { type: "point", filled: true, size: 70, opacity: 0.9, clip: true },
+              encoding: { x, y, shape: { field: "name", type: "nominal", title: "published" }, color },
+            },
+          ]
+        : []),
       {
         data: { values: (c.rules ?? []).map((r) => ({ name: r.name, y: r.y })) },
         mark: { type: "rule", strokeDash: [6, 4] },

@@ -56,4 +56,10 @@ describe("line charts", () => {
     const svg = await lineChartSvg(chart);
     for (const name of ["ours", "DC", "teacher", "accuracy vs IPC"]) expect(svg).toContain(name);
   });
+
+  it("titles the published legend only when there are references", async () => {
+    expect(await lineChartSvg(chart)).toContain("published");
+    expect(await lineChartSvg({ ...chart, references: [] })).not.toContain("published");
+    expect(await lineChartSvg({ ...chart, references: undefined })).not.toContain("published");
+  });
 });
