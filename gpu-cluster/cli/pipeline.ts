@@ -21,6 +21,8 @@ import { Classifier } from "../runtime/inference.ts";
 import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectByTeacher, selectKMeans } from "../stages/select-real.ts";
+import { selectByProbe } from "../stages/select-probe.ts";
+import type { Graph } from "../graph/graph.ts";
 import { relabel } from "../stages/relabel.ts";
 import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
@@ -196,6 +198,15 @@ export class Pipeline {
           ...cfg,
           data: o.init !== "noise" ? this.dataId() : undefined,
           select: o.init === "real" && o.select !== "random" ? [o.select, o.selectFrom] : undefined,
+          // the probe student's recipe decides the images too
+          probe:
+            o.init === "real" && o.select === "probe"
+              ? {
+                  student: this.studentConfig(o.students[0]),
+                  epochs: this.epochs,
+                  relabel: this.relabelConfig("probe"),
+                }
+              : undefined,
         },
         inputs: ["teacher.onnx"],
         outputs: ["images.npy", "images", "grid.png"],
@@ -240,11 +251,48 @@ export class Pipeline {
     const candidates = randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed);
     if (m === 1) return candidates;
     this.log(
-      `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives" }[o.select]} of ${m} real candidates per image`,
+      `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives", probe: "k-means cluster members a probe student gets most wrong" }[o.select]} of ${m} real candidates per image`,
     );
-    return o.select === "typical" || o.select === "hard"
-      ? await selectByTeacher(o.select, teacher, this.teacherStats(), candidates, classes, o.ipc, m, this.compile)
-      : selectKMeans(candidates, classes, o.ipc, m, o.seed);
+    if (o.select === "typical" || o.select === "hard")
+      return await selectByTeacher(o.select, teacher, this.teacherStats(), candidates, classes, o.ipc, m, this.compile);
+    if (o.select === "kmeans") return selectKMeans(candidates, classes, o.ipc, m, o.seed);
+    const r = await selectByProbe(
+      teacher,
+      this.teacherStats(),
+      candidates,
+      classes,
+      o.ipc,
+      m,
+      o.seed,
+      o.temperature,
+      (set) => this.probeStudent(set),
+      this.compile,
+    );
+    this.log(
+      `recover: probe student ${(100 * r.probeAccuracy).toFixed(2)} %; KL(teacher ‖ probe) ${r.meanKl.chosen.toFixed(4)} on the chosen images, ${r.meanKl.candidates.toFixed(4)} on all candidates`,
+    );
+    return r;
+  }
+
+  /** --select probe: a student trained on `set` exactly as evaluate trains ours (its own soft labels, the run's crops). */
+  private async probeStudent(set: ImageSet): Promise<{ graph: Graph; accuracy: number }> {
+    const tf = this.teacher();
+    const cfg = this.relabelConfig("probe");
+    const r = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, {
+      ...this.compile,
+      label: "relabel-probe",
+    });
+    return await trainStudent(
+      set,
+      { kind: "soft", table: r.table, temperature: this.o.temperature },
+      this.schedule(),
+      this.epochs,
+      tf.classes,
+      this.studentConfig(this.o.students[0]),
+      this.data.val,
+      this.teacherStats(),
+      { ...this.compile, label: `${this.o.students[0]} probe`, labelEpochs: this.labelEpochs },
+    );
   }
 
   /** images/000000.png …, written beside and renamed into place so a crash leaves no half folder. */

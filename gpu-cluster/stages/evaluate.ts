@@ -4,6 +4,7 @@
 // student the same way on a random real subset: (a) with hard labels (mixed like the crops),
 // (b) with the same soft relabelling.
 import { tensor } from "../graph/builder.ts";
+import type { Graph } from "../graph/graph.ts";
 import { adamw } from "../autodiff/optimizers.ts";
 import { batchOrder, mixFor, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
@@ -46,6 +47,8 @@ export type StudentLabels =
 export interface StudentResult {
   accuracy: number;
   losses: number[];
+  /** The trained student, frozen (weights as initializers, BN in inference mode). */
+  graph: Graph;
 }
 
 export async function trainStudent(
@@ -105,7 +108,7 @@ export async function trainStudent(
       yield { x, targets: t };
     }
   }
-  const { accuracy, losses } = await trainClassifier(
+  return await trainClassifier(
     {
       spec,
       params,
@@ -121,5 +124,4 @@ export async function trainStudent(
     stats,
     o,
   );
-  return { accuracy, losses };
 }

@@ -8,6 +8,8 @@
 //   classes (the mirror image of typical, which measured worse than random).
 // - kmeans: per class, k-means (k = ipc) over all its candidates in pixel space and the
 //   candidate nearest each centre: representative and spread over the class's modes.
+// - probe: the same clusters, each keeping the member a probe student trained on the k-means
+//   choice gets most wrong (select-probe.ts).
 import { Random, type ChannelStats } from "../data/index.ts";
 import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
@@ -18,13 +20,44 @@ export interface Selection extends ImageSet {
   chosen: number[];
 }
 
-export type SelectionKind = "random" | "typical" | "hard" | "kmeans";
+export type SelectionKind = "random" | "typical" | "hard" | "kmeans" | "probe";
 
-function gather(candidates: ImageSet, chosen: number[]): Selection {
+export function gather(candidates: ImageSet, chosen: number[]): Selection {
   const per = candidates.channels * candidates.size * candidates.size;
   const pixels = new Float32Array(chosen.length * per);
   chosen.forEach((src, i) => pixels.set(imageOf(candidates, src), i * per));
   return { pixels, count: chosen.length, channels: candidates.channels, size: candidates.size, chosen };
+}
+
+/** A classifier's logits of every image of a set, [count × K], normalised as the teacher sees them. */
+export async function logitsOf(
+  clf: Classifier,
+  set: ImageSet,
+  stats: ChannelStats,
+  batch = 256,
+): Promise<Float32Array> {
+  const per = set.channels * set.size * set.size;
+  const plane = set.size * set.size;
+  const parts: Float32Array[] = [];
+  for (let s = 0; s < set.count; s += batch) {
+    const n = Math.min(batch, set.count - s);
+    const x = new Float32Array(n * per);
+    for (let i = 0; i < n; i++) {
+      const src = imageOf(set, s + i);
+      for (let c = 0; c < set.channels; c++) {
+        for (let q = 0; q < plane; q++)
+          x[i * per + c * plane + q] = (src[c * plane + q] - stats.mean[c]) / stats.std[c];
+      }
+    }
+    parts.push(await clf.logits({ dtype: "float32", shape: [n, set.channels, set.size, set.size], data: x }));
+  }
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**
@@ -43,37 +76,19 @@ export async function selectByTeacher(
 ): Promise<Selection> {
   if (candidates.count !== classes * ipc * m)
     throw new Error(`selectByTeacher: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
-  const per = candidates.channels * candidates.size * candidates.size;
-  const plane = candidates.size * candidates.size;
   const loss = new Float64Array(candidates.count);
   const correct = new Uint8Array(candidates.count);
   const clf = await Classifier.fromOnnx(teacher, o);
-  const B = o.batch ?? 256;
-  for (let s = 0; s < candidates.count; s += B) {
-    const n = Math.min(B, candidates.count - s);
-    const x = new Float32Array(n * per);
-    for (let i = 0; i < n; i++) {
-      const src = imageOf(candidates, s + i);
-      for (let c = 0; c < candidates.channels; c++) {
-        for (let q = 0; q < plane; q++)
-          x[i * per + c * plane + q] = (src[c * plane + q] - stats.mean[c]) / stats.std[c];
-      }
-    }
-    const logits = await clf.logits({
-      dtype: "float32",
-      shape: [n, candidates.channels, candidates.size, candidates.size],
-      data: x,
-    });
-    for (let i = 0; i < n; i++) {
-      const row = logits.subarray(i * classes, (i + 1) * classes);
-      const target = Math.floor((s + i) / (ipc * m));
-      let max = -Infinity;
-      for (const v of row) max = Math.max(max, v);
-      let sum = 0;
-      for (const v of row) sum += Math.exp(v - max);
-      loss[s + i] = Math.log(sum) + max - row[target];
-      correct[s + i] = row[target] === max ? 1 : 0;
-    }
+  const logits = await logitsOf(clf, candidates, stats, o.batch);
+  for (let i = 0; i < candidates.count; i++) {
+    const row = logits.subarray(i * classes, (i + 1) * classes);
+    const target = Math.floor(i / (ipc * m));
+    let max = -Infinity;
+    for (const v of row) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - max);
+    loss[i] = Math.log(sum) + max - row[target];
+    correct[i] = row[target] === max ? 1 : 0;
   }
   await clf.release();
   // typical: lowest loss; hard: highest loss among the correctly classified (any correct one beats a wrong one)
@@ -101,20 +116,28 @@ const sqDist = (a: Float32Array, b: Float32Array) => {
   return d;
 };
 
-/** Per class: k-means++ then Lloyd iterations over the class's ipc·m candidates; the candidate nearest each centre. */
-export function selectKMeans(
+/** Per class: the k-means clusters of its ipc·m candidates (indices into the class block). */
+export interface ClassClusters {
+  /** members[k]: the class-block indices of cluster k. */
+  members: number[][];
+  /** centre[k]: the class-block index of the candidate nearest cluster k's centre (distinct across k). */
+  centre: number[];
+}
+
+/** Per class: k-means++ then Lloyd iterations over the class's ipc·m candidates. */
+export function kmeansClusters(
   candidates: ImageSet,
   classes: number,
   ipc: number,
   m: number,
   seed: number,
   iterations = 25,
-): Selection {
+): ClassClusters[] {
   if (candidates.count !== classes * ipc * m)
     throw new Error(`selectKMeans: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
   const per = candidates.channels * candidates.size * candidates.size;
   const n = ipc * m;
-  const chosen: number[] = [];
+  const out: ClassClusters[] = [];
   for (let c = 0; c < classes; c++) {
     const xs = Array.from({ length: n }, (_, i) => imageOf(candidates, c * n + i));
     const rng = new Random(seed, `kmeans-${c}`);
@@ -129,7 +152,7 @@ export function selectKMeans(
       centres.push(Float32Array.from(xs[pick]));
     }
     const assign = new Int32Array(n);
-    for (let it = 0; it < iterations; it++) {
+    const assignAll = () =>
       xs.forEach((x, i) => {
         let best = 0,
           bestD = Infinity;
@@ -142,6 +165,8 @@ export function selectKMeans(
         });
         assign[i] = best;
       });
+    for (let it = 0; it < iterations; it++) {
+      assignAll();
       centres.forEach((ctr, k) => {
         const members = xs.filter((_, i) => assign[i] === k);
         if (members.length === 0) return; // an empty cluster keeps its centre
@@ -149,8 +174,9 @@ export function selectKMeans(
         for (const x of members) for (let q = 0; q < per; q++) ctr[q] += x[q] / members.length;
       });
     }
+    assignAll();
     const used = new Set<number>();
-    for (const ctr of centres) {
+    const centre = centres.map((ctr) => {
       let best = -1,
         bestD = Infinity;
       xs.forEach((x, i) => {
@@ -161,8 +187,26 @@ export function selectKMeans(
         }
       });
       used.add(best);
-      chosen.push(c * n + best);
-    }
+      return best;
+    });
+    const members = centres.map((_, k) => xs.flatMap((_, i) => (assign[i] === k ? [i] : [])));
+    out.push({ members, centre });
   }
-  return gather(candidates, chosen);
+  return out;
+}
+
+/** Per class: k-means (k = ipc) over all its candidates in pixel space and the candidate nearest each centre. */
+export function selectKMeans(
+  candidates: ImageSet,
+  classes: number,
+  ipc: number,
+  m: number,
+  seed: number,
+  iterations = 25,
+): Selection {
+  const clusters = kmeansClusters(candidates, classes, ipc, m, seed, iterations);
+  return gather(
+    candidates,
+    clusters.flatMap((cl, c) => cl.centre.map((i) => c * ipc * m + i)),
+  );
 }

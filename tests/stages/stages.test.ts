@@ -26,7 +26,8 @@ import { trainStudent } from "../../gpu-cluster/stages/evaluate.ts";
 import { cropBatch, type ImageSet } from "../../gpu-cluster/stages/crops.ts";
 import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
 import { randomRealSubset } from "../../gpu-cluster/stages/random-subset.ts";
-import { selectByTeacher, selectKMeans } from "../../gpu-cluster/stages/select-real.ts";
+import { kmeansClusters, selectByTeacher, selectKMeans } from "../../gpu-cluster/stages/select-real.ts";
+import { klRows, selectByProbe } from "../../gpu-cluster/stages/select-probe.ts";
 import { readTeacherFile, teacherDocString, zooTeacher } from "../../gpu-cluster/stages/teacher-file.ts";
 import { frozenTeacher } from "../../gpu-cluster/stages/teacher-graph.ts";
 import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
@@ -228,6 +229,72 @@ describe("selection of the real starting images", () => {
     ).toEqual([0.1, 0.5, 0.9]);
     expect(new Set(s.chosen).size).toBe(6);
     expect(s.chosen.slice(3).every((i) => i >= ipc * m)).toBe(true);
+  });
+});
+
+describe("selection by a probe student", () => {
+  it("KL rows: zero for equal logits, positive otherwise, equal to the definition", () => {
+    const rng = new Random(4);
+    const a = Float32Array.from({ length: 30 }, () => 3 * rng.normal());
+    const b = Float32Array.from({ length: 30 }, () => 3 * rng.normal());
+    const t = 2.5;
+    const soft = (x: Float32Array, r: number) => {
+      const row = Array.from(x.subarray(r * 10, r * 10 + 10), (v) => v / t);
+      const z = row.reduce((s, v) => s + Math.exp(v), 0);
+      return row.map((v) => Math.exp(v) / z);
+    };
+    for (const v of klRows(a, a, 10, t)) expect(Math.abs(v)).toBeLessThan(1e-6);
+    const kl = klRows(a, b, 10, t);
+    for (let r = 0; r < 3; r++) {
+      const p = soft(a, r),
+        q = soft(b, r);
+      expect(kl[r]).toBeGreaterThan(0);
+      expect(kl[r]).toBeCloseTo(
+        p.reduce((s, pk, k) => s + pk * Math.log(pk / q[k]), 0),
+        4,
+      );
+    }
+  });
+
+  it("each k-means cluster keeps the member the probe disagrees with most, among those the teacher gets right", async () => {
+    const ipc = 3,
+      m = 5,
+      n = ipc * m,
+      t = 4;
+    const candidates = randomRealSubset(train, n, 6);
+    const teacher = serializeModel(inferenceGraph(spec, params));
+    // the probe: an untrained student of the same shape, frozen (what the callback's contract asks)
+    const probe = inferenceGraph(spec, new ParamStore(11));
+    let probeSet: ImageSet | undefined;
+    const s = await selectByProbe(teacher, stats, candidates, 10, ipc, m, 2, t, async (set) => {
+      probeSet = set;
+      return { graph: probe, accuracy: 0.1 };
+    });
+    const clusters = kmeansClusters(candidates, 10, ipc, m, 2);
+    // the probe was trained on the k-means choice
+    expect(probeSet!.pixels).toEqual(selectKMeans(candidates, 10, ipc, m, 2).pixels);
+    const x = tensor(
+      "float32",
+      [candidates.count, 1, 28, 28],
+      Float32Array.from(candidates.pixels, (v) => (v - stats.mean[0]) / stats.std[0]),
+    );
+    const tl = await (await Classifier.fromGraph(inferenceGraph(spec, params))).logits(x);
+    const kl = klRows(tl, await (await Classifier.fromGraph(probe)).logits(x), 10, t);
+    const right = (i: number) => argmax(tl, i * 10, 10) === Math.floor(i / n);
+    expect(s.count).toBe(30);
+    expect(new Set(s.chosen).size).toBe(30);
+    s.chosen.forEach((pick, i) => {
+      const c = Math.floor(i / ipc),
+        k = i % ipc;
+      const own = [...clusters[c].members[k], clusters[c].centre[k]].map((j) => c * n + j);
+      expect(own).toContain(pick);
+      const taken = new Set(s.chosen.slice(c * ipc, i));
+      for (const j of own.filter((j) => !taken.has(j) && right(j))) {
+        expect(right(pick)).toBe(true);
+        expect(kl[pick]).toBeGreaterThanOrEqual(kl[j] - 1e-9);
+      }
+    });
+    expect(s.meanKl.chosen).toBeGreaterThan(s.meanKl.candidates);
   });
 });
 

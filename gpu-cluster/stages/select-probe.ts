@@ -1,0 +1,99 @@
+// Selection by a probe student: one round of active learning with the teacher as the oracle.
+// A student trained on the k-means representatives (as evaluate trains one: the same crops, soft
+// labels and recipe) shows where it still disagrees with the teacher. Each k-means cluster then
+// keeps, instead of the candidate nearest its centre, the member the probe student gets most
+// wrong — the highest KL(teacher ‖ student) at the relabel temperature — among those the teacher
+// classifies correctly: the set keeps k-means' coverage and spends each image where a student
+// trained on the representatives still has something to learn.
+import type { ChannelStats } from "../data/index.ts";
+import type { Graph } from "../graph/graph.ts";
+import { Classifier } from "../runtime/inference.ts";
+import type { CompileOptions } from "../runtime/program.ts";
+import type { ImageSet } from "./crops.ts";
+import { softmaxRows } from "./relabel.ts";
+import { gather, kmeansClusters, logitsOf, type Selection } from "./select-real.ts";
+
+export interface ProbeSelection extends Selection {
+  /** Mean KL(teacher ‖ probe) over all candidates and over the chosen ones (the probe's blind spots). */
+  meanKl: { candidates: number; chosen: number };
+  /** Top-1 of the probe student on the real val set. */
+  probeAccuracy: number;
+}
+
+/** KL(p ‖ q) of each row of two logit matrices at temperature t. */
+export function klRows(teacher: Float32Array, student: Float32Array, classes: number, t: number): Float64Array {
+  const rows = teacher.length / classes;
+  const p = new Float32Array(teacher.length);
+  const q = new Float32Array(student.length);
+  softmaxRows(teacher, rows, classes, t, p);
+  softmaxRows(student, rows, classes, t, q);
+  const kl = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let k = 0; k < classes; k++) {
+      const a = p[r * classes + k];
+      if (a > 0) s += a * Math.log(a / Math.max(q[r * classes + k], 1e-30));
+    }
+    kl[r] = s;
+  }
+  return kl;
+}
+
+/**
+ * `candidates` holds K × ipc × m images in class blocks (as selectKMeans). `trainProbe` trains a
+ * student on a set (class c's images are c·ipc … c·ipc + ipc − 1) and returns it frozen.
+ */
+export async function selectByProbe(
+  teacher: Uint8Array,
+  stats: ChannelStats,
+  candidates: ImageSet,
+  classes: number,
+  ipc: number,
+  m: number,
+  seed: number,
+  temperature: number,
+  trainProbe: (set: ImageSet) => Promise<{ graph: Graph; accuracy: number }>,
+  o: CompileOptions = {},
+): Promise<ProbeSelection> {
+  const clusters = kmeansClusters(candidates, classes, ipc, m, seed);
+  const n = ipc * m;
+  const representatives = gather(
+    candidates,
+    clusters.flatMap((cl, c) => cl.centre.map((i) => c * n + i)),
+  );
+  const probe = await trainProbe(representatives);
+  const score = async (clf: Classifier) => {
+    try {
+      return await logitsOf(clf, candidates, stats);
+    } finally {
+      await clf.release();
+    }
+  };
+  const teacherLogits = await score(await Classifier.fromOnnx(teacher, o));
+  const probeLogits = await score(await Classifier.fromGraph(probe.graph, o));
+  const kl = klRows(teacherLogits, probeLogits, classes, temperature);
+  const teacherRight = (i: number) => {
+    const row = teacherLogits.subarray(i * classes, (i + 1) * classes);
+    return row.indexOf(Math.max(...row)) === Math.floor(i / n);
+  };
+  const chosen: number[] = [];
+  clusters.forEach((cl, c) => {
+    const used = new Set<number>();
+    const better = (a: number, b: number) => (teacherRight(a) !== teacherRight(b) ? teacherRight(a) : kl[a] > kl[b]);
+    cl.members.forEach((members, k) => {
+      // a cluster's own members and its centre, minus what an earlier cluster took (the centre
+      // nearest one cluster may belong to another); a class whose candidates ran out takes any
+      const own = [...members, cl.centre[k]].map((i) => c * n + i).filter((i) => !used.has(i));
+      const pool = own.length > 0 ? own : Array.from({ length: n }, (_, i) => c * n + i).filter((i) => !used.has(i));
+      const best = pool.reduce((a, b) => (better(b, a) ? b : a));
+      used.add(best);
+      chosen.push(best);
+    });
+  });
+  const mean = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    ...gather(candidates, chosen),
+    meanKl: { candidates: mean(kl), chosen: mean(chosen.map((i) => kl[i])) },
+    probeAccuracy: probe.accuracy,
+  };
+}
