@@ -33,6 +33,8 @@ export interface CliOptions {
   firstBnMultiplier: number;
   select: SelectionKind;
   selectFrom: number;
+  /** Keep the recovered images only when a probe student on them beats one on the real starting images (held-out split). */
+  recoverGate: boolean;
   init: RecoverInit;
   cropScale: [number, number];
   flip?: number;
@@ -168,6 +170,10 @@ export function addRunOptions(cmd: Command): Command {
       )
         .choices(["random", "typical", "hard", "kmeans", "probe"])
         .default("kmeans"),
+    )
+    .option(
+      "--no-recover-gate",
+      "recover, --init real: keep the recovered images even when a probe student on the real starting images scores higher on a held-out split of the training images (by default the better of the two is kept)",
     )
     .option(
       "--select-from <m>",

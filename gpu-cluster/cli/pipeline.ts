@@ -9,6 +9,7 @@ import {
   indicesByClass,
   loadDataset,
   mirrorAsymmetry,
+  validationSplit,
   type ChannelStats,
   type DatasetSplits,
 } from "../data/index.ts";
@@ -22,6 +23,7 @@ import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectByTeacher, selectKMeans } from "../stages/select-real.ts";
 import { selectByProbe } from "../stages/select-probe.ts";
+import { gateProbeEpochs, GATE_PROBE_CROPS, recoverGate, type GateResult } from "../stages/recover-gate.ts";
 import type { Graph } from "../graph/graph.ts";
 import { relabel } from "../stages/relabel.ts";
 import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
@@ -198,6 +200,15 @@ export class Pipeline {
           ...cfg,
           data: o.init !== "noise" ? this.dataId() : undefined,
           select: o.init === "real" && o.select !== "random" ? [o.select, o.selectFrom] : undefined,
+          // the gate's probe students decide which images are kept
+          gate: this.gateApplies()
+            ? {
+                crops: GATE_PROBE_CROPS,
+                student: this.studentConfig(o.students[0]),
+                epochs: this.epochs,
+                relabel: this.relabelConfig("gate"),
+              }
+            : undefined,
           // the probe student's recipe decides the images too
           probe:
             o.init === "real" && o.select === "probe"
@@ -219,24 +230,62 @@ export class Pipeline {
         if (K !== this.data.train.classes.length && o.init !== "noise")
           throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
         const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
+        const start = await this.initialRealImages(tf.bytes, K);
         const r = await recover(
           { source, classes: K, channels: C, size: H, stats: this.teacherStats() },
           cfg,
-          await this.initialRealImages(tf.bytes, K),
+          start,
           this.compile,
         );
         const N = K * o.ipc;
-        writeNpy(this.run.path("images.npy"), { data: r.pixels, shape: [N, C, H, H] });
-        this.writeImageFolder(r.pixels, N, C, H);
-        writeGridPng(this.run.path("grid.png"), r.pixels, N, C, H, H, o.ipc);
-        writeJsonAtomic(this.run.path("recover.json"), { batches: r.batches });
         const last = r.batches.at(-1)!.last;
         this.log(
           `recover: ${N} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)})`,
         );
+        const gate = this.gateApplies() ? await this.gate(start!, r.pixels) : undefined;
+        const pixels = gate?.kept === "start" ? start!.pixels : r.pixels;
+        writeNpy(this.run.path("images.npy"), { data: pixels, shape: [N, C, H, H] });
+        this.writeImageFolder(pixels, N, C, H);
+        writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, o.ipc);
+        writeJsonAtomic(this.run.path("recover.json"), { batches: r.batches, gate });
       },
     );
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");
+  }
+
+  /** The recover gate runs for real-image starts, unless --no-recover-gate, where a held-out split can be carved. */
+  gateApplies(): boolean {
+    return this.o.recoverGate && this.o.init === "real" && validationSplit(this.data.train, this.o.seed) !== undefined;
+  }
+
+  /** Probe students on the starting and the recovered images, scored on the held-out split (stages/recover-gate.ts). */
+  private async gate(start: ImageSet, recovered: Float32Array): Promise<GateResult> {
+    const tf = this.teacher();
+    const holdout = validationSplit(this.data.train, this.o.seed)!.holdout;
+    const epochs = gateProbeEpochs(start.count, this.epochs);
+    const cfg = { ...this.relabelConfig("gate"), epochs };
+    const g = await recoverGate(start, { ...start, pixels: recovered }, async (set) => {
+      const labels = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, {
+        ...this.compile,
+        label: "relabel-gate",
+      });
+      const r = await trainStudent(
+        set,
+        { kind: "soft", table: labels.table, temperature: this.o.temperature },
+        this.schedule(),
+        epochs,
+        tf.classes,
+        this.studentConfig(this.o.students[0]),
+        holdout,
+        this.teacherStats(),
+        { ...this.compile, label: `${this.o.students[0]} gate` },
+      );
+      return r.accuracy;
+    });
+    this.log(
+      `recover gate: probe students score ${(100 * g.recovered).toFixed(2)} % (recovered) and ${(100 * g.start).toFixed(2)} % (the real starting images) on ${holdout.labels.length} held-out training images: kept the ${g.kept === "start" ? "real starting images" : "recovered images"}`,
+    );
+    return g;
   }
 
   /** The real images recover starts from: (b)'s random subset, or a selection among --select-from candidates per image. */

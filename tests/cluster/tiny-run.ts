@@ -29,7 +29,8 @@ export function tinyOptions(data: string, out: string, runId = "tiny0"): string[
   return [
     ...["--data", data, "--out", out, "--run-id", runId, "--ipc", "4", "--seed", "3"],
     ...["--teacher-arch", "convnet-2", "--teacher-width", "8", "--teacher-epochs", "2"],
-    ...["--iterations", "12", "--recover-batch", "4", "--select-from", "3", "--epochs", "6"],
+    // sharded recover has no gate (docs/cluster.md): the single-process reference runs without it too
+    ...["--iterations", "12", "--recover-batch", "4", "--select-from", "3", "--epochs", "6", "--no-recover-gate"],
     ...["--students", "convnet-2", "--student-width", "8", "--student-batch", "4", "--threads", "1", "--quiet"],
   ];
 }

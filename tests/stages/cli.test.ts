@@ -92,6 +92,10 @@ describe("distill run", () => {
     ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
+    // the recover gate ran (a held-out split of 10 images fits 4 classes) and kept the better set
+    const gate = JSON.parse(readFileSync(join(out, "recover.json"), "utf8")).gate;
+    for (const v of [gate.start, gate.recovered]) expect(v >= 0 && v <= 1, String(v)).toBe(true);
+    expect(gate.kept).toBe(gate.recovered > gate.start ? "recovered" : "start");
     const report = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8")));
     expect(report.ipc).toBe(2);
     expect(report.classes).toBe(4);

@@ -28,6 +28,7 @@ import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
 import { randomRealSubset } from "../../gpu-cluster/stages/random-subset.ts";
 import { kmeansClusters, selectByTeacher, selectKMeans } from "../../gpu-cluster/stages/select-real.ts";
 import { klRows, selectByProbe } from "../../gpu-cluster/stages/select-probe.ts";
+import { gateProbeEpochs, GATE_PROBE_CROPS, recoverGate } from "../../gpu-cluster/stages/recover-gate.ts";
 import { readTeacherFile, teacherDocString, zooTeacher } from "../../gpu-cluster/stages/teacher-file.ts";
 import { frozenTeacher } from "../../gpu-cluster/stages/teacher-graph.ts";
 import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
@@ -295,6 +296,36 @@ describe("selection by a probe student", () => {
       }
     });
     expect(s.meanKl.chosen).toBeGreaterThan(s.meanKl.candidates);
+  });
+});
+
+describe("recover gate", () => {
+  it("keeps the recovered images only when their probe student scores strictly higher", async () => {
+    const set = (v: number): ImageSet => ({ pixels: new Float32Array(2 * 4).fill(v), count: 2, channels: 1, size: 2 });
+    // the probe's score here: the mean pixel, so the brighter set "trains" the better student
+    const score = async (s: ImageSet) => Math.round(100 * s.pixels[0]) / 100;
+    expect(await recoverGate(set(0.2), set(0.7), score)).toEqual({ start: 0.2, recovered: 0.7, kept: "recovered" });
+    expect((await recoverGate(set(0.7), set(0.2), score)).kept).toBe("start");
+    expect((await recoverGate(set(0.5), set(0.5), score)).kept).toBe("start");
+    await expect(recoverGate(set(0.5), { ...set(0.5), count: 3 }, score)).rejects.toThrow(/2 starting images but 3/);
+  });
+
+  it("probe epochs: GATE_PROBE_CROPS worth, at least one, never more than the run's students", () => {
+    for (const [images, epochs] of [
+      [10, 15000],
+      [100, 1500],
+      [500, 300],
+      [7, 3],
+      [1_000_000, 300],
+    ]) {
+      const e = gateProbeEpochs(images, epochs);
+      expect(e).toBeGreaterThanOrEqual(1);
+      expect(e).toBeLessThanOrEqual(epochs);
+      if (e > 1 && e < epochs) {
+        expect(e * images).toBeGreaterThanOrEqual(GATE_PROBE_CROPS);
+        expect((e - 1) * images).toBeLessThan(GATE_PROBE_CROPS);
+      }
+    }
   });
 });
 

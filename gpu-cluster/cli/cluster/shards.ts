@@ -119,6 +119,10 @@ export class ClusterShards {
     const record: ShardRecord = { key, sha256: sha256(readFileSync(npy)), start, end, images, batches: r.batches };
     writeJsonAtomic(this.path("recover", i, "json"), record);
     this.log(`recover shard ${i}: batches ${start}..${end - 1}, ${images.length} images`);
+    if (this.p.gateApplies())
+      this.log(
+        "recover shards keep the recovered images: the recover gate of `distill run` does not run in a cluster run",
+      );
     return "ran";
   }
 
