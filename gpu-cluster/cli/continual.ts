@@ -415,7 +415,10 @@ export function addContinualCommand(program: Command): void {
     .description(
       "class-incremental learning: classes arrive in --steps steps; at each, students trained from scratch on the memory (ours, (a), (b)) are tested on the seen classes",
     );
-  addRunOptions(cmd)
+  addRunOptions(cmd);
+  // memory blocks keep per-image soft labels, so continual runs unmixed crops (distill run's default is cutmix)
+  cmd.options.find((opt) => opt.long === "--mix")!.default("none");
+  cmd
     .option(
       "--steps <n>",
       "steps the classes arrive in (MNIST: 5 steps of 2 classes, 10 of 1)",

@@ -211,7 +211,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(
       new Option("--mix <kind>", "relabel and evaluate: mix crops of a batch")
         .choices(["none", "cutmix", "mixup"])
-        .default("none"),
+        .default("cutmix"),
     )
     .option("--students <archs>", "evaluate: student architectures, comma separated", list, ["convnet-3"])
     .option(
