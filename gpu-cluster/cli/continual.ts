@@ -417,7 +417,8 @@ export function addContinualCommand(program: Command): void {
     );
   addRunOptions(cmd);
   // memory blocks keep per-image soft labels, so continual runs unmixed crops (distill run's default is cutmix)
-  cmd.options.find((opt) => opt.long === "--mix")!.default("none");
+  cmd.options.find((opt) => opt.long === "--mix")!.default("none"); // the help text
+  cmd.setOptionValueWithSource("mix", "none", "default"); // the value (commander stored the old default)
   cmd
     .option(
       "--steps <n>",
