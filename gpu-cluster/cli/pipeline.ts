@@ -23,7 +23,13 @@ import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectByTeacher, selectKMeans } from "../stages/select-real.ts";
 import { selectByProbe } from "../stages/select-probe.ts";
-import { gateProbeEpochs, GATE_PROBE_CROPS, recoverGate, type GateResult } from "../stages/recover-gate.ts";
+import {
+  gateProbeEpochs,
+  GATE_PROBE_CROPS,
+  recoverGate,
+  type GateCandidate,
+  type GateResult,
+} from "../stages/recover-gate.ts";
 import type { Graph } from "../graph/graph.ts";
 import { relabel } from "../stages/relabel.ts";
 import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
@@ -203,6 +209,7 @@ export class Pipeline {
           // the gate's probe students decide which images are kept
           gate: this.gateApplies()
             ? {
+                candidates: o.select === "random" ? ["start", "recovered"] : ["random", "start", "recovered"],
                 crops: GATE_PROBE_CROPS,
                 student: this.studentConfig(o.students[0]),
                 epochs: this.epochs,
@@ -243,11 +250,14 @@ export class Pipeline {
           `recover: ${N} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)})`,
         );
         const gate = this.gateApplies() ? await this.gate(start!, r.pixels) : undefined;
-        const pixels = gate?.kept === "start" ? start!.pixels : r.pixels;
+        const pixels = gate ? gate.pixels : r.pixels;
         writeNpy(this.run.path("images.npy"), { data: pixels, shape: [N, C, H, H] });
         this.writeImageFolder(pixels, N, C, H);
         writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, o.ipc);
-        writeJsonAtomic(this.run.path("recover.json"), { batches: r.batches, gate });
+        writeJsonAtomic(this.run.path("recover.json"), {
+          batches: r.batches,
+          gate: gate && { scores: gate.scores, kept: gate.kept },
+        });
       },
     );
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");
@@ -259,12 +269,20 @@ export class Pipeline {
   }
 
   /** Probe students on the starting and the recovered images, scored on the held-out split (stages/recover-gate.ts). */
-  private async gate(start: ImageSet, recovered: Float32Array): Promise<GateResult> {
+  private async gate(start: ImageSet, recovered: Float32Array): Promise<GateResult & { pixels: Float32Array }> {
     const tf = this.teacher();
     const holdout = validationSplit(this.data.train, this.o.seed)!.holdout;
     const epochs = gateProbeEpochs(start.count, this.epochs);
     const cfg = { ...this.relabelConfig("gate"), epochs };
-    const g = await recoverGate(start, { ...start, pixels: recovered }, async (set) => {
+    const sets: { name: GateCandidate; set: ImageSet }[] = [
+      // (b)'s random subset is the start itself under --select random
+      ...(this.o.select === "random"
+        ? []
+        : [{ name: "random" as const, set: randomRealSubset(this.data.train, this.o.ipc, this.o.seed) }]),
+      { name: "start", set: start },
+      { name: "recovered", set: { ...start, pixels: recovered } },
+    ];
+    const g = await recoverGate(sets, async (set) => {
       const labels = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, {
         ...this.compile,
         label: "relabel-gate",
@@ -282,10 +300,11 @@ export class Pipeline {
       );
       return r.accuracy;
     });
+    const scores = Object.entries(g.scores).map(([name, v]) => `${name} ${(100 * v).toFixed(2)} %`);
     this.log(
-      `recover gate: probe students score ${(100 * g.recovered).toFixed(2)} % (recovered) and ${(100 * g.start).toFixed(2)} % (the real starting images) on ${holdout.labels.length} held-out training images: kept the ${g.kept === "start" ? "real starting images" : "recovered images"}`,
+      `recover gate: probe students on ${holdout.labels.length} held-out training images: ${scores.join(", ")}; kept the ${g.kept} images`,
     );
-    return g;
+    return { ...g, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
   }
 
   /** The real images recover starts from: (b)'s random subset, or a selection among --select-from candidates per image. */

@@ -92,10 +92,11 @@ describe("distill run", () => {
     ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
-    // the recover gate ran (a held-out split of 10 images fits 4 classes) and kept the better set
+    // the recover gate ran (a held-out split of 10 images fits 4 classes) and kept the best set
     const gate = JSON.parse(readFileSync(join(out, "recover.json"), "utf8")).gate;
-    for (const v of [gate.start, gate.recovered]) expect(v >= 0 && v <= 1, String(v)).toBe(true);
-    expect(gate.kept).toBe(gate.recovered > gate.start ? "recovered" : "start");
+    expect(Object.keys(gate.scores)).toEqual(["random", "start", "recovered"]);
+    for (const v of Object.values(gate.scores) as number[]) expect(v >= 0 && v <= 1, String(v)).toBe(true);
+    expect(gate.scores[gate.kept]).toBe(Math.max(...(Object.values(gate.scores) as number[])));
     const report = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8")));
     expect(report.ipc).toBe(2);
     expect(report.classes).toBe(4);

@@ -300,14 +300,32 @@ describe("selection by a probe student", () => {
 });
 
 describe("recover gate", () => {
-  it("keeps the recovered images only when their probe student scores strictly higher", async () => {
+  it("keeps the set whose probe student scores highest; a tie keeps the earlier (less processed) set", async () => {
     const set = (v: number): ImageSet => ({ pixels: new Float32Array(2 * 4).fill(v), count: 2, channels: 1, size: 2 });
-    // the probe's score here: the mean pixel, so the brighter set "trains" the better student
+    // the probe's score here: the pixel value, so the brighter set "trains" the better student
     const score = async (s: ImageSet) => Math.round(100 * s.pixels[0]) / 100;
-    expect(await recoverGate(set(0.2), set(0.7), score)).toEqual({ start: 0.2, recovered: 0.7, kept: "recovered" });
-    expect((await recoverGate(set(0.7), set(0.2), score)).kept).toBe("start");
-    expect((await recoverGate(set(0.5), set(0.5), score)).kept).toBe("start");
-    await expect(recoverGate(set(0.5), { ...set(0.5), count: 3 }, score)).rejects.toThrow(/2 starting images but 3/);
+    const sets = (r: number, st: number, rec: number) => [
+      { name: "random" as const, set: set(r) },
+      { name: "start" as const, set: set(st) },
+      { name: "recovered" as const, set: set(rec) },
+    ];
+    expect(await recoverGate(sets(0.1, 0.2, 0.7), score)).toEqual({
+      scores: { random: 0.1, start: 0.2, recovered: 0.7 },
+      kept: "recovered",
+    });
+    expect((await recoverGate(sets(0.1, 0.7, 0.2), score)).kept).toBe("start");
+    expect((await recoverGate(sets(0.9, 0.7, 0.2), score)).kept).toBe("random");
+    expect((await recoverGate(sets(0.5, 0.5, 0.5), score)).kept).toBe("random");
+    expect((await recoverGate(sets(0.1, 0.5, 0.5), score)).kept).toBe("start");
+    await expect(
+      recoverGate(
+        [
+          { name: "start", set: set(0.5) },
+          { name: "recovered", set: { ...set(0.5), count: 3 } },
+        ],
+        score,
+      ),
+    ).rejects.toThrow(/2 start images but 3 recovered/);
   });
 
   it("probe epochs: GATE_PROBE_CROPS worth, at least one, never more than the run's students", () => {
