@@ -95,7 +95,9 @@ const ipcs = o.ipc.filter((ipc) => reports.some((r) => r.ipc === ipc));
 if (ipcs.length === 0) throw new Error(`no finished run under ${o.out}: run without --report-only first`);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
-const cell = (xs: number[]) => `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
+// one seed: the figure alone (a spread of one run would read as ± 0.00)
+const cell = (xs: number[]) =>
+  xs.length === 1 ? (100 * xs[0]).toFixed(2) : `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
 
 const rows: Record<string, unknown>[] = [];
 const lines = [
