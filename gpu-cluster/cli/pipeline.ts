@@ -268,12 +268,9 @@ export class Pipeline {
     return this.o.recoverGate && this.o.init === "real" && validationSplit(this.data.train, this.o.seed) !== undefined;
   }
 
-  /** Probe students on the starting and the recovered images, scored on the held-out split (stages/recover-gate.ts). */
+  /** Probe students on (b)'s random images, the starting and the recovered images; the best set (stages/recover-gate.ts). */
   private async gate(start: ImageSet, recovered: Float32Array): Promise<GateResult & { pixels: Float32Array }> {
-    const tf = this.teacher();
-    const holdout = validationSplit(this.data.train, this.o.seed)!.holdout;
     const epochs = gateProbeEpochs(start.count, this.epochs);
-    const cfg = { ...this.relabelConfig("gate"), epochs };
     const sets: { name: GateCandidate; set: ImageSet }[] = [
       // (b)'s random subset is the start itself under --select random
       ...(this.o.select === "random"
@@ -282,27 +279,10 @@ export class Pipeline {
       { name: "start", set: start },
       { name: "recovered", set: { ...start, pixels: recovered } },
     ];
-    const g = await recoverGate(sets, async (set) => {
-      const labels = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, {
-        ...this.compile,
-        label: "relabel-gate",
-      });
-      const r = await trainStudent(
-        set,
-        { kind: "soft", table: labels.table, temperature: this.o.temperature },
-        this.schedule(),
-        epochs,
-        tf.classes,
-        this.studentConfig(this.o.students[0]),
-        holdout,
-        this.teacherStats(),
-        { ...this.compile, label: `${this.o.students[0]} gate` },
-      );
-      return r.accuracy;
-    });
+    const g = await recoverGate(sets, async (set) => (await this.probeStudent(set, epochs, "gate")).accuracy);
     const scores = Object.entries(g.scores).map(([name, v]) => `${name} ${(100 * v).toFixed(2)} %`);
     this.log(
-      `recover gate: probe students on ${holdout.labels.length} held-out training images: ${scores.join(", ")}; kept the ${g.kept} images`,
+      `recover gate: probe students on ${this.heldOut().labels.length} held-out training images: ${scores.join(", ")}; kept the ${g.kept} images`,
     );
     return { ...g, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
   }
@@ -333,34 +313,46 @@ export class Pipeline {
       m,
       o.seed,
       o.temperature,
-      (set) => this.probeStudent(set),
+      (set) => this.probeStudent(set, this.epochs, "probe"),
       this.compile,
     );
     this.log(
-      `recover: probe student ${(100 * r.probeAccuracy).toFixed(2)} %; KL(teacher ‖ probe) ${r.meanKl.chosen.toFixed(4)} on the chosen images, ${r.meanKl.candidates.toFixed(4)} on all candidates`,
+      `recover: probe student ${(100 * r.probeAccuracy).toFixed(2)} % on held-out training images; KL(teacher ‖ probe) ${r.meanKl.chosen.toFixed(4)} on the chosen images, ${r.meanKl.candidates.toFixed(4)} on all candidates`,
     );
     return r;
   }
 
-  /** --select probe: a student trained on `set` exactly as evaluate trains ours (its own soft labels, the run's crops). */
-  private async probeStudent(set: ImageSet): Promise<{ graph: Graph; accuracy: number }> {
+  /**
+   * A probe student (the gate's, --select probe's): trained on `set` as evaluate trains ours (its
+   * own soft labels of the run's crops, the run's label budget) for `epochs`, scored on the
+   * held-out split of the training images (the training images themselves where there is none).
+   */
+  private async probeStudent(set: ImageSet, epochs: number, name: string): Promise<{ graph: Graph; accuracy: number }> {
     const tf = this.teacher();
-    const cfg = this.relabelConfig("probe");
-    const r = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, {
-      ...this.compile,
-      label: "relabel-probe",
-    });
+    const labelEpochs = Math.min(this.labelEpochs, epochs);
+    const labels = await relabel(
+      tf.bytes,
+      this.teacherStats(),
+      set,
+      tf.classes,
+      { ...this.relabelConfig(name), epochs: labelEpochs },
+      { ...this.compile, label: `relabel-${name}` },
+    );
     return await trainStudent(
       set,
-      { kind: "soft", table: r.table, temperature: this.o.temperature },
+      { kind: "soft", table: labels.table, temperature: this.o.temperature },
       this.schedule(),
-      this.epochs,
+      epochs,
       tf.classes,
       this.studentConfig(this.o.students[0]),
-      this.data.val,
+      this.heldOut(),
       this.teacherStats(),
-      { ...this.compile, label: `${this.o.students[0]} probe`, labelEpochs: this.labelEpochs },
+      { ...this.compile, label: `${this.o.students[0]} ${name}`, labelEpochs },
     );
+  }
+
+  private heldOut() {
+    return validationSplit(this.data.train, this.o.seed)?.holdout ?? this.data.train;
   }
 
   /** images/000000.png …, written beside and renamed into place so a crash leaves no half folder. */

@@ -16,7 +16,7 @@ import { gather, kmeansClusters, logitsOf, type Selection } from "./select-real.
 export interface ProbeSelection extends Selection {
   /** Mean KL(teacher ‖ probe) over all candidates and over the chosen ones (the probe's blind spots). */
   meanKl: { candidates: number; chosen: number };
-  /** Top-1 of the probe student on the real val set. */
+  /** Top-1 of the probe student on what trainProbe scores it on (the pipeline: held-out training images). */
   probeAccuracy: number;
 }
 
