@@ -11,6 +11,7 @@ import {
   mirrorAsymmetry,
   validationSplit,
   type ChannelStats,
+  type Dataset,
   type DatasetSplits,
 } from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
@@ -48,6 +49,8 @@ export class Pipeline {
   private teacherFile?: TeacherFile;
   private normalisation?: ChannelStats;
   private flipSafe?: boolean;
+  /** The held-out split of the training images (probe students), carved once; null where the data is too small. */
+  private holdoutSplit?: Dataset | null;
   readonly run: RunFolder;
   readonly datasetName: string;
 
@@ -265,7 +268,7 @@ export class Pipeline {
 
   /** The recover gate runs for real-image starts, unless --no-recover-gate, where a held-out split can be carved. */
   gateApplies(): boolean {
-    return this.o.recoverGate && this.o.init === "real" && validationSplit(this.data.train, this.o.seed) !== undefined;
+    return this.o.recoverGate && this.o.init === "real" && this.holdout() !== null;
   }
 
   /** Probe students on (b)'s random images, the starting and the recovered images; the best set (stages/recover-gate.ts). */
@@ -352,7 +355,12 @@ export class Pipeline {
   }
 
   private heldOut() {
-    return validationSplit(this.data.train, this.o.seed)?.holdout ?? this.data.train;
+    return this.holdout() ?? this.data.train;
+  }
+
+  private holdout(): Dataset | null {
+    this.holdoutSplit ??= validationSplit(this.data.train, this.o.seed)?.holdout ?? null;
+    return this.holdoutSplit;
   }
 
   /** images/000000.png …, written beside and renamed into place so a crash leaves no half folder. */
