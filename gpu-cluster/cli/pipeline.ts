@@ -23,7 +23,7 @@ import { Classifier } from "../runtime/inference.ts";
 import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectByTeacher, selectKMeans } from "../stages/select-real.ts";
-import { selectByProbe } from "../stages/select-probe.ts";
+import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import {
   gateProbeEpochs,
   GATE_PROBE_CROPS,
@@ -260,6 +260,7 @@ export class Pipeline {
         writeJsonAtomic(this.run.path("recover.json"), {
           batches: r.batches,
           gate: gate && { scores: gate.scores, kept: gate.kept },
+          probe: start && "probeAccuracy" in start ? { accuracy: start.probeAccuracy, kl: start.meanKl } : undefined,
         });
       },
     );
@@ -291,7 +292,7 @@ export class Pipeline {
   }
 
   /** The real images recover starts from: (b)'s random subset, or a selection among --select-from candidates per image. */
-  async initialRealImages(teacher: Uint8Array, classes: number): Promise<ImageSet | undefined> {
+  async initialRealImages(teacher: Uint8Array, classes: number): Promise<ImageSet | ProbeSelection | undefined> {
     const o = this.o;
     if (o.init === "noise") return undefined;
     if (o.init !== "real" && o.select !== "random")

@@ -127,6 +127,15 @@ describe("distill run", () => {
     const kept = JSON.parse(readFileSync(join(out, "baselines/results.json"), "utf8"))["convnet-2"];
     const rerun = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8"))).students["convnet-2"];
     expect([rerun.random_hard, rerun.random_soft]).toEqual([kept.random_hard, kept.random_soft]);
+    // --select probe trains a probe student on the k-means choice, then starts recover from its blind spots
+    const probed = distill(["run", ...tiny, "--top-k", "2", "--recover-lr", "0.02", "--select", "probe"]);
+    expect(probed.status, probed.stderr).toBe(0);
+    const probe = JSON.parse(readFileSync(join(out, "recover.json"), "utf8")).probe;
+    expect(probe.accuracy).toBeGreaterThan(0.25); // chance is 0.25
+    for (const kl of [probe.kl.chosen, probe.kl.candidates])
+      expect(kl >= 0 && Number.isFinite(kl), String(kl)).toBe(true);
+    expect(mtime("images.npy")).not.toBe(images);
+    expect(mtime("baselines/results.json")).toBe(baselines);
   });
 
   it("stops on bad input with a message naming the problem", () => {
