@@ -11,8 +11,8 @@ const text = (max: number) => z.string().min(1).max(max);
 /**
  * Upper bounds of a run, so that no manifest can make a reader allocate or scan without limit
  * (the edge's status and batch routes size arrays by images and epochs). Generous: ImageNet-21k
- * at IPC 50 is 1.1 M images; the longest relabel schedule (IPC 1, 2 classes, ≥ 150 000 crops) is
- * 75 000 epochs; 4096 px is 18× ImageNet's 224.
+ * at IPC 50 is 1.1 M images; the longest relabel schedule (IPC 1, 2 classes, ≥ 300 000 crops) is
+ * 150 000 epochs; 4096 px is 18× ImageNet's 224.
  */
 export const MANIFEST_LIMITS = {
   images: 2 ** 21,

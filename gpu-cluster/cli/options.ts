@@ -192,7 +192,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--epochs <n>",
-      "relabel and evaluate: student epochs, one crop per image per epoch (default: 300, or more so that a student sees ≥ 150 000 crops: IPC 1 on 10 classes gets 15 000)",
+      "relabel and evaluate: student epochs, one crop per image per epoch (default: 300, or more so that a student sees ≥ 300 000 crops: IPC 1 on 10 classes gets 30 000)",
       int("--epochs", 1),
     )
     .option(

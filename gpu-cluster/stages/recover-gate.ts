@@ -8,7 +8,7 @@
 // k-means representatives there trail a random draw (docs/ablations.md): only the data can tell.
 import type { ImageSet } from "./crops.ts";
 
-/** Crops each probe student sees at most (a third of MIN_STUDENT_CROPS: enough to rank the sets). */
+/** Crops each probe student sees at most (a sixth of MIN_STUDENT_CROPS). */
 export const GATE_PROBE_CROPS = 50_000;
 
 /** Probe epochs for a set of `images`: GATE_PROBE_CROPS worth, never more than the run's own students. */

@@ -6,9 +6,10 @@ import { BASE_STUDENT_EPOCHS, defaultStudentEpochs, MIN_STUDENT_CROPS } from "..
 
 describe("default student epochs", () => {
   it("gives small sets more epochs and large sets the original 300", () => {
-    expect(defaultStudentEpochs(10)).toBe(15_000); // MNIST IPC 1
-    expect(defaultStudentEpochs(100)).toBe(1_500); // IPC 10
-    expect(defaultStudentEpochs(500)).toBe(300); // IPC 50
+    expect(defaultStudentEpochs(10)).toBe(30_000); // MNIST IPC 1
+    expect(defaultStudentEpochs(100)).toBe(3_000); // IPC 10
+    expect(defaultStudentEpochs(500)).toBe(600); // IPC 50
+    expect(defaultStudentEpochs(1_000)).toBe(300); // IPC 100
     expect(defaultStudentEpochs(50_000)).toBe(300); // ImageNet IPC 50
   });
 
