@@ -6,6 +6,8 @@
 // BatchNorm layer's statistics with a batch of ten images pulls the images far from real ones; on
 // MNIST that still adds 0.85 pt, on Fashion-MNIST it costs 3.2 pt, and with CutMix crops the
 // k-means representatives there trail a random draw (docs/ablations.md): only the data can tell.
+// Known limit: at IPC ≥ 10 these short probes favour the recovered images, which can lose at the
+// full student budget (Fashion-MNIST: docs/ablations.md); probes that are the full students would not.
 import type { ImageSet } from "./crops.ts";
 
 /** Crops each probe student sees at most (a sixth of MIN_STUDENT_CROPS). */
