@@ -24,13 +24,7 @@ import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectByTeacher, selectKMeans } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
-import {
-  gateProbeEpochs,
-  GATE_PROBE_CROPS,
-  recoverGate,
-  type GateCandidate,
-  type GateResult,
-} from "../stages/recover-gate.ts";
+import { recoverGate, type GateCandidate, type GateResult } from "../stages/recover-gate.ts";
 import type { Graph } from "../graph/graph.ts";
 import { relabel } from "../stages/relabel.ts";
 import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
@@ -42,6 +36,7 @@ import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
 import { recoverConfigOf, type CliOptions } from "./options.ts";
+import { StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
 
 export class Pipeline {
   private splits?: DatasetSplits;
@@ -209,13 +204,11 @@ export class Pipeline {
           ...cfg,
           data: o.init !== "noise" ? this.dataId() : undefined,
           select: o.init === "real" && o.select !== "random" ? [o.select, o.selectFrom] : undefined,
-          // the gate's probe students decide which images are kept
+          // the gate's students decide which images are kept
           gate: this.gateApplies()
             ? {
                 candidates: o.select === "random" ? ["start", "recovered"] : ["random", "start", "recovered"],
-                crops: GATE_PROBE_CROPS,
-                student: this.studentConfig(o.students[0]),
-                epochs: this.epochs,
+                student: this.studentRecipe(o.students[0]),
                 relabel: this.relabelConfig("gate"),
               }
             : undefined,
@@ -272,9 +265,13 @@ export class Pipeline {
     return this.o.recoverGate && this.o.init === "real" && this.holdout() !== null;
   }
 
-  /** Probe students on (b)'s random images, the starting and the recovered images; the best set (stages/recover-gate.ts). */
+  /**
+   * Full students on (b)'s random images, the starting and the recovered images, scored on the
+   * held-out split; the best set (stages/recover-gate.ts). The students go to the run's student
+   * cache: the kept set's is ours and the random set's is (b), so evaluate scores them on the val
+   * set instead of training them again.
+   */
   private async gate(start: ImageSet, recovered: Float32Array): Promise<GateResult & { pixels: Float32Array }> {
-    const epochs = gateProbeEpochs(start.count, this.epochs);
     const sets: { name: GateCandidate; set: ImageSet }[] = [
       // (b)'s random subset is the start itself under --select random
       ...(this.o.select === "random"
@@ -283,10 +280,15 @@ export class Pipeline {
       { name: "start", set: start },
       { name: "recovered", set: { ...start, pixels: recovered } },
     ];
-    const g = await recoverGate(sets, async (set) => (await this.probeStudent(set, epochs, "gate")).accuracy);
+    const arch = this.o.students[0];
+    const g = await recoverGate(sets, async (set) => {
+      const r = await this.probeStudent(set, this.epochs, "gate");
+      this.studentCache.put(studentKey(set, r.labels, this.studentRecipe(arch)), r.graph);
+      return r.accuracy;
+    });
     const scores = Object.entries(g.scores).map(([name, v]) => `${name} ${(100 * v).toFixed(2)} %`);
     this.log(
-      `recover gate: probe students on ${this.heldOut().labels.length} held-out training images: ${scores.join(", ")}; kept the ${g.kept} images`,
+      `recover gate: students on ${this.heldOut().labels.length} held-out training images: ${scores.join(", ")}; kept the ${g.kept} images`,
     );
     return { ...g, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
   }
@@ -331,7 +333,11 @@ export class Pipeline {
    * own soft labels of the run's crops, the run's label budget) for `epochs`, scored on the
    * held-out split of the training images (the training images themselves where there is none).
    */
-  private async probeStudent(set: ImageSet, epochs: number, name: string): Promise<{ graph: Graph; accuracy: number }> {
+  private async probeStudent(
+    set: ImageSet,
+    epochs: number,
+    name: string,
+  ): Promise<{ graph: Graph; accuracy: number; labels: Uint8Array }> {
     const tf = this.teacher();
     const labelEpochs = Math.min(this.labelEpochs, epochs);
     const labels = await relabel(
@@ -342,7 +348,7 @@ export class Pipeline {
       { ...this.relabelConfig(name), epochs: labelEpochs },
       { ...this.compile, label: `relabel-${name}` },
     );
-    return await trainStudent(
+    const r = await trainStudent(
       set,
       { kind: "soft", table: labels.table, temperature: this.o.temperature },
       this.schedule(),
@@ -353,6 +359,7 @@ export class Pipeline {
       this.teacherStats(),
       { ...this.compile, label: `${this.o.students[0]} ${name}`, labelEpochs },
     );
+    return { ...r, labels: labels.table };
   }
 
   private heldOut() {
@@ -484,7 +491,25 @@ export class Pipeline {
     return { arch, width: o.studentWidth, batch: o.studentBatch, lr: o.studentLr, weightDecay: 0.01, seed: o.seed };
   }
 
-  /** One student trained on `set` with `labels`, under the run's crop schedule and label budget. */
+  /** What a student of the run is trained with besides its images and labels (the student cache's key). */
+  private studentRecipe(arch: string): StudentRecipe {
+    return {
+      student: this.studentConfig(arch),
+      epochs: this.epochs,
+      labelEpochs: this.labelEpochs,
+      temperature: this.o.temperature,
+      schedule: this.schedule(),
+    };
+  }
+
+  private get studentCache(): StudentCache {
+    return new StudentCache(this.run.path("students"));
+  }
+
+  /**
+   * One student trained on `set` with `labels`, under the run's crop schedule and label budget;
+   * its val top-1. A student the recover gate already trained the same way is scored, not retrained.
+   */
   private async trainOne(
     set: ImageSet,
     labels: Parameters<typeof trainStudent>[1],
@@ -492,6 +517,19 @@ export class Pipeline {
     label: string,
   ): Promise<number> {
     const tf = this.teacher();
+    const cached =
+      labels.kind === "soft"
+        ? this.studentCache.get(studentKey(set, labels.table, this.studentRecipe(arch)))
+        : undefined;
+    if (cached) {
+      const clf = await Classifier.fromOnnx(cached, this.compile);
+      const accuracy = await topOneAccuracy((x) => clf.logits(x), this.data.val, this.teacherStats());
+      await clf.release();
+      this.log(
+        `${label}: the recover gate's student (same images, labels and recipe): val top-1 ${(accuracy * 100).toFixed(2)} %`,
+      );
+      return accuracy;
+    }
     const r = await trainStudent(
       set,
       labels,

@@ -1,27 +1,19 @@
-// Does recover earn its place on this data? Probe students, one per candidate image set — the
-// recovered images, the real images recover started from, and baseline (b)'s random real images —
-// each trained as evaluate trains ours (its own soft labels, the run's crops, on a reduced crop
+// Does recover earn its place on this data? One student per candidate image set — the recovered
+// images, the real images recover started from, and baseline (b)'s random real images — each
+// trained exactly as evaluate trains ours (its own soft labels, the run's crops, the full student
 // budget) and scored on a held-out split carved from the training images (never the test set).
 // The run keeps the set whose student scores highest. Why: at one image per class, matching every
 // BatchNorm layer's statistics with a batch of ten images pulls the images far from real ones; on
 // MNIST that still adds 0.85 pt, on Fashion-MNIST it costs 3.2 pt, and with CutMix crops the
 // k-means representatives there trail a random draw (docs/ablations.md): only the data can tell.
-// Known limit: at IPC ≥ 10 these short probes favour the recovered images, which can lose at the
-// full student budget (Fashion-MNIST: docs/ablations.md); probes that are the full students would not.
+// Why full students: shorter probes (50 000 crops) favoured the recovered images at IPC ≥ 10,
+// which then lost to (b) at the full budget (docs/ablations.md). The caller reuses the students.
 import type { ImageSet } from "./crops.ts";
-
-/** Crops each probe student sees at most (a sixth of MIN_STUDENT_CROPS). */
-export const GATE_PROBE_CROPS = 50_000;
-
-/** Probe epochs for a set of `images`: GATE_PROBE_CROPS worth, never more than the run's own students. */
-export function gateProbeEpochs(images: number, studentEpochs: number): number {
-  return Math.max(1, Math.min(studentEpochs, Math.ceil(GATE_PROBE_CROPS / images)));
-}
 
 export type GateCandidate = "recovered" | "start" | "random";
 
 export interface GateResult {
-  /** Held-out top-1 of each candidate's probe student. */
+  /** Held-out top-1 of each candidate's student. */
   scores: Partial<Record<GateCandidate, number>>;
   kept: GateCandidate;
 }

@@ -2,7 +2,7 @@
 // folder holds what README promises, the report has the baselines, a rerun skips every stage,
 // `--force` redoes them, and bad input stops with a message naming the problem.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { writePng } from "../../gpu-cluster/io/png.ts";
@@ -76,7 +76,7 @@ beforeAll(() => {
 
 describe("distill run", () => {
   it("runs all stages, writes the run folder and a report with the baselines; reruns skip", () => {
-    const first = distill(["run", ...tiny]);
+    const first = distill(["run", ...tiny.filter((a) => a !== "--quiet")]);
     expect(first.status, first.stderr).toBe(0);
     for (const f of [
       "teacher.onnx",
@@ -97,6 +97,10 @@ describe("distill run", () => {
     expect(Object.keys(gate.scores)).toEqual(["random", "start", "recovered"]);
     for (const v of Object.values(gate.scores) as number[]) expect(v >= 0 && v <= 1, String(v)).toBe(true);
     expect(gate.scores[gate.kept]).toBe(Math.max(...(Object.values(gate.scores) as number[])));
+    // its students, one per candidate set, are ours and (b): evaluate and the baselines score them
+    expect(readdirSync(join(out, "students")).filter((f) => f.endsWith(".onnx"))).toHaveLength(3);
+    expect(first.stderr).toMatch(/convnet-2 ours: the recover gate's student/);
+    expect(first.stderr).toMatch(/convnet-2 \(b\): the recover gate's student/);
     const report = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8")));
     expect(report.ipc).toBe(2);
     expect(report.classes).toBe(4);
@@ -108,6 +112,13 @@ describe("distill run", () => {
     const table = decodeLabelTable(new Uint8Array(readFileSync(join(out, "labels.dlt"))));
     expect(table.header.images).toBe(manifest.images);
     expect(table.header.epochs).toBe(8);
+    // without those students, ours and (b) are trained again, to the same accuracy
+    for (const f of ["students", "report.json", "baselines/results.json"]) rmSync(join(out, f), { recursive: true });
+    const retrained = distill(["run", ...tiny]);
+    expect(retrained.status, retrained.stderr).toBe(0);
+    expect(existsSync(join(out, "students"))).toBe(false);
+    const again0 = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8"))).students["convnet-2"];
+    expect([again0.distilled, again0.random_soft]).toEqual([s.distilled, s.random_soft]);
 
     const before = statSync(join(out, "labels.dlt")).mtimeMs;
     const again = distill(["run", ...tiny]);

@@ -28,7 +28,7 @@ import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
 import { randomRealSubset } from "../../gpu-cluster/stages/random-subset.ts";
 import { kmeansClusters, selectByTeacher, selectKMeans } from "../../gpu-cluster/stages/select-real.ts";
 import { klRows, selectByProbe } from "../../gpu-cluster/stages/select-probe.ts";
-import { gateProbeEpochs, GATE_PROBE_CROPS, recoverGate } from "../../gpu-cluster/stages/recover-gate.ts";
+import { recoverGate } from "../../gpu-cluster/stages/recover-gate.ts";
 import { readTeacherFile, teacherDocString, zooTeacher } from "../../gpu-cluster/stages/teacher-file.ts";
 import { frozenTeacher } from "../../gpu-cluster/stages/teacher-graph.ts";
 import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
@@ -326,24 +326,6 @@ describe("recover gate", () => {
         score,
       ),
     ).rejects.toThrow(/2 start images but 3 recovered/);
-  });
-
-  it("probe epochs: GATE_PROBE_CROPS worth, at least one, never more than the run's students", () => {
-    for (const [images, epochs] of [
-      [10, 15000],
-      [100, 1500],
-      [500, 300],
-      [7, 3],
-      [1_000_000, 300],
-    ]) {
-      const e = gateProbeEpochs(images, epochs);
-      expect(e).toBeGreaterThanOrEqual(1);
-      expect(e).toBeLessThanOrEqual(epochs);
-      if (e > 1 && e < epochs) {
-        expect(e * images).toBeGreaterThanOrEqual(GATE_PROBE_CROPS);
-        expect((e - 1) * images).toBeLessThan(GATE_PROBE_CROPS);
-      }
-    }
   });
 });
 

@@ -1,0 +1,57 @@
+// Students trained in a run, kept by what they were trained from: the images, the soft labels'
+// records, the crop schedule and the student recipe. The recover gate trains a full student on
+// each candidate set; the kept set's student is ours and the random set's is baseline (b), so
+// evaluate and the baselines score those instead of training the same student again. Keys are
+// content hashes, so a stale entry can never match: a different teacher, set, table or recipe
+// gives a different key.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { decodeHeader, recordsStart } from "../../shared/label-table/index.ts";
+import type { CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+import type { Graph } from "../graph/graph.ts";
+import { serializeModel } from "../graph/onnx-serialize.ts";
+import type { ImageSet } from "../stages/crops.ts";
+import type { StudentConfig } from "../stages/evaluate.ts";
+import { writeFileAtomic } from "../io/atomic-write.ts";
+import { canonicalJson, sha256 } from "./run-folder.ts";
+
+export interface StudentRecipe {
+  student: StudentConfig;
+  epochs: number;
+  labelEpochs: number;
+  temperature: number;
+  schedule: CropScheduleParams;
+}
+
+/** The key of a student trained on `set` with the soft labels of `table` under `recipe`. */
+export function studentKey(set: ImageSet, table: Uint8Array, recipe: StudentRecipe): string {
+  const header = decodeHeader(table);
+  // the run id names the table, not its labels: (b)'s table and the gate's hold the same records
+  const { runId: _name, recordsCrc: _crc, ...fields } = header;
+  const pixels = new Uint8Array(set.pixels.buffer, set.pixels.byteOffset, set.pixels.byteLength);
+  return sha256(
+    canonicalJson({
+      recipe,
+      images: [set.count, set.channels, set.size, sha256(pixels)],
+      labels: [fields, sha256(table.subarray(recordsStart(header)))],
+    }),
+  ).slice(0, 32);
+}
+
+export class StudentCache {
+  constructor(readonly dir: string) {}
+
+  private file(key: string): string {
+    return join(this.dir, `${key}.onnx`);
+  }
+
+  /** The frozen student's ONNX bytes, or undefined if none was trained from this key. */
+  get(key: string): Uint8Array | undefined {
+    const f = this.file(key);
+    return existsSync(f) ? new Uint8Array(readFileSync(f)) : undefined;
+  }
+
+  put(key: string, graph: Graph): void {
+    writeFileAtomic(this.file(key), serializeModel(graph, { docString: `distill student ${key}` }));
+  }
+}
