@@ -33,7 +33,7 @@ export interface CliOptions {
   firstBnMultiplier: number;
   select: SelectionKind;
   selectFrom: number;
-  /** Keep the recovered images only when a probe student on them beats one on the real starting images (held-out split). */
+  /** Keep the image set (random, start, recovered) whose full student scores best on a held-out split of train. */
   recoverGate: boolean;
   init: RecoverInit;
   cropScale: [number, number];
@@ -173,7 +173,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--no-recover-gate",
-      "recover, --init real: keep the recovered images even when a probe student on the real starting images scores higher on a held-out split of the training images (by default the better of the two is kept)",
+      "recover, --init real: keep the recovered images even when a student on (b)'s random images or on the starting images scores higher on a held-out split of the training images (by default the best set is kept; its student is then ours)",
     )
     .option(
       "--select-from <m>",

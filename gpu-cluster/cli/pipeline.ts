@@ -24,12 +24,19 @@ import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectByTeacher, selectKMeans } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
-import { recoverGate, type GateCandidate, type GateResult } from "../stages/recover-gate.ts";
+import {
+  GATE_SCORING_IMAGES,
+  GATE_Z,
+  gateScoringSet,
+  recoverGate,
+  type GateCandidate,
+  type GateResult,
+} from "../stages/recover-gate.ts";
 import type { Graph } from "../graph/graph.ts";
 import { relabel } from "../stages/relabel.ts";
 import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
-import { topOneAccuracy } from "../stages/accuracy.ts";
+import { topOneAccuracy, topOneCorrect } from "../stages/accuracy.ts";
 import { readTeacherFile, teacherNormalisation, zooTeacher, type TeacherFile } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
@@ -208,6 +215,7 @@ export class Pipeline {
           gate: this.gateApplies()
             ? {
                 candidates: o.select === "random" ? ["start", "recovered"] : ["random", "start", "recovered"],
+                scoring: { images: GATE_SCORING_IMAGES, z: GATE_Z },
                 student: this.studentRecipe(o.students[0]),
                 relabel: this.relabelConfig("gate"),
               }
@@ -252,7 +260,7 @@ export class Pipeline {
         writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, o.ipc);
         writeJsonAtomic(this.run.path("recover.json"), {
           batches: r.batches,
-          gate: gate && { scores: gate.scores, kept: gate.kept },
+          gate: gate && { scores: gate.scores, z: gate.z, kept: gate.kept },
           probe: start && "probeAccuracy" in start ? { accuracy: start.probeAccuracy, kl: start.meanKl } : undefined,
         });
       },
@@ -267,30 +275,62 @@ export class Pipeline {
 
   /**
    * Full students on (b)'s random images, the starting and the recovered images, scored on the
-   * held-out split; the best set (stages/recover-gate.ts). The students go to the run's student
-   * cache: the kept set's is ours and the random set's is (b), so evaluate scores them on the val
-   * set instead of training them again.
+   * training images none of them came from; the set kept (stages/recover-gate.ts). The students
+   * go to the run's student cache: the kept set's is ours and the random set's is (b), so evaluate
+   * scores them on the val set instead of training them again (and a rerun of the gate reuses them).
    */
   private async gate(start: ImageSet, recovered: Float32Array): Promise<GateResult & { pixels: Float32Array }> {
+    const o = this.o;
+    const random = randomRealSubset(this.data.train, o.ipc, o.seed);
+    const scoring = gateScoringSet(
+      this.data.train,
+      [...random.sources, ...this.startCandidates().candidates.sources],
+      o.seed,
+    );
     const sets: { name: GateCandidate; set: ImageSet }[] = [
       // (b)'s random subset is the start itself under --select random
-      ...(this.o.select === "random"
-        ? []
-        : [{ name: "random" as const, set: randomRealSubset(this.data.train, this.o.ipc, this.o.seed) }]),
+      ...(o.select === "random" ? [] : [{ name: "random" as const, set: random }]),
       { name: "start", set: start },
       { name: "recovered", set: { ...start, pixels: recovered } },
     ];
-    const arch = this.o.students[0];
     const g = await recoverGate(sets, async (set) => {
-      const r = await this.probeStudent(set, this.epochs, "gate");
-      this.studentCache.put(studentKey(set, r.labels, this.studentRecipe(arch)), r.graph);
-      return r.accuracy;
+      const student = await this.cachedStudent(set, "gate");
+      const clf = await Classifier.fromOnnx(student, this.compile);
+      const correct = await topOneCorrect((x) => clf.logits(x), scoring, this.teacherStats());
+      await clf.release();
+      return correct;
     });
-    const scores = Object.entries(g.scores).map(([name, v]) => `${name} ${(100 * v).toFixed(2)} %`);
+    const scores = sets.map(
+      ({ name }) =>
+        `${name} ${(100 * g.scores[name]!).toFixed(2)} %` + (name in g.z ? ` (z ${g.z[name]!.toFixed(2)})` : ""),
+    );
     this.log(
-      `recover gate: students on ${this.heldOut().labels.length} held-out training images: ${scores.join(", ")}; kept the ${g.kept} images`,
+      `recover gate: students on ${scoring.labels.length} training images no candidate came from: ${scores.join(", ")}; kept the ${g.kept} images`,
     );
     return { ...g, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
+  }
+
+  /** A full student of the run on `set` with its own soft labels, from the student cache or trained into it; its ONNX bytes. */
+  private async cachedStudent(set: ImageSet, name: string): Promise<Uint8Array> {
+    const tf = this.teacher();
+    const labels = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, this.relabelConfig(name), {
+      ...this.compile,
+      label: `relabel-${name}`,
+    });
+    const key = studentKey(set, labels.table, this.studentRecipe(this.o.students[0]));
+    const cached = this.studentCache.get(key);
+    if (cached) return cached;
+    const r = await this.probeStudent(set, this.epochs, name, labels.table);
+    this.studentCache.put(key, r.graph);
+    return this.studentCache.get(key)!;
+  }
+
+  /** The real images recover's start is chosen from: `m` random candidates per image, as many as the smallest class allows. */
+  private startCandidates() {
+    const o = this.o;
+    const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
+    const m = o.select === "random" ? 1 : Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / o.ipc)));
+    return { candidates: randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed), m };
   }
 
   /** The real images recover starts from: (b)'s random subset, or a selection among --select-from candidates per image. */
@@ -299,10 +339,7 @@ export class Pipeline {
     if (o.init === "noise") return undefined;
     if (o.init !== "real" && o.select !== "random")
       throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}: add --select random`);
-    // candidates per image, as many as the smallest class allows
-    const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
-    const m = o.select === "random" ? 1 : Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / o.ipc)));
-    const candidates = randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed);
+    const { candidates, m } = this.startCandidates();
     if (m === 1) return candidates;
     this.log(
       `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives", probe: "k-means cluster members a probe student gets most wrong" }[o.select]} of ${m} real candidates per image`,
@@ -337,20 +374,23 @@ export class Pipeline {
     set: ImageSet,
     epochs: number,
     name: string,
-  ): Promise<{ graph: Graph; accuracy: number; labels: Uint8Array }> {
+    table?: Uint8Array,
+  ): Promise<{ graph: Graph; accuracy: number }> {
     const tf = this.teacher();
     const labelEpochs = Math.min(this.labelEpochs, epochs);
-    const labels = await relabel(
-      tf.bytes,
-      this.teacherStats(),
+    table ??= (
+      await relabel(
+        tf.bytes,
+        this.teacherStats(),
+        set,
+        tf.classes,
+        { ...this.relabelConfig(name), epochs: labelEpochs },
+        { ...this.compile, label: `relabel-${name}` },
+      )
+    ).table;
+    return await trainStudent(
       set,
-      tf.classes,
-      { ...this.relabelConfig(name), epochs: labelEpochs },
-      { ...this.compile, label: `relabel-${name}` },
-    );
-    const r = await trainStudent(
-      set,
-      { kind: "soft", table: labels.table, temperature: this.o.temperature },
+      { kind: "soft", table, temperature: this.o.temperature },
       this.schedule(),
       epochs,
       tf.classes,
@@ -359,7 +399,6 @@ export class Pipeline {
       this.teacherStats(),
       { ...this.compile, label: `${this.o.students[0]} ${name}`, labelEpochs },
     );
-    return { ...r, labels: labels.table };
   }
 
   private heldOut() {

@@ -15,17 +15,28 @@ export function argmax(row: ArrayLike<number>, offset = 0, n = row.length): numb
 }
 
 export async function topOneAccuracy(predict: Predict, d: Dataset, stats: ChannelStats, batch = 500): Promise<number> {
+  const correct = await topOneCorrect(predict, d, stats, batch);
+  return correct.reduce((n, v) => n + v, 0) / correct.length;
+}
+
+/** Per image of `d`: 1 where the top-1 class is its label (paired comparisons of two classifiers). */
+export async function topOneCorrect(
+  predict: Predict,
+  d: Dataset,
+  stats: ChannelStats,
+  batch = 500,
+): Promise<Uint8Array> {
   const n = d.labels.length;
   const K = d.classes.length;
-  let correct = 0;
+  const correct = new Uint8Array(n);
   for (let i = 0; i < n; i += batch) {
     const idx = Array.from({ length: Math.min(batch, n - i) }, (_, j) => i + j);
     const logits = await predict(
       tensor("float32", [idx.length, d.channels, d.height, d.width], makeBatch(d, idx, stats)),
     );
     idx.forEach((src, j) => {
-      if (argmax(logits, j * K, K) === d.labels[src]) correct++;
+      if (argmax(logits, j * K, K) === d.labels[src]) correct[src] = 1;
     });
   }
-  return correct / n;
+  return correct;
 }

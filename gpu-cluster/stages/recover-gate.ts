@@ -1,41 +1,91 @@
-// Does recover earn its place on this data? One student per candidate image set — the recovered
-// images, the real images recover started from, and baseline (b)'s random real images — each
-// trained exactly as evaluate trains ours (its own soft labels, the run's crops, the full student
-// budget) and scored on a held-out split carved from the training images (never the test set).
-// The run keeps the set whose student scores highest. Why: at one image per class, matching every
-// BatchNorm layer's statistics with a batch of ten images pulls the images far from real ones; on
-// MNIST that still adds 0.85 pt, on Fashion-MNIST it costs 3.2 pt, and with CutMix crops the
-// k-means representatives there trail a random draw (docs/ablations.md): only the data can tell.
-// Why full students: shorter probes (50 000 crops) favoured the recovered images at IPC ≥ 10,
-// which then lost to (b) at the full budget (docs/ablations.md). The caller reuses the students.
+// Does recover earn its place on this data? One student per candidate image set — baseline (b)'s
+// random real images, the real images recover started from, the recovered images — each trained
+// exactly as evaluate trains ours (its own soft labels, the run's crops, the full student budget)
+// and scored on training images no candidate was drawn from (never the test set). A more processed
+// set is kept only when its student beats the kept one's on the same images by a one-sided
+// McNemar test at 5 %: recover and selection have to earn their place, not win a coin toss.
+// Why a gate: at one image per class, recover adds 0.85 pt on MNIST and costs 3.2 pt on
+// Fashion-MNIST; with CutMix crops the k-means representatives there trail a random draw
+// (docs/ablations.md): only the data can tell. Why full students scored on many images: 50 000-crop
+// probes on a 5 000-image split favoured recovered images that then lost to (b) at the full budget.
+import { Random, indicesByClass, subset, type Dataset } from "../data/index.ts";
 import type { ImageSet } from "./crops.ts";
+
+/** Training images the gate scores each student on, at most. */
+export const GATE_SCORING_IMAGES = 50_000;
+/** One-sided 5 % normal quantile: how many standard errors a more processed set must win by. */
+export const GATE_Z = 1.645;
+
+/**
+ * The gate's scoring images: the training images outside `exclude` (every candidate's source
+ * images), GATE_SCORING_IMAGES of them at most, the same share of each class, seeded.
+ */
+export function gateScoringSet(train: Dataset, exclude: Iterable<number>, seed: number): Dataset {
+  const out = new Set(exclude);
+  const byClass = indicesByClass(train).map((pool) => pool.filter((i) => !out.has(i)));
+  const left = byClass.reduce((n, pool) => n + pool.length, 0);
+  const share = Math.min(1, GATE_SCORING_IMAGES / Math.max(1, left));
+  const rng = new Random(seed, "gate-scoring");
+  const picked = byClass.flatMap((pool) => (rng.shuffle(pool) as number[]).slice(0, Math.round(pool.length * share)));
+  if (picked.length === 0)
+    throw new Error(`recover gate: no training image of ${train.name} is left to score students on`);
+  return subset(
+    train,
+    picked.sort((a, b) => a - b),
+    `${train.name}/gate`,
+  );
+}
+
+/**
+ * By how many standard errors `b` beats `a` on the same images (McNemar: only the images exactly
+ * one of them gets right count); 0 where they never disagree.
+ */
+export function mcnemarZ(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) throw new Error(`McNemar: ${a.length} against ${b.length} images`);
+  let onlyA = 0;
+  let onlyB = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] && !b[i]) onlyA++;
+    else if (b[i] && !a[i]) onlyB++;
+  }
+  return onlyA + onlyB === 0 ? 0 : (onlyB - onlyA) / Math.sqrt(onlyA + onlyB);
+}
 
 export type GateCandidate = "recovered" | "start" | "random";
 
 export interface GateResult {
-  /** Held-out top-1 of each candidate's student. */
+  /** Top-1 of each candidate's student on the scoring images. */
   scores: Partial<Record<GateCandidate, number>>;
+  /** McNemar z of each later candidate against the set kept before it. */
+  z: Partial<Record<GateCandidate, number>>;
   kept: GateCandidate;
 }
 
 /**
- * `sets` hold the same synthetic slots (K × ipc, class blocks). Ties keep the earlier set, so
- * list them from the least to the most processed: recover has to beat the images it started from.
+ * `sets` hold the same synthetic slots (K × ipc, class blocks), listed from the least to the most
+ * processed; `correct` is which scoring images a student trained on a set gets right. The first
+ * set is kept unless a later one beats it (and then that one) by more than GATE_Z.
  */
 export async function recoverGate(
   sets: { name: GateCandidate; set: ImageSet }[],
-  heldOutAccuracy: (set: ImageSet) => Promise<number>,
+  correct: (set: ImageSet) => Promise<Uint8Array>,
 ): Promise<GateResult> {
   if (sets.length === 0) throw new Error("recover gate: no candidate image sets");
   for (const { name, set } of sets) {
     if (set.count !== sets[0].set.count || set.pixels.length !== sets[0].set.pixels.length)
       throw new Error(`recover gate: ${sets[0].set.count} ${sets[0].name} images but ${set.count} ${name} ones`);
   }
-  const scores: GateResult["scores"] = {};
-  let kept = sets[0].name;
+  const result: GateResult = { scores: {}, z: {}, kept: sets[0].name };
+  let keptCorrect: Uint8Array | undefined;
   for (const { name, set } of sets) {
-    scores[name] = await heldOutAccuracy(set);
-    if (scores[name]! > scores[kept]!) kept = name;
+    const c = await correct(set);
+    result.scores[name] = c.reduce((n, v) => n + v, 0) / c.length;
+    if (keptCorrect) {
+      result.z[name] = mcnemarZ(keptCorrect, c);
+      if (result.z[name]! <= GATE_Z) continue;
+      result.kept = name;
+    }
+    keptCorrect = c;
   }
-  return { scores, kept };
+  return result;
 }

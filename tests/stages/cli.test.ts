@@ -92,11 +92,12 @@ describe("distill run", () => {
     ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
-    // the recover gate ran (a held-out split of 10 images fits 4 classes) and kept the best set
+    // the recover gate ran (a held-out split of 10 images fits 4 classes)
     const gate = JSON.parse(readFileSync(join(out, "recover.json"), "utf8")).gate;
     expect(Object.keys(gate.scores)).toEqual(["random", "start", "recovered"]);
     for (const v of Object.values(gate.scores) as number[]) expect(v >= 0 && v <= 1, String(v)).toBe(true);
-    expect(gate.scores[gate.kept]).toBe(Math.max(...(Object.values(gate.scores) as number[])));
+    expect(Object.keys(gate.z)).toEqual(["start", "recovered"]); // each tested against the set kept before it
+    expect(gate.scores[gate.kept]).toBeGreaterThanOrEqual(gate.scores.random);
     // its students, one per candidate set, are ours and (b): evaluate and the baselines score them
     expect(readdirSync(join(out, "students")).filter((f) => f.endsWith(".onnx"))).toHaveLength(3);
     expect(first.stderr).toMatch(/convnet-2 ours: the recover gate's student/);

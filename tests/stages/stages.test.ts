@@ -28,7 +28,6 @@ import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
 import { randomRealSubset } from "../../gpu-cluster/stages/random-subset.ts";
 import { kmeansClusters, selectByTeacher, selectKMeans } from "../../gpu-cluster/stages/select-real.ts";
 import { klRows, selectByProbe } from "../../gpu-cluster/stages/select-probe.ts";
-import { recoverGate } from "../../gpu-cluster/stages/recover-gate.ts";
 import { readTeacherFile, teacherDocString, zooTeacher } from "../../gpu-cluster/stages/teacher-file.ts";
 import { frozenTeacher } from "../../gpu-cluster/stages/teacher-graph.ts";
 import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
@@ -296,36 +295,6 @@ describe("selection by a probe student", () => {
       }
     });
     expect(s.meanKl.chosen).toBeGreaterThan(s.meanKl.candidates);
-  });
-});
-
-describe("recover gate", () => {
-  it("keeps the set whose probe student scores highest; a tie keeps the earlier (less processed) set", async () => {
-    const set = (v: number): ImageSet => ({ pixels: new Float32Array(2 * 4).fill(v), count: 2, channels: 1, size: 2 });
-    // the probe's score here: the pixel value, so the brighter set "trains" the better student
-    const score = async (s: ImageSet) => Math.round(100 * s.pixels[0]) / 100;
-    const sets = (r: number, st: number, rec: number) => [
-      { name: "random" as const, set: set(r) },
-      { name: "start" as const, set: set(st) },
-      { name: "recovered" as const, set: set(rec) },
-    ];
-    expect(await recoverGate(sets(0.1, 0.2, 0.7), score)).toEqual({
-      scores: { random: 0.1, start: 0.2, recovered: 0.7 },
-      kept: "recovered",
-    });
-    expect((await recoverGate(sets(0.1, 0.7, 0.2), score)).kept).toBe("start");
-    expect((await recoverGate(sets(0.9, 0.7, 0.2), score)).kept).toBe("random");
-    expect((await recoverGate(sets(0.5, 0.5, 0.5), score)).kept).toBe("random");
-    expect((await recoverGate(sets(0.1, 0.5, 0.5), score)).kept).toBe("start");
-    await expect(
-      recoverGate(
-        [
-          { name: "start", set: set(0.5) },
-          { name: "recovered", set: { ...set(0.5), count: 3 } },
-        ],
-        score,
-      ),
-    ).rejects.toThrow(/2 start images but 3 recovered/);
   });
 });
 

@@ -1,0 +1,66 @@
+// The student cache's key: what a student was trained from (images, label records, recipe),
+// never what its label table is called.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { StudentCache, studentKey, type StudentRecipe } from "../../gpu-cluster/cli/student-cache.ts";
+import { defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
+import { encodeLabelTable, QUANT_U8 } from "../../shared/label-table/index.ts";
+import { GraphBuilder } from "../../gpu-cluster/graph/builder.ts";
+import { Random } from "../../gpu-cluster/data/index.ts";
+
+const images = 4;
+const classes = 3;
+const set = { pixels: new Float32Array(images * 4).map((_, i) => (i % 7) / 7), count: images, channels: 1, size: 2 };
+const probs = (seed: number) => {
+  const r = new Random(seed);
+  const p = new Float32Array(images * classes).map(() => r.next() + 0.01);
+  for (let i = 0; i < images; i++) {
+    const row = p.subarray(i * classes, (i + 1) * classes);
+    const s = row.reduce((a, v) => a + v, 0);
+    row.forEach((v, k) => (row[k] = v / s));
+  }
+  return p;
+};
+const table = (runId: string, seed = 1) =>
+  encodeLabelTable({ classes, images, epochs: 2, cropsPerImage: 1, k: classes, quant: QUANT_U8, seed: 0, runId }, [
+    probs(seed),
+    probs(seed + 1),
+  ]);
+const recipe: StudentRecipe = {
+  student: { arch: "convnet-2", width: 8, batch: 4, lr: 0.01, weightDecay: 0.01, seed: 0 },
+  epochs: 2,
+  labelEpochs: 2,
+  temperature: 4,
+  schedule: defaultCropSchedule({ seed: 0, sourceSize: 2 }),
+};
+
+describe("student cache", () => {
+  it("keys by images, label records and recipe, not by the table's run id", () => {
+    const k = studentKey(set, table("gate"), recipe);
+    expect(studentKey(set, table("baseline"), recipe)).toBe(k);
+    expect(studentKey(set, table("gate", 5), recipe)).not.toBe(k);
+    const moved = { ...set, pixels: set.pixels.map((v, i) => (i === 3 ? v + 1e-6 : v)) };
+    expect(studentKey(moved, table("gate"), recipe)).not.toBe(k);
+    expect(studentKey(set, table("gate"), { ...recipe, epochs: 3 })).not.toBe(k);
+    expect(studentKey(set, table("gate"), { ...recipe, student: { ...recipe.student, seed: 1 } })).not.toBe(k);
+  });
+
+  it("stores a student's ONNX bytes under its key and finds nothing under another", () => {
+    const dir = mkdtempSync(join(tmpdir(), "student-cache-"));
+    try {
+      const b = new GraphBuilder("t");
+      const x = b.input("x", "float32", [1, 2]);
+      b.output(b.relu(x), "y");
+      const cache = new StudentCache(join(dir, "students"));
+      const key = studentKey(set, table("gate"), recipe);
+      expect(cache.get(key)).toBeUndefined();
+      cache.put(key, b.graph);
+      expect(cache.get(key)!.length).toBeGreaterThan(0);
+      expect(cache.get(studentKey(set, table("gate", 5), recipe))).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
