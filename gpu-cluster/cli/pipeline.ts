@@ -260,7 +260,8 @@ export class Pipeline {
         writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, o.ipc);
         writeJsonAtomic(this.run.path("recover.json"), {
           batches: r.batches,
-          gate: gate && { scores: gate.scores, z: gate.z, kept: gate.kept },
+          // students: each candidate's key in students/ (its ONNX file there)
+          gate: gate && { scores: gate.scores, z: gate.z, kept: gate.kept, students: gate.students },
           probe: start && "probeAccuracy" in start ? { accuracy: start.probeAccuracy, kl: start.meanKl } : undefined,
         });
       },
@@ -279,7 +280,10 @@ export class Pipeline {
    * go to the run's student cache: the kept set's is ours and the random set's is (b), so evaluate
    * scores them on the val set instead of training them again (and a rerun of the gate reuses them).
    */
-  private async gate(start: ImageSet, recovered: Float32Array): Promise<GateResult & { pixels: Float32Array }> {
+  private async gate(
+    start: ImageSet,
+    recovered: Float32Array,
+  ): Promise<GateResult & { pixels: Float32Array; students: Partial<Record<GateCandidate, string>> }> {
     const o = this.o;
     const random = randomRealSubset(this.data.train, o.ipc, o.seed);
     const scoring = gateScoringSet(
@@ -293,9 +297,11 @@ export class Pipeline {
       { name: "start", set: start },
       { name: "recovered", set: { ...start, pixels: recovered } },
     ];
+    const students: Partial<Record<GateCandidate, string>> = {};
     const g = await recoverGate(sets, async (set) => {
       const student = await this.cachedStudent(set, "gate");
-      const clf = await Classifier.fromOnnx(student, this.compile);
+      students[sets.find((c) => c.set === set)!.name] = student.key;
+      const clf = await Classifier.fromOnnx(student.onnx, this.compile);
       const correct = await topOneCorrect((x) => clf.logits(x), scoring, this.teacherStats());
       await clf.release();
       return correct;
@@ -307,22 +313,20 @@ export class Pipeline {
     this.log(
       `recover gate: students on ${scoring.labels.length} training images no candidate came from: ${scores.join(", ")}; kept the ${g.kept} images`,
     );
-    return { ...g, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
+    return { ...g, students, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
   }
 
-  /** A full student of the run on `set` with its own soft labels, from the student cache or trained into it; its ONNX bytes. */
-  private async cachedStudent(set: ImageSet, name: string): Promise<Uint8Array> {
+  /** A full student of the run on `set` with its own soft labels, from the student cache or trained into it. */
+  private async cachedStudent(set: ImageSet, name: string): Promise<{ key: string; onnx: Uint8Array }> {
     const tf = this.teacher();
     const labels = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, this.relabelConfig(name), {
       ...this.compile,
       label: `relabel-${name}`,
     });
     const key = studentKey(set, labels.table, this.studentRecipe(this.o.students[0]));
-    const cached = this.studentCache.get(key);
-    if (cached) return cached;
-    const r = await this.probeStudent(set, this.epochs, name, labels.table);
-    this.studentCache.put(key, r.graph);
-    return this.studentCache.get(key)!;
+    if (!this.studentCache.get(key))
+      this.studentCache.put(key, (await this.probeStudent(set, this.epochs, name, labels.table)).graph);
+    return { key, onnx: this.studentCache.get(key)! };
   }
 
   /** The real images recover's start is chosen from: `m` random candidates per image, as many as the smallest class allows. */

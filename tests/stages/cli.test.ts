@@ -100,6 +100,8 @@ describe("distill run", () => {
     expect(gate.scores[gate.kept]).toBeGreaterThanOrEqual(gate.scores.random);
     // its students, one per candidate set, are ours and (b): evaluate and the baselines score them
     expect(readdirSync(join(out, "students")).filter((f) => f.endsWith(".onnx"))).toHaveLength(3);
+    for (const key of Object.values(gate.students) as string[])
+      expect(existsSync(join(out, "students", `${key}.onnx`)), key).toBe(true);
     expect(first.stderr).toMatch(/convnet-2 ours: the recover gate's student/);
     expect(first.stderr).toMatch(/convnet-2 \(b\): the recover gate's student/);
     const report = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8")));
