@@ -33,7 +33,7 @@ export interface CliOptions {
   firstBnMultiplier: number;
   select: SelectionKind;
   selectFrom: number;
-  /** Keep the image set (random, start, recovered) whose full student scores best on a held-out split of train. */
+  /** Keep the image set (random, start, recovered) whose full student wins on unseen training images (stages/recover-gate.ts). */
   recoverGate: boolean;
   init: RecoverInit;
   cropScale: [number, number];
@@ -173,7 +173,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--no-recover-gate",
-      "recover, --init real: keep the recovered images even when a student on (b)'s random images or on the starting images scores higher on a held-out split of the training images (by default the best set is kept; its student is then ours)",
+      "recover, --init real: keep the recovered images even when a student on (b)'s random images or on the starting images scores significantly higher on training images none of them came from (by default the gate keeps the set that wins; its student is then ours)",
     )
     .option(
       "--select-from <m>",
