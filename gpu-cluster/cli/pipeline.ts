@@ -51,8 +51,10 @@ export class Pipeline {
   private teacherFile?: TeacherFile;
   private normalisation?: ChannelStats;
   private flipSafe?: boolean;
-  /** The held-out split of the training images (probe students), carved once; null where the data is too small. */
+  /** The held-out split of the training images (--select probe's student), carved once; null where the data is too small. */
   private holdoutSplit?: Dataset | null;
+  /** The recover gate's scoring images, chosen once; null where none are left. */
+  private scoringImages?: Dataset | null;
   readonly run: RunFolder;
   readonly datasetName: string;
 
@@ -269,9 +271,23 @@ export class Pipeline {
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");
   }
 
-  /** The recover gate runs for real-image starts, unless --no-recover-gate, where a held-out split can be carved. */
+  /** The recover gate runs for real-image starts, unless --no-recover-gate, where training images are left to score it on. */
   gateApplies(): boolean {
-    return this.o.recoverGate && this.o.init === "real" && this.holdout() !== null;
+    return this.o.recoverGate && this.o.init === "real" && this.gateScoring() !== null;
+  }
+
+  /** The gate's scoring images: training images no candidate came from; null where fewer images than classes are left. */
+  private gateScoring(): Dataset | null {
+    if (this.scoringImages === undefined) {
+      const o = this.o;
+      const exclude = new Set([
+        ...randomRealSubset(this.data.train, o.ipc, o.seed).sources,
+        ...this.startCandidates().candidates.sources,
+      ]);
+      const enough = this.data.train.labels.length - exclude.size >= this.data.train.classes.length;
+      this.scoringImages = enough ? gateScoringSet(this.data.train, exclude, o.seed) : null;
+    }
+    return this.scoringImages;
   }
 
   /**
@@ -286,11 +302,7 @@ export class Pipeline {
   ): Promise<GateResult & { pixels: Float32Array; students: Partial<Record<GateCandidate, string>> }> {
     const o = this.o;
     const random = randomRealSubset(this.data.train, o.ipc, o.seed);
-    const scoring = gateScoringSet(
-      this.data.train,
-      [...random.sources, ...this.startCandidates().candidates.sources],
-      o.seed,
-    );
+    const scoring = this.gateScoring()!;
     const sets: { name: GateCandidate; set: ImageSet }[] = [
       // (b)'s random subset is the start itself under --select random
       ...(o.select === "random" ? [] : [{ name: "random" as const, set: random }]),
