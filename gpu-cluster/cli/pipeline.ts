@@ -313,10 +313,7 @@ export class Pipeline {
     const g = await recoverGate(sets, async (set) => {
       const student = await this.cachedStudent(set, "gate");
       students[sets.find((c) => c.set === set)!.name] = student.key;
-      const clf = await Classifier.fromOnnx(student.onnx, this.compile);
-      const correct = await topOneCorrect((x) => clf.logits(x), scoring, this.teacherStats());
-      await clf.release();
-      return correct;
+      return await this.correctOn(student.onnx, scoring);
     });
     const scores = sets.map(
       ({ name }) =>
@@ -328,6 +325,16 @@ export class Pipeline {
     return { ...g, students, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
   }
 
+  /** Which images of `d` a frozen student (ONNX bytes) gets right. */
+  private async correctOn(onnx: Uint8Array, d: Dataset): Promise<Uint8Array> {
+    const clf = await Classifier.fromOnnx(onnx, this.compile);
+    try {
+      return await topOneCorrect((x) => clf.logits(x), d, this.teacherStats());
+    } finally {
+      await clf.release();
+    }
+  }
+
   /** A full student of the run on `set` with its own soft labels, from the student cache or trained into it. */
   private async cachedStudent(set: ImageSet, name: string): Promise<{ key: string; onnx: Uint8Array }> {
     const tf = this.teacher();
@@ -336,9 +343,10 @@ export class Pipeline {
       label: `relabel-${name}`,
     });
     const key = studentKey(set, labels.table, this.studentRecipe(this.o.students[0]));
-    if (!this.studentCache.get(key))
+    const onnx =
+      this.studentCache.get(key) ??
       this.studentCache.put(key, (await this.probeStudent(set, this.epochs, name, labels.table)).graph);
-    return { key, onnx: this.studentCache.get(key)! };
+    return { key, onnx };
   }
 
   /** The real images recover's start is chosen from: `m` random candidates per image, as many as the smallest class allows. */
@@ -577,9 +585,8 @@ export class Pipeline {
         ? this.studentCache.get(studentKey(set, labels.table, this.studentRecipe(arch)))
         : undefined;
     if (cached) {
-      const clf = await Classifier.fromOnnx(cached, this.compile);
-      const accuracy = await topOneAccuracy((x) => clf.logits(x), this.data.val, this.teacherStats());
-      await clf.release();
+      const correct = await this.correctOn(cached, this.data.val);
+      const accuracy = correct.reduce((n, v) => n + v, 0) / correct.length;
       this.log(
         `${label}: the recover gate's student (same images, labels and recipe): val top-1 ${(accuracy * 100).toFixed(2)} %`,
       );

@@ -51,7 +51,10 @@ export class StudentCache {
     return existsSync(f) ? new Uint8Array(readFileSync(f)) : undefined;
   }
 
-  put(key: string, graph: Graph): void {
-    writeFileAtomic(this.file(key), serializeModel(graph, { docString: `distill student ${key}` }));
+  /** Writes the frozen student; its ONNX bytes. */
+  put(key: string, graph: Graph): Uint8Array {
+    const onnx = serializeModel(graph, { docString: `distill student ${key}` });
+    writeFileAtomic(this.file(key), onnx);
+    return onnx;
   }
 }
