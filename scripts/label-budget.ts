@@ -1,7 +1,7 @@
 // The label budget, measured: student accuracy against the bytes of soft labels stored, on one
-// distilled set (MNIST IPC 10 by default). The set is recovered once; each variant copies it and
-// reruns only relabel + evaluate (the run folder skips a stage whose config and inputs are
-// unchanged) with one of: top-k 1/2/3/5/10 × u8/f16 over every student epoch, and top-10 u8 with
+// distilled set (MNIST IPC 10 by default). The set is recovered once (with the recover gate, as a
+// default run); each variant copies it and runs only relabel + evaluate (not `run`: recover's
+// config holds the gate's label settings, so `run` would redo the gate per variant) with one of: top-k 1/2/3/5/10 × u8/f16 over every student epoch, and top-10 u8 with
 // fewer labelled epochs reused in turn (--label-epochs: LPLD-style label reuse).
 // Writes results/label-budget.{md,json,png}.
 // Usage: npm run results:label-budget [-- --ipc 10 --seed 0 --teacher T.onnx --out runs/label-budget -- <distill flags>]
@@ -69,12 +69,12 @@ for (const v of variants) {
   const dir = join(o.out, nameOf(v));
   if (!existsSync(join(dir, "stages.json"))) {
     mkdirSync(dir, { recursive: true });
-    for (const f of ["teacher.onnx", "images.npy", "images", "recover.json", "stages.json", "grid.png"])
+    for (const f of ["teacher.onnx", "images.npy", "images", "recover.json", "stages.json", "grid.png", "students"])
       if (existsSync(join(base, f))) cpSync(join(base, f), join(dir, f), { recursive: true });
   }
   const flags = ["--top-k", String(v.topK), "--quant", v.quant];
   if (v.labelEpochs) flags.push("--label-epochs", String(v.labelEpochs));
-  run(["run", ...common, "--out", dir, ...flags, ...extra]);
+  for (const stage of ["relabel", "evaluate"]) run([stage, ...common, "--out", dir, ...flags, ...extra]);
   rows.push({ variant: v, report: parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))) });
 }
 
