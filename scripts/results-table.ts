@@ -126,7 +126,12 @@ for (const ipc of ipcs) {
 }
 const teacherAcc = reports[0].teacher_accuracy;
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}`;
-const command = [`npm run ${process.env.npm_lifecycle_event ?? "results:mnist"} --`, ...process.argv.slice(2)]
+// The command a person types: drop the flags the npm script itself adds (results:fashion-mnist's --data …).
+const scriptTokens = (process.env.npm_lifecycle_script ?? "").split(/\s+/);
+const scriptFlags = scriptTokens.slice(scriptTokens.findIndex((t) => t.endsWith("results-table.ts")) + 1);
+const userArgs = process.argv.slice(2);
+const typed = scriptFlags.every((t, i) => userArgs[i] === t) ? userArgs.slice(scriptFlags.length) : userArgs;
+const command = [`npm run ${process.env.npm_lifecycle_event ?? "results:mnist"} --`, ...typed]
   .join(" ")
   .replace(/ --$/, "");
 const date = new Date().toISOString().slice(0, 10);
