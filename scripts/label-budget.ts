@@ -104,12 +104,12 @@ const md = [
     `images; one seed, so differences under about 0.1 pt are noise. Produced by \`${command}\` on ${machine}, ` +
     `${new Date().toISOString().slice(0, 10)}.`,
   "",
-  "| top-k | quant | labelled epochs | bytes / crop | label bytes / image | table | vs fp32 | top-1 (%) | vs first row (pt) |",
+  "| top-k | quant | labelled epochs | bytes / crop | label bytes / image | table | of fp32 (same crops) | top-1 (%) | vs first row (pt) |",
   "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
   ...table.map(
     (r) =>
       `| ${r.topK} | ${r.quant} | ${r.labelEpochs} | ${r.bytesPerCrop.toFixed(1)} | ${kib(r.bytesPerImage)} | ${kib(r.tableBytes)} | ` +
-      `${(r.fp32Bytes / r.tableBytes).toFixed(0)}× smaller | ${(100 * r.accuracy).toFixed(2)} | ` +
+      `${((100 * r.tableBytes) / r.fp32Bytes).toFixed(0)} % | ${(100 * r.accuracy).toFixed(2)} | ` +
       `${r.accuracy >= full.accuracy ? "+" : ""}${(100 * (r.accuracy - full.accuracy)).toFixed(2)} |`,
   ),
   "",
