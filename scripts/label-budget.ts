@@ -14,6 +14,7 @@ import { Command } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
+import { typedCommand } from "./typed-command.ts";
 
 const program = new Command("label-budget")
   .option("--ipc <n>", "images per class", (s) => Number(s), 10)
@@ -94,7 +95,7 @@ const table = rows.map(({ variant, report }) => {
 });
 const full = table[0]; // the reference row: the first variant (the default, top-10 u8, unless told otherwise)
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}`;
-const command = ["npm run results:label-budget --", ...process.argv.slice(2)].join(" ").replace(/ --$/, "");
+const command = typedCommand(process.argv, process.env, "results:label-budget");
 const kib = (b: number) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 const md = [
   `# Label budget: MNIST IPC ${o.ipc}, ${student} student, seed ${o.seed}`,

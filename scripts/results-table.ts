@@ -15,6 +15,7 @@ import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
+import { typedCommand } from "./typed-command.ts";
 
 const ints = (s: string) =>
   s.split(",").map((x) => {
@@ -126,14 +127,7 @@ for (const ipc of ipcs) {
 }
 const teacherAcc = reports[0].teacher_accuracy;
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}`;
-// The command a person types: drop the flags the npm script itself adds (results:fashion-mnist's --data …).
-const scriptTokens = (process.env.npm_lifecycle_script ?? "").split(/\s+/);
-const scriptFlags = scriptTokens.slice(scriptTokens.findIndex((t) => t.endsWith("results-table.ts")) + 1);
-const userArgs = process.argv.slice(2);
-const typed = scriptFlags.every((t, i) => userArgs[i] === t) ? userArgs.slice(scriptFlags.length) : userArgs;
-const command = [`npm run ${process.env.npm_lifecycle_event ?? "results:mnist"} --`, ...typed]
-  .join(" ")
-  .replace(/ --$/, "");
+const command = typedCommand(process.argv, process.env, "results:mnist");
 const date = new Date().toISOString().slice(0, 10);
 
 // Ours (first student) next to the published records, per IPC.

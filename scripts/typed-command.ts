@@ -1,0 +1,15 @@
+// The command a person typed to produce a results page, for its "produced by" line: the npm
+// script's name and the user's own arguments, without the flags the npm script itself adds
+// (results:fashion-mnist puts `--data …` before them).
+export function typedCommand(
+  argv: readonly string[],
+  env: { npm_lifecycle_event?: string; npm_lifecycle_script?: string },
+  fallback: string,
+): string {
+  const scriptTokens = (env.npm_lifecycle_script ?? "").split(/\s+/).filter(Boolean);
+  const file = scriptTokens.findIndex((t) => /\.[cm]?[jt]s$/.test(t));
+  const scriptFlags = file < 0 ? [] : scriptTokens.slice(file + 1);
+  const user = argv.slice(2);
+  const typed = scriptFlags.every((t, i) => user[i] === t) ? user.slice(scriptFlags.length) : user;
+  return [`npm run ${env.npm_lifecycle_event ?? fallback} --`, ...typed].join(" ").replace(/ --$/, "");
+}
