@@ -434,7 +434,7 @@ export function addContinualCommand(program: Command): void {
     )
     .option(
       "--student-crops <n>",
-      "crops each student sees (epochs = n / memory images; default: as a single run's, 300 epochs or more for ≥ 300 000 crops)",
+      "crops each student sees (epochs = n / memory images; default: as a single run's, 300 epochs or more for ≥ 600 000 crops)",
       positiveInt("--student-crops"),
     )
     .option(
