@@ -3,11 +3,7 @@
 // the original.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import {
-  BASE_STUDENT_EPOCHS,
-  defaultStudentEpochs,
-  MIN_STUDENT_CROPS,
-} from "../../gpu-cluster/stages/evaluate.ts";
+import { BASE_STUDENT_EPOCHS, defaultStudentEpochs, MIN_STUDENT_CROPS } from "../../gpu-cluster/stages/evaluate.ts";
 
 describe("default student epochs", () => {
   it("gives small sets more epochs and large sets the original 300", () => {
