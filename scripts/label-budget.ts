@@ -7,14 +7,13 @@
 // Usage: npm run results:label-budget [-- --ipc 10 --seed 0 --teacher T.onnx --out runs/label-budget -- <distill flags>]
 import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
-import { typedCommand } from "./typed-command.ts";
+import { machine, typedCommand } from "./provenance.ts";
 
 const program = new Command("label-budget")
   .option("--ipc <n>", "images per class", (s) => Number(s), 10)
@@ -93,16 +92,20 @@ const table = rows.map(({ variant, report }) => {
     accuracy: report.students[student].distilled,
   };
 });
+// Every row trains its students alike; reports written before 2026-12-03 did not record how long.
+const recorded = rows.map((r) => r.report.student_epochs);
+const studentEpochs = recorded.every((e) => e !== undefined)
+  ? `${[...new Set(recorded)].join(" / ")} student epochs`
+  : "student epochs not recorded by these runs";
 const full = table[0]; // the reference row: the first variant (the default, top-10 u8, unless told otherwise)
-const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}`;
 const command = typedCommand(process.argv, process.env, "results:label-budget");
 const kib = (b: number) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 const md = [
   `# Label budget: MNIST IPC ${o.ipc}, ${student} student, seed ${o.seed}`,
   "",
   `One recovered set, relabelled and evaluated once per row (${rows[0].report.teacher.arch} teacher, ` +
-    `${(100 * rows[0].report.teacher_accuracy).toFixed(2)} %; student epochs as the defaults give). Top-1 on the 10 000 test ` +
-    `images; one seed, so differences under about 0.1 pt are noise. Produced by \`${command}\` on ${machine}, ` +
+    `${(100 * rows[0].report.teacher_accuracy).toFixed(2)} %; ${studentEpochs}). Top-1 on the 10 000 test ` +
+    `images; one seed, so differences under about 0.1 pt are noise. Produced by \`${command}\` on ${machine()}, ` +
     `${new Date().toISOString().slice(0, 10)}.`,
   "",
   "| top-k | quant | labelled epochs | bytes / crop | label bytes / image | table | of fp32 (same crops) | top-1 (%) | vs first row (pt) |",
@@ -119,7 +122,7 @@ const md = [
 ].join("\n");
 mkdirSync(o.results, { recursive: true });
 writeFileAtomic(join(o.results, "label-budget.md"), md);
-writeJsonAtomic(join(o.results, "label-budget.json"), { command, machine, rows: table });
+writeJsonAtomic(join(o.results, "label-budget.json"), { command, machine: machine(), rows: table });
 const series = (name: string, pick: (r: (typeof table)[number]) => boolean) => ({
   name,
   points: table

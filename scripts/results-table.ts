@@ -7,7 +7,6 @@
 //        npm run results:fashion-mnist (the same with --data /usr/share/datasets/fashion-mnist)
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
@@ -15,7 +14,7 @@ import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
-import { typedCommand } from "./typed-command.ts";
+import { machine, typedCommand } from "./provenance.ts";
 
 const ints = (s: string) =>
   s.split(",").map((x) => {
@@ -122,11 +121,17 @@ for (const ipc of ipcs) {
       distilled: col("distilled"),
       random_hard: col("random_hard"),
       random_soft: col("random_soft"),
+      student_epochs: rs.map((r) => r.student_epochs ?? null),
     });
   }
 }
 const teacherAcc = reports[0].teacher_accuracy;
-const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}`;
+// How long the students trained, per IPC (the default grows as the set shrinks); reports written
+// before 2026-12-03 did not record it, and the line is then left out.
+const epochsAt = (ipc: number) => [...new Set(reports.filter((r) => r.ipc === ipc).map((r) => r.student_epochs))];
+const studentEpochs = ipcs.every((ipc) => epochsAt(ipc).every((e) => e !== undefined))
+  ? ` Students trained for ${ipcs.map((ipc) => epochsAt(ipc).join(" or ")).join(" / ")} epochs (IPC ${ipcs.join(" / ")}).`
+  : "";
 const command = typedCommand(process.argv, process.env, "results:mnist");
 const date = new Date().toISOString().slice(0, 10);
 
@@ -146,7 +151,7 @@ const anchorLines = [
 const dataset = reports[0].dataset;
 const md = [
   `Teacher: ${reports[0].teacher.arch}, ${(100 * teacherAcc).toFixed(2)} % on the ${dataset} test set (baseline c). ` +
-    `Top-1 (%) on the test images, mean ± std over seeds; produced by \`${command}\` on ${machine}, ${date}.`,
+    `Top-1 (%) on the test images, mean ± std over seeds; produced by \`${command}\` on ${machine()}, ${date}.${studentEpochs}`,
   "",
   ...lines,
   "",
@@ -187,7 +192,7 @@ await writeLineChartPng(join(o.results, `${o.name}.png`), {
 writeFileAtomic(join(o.results, `${o.name}.md`), md);
 writeJsonAtomic(join(o.results, `${o.name}.json`), {
   command,
-  machine,
+  machine: machine(),
   date: new Date().toISOString(),
   teacher_accuracy: teacherAcc,
   extra,

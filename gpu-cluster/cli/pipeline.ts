@@ -723,6 +723,7 @@ export class Pipeline {
           seed: o.seed,
           teacher_accuracy: teacherAccuracy,
           students,
+          student_epochs: this.epochs,
           classes: K,
           images: synthetic.count,
           shape: [synthetic.channels, synthetic.size, synthetic.size],

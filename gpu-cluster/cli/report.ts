@@ -22,6 +22,8 @@ export const reportSchema = z.object({
   /** Baseline (c): the teacher's top-1 on the real val set (trained on the full data). */
   teacher_accuracy: fraction,
   students: z.record(z.string(), studentResultSchema),
+  /** Epochs every student above trained for (absent in reports written before 2026-12-03). */
+  student_epochs: z.number().int().positive().optional(),
   classes: z.number().int().positive(),
   images: z.number().int().positive(),
   shape: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
@@ -91,7 +93,8 @@ export function renderReportMarkdown(r: Report): string {
   }
   lines.push("");
   lines.push(
-    "Every student is trained from scratch with the same recipe; (a) and (b) use a random real subset of the same size, " +
+    `Every student is trained from scratch with the same recipe${r.student_epochs === undefined ? "" : ` (${r.student_epochs} epochs)`}; ` +
+      "(a) and (b) use a random real subset of the same size, " +
       "(b) with the soft labels of the same crop schedule, so (b) isolates what the synthetic images add over the relabelling.",
     "",
   );

@@ -27,11 +27,37 @@ export interface LineChart {
   rules?: { name: string; y: number }[];
 }
 
+type Side = "below" | "above" | undefined;
+
+/** Where a set of values lies against the y range: wholly below it, wholly above it, or (partly) on it. */
+function offChart(values: number[], y: LineChart["y"]): Side {
+  if (y.min !== undefined && values.every((v) => v < y.min!)) return "below";
+  if (y.max !== undefined && values.every((v) => v > y.max!)) return "above";
+  return undefined;
+}
+
 function spec(c: LineChart): TopLevelSpec {
   const rows = (kind: string, sets: { name: string; points: ChartPoint[] }[]) =>
     sets.flatMap((s) =>
       s.points.map((p) => ({ kind, name: s.name, x: p.x, y: p.y, lo: p.y - (p.err ?? 0), hi: p.y + (p.err ?? 0) })),
     );
+  // What lies wholly off the y range is left out of the drawing and said so in the legend: resvg
+  // 2.6 aborts the process on a clipped group drawn wholly outside the picture (thx/resvg-js#413).
+  const series = c.series.map((s) => {
+    const side = offChart(
+      s.points.flatMap((p) => [p.y - (p.err ?? 0), p.y + (p.err ?? 0)]),
+      c.y,
+    );
+    return { ...s, name: side ? `${s.name} (${side} the chart)` : s.name, drawn: !side };
+  });
+  const drawn = series.filter((s) => s.drawn);
+  const references = (c.references ?? []).map((r) => ({
+    ...r,
+    points: r.points.filter((p) => !offChart([p.y], c.y)),
+  }));
+  const rules = (c.rules ?? []).filter((r) => !offChart([r.y], c.y));
+  // every name keeps its colour and legend entry, drawn or not
+  const names = [...series, ...(c.references ?? []), ...(c.rules ?? [])].map((s) => s.name);
   const xs = [...c.series, ...(c.references ?? [])].flatMap((s) => s.points.map((p) => p.x));
   const x = {
     field: "x",
@@ -52,7 +78,13 @@ function spec(c: LineChart): TopLevelSpec {
       domain: c.y.min !== undefined && c.y.max !== undefined ? [c.y.min, c.y.max] : undefined,
     },
   };
-  const color = { field: "name", type: "nominal" as const, title: null, legend: { labelLimit: 320 } };
+  const color = {
+    field: "name",
+    type: "nominal" as const,
+    title: null,
+    scale: { domain: [...new Set(names)] },
+    legend: { labelLimit: 320 },
+  };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: c.title,
@@ -61,27 +93,27 @@ function spec(c: LineChart): TopLevelSpec {
     background: "white",
     layer: [
       {
-        data: { values: rows("series", c.series) },
+        data: { values: rows("series", drawn) },
         mark: { type: "errorband", opacity: 0.25, clip: true },
         encoding: { x, y: { ...y, field: "lo" }, y2: { field: "hi" }, color },
       },
       {
-        data: { values: rows("series", c.series) },
+        data: { values: rows("series", drawn) },
         mark: { type: "line", point: true, clip: true },
         encoding: { x, y, color },
       },
       // no reference layer without references: an empty one would still title a legend
-      ...(c.references?.some((r) => r.points.length > 0)
+      ...(references.some((r) => r.points.length > 0)
         ? [
             {
-              data: { values: rows("reference", c.references) },
+              data: { values: rows("reference", references) },
               mark: { type: "point", filled: true, size: 70, opacity: 0.9, clip: true },
               encoding: { x, y, shape: { field: "name", type: "nominal", title: "published" }, color },
             },
           ]
         : []),
       {
-        data: { values: (c.rules ?? []).map((r) => ({ name: r.name, y: r.y })) },
+        data: { values: rules.map((r) => ({ name: r.name, y: r.y })) },
         mark: { type: "rule", strokeDash: [6, 4] },
         encoding: { y, color },
       },

@@ -62,4 +62,51 @@ describe("line charts", () => {
     expect(await lineChartSvg({ ...chart, references: [] })).not.toContain("published");
     expect(await lineChartSvg({ ...chart, references: undefined })).not.toContain("published");
   });
+
+  // resvg-js 2.6.2 aborts the whole process (uncatchable) on a clipped group drawn wholly outside
+  // the picture: a baseline far under the y range used to kill `npm run results:mnist` at its end.
+  it("leaves out what lies wholly off the y range, names it in the legend, and still draws the rest", async () => {
+    const cut: LineChart = {
+      ...chart,
+      y: { label: "top-1 (%)", min: 90, max: 100 },
+      series: [
+        ...chart.series,
+        {
+          name: "(a)",
+          points: [
+            { x: 1, y: 43, err: 2 },
+            { x: 10, y: 52, err: 1 },
+            { x: 50, y: 75 },
+          ],
+        },
+        {
+          name: "over",
+          points: [
+            { x: 1, y: 120 },
+            { x: 50, y: 130 },
+          ],
+        },
+      ],
+      references: [
+        {
+          name: "DC",
+          points: [
+            { x: 1, y: 20 },
+            { x: 10, y: 97.4 },
+          ],
+        },
+      ],
+      rules: [
+        { name: "teacher", y: 99.4 },
+        { name: "chance", y: 10 },
+      ],
+    };
+    const svg = await lineChartSvg(cut);
+    for (const name of ["(a) (below the chart)", "over (above the chart)", "chance", "ours"])
+      expect(svg).toContain(name);
+    expect(svg).not.toContain("y: 43");
+    const dir = mkdtempSync(join(tmpdir(), "plot-"));
+    await writeLineChartPng(join(dir, "cut.png"), cut);
+    expect(decode(readFileSync(join(dir, "cut.png"))).width).toBeGreaterThan(1000);
+  });
 });

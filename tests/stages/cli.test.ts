@@ -107,6 +107,8 @@ describe("distill run", () => {
     const report = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8")));
     expect(report.ipc).toBe(2);
     expect(report.classes).toBe(4);
+    expect(report.student_epochs).toBe(8); // --epochs
+    expect(readFileSync(join(out, "report.md"), "utf8")).toMatch(/same recipe \(8 epochs\)/);
     expect(report.teacher_accuracy).toBeGreaterThan(0.9);
     const s = report.students["convnet-2"];
     for (const v of [s.distilled, s.random_hard, s.random_soft]) expect(v).toBeGreaterThan(0.5); // chance is 0.25

@@ -1,3 +1,11 @@
+// Provenance for results pages: the command a person typed and the machine it ran on.
+import { cpus } from "node:os";
+
+/** "2 × AMD EPYC, Node v20.20.2": the cores and CPU model the figures were measured on. */
+export function machine(): string {
+  return `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}`;
+}
+
 // The command a person typed to produce a results page, for its "produced by" line: the npm
 // script's name and the user's own arguments, without the flags the npm script itself adds
 // (results:fashion-mnist puts `--data …` before them).

@@ -1,6 +1,7 @@
-// The "produced by" line of results pages: what the person typed, not what npm expanded it to.
+// The "produced by" line of results pages: what the person typed, not what npm expanded it to,
+// and the machine.
 import { describe, expect, it } from "vitest";
-import { typedCommand } from "../../scripts/typed-command.ts";
+import { machine, typedCommand } from "../../scripts/provenance.ts";
 
 const argv = (...user: string[]) => ["node", "scripts/results-table.ts", ...user];
 
@@ -28,5 +29,11 @@ describe("typedCommand", () => {
 
   it("names the fallback script when run outside npm", () => {
     expect(typedCommand(argv("--seeds", "0"), {}, "results:mnist")).toBe("npm run results:mnist -- --seeds 0");
+  });
+});
+
+describe("machine", () => {
+  it("names the core count, the CPU model and Node's version", () => {
+    expect(machine()).toMatch(/^[1-9]\d* × \S.*, Node v\d+\.\d+\.\d+$/);
   });
 });

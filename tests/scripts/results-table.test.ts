@@ -1,0 +1,84 @@
+// The results table (README's MNIST one) tabulated from run folders with --report-only: mean ±
+// std per column, ours − (b) per seed, the student epochs the reports record, and the plot.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { writeReport, type Report } from "../../gpu-cluster/cli/report.ts";
+
+const root = join(process.cwd(), "test-output", "results-table");
+const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
+
+// A report as `distill run` writes it; only the figures the table reads differ between runs.
+function report(ipc: number, seed: number, ours: number, b: number, studentEpochs?: number): Report {
+  return {
+    dataset: "mnist",
+    ipc,
+    seed,
+    teacher_accuracy: 0.9952,
+    students: { "convnet-3": { distilled: ours, random_hard: 0.5, random_soft: b } },
+    ...(studentEpochs === undefined ? {} : { student_epochs: studentEpochs }),
+    classes: 10,
+    images: 10 * ipc,
+    shape: [1, 28, 28],
+    val_images: 10000,
+    teacher: { arch: "convnet-3", source: "imported", file: "teacher.onnx" },
+    label_table: { file: "labels.dlt", bytes: 100, fp32_bytes: 400, epochs: 3, top_k: 10, quant: "u8" },
+    image_bytes: { npy: 100, png: 100 },
+    seconds: {},
+    ep: "cpu",
+    created: "2026-12-03T00:00:00.000Z",
+    command: "distill run",
+  };
+}
+
+function tabulate(reports: Report[]) {
+  const runs = join(root, "runs");
+  for (const r of reports) {
+    const dir = join(runs, `ipc${r.ipc}-seed${r.seed}`);
+    mkdirSync(dir, { recursive: true });
+    writeReport(dir, r);
+  }
+  const results = join(root, "results");
+  const args = ["scripts/results-table.ts", "--report-only", "--ipc", "1,10", "--seeds", "0,1"];
+  const p = spawnSync(tsx, [...args, "--out", runs, "--results", results], { encoding: "utf8" });
+  expect(p.status, p.stderr).toBe(0);
+  return {
+    md: readFileSync(join(results, "mnist.md"), "utf8"),
+    json: JSON.parse(readFileSync(join(results, "mnist.json"), "utf8")),
+    png: readFileSync(join(results, "mnist.png")),
+  };
+}
+
+beforeEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe("results table", () => {
+  it("averages the seeds, counts the seeds where ours is ahead of (b), and states the student epochs", () => {
+    const { md, json, png } = tabulate([
+      report(1, 0, 0.99, 0.98, 60000),
+      report(1, 1, 0.975, 0.98, 60000),
+      report(10, 0, 0.995, 0.994, 6000),
+      report(10, 1, 0.993, 0.992, 6000),
+    ]);
+    expect(md).toContain(
+      "| 1 | convnet-3 | 98.25 ± 0.75 | 50.00 ± 0.00 | 98.00 ± 0.00 | +0.25 ± 0.75 pt (ahead in 1/2) | 0, 1 |",
+    );
+    expect(md).toContain(
+      "| 10 | convnet-3 | 99.40 ± 0.10 | 50.00 ± 0.00 | 99.30 ± 0.10 | +0.10 ± 0.00 pt (ahead in 2/2) |",
+    );
+    expect(md).toContain("Students trained for 60000 / 6000 epochs (IPC 1 / 10).");
+    expect(md).toMatch(/on \d+ × .+, Node v\d+/);
+    expect(json.rows.map((r: { student_epochs: number[] }) => r.student_epochs)).toEqual([
+      [60000, 60000],
+      [6000, 6000],
+    ]);
+    expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join("")).toBe("PNG");
+  });
+
+  it("leaves the epochs out when a report predates the field, and tabulates the seeds that finished", () => {
+    const { md } = tabulate([report(1, 0, 0.99, 0.98, 60000), report(10, 1, 0.993, 0.992)]);
+    expect(md).not.toContain("Students trained");
+    expect(md).toContain("| 1 | convnet-3 | 99.00 | 50.00 | 98.00 | +1.00 pt (ahead in 1/1) | 0 |");
+    expect(md).toContain("| 10 | convnet-3 | 99.30 | 50.00 | 99.20 | +0.10 pt (ahead in 1/1) | 1 |");
+  });
+});
