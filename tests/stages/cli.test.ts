@@ -154,6 +154,36 @@ describe("distill run", () => {
     expect(mtime("baselines/results.json")).toBe(baselines);
   });
 
+  it("squeeze without --teacher-width widens an underfitting teacher and records both widths; a width asked for is kept", () => {
+    const squeeze = (dir: string, width: string[]) => {
+      rmSync(join(root, dir), { recursive: true, force: true });
+      return distill([
+        "squeeze",
+        "--data",
+        data,
+        "--out",
+        join(root, dir),
+        "--teacher-epochs",
+        "1",
+        "--threads",
+        "1",
+        ...width,
+      ]);
+    };
+    const widened = squeeze("widen", []);
+    expect(widened.status, widened.stderr).toBe(0);
+    expect(widened.stderr).toMatch(/width 32 underfits .*training width 64/);
+    const t = JSON.parse(readFileSync(join(root, "widen", "teacher.json"), "utf8"));
+    expect(t.widths_tried.map((w: { width: number }) => w.width)).toEqual([32, 64]);
+    const best = t.widths_tried[1].holdout > t.widths_tried[0].holdout ? 64 : 32;
+    expect(t.width).toBe(best);
+    const asked = squeeze("asked", ["--teacher-width", "32"]);
+    expect(asked.status, asked.stderr).toBe(0);
+    const u = JSON.parse(readFileSync(join(root, "asked", "teacher.json"), "utf8"));
+    expect(u.widths_tried.map((w: { width: number }) => w.width)).toEqual([32]);
+    expect(u.widths_tried[0]).toEqual(t.widths_tried[0]); // the same first teacher
+  });
+
   it("stops on bad input with a message naming the problem", () => {
     const missing = distill(["run", "--data", join(root, "nope"), "--out", join(root, "bad")]);
     expect(missing.status).not.toBe(0);
