@@ -1,5 +1,5 @@
 // Small generated datasets for tests of what squeeze decides from the data.
-import { Random, type Dataset } from "../../gpu-cluster/data/index.ts";
+import { Random, subset, type Dataset, type DatasetSplits } from "../../gpu-cluster/data/index.ts";
 
 /** 4 classes × `per` images of 16×16 gray, a class template plus noise; `symmetric` mirrors each template onto itself. */
 export function generated(symmetric: boolean, seed = 3, per = 40): Dataset {
@@ -26,5 +26,30 @@ export function generated(symmetric: boolean, seed = 3, per = 40): Dataset {
     height: S,
     width: S,
     name: symmetric ? "symmetric" : "asymmetric",
+  };
+}
+
+/**
+ * Train/test splits of the generated templates for squeeze tests: 4 classes × 100 images, the
+ * first 320 to train on (squeeze holds some of them out), the last 80 as the test set; with
+ * `scrambleTest` the test labels are wrong, which must change reported scores and no choice.
+ */
+export function generatedSplits(scrambleTest = false): DatasetSplits {
+  const all = generated(true, 3, 100);
+  const test = subset(
+    all,
+    Array.from({ length: 80 }, (_, i) => 320 + i),
+    "generated/test",
+  );
+  if (scrambleTest) test.labels = test.labels.map((y) => (y + 1) % 4);
+  return {
+    train: subset(
+      all,
+      Array.from({ length: 320 }, (_, i) => i),
+      "generated/train",
+    ),
+    val: test,
+    source: "generated",
+    format: "image-folder",
   };
 }

@@ -4,9 +4,9 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { defaultAugment, subset, type DatasetSplits } from "../../gpu-cluster/data/index.ts";
+import { defaultAugment } from "../../gpu-cluster/data/index.ts";
 import { squeeze, teacherEpochs, type SqueezeConfig } from "../../gpu-cluster/stages/squeeze.ts";
-import { generated } from "../data/generated.ts";
+import { generated, generatedSplits } from "../data/generated.ts";
 
 describe("teacher epochs from the training-set size", () => {
   it("about 1 M images seen, between 2 and 200 epochs, never more for a larger set", () => {
@@ -28,24 +28,7 @@ describe("teacher epochs from the training-set size", () => {
 describe("squeeze picks its epoch on held-out training images", () => {
   // 4 classes × 100 generated images: 320 to train on (26 of them held out), 80 as the test set.
   const all = generated(true, 3, 100);
-  const data = (scrambleTest: boolean): DatasetSplits => {
-    const test = subset(
-      all,
-      Array.from({ length: 80 }, (_, i) => 320 + i),
-      "generated/test",
-    );
-    if (scrambleTest) test.labels = test.labels.map((y) => (y + 1) % 4);
-    return {
-      train: subset(
-        all,
-        Array.from({ length: 320 }, (_, i) => i),
-        "generated/train",
-      ),
-      val: test,
-      source: "generated",
-      format: "image-folder",
-    };
-  };
+  const data = generatedSplits;
   const cfg: SqueezeConfig = {
     arch: "convnet-2",
     width: 8,

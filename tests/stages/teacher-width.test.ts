@@ -3,31 +3,13 @@
 // choice); a teacher that fits its data, a width asked for, or data too small for a held-out
 // split train one teacher only.
 import { describe, expect, it } from "vitest";
-import { defaultAugment, subset, type DatasetSplits } from "../../gpu-cluster/data/index.ts";
+import { defaultAugment } from "../../gpu-cluster/data/index.ts";
 import type { SqueezeConfig } from "../../gpu-cluster/stages/squeeze.ts";
 import { squeezeWidening, underfits, UNDERFIT_LOSS } from "../../gpu-cluster/stages/teacher-width.ts";
-import { generated } from "../data/generated.ts";
+import { generated, generatedSplits } from "../data/generated.ts";
 
 // 4 classes × 100 generated images: 320 to train on (some held out), 80 as the test set.
-const all = generated(true, 3, 100);
-const split = (scrambleTest = false): DatasetSplits => {
-  const test = subset(
-    all,
-    Array.from({ length: 80 }, (_, i) => 320 + i),
-    "generated/test",
-  );
-  if (scrambleTest) test.labels = test.labels.map((y) => (y + 1) % 4);
-  return {
-    train: subset(
-      all,
-      Array.from({ length: 320 }, (_, i) => i),
-      "generated/train",
-    ),
-    val: test,
-    source: "generated",
-    format: "image-folder",
-  };
-};
+const split = generatedSplits;
 const cfg: SqueezeConfig & { width: number } = {
   arch: "convnet-2",
   width: 4,
@@ -37,7 +19,7 @@ const cfg: SqueezeConfig & { width: number } = {
   momentum: 0.9,
   weightDecay: 5e-4,
   warmupEpochs: 1,
-  augment: defaultAugment(all),
+  augment: defaultAugment(generated(true, 3, 100)),
   seed: 3,
 };
 
