@@ -99,13 +99,14 @@ const studentEpochs = recorded.every((e) => e !== undefined)
   : "student epochs not recorded by these runs";
 const full = table[0]; // the reference row: the first variant (the default, top-10 u8, unless told otherwise)
 const command = typedCommand(process.argv, process.env, "results:label-budget");
+const host = machine();
 const kib = (b: number) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 const md = [
   `# Label budget: MNIST IPC ${o.ipc}, ${student} student, seed ${o.seed}`,
   "",
   `One recovered set, relabelled and evaluated once per row (${rows[0].report.teacher.arch} teacher, ` +
     `${(100 * rows[0].report.teacher_accuracy).toFixed(2)} %; ${studentEpochs}). Top-1 on the 10 000 test ` +
-    `images; one seed, so differences under about 0.1 pt are noise. Produced by \`${command}\` on ${machine()}, ` +
+    `images; one seed, so differences under about 0.1 pt are noise. Produced by \`${command}\` on ${host}, ` +
     `${new Date().toISOString().slice(0, 10)}.`,
   "",
   "| top-k | quant | labelled epochs | bytes / crop | label bytes / image | table | of fp32 (same crops) | top-1 (%) | vs first row (pt) |",
@@ -122,7 +123,7 @@ const md = [
 ].join("\n");
 mkdirSync(o.results, { recursive: true });
 writeFileAtomic(join(o.results, "label-budget.md"), md);
-writeJsonAtomic(join(o.results, "label-budget.json"), { command, machine: machine(), rows: table });
+writeJsonAtomic(join(o.results, "label-budget.json"), { command, machine: host, rows: table });
 const series = (name: string, pick: (r: (typeof table)[number]) => boolean) => ({
   name,
   points: table

@@ -128,11 +128,12 @@ for (const ipc of ipcs) {
 const teacherAcc = reports[0].teacher_accuracy;
 // How long the students trained, per IPC (the default grows as the set shrinks); reports written
 // before 2026-12-03 did not record it, and the line is then left out.
-const epochsAt = (ipc: number) => [...new Set(reports.filter((r) => r.ipc === ipc).map((r) => r.student_epochs))];
-const studentEpochs = ipcs.every((ipc) => epochsAt(ipc).every((e) => e !== undefined))
-  ? ` Students trained for ${ipcs.map((ipc) => epochsAt(ipc).join(" or ")).join(" / ")} epochs (IPC ${ipcs.join(" / ")}).`
+const epochsAt = ipcs.map((ipc) => [...new Set(reports.filter((r) => r.ipc === ipc).map((r) => r.student_epochs))]);
+const studentEpochs = epochsAt.flat().every((e) => e !== undefined)
+  ? ` Students trained for ${epochsAt.map((es) => es.join(" or ")).join(" / ")} epochs (IPC ${ipcs.join(" / ")}).`
   : "";
 const command = typedCommand(process.argv, process.env, "results:mnist");
+const host = machine();
 const date = new Date().toISOString().slice(0, 10);
 
 // Ours (first student) next to the published records, per IPC.
@@ -151,7 +152,7 @@ const anchorLines = [
 const dataset = reports[0].dataset;
 const md = [
   `Teacher: ${reports[0].teacher.arch}, ${(100 * teacherAcc).toFixed(2)} % on the ${dataset} test set (baseline c). ` +
-    `Top-1 (%) on the test images, mean ± std over seeds; produced by \`${command}\` on ${machine()}, ${date}.${studentEpochs}`,
+    `Top-1 (%) on the test images, mean ± std over seeds; produced by \`${command}\` on ${host}, ${date}.${studentEpochs}`,
   "",
   ...lines,
   "",
@@ -192,7 +193,7 @@ await writeLineChartPng(join(o.results, `${o.name}.png`), {
 writeFileAtomic(join(o.results, `${o.name}.md`), md);
 writeJsonAtomic(join(o.results, `${o.name}.json`), {
   command,
-  machine: machine(),
+  machine: host,
   date: new Date().toISOString(),
   teacher_accuracy: teacherAcc,
   extra,

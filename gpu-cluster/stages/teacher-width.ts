@@ -39,20 +39,20 @@ export async function squeezeWidening(
   widen: boolean,
   o: CompileOptions & { progress?: StartProgress; log?: (line: string) => void } = {},
 ): Promise<WideningResult> {
-  const summary = (r: SqueezeResult, width: number): WidthTried => ({
-    width,
+  const summary = (r: SqueezeResult): WidthTried => ({
+    width: r.note.width!,
     last_loss: r.losses[r.losses.length - 1],
     holdout: r.chosen?.holdout,
     test_accuracy: r.accuracy,
   });
   const first = await squeeze(data, cfg, o);
-  const tried = [summary(first, cfg.width)];
+  const tried = [summary(first)];
   if (!widen || !underfits(first) || !first.chosen) return { kept: first, tried };
   o.log?.(
     `squeeze: width ${cfg.width} underfits (last-epoch training loss ${tried[0].last_loss.toFixed(3)} > ${UNDERFIT_LOSS}); training width ${2 * cfg.width}`,
   );
   const wider = await squeeze(data, { ...cfg, width: 2 * cfg.width }, o);
-  tried.push(summary(wider, 2 * cfg.width));
+  tried.push(summary(wider));
   // ties keep the narrower teacher: cheaper for recover and relabel
   return { kept: wider.chosen!.holdout > first.chosen.holdout ? wider : first, tried };
 }
