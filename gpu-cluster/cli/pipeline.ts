@@ -23,7 +23,7 @@ import { Classifier } from "../runtime/inference.ts";
 import { datasetSize } from "../stages/squeeze.ts";
 import { squeezeWidening } from "../stages/teacher-width.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
-import { selectByTeacher, selectKMeans } from "../stages/select-real.ts";
+import { selectByTeacher, selectKMeans, selectKMeansLabels } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import {
   GATE_SCORING_IMAGES,
@@ -221,7 +221,11 @@ export class Pipeline {
         config: {
           ...cfg,
           data: o.init !== "noise" ? this.dataId() : undefined,
-          select: o.init === "real" && o.select !== "random" ? [o.select, o.selectFrom] : undefined,
+          select:
+            o.init === "real" && o.select !== "random"
+              ? // kmeans-labels clusters the teacher's log-probabilities at the relabel temperature
+                [o.select, o.selectFrom, ...(o.select === "kmeans-labels" ? [o.temperature] : [])]
+              : undefined,
           // the gate's students decide which images are kept
           gate: this.gateApplies()
             ? {
@@ -375,11 +379,23 @@ export class Pipeline {
     const { candidates, m } = this.startCandidates();
     if (m === 1) return candidates;
     this.log(
-      `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives", probe: "k-means cluster members a probe student gets most wrong" }[o.select]} of ${m} real candidates per image`,
+      `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives", "kmeans-labels": "k-means representatives of the teacher's soft labels", probe: "k-means cluster members a probe student gets most wrong" }[o.select]} of ${m} real candidates per image`,
     );
     if (o.select === "typical" || o.select === "hard")
       return await selectByTeacher(o.select, teacher, this.teacherStats(), candidates, classes, o.ipc, m, this.compile);
     if (o.select === "kmeans") return selectKMeans(candidates, classes, o.ipc, m, o.seed);
+    if (o.select === "kmeans-labels")
+      return await selectKMeansLabels(
+        teacher,
+        this.teacherStats(),
+        candidates,
+        classes,
+        o.ipc,
+        m,
+        o.seed,
+        o.temperature,
+        this.compile,
+      );
     const r = await selectByProbe(
       teacher,
       this.teacherStats(),

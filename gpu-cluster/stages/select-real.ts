@@ -8,6 +8,8 @@
 //   classes (the mirror image of typical, which measured worse than random).
 // - kmeans: per class, k-means (k = ipc) over all its candidates in pixel space and the
 //   candidate nearest each centre: representative and spread over the class's modes.
+// - kmeans-labels: the same k-means over the teacher's log-probabilities at the relabel
+//   temperature instead of pixels: spread over what the teacher says about the images.
 // - probe: the same clusters, each keeping the member a probe student trained on the k-means
 //   choice gets most wrong (select-probe.ts).
 import { Random, type ChannelStats } from "../data/index.ts";
@@ -20,7 +22,7 @@ export interface Selection extends ImageSet {
   chosen: number[];
 }
 
-export type SelectionKind = "random" | "typical" | "hard" | "kmeans" | "probe";
+export type SelectionKind = "random" | "typical" | "hard" | "kmeans" | "kmeans-labels" | "probe";
 
 export function gather(candidates: ImageSet, chosen: number[]): Selection {
   const per = candidates.channels * candidates.size * candidates.size;
@@ -124,7 +126,7 @@ export interface ClassClusters {
   centre: number[];
 }
 
-/** Per class: k-means++ then Lloyd iterations over the class's ipc·m candidates. */
+/** Per class: k-means++ then Lloyd iterations over the class's ipc·m candidates, in pixel space. */
 export function kmeansClusters(
   candidates: ImageSet,
   classes: number,
@@ -133,13 +135,26 @@ export function kmeansClusters(
   seed: number,
   iterations = 25,
 ): ClassClusters[] {
-  if (candidates.count !== classes * ipc * m)
-    throw new Error(`selectKMeans: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
-  const per = candidates.channels * candidates.size * candidates.size;
+  const points = Array.from({ length: candidates.count }, (_, i) => imageOf(candidates, i));
+  return kmeansOfPoints(points, classes, ipc, m, seed, iterations);
+}
+
+/** The same over any vectors of the candidates (`points[i]` describes candidate i, class blocks). */
+export function kmeansOfPoints(
+  points: Float32Array[],
+  classes: number,
+  ipc: number,
+  m: number,
+  seed: number,
+  iterations = 25,
+): ClassClusters[] {
+  if (points.length !== classes * ipc * m)
+    throw new Error(`selectKMeans: needs ${classes * ipc * m} candidates, got ${points.length}`);
+  const per = points[0].length;
   const n = ipc * m;
   const out: ClassClusters[] = [];
   for (let c = 0; c < classes; c++) {
-    const xs = Array.from({ length: n }, (_, i) => imageOf(candidates, c * n + i));
+    const xs = points.slice(c * n, (c + 1) * n);
     const rng = new Random(seed, `kmeans-${c}`);
     const centres = [Float32Array.from(xs[rng.int(n)])];
     const nearest = new Float64Array(n).fill(Infinity);
@@ -209,4 +224,47 @@ export function selectKMeans(
     candidates,
     clusters.flatMap((cl, c) => cl.centre.map((i) => c * ipc * m + i)),
   );
+}
+
+/**
+ * Per class: k-means (k = ipc) over the teacher's view of its candidates — log-softmax of the
+ * logits at the relabel temperature, the very targets a student learns from — and the candidate
+ * nearest each centre. Pixel k-means spreads the set over how the images look; this spreads it
+ * over what the teacher says about them (which other classes each resembles), so that the
+ * student's soft targets cover the teacher's dark knowledge rather than its most common answer.
+ */
+export async function selectKMeansLabels(
+  teacher: Uint8Array,
+  stats: ChannelStats,
+  candidates: ImageSet,
+  classes: number,
+  ipc: number,
+  m: number,
+  seed: number,
+  temperature: number,
+  o: CompileOptions & { batch?: number } = {},
+): Promise<Selection> {
+  if (candidates.count !== classes * ipc * m)
+    throw new Error(`selectKMeansLabels: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
+  const clf = await Classifier.fromOnnx(teacher, o);
+  const logits = await logitsOf(clf, candidates, stats, o.batch);
+  await clf.release();
+  const points = Array.from({ length: candidates.count }, (_, i) =>
+    logSoftmax(logits.subarray(i * classes, (i + 1) * classes), temperature),
+  );
+  const clusters = kmeansOfPoints(points, classes, ipc, m, seed);
+  return gather(
+    candidates,
+    clusters.flatMap((cl, c) => cl.centre.map((i) => c * ipc * m + i)),
+  );
+}
+
+/** log softmax(row / t). */
+export function logSoftmax(row: ArrayLike<number>, t: number): Float32Array {
+  let max = -Infinity;
+  for (let k = 0; k < row.length; k++) max = Math.max(max, row[k] / t);
+  let sum = 0;
+  for (let k = 0; k < row.length; k++) sum += Math.exp(row[k] / t - max);
+  const lse = max + Math.log(sum);
+  return Float32Array.from(row, (v) => v / t - lse);
 }

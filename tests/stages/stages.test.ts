@@ -26,7 +26,14 @@ import { trainStudent } from "../../gpu-cluster/stages/evaluate.ts";
 import { cropBatch, type ImageSet } from "../../gpu-cluster/stages/crops.ts";
 import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
 import { randomRealSubset } from "../../gpu-cluster/stages/random-subset.ts";
-import { kmeansClusters, selectByTeacher, selectKMeans } from "../../gpu-cluster/stages/select-real.ts";
+import {
+  kmeansClusters,
+  kmeansOfPoints,
+  logSoftmax,
+  selectByTeacher,
+  selectKMeans,
+  selectKMeansLabels,
+} from "../../gpu-cluster/stages/select-real.ts";
 import { klRows, selectByProbe } from "../../gpu-cluster/stages/select-probe.ts";
 import { readTeacherFile, teacherDocString, zooTeacher } from "../../gpu-cluster/stages/teacher-file.ts";
 import { frozenTeacher } from "../../gpu-cluster/stages/teacher-graph.ts";
@@ -229,6 +236,61 @@ describe("selection of the real starting images", () => {
     ).toEqual([0.1, 0.5, 0.9]);
     expect(new Set(s.chosen).size).toBe(6);
     expect(s.chosen.slice(3).every((i) => i >= ipc * m)).toBe(true);
+  });
+
+  it("kmeans-labels: k-means over the teacher's log-probabilities at T, not over pixels", async () => {
+    const ipc = 3,
+      m = 4,
+      t = 4,
+      n = ipc * m;
+    const candidates = randomRealSubset(train, n, 8);
+    const teacher = serializeModel(inferenceGraph(spec, params));
+    const logits = await (
+      await Classifier.fromGraph(inferenceGraph(spec, params))
+    ).logits(
+      tensor(
+        "float32",
+        [candidates.count, 1, 28, 28],
+        Float32Array.from(candidates.pixels, (v) => (v - stats.mean[0]) / stats.std[0]),
+      ),
+    );
+    // the points, computed here from the definition: log(exp(l_k / t) / Σ_j exp(l_j / t))
+    const points = Array.from({ length: candidates.count }, (_, i) => {
+      const row = Array.from(logits.subarray(i * 10, i * 10 + 10), (v) => v / t);
+      const lse = Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
+      return Float32Array.from(row, (v) => v - lse);
+    });
+    const s = await selectKMeansLabels(teacher, stats, candidates, 10, ipc, m, 3, t, quiet);
+    const expected = kmeansOfPoints(points, 10, ipc, m, 3).flatMap((cl, c) => cl.centre.map((i) => c * n + i));
+    expect(s.chosen).toEqual(expected);
+    expect(new Set(s.chosen).size).toBe(10 * ipc);
+    s.chosen.forEach((pick, i) => expect(Math.floor(pick / n)).toBe(Math.floor(i / ipc))); // each class from its own block
+    expect(Array.from(s.pixels.subarray(784 * 4, 784 * 5))).toEqual(
+      Array.from(candidates.pixels.subarray(s.chosen[4] * 784, (s.chosen[4] + 1) * 784)),
+    );
+    // a different view of the same images: it does not reduce to the pixel clusters
+    expect(s.chosen).not.toEqual(selectKMeans(candidates, 10, ipc, m, 3).chosen);
+  });
+
+  it("log-softmax: normalised, shift-invariant, sharper at lower temperature", () => {
+    const rng = new Random(12);
+    for (let trial = 0; trial < 20; trial++) {
+      const row = Array.from({ length: 2 + rng.int(9) }, () => 20 * rng.normal());
+      const t = 0.5 + 5 * rng.next();
+      const l = logSoftmax(row, t);
+      expect(Array.from(l).reduce((a, v) => a + Math.exp(v), 0)).toBeCloseTo(1, 5);
+      const shifted = logSoftmax(
+        row.map((v) => v + 1000),
+        t,
+      );
+      l.forEach((v, k) => expect(shifted[k]).toBeCloseTo(v, 3));
+      const top = row.indexOf(Math.max(...row));
+      expect(logSoftmax(row, t / 2)[top]).toBeGreaterThanOrEqual(l[top] - 1e-6);
+    }
+  });
+
+  it("k-means over points: a candidate count that does not match is refused", () => {
+    expect(() => kmeansOfPoints([new Float32Array(2)], 2, 1, 1, 0)).toThrow(/needs 2 candidates, got 1/);
   });
 });
 
