@@ -11,7 +11,7 @@ import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import type { ImageSet } from "./crops.ts";
 import { softmaxRows } from "./relabel.ts";
-import { gather, kmeansClusters, logitsOf, type Selection } from "./select-real.ts";
+import { centresOf, gather, kmeansClusters, logitsOf, type Selection } from "./select-real.ts";
 
 export interface ProbeSelection extends Selection {
   /** Mean KL(teacher ‖ probe) over all candidates and over the chosen ones (the probe's blind spots). */
@@ -57,10 +57,7 @@ export async function selectByProbe(
 ): Promise<ProbeSelection> {
   const clusters = kmeansClusters(candidates, classes, ipc, m, seed);
   const n = ipc * m;
-  const representatives = gather(
-    candidates,
-    clusters.flatMap((cl, c) => cl.centre.map((i) => c * n + i)),
-  );
+  const representatives = centresOf(candidates, clusters, ipc, m);
   const probe = await trainProbe(representatives);
   const score = async (clf: Classifier) => {
     try {

@@ -62,6 +62,21 @@ export async function logitsOf(
   return out;
 }
 
+/** The teacher's (ONNX bytes) logits of every image of a set, [count × K]. */
+async function teacherLogits(
+  teacher: Uint8Array,
+  stats: ChannelStats,
+  set: ImageSet,
+  o: CompileOptions & { batch?: number },
+): Promise<Float32Array> {
+  const clf = await Classifier.fromOnnx(teacher, o);
+  try {
+    return await logitsOf(clf, set, stats, o.batch);
+  } finally {
+    await clf.release();
+  }
+}
+
 /**
  * `candidates` holds K × ipc × m images in class blocks; synthetic image c·ipc + j chooses among
  * the class's candidates j, j + ipc, …, j + (m − 1)·ipc (so candidate 0 is (b)'s image j).
@@ -80,8 +95,7 @@ export async function selectByTeacher(
     throw new Error(`selectByTeacher: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
   const loss = new Float64Array(candidates.count);
   const correct = new Uint8Array(candidates.count);
-  const clf = await Classifier.fromOnnx(teacher, o);
-  const logits = await logitsOf(clf, candidates, stats, o.batch);
+  const logits = await teacherLogits(teacher, stats, candidates, o);
   for (let i = 0; i < candidates.count; i++) {
     const row = logits.subarray(i * classes, (i + 1) * classes);
     const target = Math.floor(i / (ipc * m));
@@ -92,7 +106,6 @@ export async function selectByTeacher(
     loss[i] = Math.log(sum) + max - row[target];
     correct[i] = row[target] === max ? 1 : 0;
   }
-  await clf.release();
   // typical: lowest loss; hard: highest loss among the correctly classified (any correct one beats a wrong one)
   const better =
     kind === "typical"
@@ -219,7 +232,11 @@ export function selectKMeans(
   seed: number,
   iterations = 25,
 ): Selection {
-  const clusters = kmeansClusters(candidates, classes, ipc, m, seed, iterations);
+  return centresOf(candidates, kmeansClusters(candidates, classes, ipc, m, seed, iterations), ipc, m);
+}
+
+/** The candidate nearest each cluster's centre, class by class. */
+export function centresOf(candidates: ImageSet, clusters: ClassClusters[], ipc: number, m: number): Selection {
   return gather(
     candidates,
     clusters.flatMap((cl, c) => cl.centre.map((i) => c * ipc * m + i)),
@@ -246,17 +263,11 @@ export async function selectKMeansLabels(
 ): Promise<Selection> {
   if (candidates.count !== classes * ipc * m)
     throw new Error(`selectKMeansLabels: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
-  const clf = await Classifier.fromOnnx(teacher, o);
-  const logits = await logitsOf(clf, candidates, stats, o.batch);
-  await clf.release();
+  const logits = await teacherLogits(teacher, stats, candidates, o);
   const points = Array.from({ length: candidates.count }, (_, i) =>
     logSoftmax(logits.subarray(i * classes, (i + 1) * classes), temperature),
   );
-  const clusters = kmeansOfPoints(points, classes, ipc, m, seed);
-  return gather(
-    candidates,
-    clusters.flatMap((cl, c) => cl.centre.map((i) => c * ipc * m + i)),
-  );
+  return centresOf(candidates, kmeansOfPoints(points, classes, ipc, m, seed), ipc, m);
 }
 
 /** log softmax(row / t). */

@@ -176,12 +176,9 @@ describe("recover", () => {
 });
 
 describe("selection of the real starting images", () => {
-  it("typical / hard: each image is the lowest-CE / highest-CE correctly classified of its candidates", async () => {
-    const ipc = 2,
-      m = 4;
-    const candidates = randomRealSubset(train, ipc * m, 5);
-    const teacher = serializeModel(inferenceGraph(spec, params));
-    const logits = await (
+  /** The test teacher's logits of the candidates, computed here from the graph (not the code under test). */
+  const teacherLogitsOf = async (candidates: ImageSet) =>
+    await (
       await Classifier.fromGraph(inferenceGraph(spec, params))
     ).logits(
       tensor(
@@ -190,6 +187,13 @@ describe("selection of the real starting images", () => {
         Float32Array.from(candidates.pixels, (v) => (v - stats.mean[0]) / stats.std[0]),
       ),
     );
+
+  it("typical / hard: each image is the lowest-CE / highest-CE correctly classified of its candidates", async () => {
+    const ipc = 2,
+      m = 4;
+    const candidates = randomRealSubset(train, ipc * m, 5);
+    const teacher = serializeModel(inferenceGraph(spec, params));
+    const logits = await teacherLogitsOf(candidates);
     const row = (i: number) => Array.from(logits.subarray(i * 10, i * 10 + 10));
     const target = (i: number) => Math.floor(i / (ipc * m));
     const ce = (i: number) => {
@@ -245,15 +249,7 @@ describe("selection of the real starting images", () => {
       n = ipc * m;
     const candidates = randomRealSubset(train, n, 8);
     const teacher = serializeModel(inferenceGraph(spec, params));
-    const logits = await (
-      await Classifier.fromGraph(inferenceGraph(spec, params))
-    ).logits(
-      tensor(
-        "float32",
-        [candidates.count, 1, 28, 28],
-        Float32Array.from(candidates.pixels, (v) => (v - stats.mean[0]) / stats.std[0]),
-      ),
-    );
+    const logits = await teacherLogitsOf(candidates);
     // the points, computed here from the definition: log(exp(l_k / t) / Σ_j exp(l_j / t))
     const points = Array.from({ length: candidates.count }, (_, i) => {
       const row = Array.from(logits.subarray(i * 10, i * 10 + 10), (v) => v / t);
