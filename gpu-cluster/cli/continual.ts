@@ -239,7 +239,8 @@ export class ContinualRun {
       const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
       const mm = Math.max(1, Math.min(m, Math.floor(smallest / (o.ipc * perImage))));
       const candidates = randomRealSubset(seenFull, o.ipc * perImage * mm, seed);
-      init = mm === 1 || perImage !== 1 ? candidates : selectKMeans(candidates, K, o.ipc, mm, seed);
+      init =
+        mm === 1 || perImage !== 1 ? candidates : selectKMeans({ candidates, classes: K, ipc: o.ipc, m: mm, seed });
     }
     const synthesised =
       K === 1

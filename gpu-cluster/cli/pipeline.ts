@@ -381,33 +381,12 @@ export class Pipeline {
     this.log(
       `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives", "kmeans-labels": "k-means representatives of the teacher's soft labels", probe: "k-means cluster members a probe student gets most wrong" }[o.select]} of ${m} real candidates per image`,
     );
-    if (o.select === "typical" || o.select === "hard")
-      return await selectByTeacher(o.select, teacher, this.teacherStats(), candidates, classes, o.ipc, m, this.compile);
-    if (o.select === "kmeans") return selectKMeans(candidates, classes, o.ipc, m, o.seed);
-    if (o.select === "kmeans-labels")
-      return await selectKMeansLabels(
-        teacher,
-        this.teacherStats(),
-        candidates,
-        classes,
-        o.ipc,
-        m,
-        o.seed,
-        o.temperature,
-        this.compile,
-      );
-    const r = await selectByProbe(
-      teacher,
-      this.teacherStats(),
-      candidates,
-      classes,
-      o.ipc,
-      m,
-      o.seed,
-      o.temperature,
-      (set) => this.probeStudent(set, this.epochs, "probe"),
-      this.compile,
-    );
+    const pool = { candidates, classes, ipc: o.ipc, m, seed: o.seed };
+    const view = { ...this.compile, onnx: teacher, stats: this.teacherStats(), temperature: o.temperature };
+    if (o.select === "typical" || o.select === "hard") return await selectByTeacher(o.select, pool, view);
+    if (o.select === "kmeans") return selectKMeans(pool);
+    if (o.select === "kmeans-labels") return await selectKMeansLabels(pool, view);
+    const r = await selectByProbe(pool, view, (set) => this.probeStudent(set, this.epochs, "probe"));
     this.log(
       `recover: probe student ${(100 * r.probeAccuracy).toFixed(2)} % on held-out training images; KL(teacher ‖ probe) ${r.meanKl.chosen.toFixed(4)} on the chosen images, ${r.meanKl.candidates.toFixed(4)} on all candidates`,
     );

@@ -9,6 +9,7 @@ import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { noProgress, type StartProgress } from "./progress.ts";
 import { cropBatch, type ImageSet } from "./crops.ts";
+import { softmaxRows } from "./softmax.ts";
 
 export interface RelabelConfig {
   epochs: number;
@@ -29,24 +30,6 @@ export interface RelabelResult {
   table: Uint8Array;
   /** What the same labels would take as full fp32 vectors. */
   fp32Bytes: number;
-}
-
-export function softmaxRows(
-  logits: Float32Array,
-  rows: number,
-  classes: number,
-  temperature: number,
-  out: Float32Array,
-  outOffset = 0,
-): void {
-  for (let r = 0; r < rows; r++) {
-    let max = -Infinity;
-    for (let k = 0; k < classes; k++) max = Math.max(max, logits[r * classes + k] / temperature);
-    let sum = 0;
-    for (let k = 0; k < classes; k++)
-      sum += out[outOffset + r * classes + k] = Math.exp(logits[r * classes + k] / temperature - max);
-    for (let k = 0; k < classes; k++) out[outOffset + r * classes + k] /= sum;
-  }
 }
 
 export async function relabel(

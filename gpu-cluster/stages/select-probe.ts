@@ -5,13 +5,19 @@
 // wrong — the highest KL(teacher ‖ student) at the relabel temperature — among those the teacher
 // classifies correctly: the set keeps k-means' coverage and spends each image where a student
 // trained on the representatives still has something to learn.
-import type { ChannelStats } from "../data/index.ts";
 import type { Graph } from "../graph/graph.ts";
 import { Classifier } from "../runtime/inference.ts";
-import type { CompileOptions } from "../runtime/program.ts";
 import type { ImageSet } from "./crops.ts";
-import { softmaxRows } from "./relabel.ts";
-import { centresOf, gather, kmeansClusters, logitsOf, type Selection } from "./select-real.ts";
+import { softmaxRows } from "./softmax.ts";
+import {
+  centresOf,
+  gather,
+  kmeansClusters,
+  logitsOf,
+  type CandidatePool,
+  type Selection,
+  type TeacherView,
+} from "./select-real.ts";
 
 export interface ProbeSelection extends Selection {
   /** Mean KL(teacher ‖ probe) over all candidates and over the chosen ones (the probe's blind spots). */
@@ -40,35 +46,28 @@ export function klRows(teacher: Float32Array, student: Float32Array, classes: nu
 }
 
 /**
- * `candidates` holds K × ipc × m images in class blocks (as selectKMeans). `trainProbe` trains a
- * student on a set (class c's images are c·ipc … c·ipc + ipc − 1) and returns it frozen.
+ * `trainProbe` trains a student on a set (class c's images are c·ipc … c·ipc + ipc − 1) and
+ * returns it frozen.
  */
 export async function selectByProbe(
-  teacher: Uint8Array,
-  stats: ChannelStats,
-  candidates: ImageSet,
-  classes: number,
-  ipc: number,
-  m: number,
-  seed: number,
-  temperature: number,
+  pool: CandidatePool,
+  teacher: TeacherView,
   trainProbe: (set: ImageSet) => Promise<{ graph: Graph; accuracy: number }>,
-  o: CompileOptions = {},
 ): Promise<ProbeSelection> {
-  const clusters = kmeansClusters(candidates, classes, ipc, m, seed);
+  const { candidates, classes, ipc, m } = pool;
+  const clusters = kmeansClusters(pool);
   const n = ipc * m;
-  const representatives = centresOf(candidates, clusters, ipc, m);
-  const probe = await trainProbe(representatives);
+  const probe = await trainProbe(centresOf(pool, clusters));
   const score = async (clf: Classifier) => {
     try {
-      return await logitsOf(clf, candidates, stats);
+      return await logitsOf(clf, candidates, teacher.stats, teacher.batch);
     } finally {
       await clf.release();
     }
   };
-  const teacherLogits = await score(await Classifier.fromOnnx(teacher, o));
-  const probeLogits = await score(await Classifier.fromGraph(probe.graph, o));
-  const kl = klRows(teacherLogits, probeLogits, classes, temperature);
+  const teacherLogits = await score(await Classifier.fromOnnx(teacher.onnx, teacher));
+  const probeLogits = await score(await Classifier.fromGraph(probe.graph, teacher));
+  const kl = klRows(teacherLogits, probeLogits, classes, teacher.temperature);
   const teacherRight = (i: number) => {
     const row = teacherLogits.subarray(i * classes, (i + 1) * classes);
     return row.indexOf(Math.max(...row)) === Math.floor(i / n);

@@ -16,6 +16,7 @@ import { Random, type ChannelStats } from "../data/index.ts";
 import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { imageOf, type ImageSet } from "./crops.ts";
+import { logSoftmax, logSumExp } from "./softmax.ts";
 
 export interface Selection extends ImageSet {
   /** Index into the candidate set of each chosen image. */
@@ -23,6 +24,39 @@ export interface Selection extends ImageSet {
 }
 
 export type SelectionKind = "random" | "typical" | "hard" | "kmeans" | "kmeans-labels" | "probe";
+
+/**
+ * The candidates a selection chooses from: K × ipc × m images in class blocks; synthetic image
+ * c·ipc + j chooses among the class's candidates j, j + ipc, …, j + (m − 1)·ipc (so candidate 0 of
+ * each is (b)'s image j).
+ */
+export interface CandidatePool {
+  candidates: ImageSet;
+  classes: number;
+  ipc: number;
+  m: number;
+  seed: number;
+}
+
+/** The frozen teacher as the selections consult it: ONNX bytes, its input normalisation, the relabel temperature. */
+export interface TeacherView extends CompileOptions {
+  onnx: Uint8Array;
+  stats: ChannelStats;
+  temperature: number;
+  batch?: number;
+}
+
+/** Refuses a pool whose candidate count does not match its layout. */
+function checkPool(
+  name: string,
+  count: number,
+  { classes, ipc, m }: Pick<CandidatePool, "classes" | "ipc" | "m">,
+): void {
+  if (count !== classes * ipc * m)
+    throw new Error(
+      `${name}: needs ${classes * ipc * m} candidates (${classes} classes × ${ipc} per class × ${m} each), got ${count}`,
+    );
+}
 
 export function gather(candidates: ImageSet, chosen: number[]): Selection {
   const per = candidates.channels * candidates.size * candidates.size;
@@ -62,49 +96,32 @@ export async function logitsOf(
   return out;
 }
 
-/** The teacher's (ONNX bytes) logits of every image of a set, [count × K]. */
-async function teacherLogits(
-  teacher: Uint8Array,
-  stats: ChannelStats,
-  set: ImageSet,
-  o: CompileOptions & { batch?: number },
-): Promise<Float32Array> {
-  const clf = await Classifier.fromOnnx(teacher, o);
+/** The teacher's logits of every candidate, [count × K]. */
+async function teacherLogits(teacher: TeacherView, set: ImageSet): Promise<Float32Array> {
+  const clf = await Classifier.fromOnnx(teacher.onnx, teacher);
   try {
-    return await logitsOf(clf, set, stats, o.batch);
+    return await logitsOf(clf, set, teacher.stats, teacher.batch);
   } finally {
     await clf.release();
   }
 }
 
-/**
- * `candidates` holds K × ipc × m images in class blocks; synthetic image c·ipc + j chooses among
- * the class's candidates j, j + ipc, …, j + (m − 1)·ipc (so candidate 0 is (b)'s image j).
- */
+/** typical or hard: each synthetic image keeps one of its own m candidates, by the teacher's cross-entropy. */
 export async function selectByTeacher(
   kind: "typical" | "hard",
-  teacher: Uint8Array,
-  stats: ChannelStats,
-  candidates: ImageSet,
-  classes: number,
-  ipc: number,
-  m: number,
-  o: CompileOptions & { batch?: number } = {},
+  pool: CandidatePool,
+  teacher: TeacherView,
 ): Promise<Selection> {
-  if (candidates.count !== classes * ipc * m)
-    throw new Error(`selectByTeacher: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
+  const { candidates, classes, ipc, m } = pool;
+  checkPool("selectByTeacher", candidates.count, pool);
   const loss = new Float64Array(candidates.count);
   const correct = new Uint8Array(candidates.count);
-  const logits = await teacherLogits(teacher, stats, candidates, o);
+  const logits = await teacherLogits(teacher, candidates);
   for (let i = 0; i < candidates.count; i++) {
     const row = logits.subarray(i * classes, (i + 1) * classes);
     const target = Math.floor(i / (ipc * m));
-    let max = -Infinity;
-    for (const v of row) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of row) sum += Math.exp(v - max);
-    loss[i] = Math.log(sum) + max - row[target];
-    correct[i] = row[target] === max ? 1 : 0;
+    loss[i] = logSumExp(row) - row[target];
+    correct[i] = row[target] === Math.max(...row) ? 1 : 0;
   }
   // typical: lowest loss; hard: highest loss among the correctly classified (any correct one beats a wrong one)
   const better =
@@ -140,29 +157,18 @@ export interface ClassClusters {
 }
 
 /** Per class: k-means++ then Lloyd iterations over the class's ipc·m candidates, in pixel space. */
-export function kmeansClusters(
-  candidates: ImageSet,
-  classes: number,
-  ipc: number,
-  m: number,
-  seed: number,
-  iterations = 25,
-): ClassClusters[] {
-  const points = Array.from({ length: candidates.count }, (_, i) => imageOf(candidates, i));
-  return kmeansOfPoints(points, classes, ipc, m, seed, iterations);
+export function kmeansClusters(pool: CandidatePool, iterations = 25): ClassClusters[] {
+  const points = Array.from({ length: pool.candidates.count }, (_, i) => imageOf(pool.candidates, i));
+  return kmeansOfPoints(points, pool, iterations);
 }
 
-/** The same over any vectors of the candidates (`points[i]` describes candidate i, class blocks). */
+/** The same over any vectors of the candidates (`points[i]` describes candidate i, in the pool's class blocks). */
 export function kmeansOfPoints(
   points: Float32Array[],
-  classes: number,
-  ipc: number,
-  m: number,
-  seed: number,
+  { classes, ipc, m, seed }: Omit<CandidatePool, "candidates">,
   iterations = 25,
 ): ClassClusters[] {
-  if (points.length !== classes * ipc * m)
-    throw new Error(`selectKMeans: needs ${classes * ipc * m} candidates, got ${points.length}`);
+  checkPool("k-means", points.length, { classes, ipc, m });
   const per = points[0].length;
   const n = ipc * m;
   const out: ClassClusters[] = [];
@@ -224,19 +230,12 @@ export function kmeansOfPoints(
 }
 
 /** Per class: k-means (k = ipc) over all its candidates in pixel space and the candidate nearest each centre. */
-export function selectKMeans(
-  candidates: ImageSet,
-  classes: number,
-  ipc: number,
-  m: number,
-  seed: number,
-  iterations = 25,
-): Selection {
-  return centresOf(candidates, kmeansClusters(candidates, classes, ipc, m, seed, iterations), ipc, m);
+export function selectKMeans(pool: CandidatePool, iterations = 25): Selection {
+  return centresOf(pool, kmeansClusters(pool, iterations));
 }
 
 /** The candidate nearest each cluster's centre, class by class. */
-export function centresOf(candidates: ImageSet, clusters: ClassClusters[], ipc: number, m: number): Selection {
+export function centresOf({ candidates, ipc, m }: CandidatePool, clusters: ClassClusters[]): Selection {
   return gather(
     candidates,
     clusters.flatMap((cl, c) => cl.centre.map((i) => c * ipc * m + i)),
@@ -250,32 +249,12 @@ export function centresOf(candidates: ImageSet, clusters: ClassClusters[], ipc: 
  * over what the teacher says about them (which other classes each resembles), so that the
  * student's soft targets cover the teacher's dark knowledge rather than its most common answer.
  */
-export async function selectKMeansLabels(
-  teacher: Uint8Array,
-  stats: ChannelStats,
-  candidates: ImageSet,
-  classes: number,
-  ipc: number,
-  m: number,
-  seed: number,
-  temperature: number,
-  o: CompileOptions & { batch?: number } = {},
-): Promise<Selection> {
-  if (candidates.count !== classes * ipc * m)
-    throw new Error(`selectKMeansLabels: needs ${classes * ipc * m} candidates, got ${candidates.count}`);
-  const logits = await teacherLogits(teacher, stats, candidates, o);
+export async function selectKMeansLabels(pool: CandidatePool, teacher: TeacherView): Promise<Selection> {
+  const { candidates, classes } = pool;
+  checkPool("selectKMeansLabels", candidates.count, pool);
+  const logits = await teacherLogits(teacher, candidates);
   const points = Array.from({ length: candidates.count }, (_, i) =>
-    logSoftmax(logits.subarray(i * classes, (i + 1) * classes), temperature),
+    logSoftmax(logits.subarray(i * classes, (i + 1) * classes), teacher.temperature),
   );
-  return centresOf(candidates, kmeansOfPoints(points, classes, ipc, m, seed), ipc, m);
-}
-
-/** log softmax(row / t). */
-export function logSoftmax(row: ArrayLike<number>, t: number): Float32Array {
-  let max = -Infinity;
-  for (let k = 0; k < row.length; k++) max = Math.max(max, row[k] / t);
-  let sum = 0;
-  for (let k = 0; k < row.length; k++) sum += Math.exp(row[k] / t - max);
-  const lse = max + Math.log(sum);
-  return Float32Array.from(row, (v) => v / t - lse);
+  return centresOf(pool, kmeansOfPoints(points, pool));
 }

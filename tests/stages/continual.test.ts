@@ -15,7 +15,7 @@ import { loadDataset, Random, type Dataset } from "../../gpu-cluster/data/index.
 import { classOrder, classSubset, incrementSteps, memoryEpochs } from "../../gpu-cluster/stages/class-increments.ts";
 import { memoryBatches, relabelMemory, type MemoryBlock } from "../../gpu-cluster/stages/memory-student.ts";
 import { readTeacherFile } from "../../gpu-cluster/stages/teacher-file.ts";
-import { softmaxRows } from "../../gpu-cluster/stages/relabel.ts";
+import { softmaxRows } from "../../gpu-cluster/stages/softmax.ts";
 import { Classifier } from "../../gpu-cluster/runtime/inference.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
 import { stepResultSchema, type StepResult } from "../../gpu-cluster/cli/continual-report.ts";

@@ -21,7 +21,8 @@ import { Classifier } from "../../gpu-cluster/runtime/inference.ts";
 import { exportOnnx, inferenceGraph } from "../../gpu-cluster/models/inference-graph.ts";
 import { ClassifierTrainer, oneHot } from "../../gpu-cluster/training/classifier.ts";
 import { recover, type RecoverConfig } from "../../gpu-cluster/stages/recover.ts";
-import { relabel, softmaxRows } from "../../gpu-cluster/stages/relabel.ts";
+import { relabel } from "../../gpu-cluster/stages/relabel.ts";
+import { logSoftmax, logSumExp, softmaxRows } from "../../gpu-cluster/stages/softmax.ts";
 import { trainStudent } from "../../gpu-cluster/stages/evaluate.ts";
 import { cropBatch, type ImageSet } from "../../gpu-cluster/stages/crops.ts";
 import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
@@ -29,7 +30,6 @@ import { randomRealSubset } from "../../gpu-cluster/stages/random-subset.ts";
 import {
   kmeansClusters,
   kmeansOfPoints,
-  logSoftmax,
   selectByTeacher,
   selectKMeans,
   selectKMeansLabels,
@@ -202,7 +202,11 @@ describe("selection of the real starting images", () => {
     };
     const correct = (i: number) => row(i)[target(i)] === Math.max(...row(i));
     for (const kind of ["typical", "hard"] as const) {
-      const s = await selectByTeacher(kind, teacher, stats, candidates, 10, ipc, m, { threads: 2 });
+      const s = await selectByTeacher(
+        kind,
+        { candidates, classes: 10, ipc, m, seed: 0 },
+        { onnx: teacher, stats, temperature: 4, threads: 2 },
+      );
       expect(s.count).toBe(20);
       s.chosen.forEach((pick, i) => {
         const c = Math.floor(i / ipc),
@@ -231,7 +235,7 @@ describe("selection of the real starting images", () => {
     const rng = new Random(9);
     const level = (i: number) => (i < ipc * m ? [0.1, 0.5, 0.9][i % 3] : 0.3);
     const pixels = Float32Array.from({ length: n * per }, (_, q) => level(Math.floor(q / per)) + 0.01 * rng.normal());
-    const s = selectKMeans({ pixels, count: n, channels: 1, size: 4 }, 2, ipc, m, 1);
+    const s = selectKMeans({ candidates: { pixels, count: n, channels: 1, size: 4 }, classes: 2, ipc, m, seed: 1 });
     expect(
       s.chosen
         .slice(0, 3)
@@ -256,8 +260,9 @@ describe("selection of the real starting images", () => {
       const lse = Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
       return Float32Array.from(row, (v) => v - lse);
     });
-    const s = await selectKMeansLabels(teacher, stats, candidates, 10, ipc, m, 3, t, quiet);
-    const expected = kmeansOfPoints(points, 10, ipc, m, 3).flatMap((cl, c) => cl.centre.map((i) => c * n + i));
+    const pool = { candidates, classes: 10, ipc, m, seed: 3 };
+    const s = await selectKMeansLabels(pool, { ...quiet, onnx: teacher, stats, temperature: t });
+    const expected = kmeansOfPoints(points, pool).flatMap((cl, c) => cl.centre.map((i) => c * n + i));
     expect(s.chosen).toEqual(expected);
     expect(new Set(s.chosen).size).toBe(10 * ipc);
     s.chosen.forEach((pick, i) => expect(Math.floor(pick / n)).toBe(Math.floor(i / ipc))); // each class from its own block
@@ -265,7 +270,7 @@ describe("selection of the real starting images", () => {
       Array.from(candidates.pixels.subarray(s.chosen[4] * 784, (s.chosen[4] + 1) * 784)),
     );
     // a different view of the same images: it does not reduce to the pixel clusters
-    expect(s.chosen).not.toEqual(selectKMeans(candidates, 10, ipc, m, 3).chosen);
+    expect(s.chosen).not.toEqual(selectKMeans(pool).chosen);
   });
 
   it("log-softmax: normalised, shift-invariant, sharper at lower temperature", () => {
@@ -282,11 +287,18 @@ describe("selection of the real starting images", () => {
       l.forEach((v, k) => expect(shifted[k]).toBeCloseTo(v, 3));
       const top = row.indexOf(Math.max(...row));
       expect(logSoftmax(row, t / 2)[top]).toBeGreaterThanOrEqual(l[top] - 1e-6);
+      // softmax rows are exp(log-softmax), and log-sum-exp stays finite far past exp's range
+      const p = new Float32Array(row.length);
+      softmaxRows(Float32Array.from(row), 1, row.length, t, p);
+      p.forEach((v, k) => expect(v).toBeCloseTo(Math.exp(l[k]), 6));
+      expect(logSumExp([1000, 1000])).toBeCloseTo(1000 + Math.log(2), 6);
     }
   });
 
   it("k-means over points: a candidate count that does not match is refused", () => {
-    expect(() => kmeansOfPoints([new Float32Array(2)], 2, 1, 1, 0)).toThrow(/needs 2 candidates, got 1/);
+    expect(() => kmeansOfPoints([new Float32Array(2)], { classes: 2, ipc: 1, m: 1, seed: 0 })).toThrow(
+      /needs 2 candidates \(2 classes × 1 per class × 1 each\), got 1/,
+    );
   });
 });
 
@@ -324,13 +336,14 @@ describe("selection by a probe student", () => {
     // the probe: an untrained student of the same shape, frozen (what the callback's contract asks)
     const probe = inferenceGraph(spec, new ParamStore(11));
     let probeSet: ImageSet | undefined;
-    const s = await selectByProbe(teacher, stats, candidates, 10, ipc, m, 2, t, async (set) => {
+    const pool = { candidates, classes: 10, ipc, m, seed: 2 };
+    const s = await selectByProbe(pool, { onnx: teacher, stats, temperature: t }, async (set) => {
       probeSet = set;
       return { graph: probe, accuracy: 0.1 };
     });
-    const clusters = kmeansClusters(candidates, 10, ipc, m, 2);
+    const clusters = kmeansClusters(pool);
     // the probe was trained on the k-means choice
-    expect(probeSet!.pixels).toEqual(selectKMeans(candidates, 10, ipc, m, 2).pixels);
+    expect(probeSet!.pixels).toEqual(selectKMeans(pool).pixels);
     const x = tensor(
       "float32",
       [candidates.count, 1, 28, 28],
