@@ -1,7 +1,8 @@
 #!/usr/bin/env -S npx tsx
 // `distill`: the command line of the gpu-cluster worker. `distill run` does squeeze → recover →
 // relabel → evaluate in one run folder; each subcommand does one stage (and needs the files of
-// the stages before it). Stages whose outputs exist and match the config are skipped.
+// the stages before it; --teacher FILE is imported by any of them). Stages whose outputs exist
+// and match the config are skipped.
 import { Command } from "commander";
 import { addRunOptions, type CliOptions } from "./options.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -25,6 +26,8 @@ function stageCommand(name: Stage | "run", description: string, stages: Stage[])
     const p = new Pipeline(opts, ["distill", ...process.argv.slice(2)].join(" "));
     process.stderr.write(`run folder: ${p.run.dir}\n`);
     if (opts.ep === "webgpu") process.stderr.write(`WebGPU adapter: ${chooseWebGpuDriver().description}\n`);
+    // a teacher handed to a later stage is imported first, as squeeze does (skipped once imported)
+    if (opts.teacher && !stages.includes("squeeze")) await p.squeeze();
     for (const s of stages) {
       if (s === "evaluate") {
         const report = await p.evaluate();

@@ -111,7 +111,7 @@ export class RunFolder {
     for (const p of spec.inputs) {
       if (!existsSync(this.abs(p)))
         throw new Error(
-          `stage '${spec.name}' needs ${this.abs(p)}, which does not exist: run the stage that makes it first`,
+          `stage '${spec.name}' needs ${this.abs(p)}, which does not exist: run the stage that makes it first (\`distill run\` runs every stage in order)`,
         );
       inputs[p] = await this.hash(p);
     }

@@ -194,5 +194,19 @@ describe("distill run", () => {
     const notOnnx = distill(["squeeze", "--teacher", join(data, "class0", "0.png"), "--out", join(root, "bad")]);
     expect(notOnnx.status).not.toBe(0);
     expect(notOnnx.stderr).toMatch(/not an ONNX model/);
+    // a later stage on an empty folder names what is missing and how to make it
+    const early = distill(["relabel", ...tiny.slice(0, 2), "--out", join(root, "empty")]);
+    expect(early.status).not.toBe(0);
+    expect(early.stderr).toMatch(/stage 'relabel' needs .*teacher\.onnx.*distill run/);
+  });
+
+  it("a stage command given --teacher imports it first, so recover runs on a fresh folder", () => {
+    const fresh = join(root, "fresh");
+    const args = tiny.map((a) => (a === out ? fresh : a));
+    const r = distill(["recover", ...args, "--teacher", join(out, "teacher.onnx"), "--no-recover-gate"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(fresh, "teacher.onnx"))).toEqual(readFileSync(join(out, "teacher.onnx")));
+    expect(existsSync(join(fresh, "images.npy"))).toBe(true);
+    expect(JSON.parse(readFileSync(join(fresh, "stages.json"), "utf8")).stages).toHaveProperty("squeeze");
   });
 });
