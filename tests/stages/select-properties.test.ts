@@ -1,0 +1,77 @@
+// Properties of the k-means selections on random candidate pools (fast-check): whatever the
+// layout, every synthetic slot gets a distinct candidate of its own class, the clusters partition
+// each class's candidates, the chosen pixels are the candidates' own, and a seed fixes the result.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { kmeansOfPoints, selectKMeans, type CandidatePool } from "../../gpu-cluster/stages/select-real.ts";
+import { Random } from "../../gpu-cluster/data/index.ts";
+
+const poolArb = fc
+  .record({
+    classes: fc.integer({ min: 1, max: 4 }),
+    ipc: fc.integer({ min: 1, max: 4 }),
+    m: fc.integer({ min: 1, max: 5 }),
+    size: fc.integer({ min: 1, max: 4 }),
+    seed: fc.integer({ min: 0, max: 1000 }),
+    duplicates: fc.boolean(), // candidates repeated exactly: ties everywhere
+  })
+  .map(({ classes, ipc, m, size, seed, duplicates }): CandidatePool => {
+    const count = classes * ipc * m,
+      per = size * size;
+    const rng = new Random(seed, "pool");
+    const pixels = new Float32Array(count * per);
+    for (let i = 0; i < count; i++) {
+      const src = duplicates ? i % 2 : i;
+      for (let q = 0; q < per; q++) pixels[i * per + q] = ((src * 7919 + q * 104729) % 1000) / 1000;
+      if (!duplicates) for (let q = 0; q < per; q++) pixels[i * per + q] += 0.1 * rng.normal();
+    }
+    return { candidates: { pixels, count, channels: 1, size }, classes, ipc, m, seed };
+  });
+
+describe("k-means selection on random pools", () => {
+  it("one distinct candidate per slot, from the slot's own class block, with the candidate's pixels", () => {
+    fc.assert(
+      fc.property(poolArb, (pool) => {
+        const { candidates, classes, ipc, m } = pool;
+        const s = selectKMeans(pool);
+        const per = candidates.size * candidates.size;
+        expect(s.count).toBe(classes * ipc);
+        expect(new Set(s.chosen).size).toBe(s.count);
+        s.chosen.forEach((pick, i) => {
+          expect(Math.floor(pick / (ipc * m))).toBe(Math.floor(i / ipc));
+          expect(s.pixels.subarray(i * per, (i + 1) * per)).toEqual(
+            candidates.pixels.subarray(pick * per, (pick + 1) * per),
+          );
+        });
+        expect(selectKMeans(pool).chosen).toEqual(s.chosen); // the seed fixes it
+        // with one candidate per image there is nothing to choose: every candidate is kept
+        if (m === 1) expect([...s.chosen].sort((a, b) => a - b)).toEqual(s.chosen.map((_, i) => i));
+      }),
+      { seed: 7, numRuns: 60 },
+    );
+  });
+
+  it("the clusters partition each class's candidates, and each centre is a distinct candidate", () => {
+    fc.assert(
+      fc.property(poolArb, (pool) => {
+        const { candidates, ipc, m } = pool;
+        const per = candidates.size * candidates.size;
+        const points = Array.from({ length: candidates.count }, (_, i) =>
+          candidates.pixels.slice(i * per, (i + 1) * per),
+        );
+        for (const cl of kmeansOfPoints(points, pool)) {
+          expect(cl.members.length).toBe(ipc);
+          expect(
+            cl.members
+              .flat()
+              .sort((a, b) => a - b)
+              .join(),
+          ).toBe(Array.from({ length: ipc * m }, (_, i) => i).join());
+          expect(new Set(cl.centre).size).toBe(ipc);
+          for (const c of cl.centre) expect(c >= 0 && c < ipc * m).toBe(true);
+        }
+      }),
+      { seed: 8, numRuns: 60 },
+    );
+  });
+});
