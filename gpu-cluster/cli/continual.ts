@@ -19,7 +19,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
 import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
-import { selectKMeans } from "../stages/select-real.ts";
+import { selectFromPool } from "../stages/select-real.ts";
 import { relabel } from "../stages/relabel.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { readTeacherFile, zooTeacher } from "../stages/teacher-file.ts";
@@ -72,8 +72,10 @@ export class ContinualRun {
       );
     if (o.students.length !== 1)
       throw new Error(`continual: one student architecture at a time, got ${o.students.join(",")}`);
-    if (o.select !== "random" && o.select !== "kmeans")
-      throw new Error(`continual: --select ${o.select} is not supported here: use kmeans or random`);
+    if (o.select === "probe")
+      throw new Error(
+        "continual: --select probe is not supported here (its probe student would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random",
+      );
     if (!o.baselines)
       throw new Error("continual: --no-baselines is not supported: the curves are ours against (a) and (b)");
     this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
@@ -239,8 +241,15 @@ export class ContinualRun {
       const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
       const mm = Math.max(1, Math.min(m, Math.floor(smallest / (o.ipc * perImage))));
       const candidates = randomRealSubset(seenFull, o.ipc * perImage * mm, seed);
+      // the step's own teacher judges the candidates (it has seen exactly these classes)
       init =
-        mm === 1 || perImage !== 1 ? candidates : selectKMeans({ candidates, classes: K, ipc: o.ipc, m: mm, seed });
+        mm === 1 || perImage !== 1 || o.select === "random" || o.select === "probe"
+          ? candidates
+          : await selectFromPool(
+              o.select,
+              { candidates, classes: K, ipc: o.ipc, m: mm, seed },
+              { ...this.compile, onnx: tf.bytes, stats, temperature: o.temperature },
+            );
     }
     const synthesised =
       K === 1

@@ -23,7 +23,7 @@ import { Classifier } from "../runtime/inference.ts";
 import { datasetSize } from "../stages/squeeze.ts";
 import { squeezeWidening } from "../stages/teacher-width.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
-import { selectByTeacher, selectKMeans, selectKMeansLabels } from "../stages/select-real.ts";
+import { selectFromPool } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import {
   GATE_SCORING_IMAGES,
@@ -377,15 +377,13 @@ export class Pipeline {
     if (o.init !== "real" && o.select !== "random")
       throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}: add --select random`);
     const { candidates, m } = this.startCandidates();
-    if (m === 1) return candidates;
+    if (m === 1 || o.select === "random") return candidates;
     this.log(
       `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives", "kmeans-labels": "k-means representatives of the teacher's soft labels", probe: "k-means cluster members a probe student gets most wrong" }[o.select]} of ${m} real candidates per image`,
     );
     const pool = { candidates, classes, ipc: o.ipc, m, seed: o.seed };
     const view = { ...this.compile, onnx: teacher, stats: this.teacherStats(), temperature: o.temperature };
-    if (o.select === "typical" || o.select === "hard") return await selectByTeacher(o.select, pool, view);
-    if (o.select === "kmeans") return selectKMeans(pool);
-    if (o.select === "kmeans-labels") return await selectKMeansLabels(pool, view);
+    if (o.select !== "probe") return await selectFromPool(o.select, pool, view);
     const r = await selectByProbe(pool, view, (set) => this.probeStudent(set, this.epochs, "probe"));
     this.log(
       `recover: probe student ${(100 * r.probeAccuracy).toFixed(2)} % on held-out training images; KL(teacher ‖ probe) ${r.meanKl.chosen.toFixed(4)} on the chosen images, ${r.meanKl.candidates.toFixed(4)} on all candidates`,

@@ -258,3 +258,14 @@ export async function selectKMeansLabels(pool: CandidatePool, teacher: TeacherVi
   );
   return centresOf(pool, kmeansOfPoints(points, pool));
 }
+
+/** The selections that need no student: the start `kind` chooses from the pool (probe: select-probe.ts). */
+export async function selectFromPool(
+  kind: Exclude<SelectionKind, "random" | "probe">,
+  pool: CandidatePool,
+  teacher: TeacherView,
+): Promise<Selection> {
+  if (kind === "kmeans") return selectKMeans(pool);
+  if (kind === "kmeans-labels") return await selectKMeansLabels(pool, teacher);
+  return await selectByTeacher(kind, pool, teacher);
+}

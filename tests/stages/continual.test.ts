@@ -354,6 +354,13 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
     );
     expect([r3.seen.length, r3.trained, r3.memory_images]).toEqual([3, true, 3 * IPC]);
 
+    // the step's teacher chooses the start among the candidates: another block than pixel k-means
+    const kl = distill([...tiny(data3, join(root, "run3-kl"), 3, "0"), "--select", "kmeans-labels"]);
+    expect(kl.status, kl.stderr).toBe(0);
+    const block = (dir: string) =>
+      Array.from(readNpy(join(root, dir, "order-0", "step-02", "ours.npy")).data as Float32Array);
+    expect(block("run3-kl")).not.toEqual(block("run3"));
+
     const bad = (extra: string[], message: RegExp) => {
       const r = distill([...tiny(data3, join(root, "bad"), 3, "0"), ...extra]);
       expect(r.status).toBe(1);
@@ -364,5 +371,6 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
     bad(["--mix", "cutmix"], /--mix cutmix is not supported.*--mix none/);
     bad(["--seed", "2"], /give --seeds or --seed, not both/);
     bad(["--memory-labels", "fresh"], /--memory-labels.*Allowed choices are kept, current/);
+    bad(["--select", "probe"], /--select probe is not supported here.*kmeans-labels/);
   });
 });
