@@ -1,6 +1,6 @@
-// Softmax at a temperature over rows of teacher or student logits, in one numerically stable
-// form (the row's log-sum-exp with its maximum taken out) for relabel's soft labels, the
-// selections' cross-entropy and k-means features, and the probe's KL.
+// Softmax at a temperature over rows of teacher or student logits, numerically stable (the row's
+// maximum taken out before exp): relabel's soft labels and the probe's KL (softmaxRows), the
+// selections' cross-entropy (logSumExp) and k-means features (logSoftmax).
 
 /** log Σ_k exp(row[k] / t), without overflow. */
 export function logSumExp(row: ArrayLike<number>, t = 1): number {
@@ -18,7 +18,11 @@ export function logSoftmax(row: ArrayLike<number>, t = 1): Float32Array {
   return Float32Array.from(row, (v) => v / t - lse);
 }
 
-/** softmax(logits / t) of `rows` rows of `classes` logits, written into `out` from `outOffset`. */
+/**
+ * softmax(logits / t) of `rows` rows of `classes` logits, written into `out` from `outOffset`.
+ * Kept in this exact arithmetic (exp in place, then one division by the double sum): relabel's
+ * tables, and the students cached on them, stay bit-identical to those of earlier runs.
+ */
 export function softmaxRows(
   logits: Float32Array,
   rows: number,
@@ -28,8 +32,11 @@ export function softmaxRows(
   outOffset = 0,
 ): void {
   for (let r = 0; r < rows; r++) {
-    const row = logits.subarray(r * classes, (r + 1) * classes);
-    const lse = logSumExp(row, t);
-    for (let k = 0; k < classes; k++) out[outOffset + r * classes + k] = Math.exp(row[k] / t - lse);
+    let max = -Infinity;
+    for (let k = 0; k < classes; k++) max = Math.max(max, logits[r * classes + k] / t);
+    let sum = 0;
+    for (let k = 0; k < classes; k++)
+      sum += out[outOffset + r * classes + k] = Math.exp(logits[r * classes + k] / t - max);
+    for (let k = 0; k < classes; k++) out[outOffset + r * classes + k] /= sum;
   }
 }

@@ -291,6 +291,12 @@ describe("selection of the real starting images", () => {
       const p = new Float32Array(row.length);
       softmaxRows(Float32Array.from(row), 1, row.length, t, p);
       p.forEach((v, k) => expect(v).toBeCloseTo(Math.exp(l[k]), 6));
+      // and bit for bit the arithmetic relabel's tables were made with (exp in float32, / double sum)
+      const x = Array.from(Float32Array.from(row));
+      const max = Math.max(...x.map((v) => v / t));
+      const e = Float32Array.from(x, (v) => Math.exp(v / t - max));
+      const sum = x.reduce((a, v) => a + Math.exp(v / t - max), 0);
+      expect(p).toEqual(e.map((v) => v / sum));
       expect(logSumExp([1000, 1000])).toBeCloseTo(1000 + Math.log(2), 6);
     }
   });
