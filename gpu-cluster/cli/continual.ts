@@ -241,7 +241,8 @@ export class ContinualRun {
       const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
       const mm = Math.max(1, Math.min(m, Math.floor(smallest / (o.ipc * perImage))));
       const candidates = randomRealSubset(seenFull, o.ipc * perImage * mm, seed);
-      // the step's own teacher judges the candidates (it has seen exactly these classes)
+      // the step's own teacher judges the candidates (it has seen exactly these classes); probe,
+      // refused in the constructor, is named only to narrow the type
       init =
         mm === 1 || perImage !== 1 || o.select === "random" || o.select === "probe"
           ? candidates

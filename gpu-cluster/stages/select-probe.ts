@@ -8,12 +8,14 @@
 import type { Graph } from "../graph/graph.ts";
 import { Classifier } from "../runtime/inference.ts";
 import type { ImageSet } from "./crops.ts";
+import { argmax } from "./accuracy.ts";
 import { softmaxRows } from "./softmax.ts";
 import {
   centresOf,
   gather,
   kmeansClusters,
   logitsOf,
+  teacherLogits,
   type CandidatePool,
   type Selection,
   type TeacherView,
@@ -58,20 +60,16 @@ export async function selectByProbe(
   const clusters = kmeansClusters(pool);
   const n = ipc * m;
   const probe = await trainProbe(centresOf(pool, clusters));
-  const score = async (clf: Classifier) => {
-    try {
-      return await logitsOf(clf, candidates, teacher.stats, teacher.batch);
-    } finally {
-      await clf.release();
-    }
-  };
-  const teacherLogits = await score(await Classifier.fromOnnx(teacher.onnx, teacher));
-  const probeLogits = await score(await Classifier.fromGraph(probe.graph, teacher));
-  const kl = klRows(teacherLogits, probeLogits, classes, teacher.temperature);
-  const teacherRight = (i: number) => {
-    const row = teacherLogits.subarray(i * classes, (i + 1) * classes);
-    return row.indexOf(Math.max(...row)) === Math.floor(i / n);
-  };
+  const fromTeacher = await teacherLogits(teacher, candidates);
+  const clf = await Classifier.fromGraph(probe.graph, teacher);
+  let fromProbe: Float32Array;
+  try {
+    fromProbe = await logitsOf(clf, candidates, teacher.stats, teacher.batch);
+  } finally {
+    await clf.release();
+  }
+  const kl = klRows(fromTeacher, fromProbe, classes, teacher.temperature);
+  const teacherRight = (i: number) => argmax(fromTeacher, i * classes, classes) === Math.floor(i / n);
   const chosen: number[] = [];
   clusters.forEach((cl, c) => {
     const used = new Set<number>();
@@ -80,8 +78,8 @@ export async function selectByProbe(
       // a cluster's own members and its centre, minus what an earlier cluster took (the centre
       // nearest one cluster may belong to another); a class whose candidates ran out takes any
       const own = [...members, cl.centre[k]].map((i) => c * n + i).filter((i) => !used.has(i));
-      const pool = own.length > 0 ? own : Array.from({ length: n }, (_, i) => c * n + i).filter((i) => !used.has(i));
-      const best = pool.reduce((a, b) => (better(b, a) ? b : a));
+      const open = own.length > 0 ? own : Array.from({ length: n }, (_, i) => c * n + i).filter((i) => !used.has(i));
+      const best = open.reduce((a, b) => (better(b, a) ? b : a));
       used.add(best);
       chosen.push(best);
     });

@@ -97,7 +97,7 @@ export async function logitsOf(
 }
 
 /** The teacher's logits of every candidate, [count × K]. */
-async function teacherLogits(teacher: TeacherView, set: ImageSet): Promise<Float32Array> {
+export async function teacherLogits(teacher: TeacherView, set: ImageSet): Promise<Float32Array> {
   const clf = await Classifier.fromOnnx(teacher.onnx, teacher);
   try {
     return await logitsOf(clf, set, teacher.stats, teacher.batch);
