@@ -39,6 +39,8 @@ export interface CliOptions {
   selectFrom: number;
   /** Keep the image set (random, start, recovered) whose full student wins on unseen training images (stages/recover-gate.ts). */
   recoverGate: boolean;
+  /** Random real subsets the gate weighs ((b)'s and gateDraws − 1 more); the best one can stand for random. */
+  gateDraws: number;
   init: RecoverInit;
   cropScale: [number, number];
   flip?: number;
@@ -178,6 +180,12 @@ export function addRunOptions(cmd: Command): Command {
     .option(
       "--no-recover-gate",
       "recover, --init real: keep the recovered images even when a student on (b)'s random images or on the starting images scores significantly higher on training images none of them came from (by default the gate keeps the set that wins; its student is then ours)",
+    )
+    .option(
+      "--gate-draws <n>",
+      "recover gate: random real subsets it weighs, (b)'s and n − 1 more, each a full student; a draw that beats (b)'s by McNemar at 5 %/n is kept (and must itself be beaten by the start and the recovered images)",
+      int("--gate-draws", 1),
+      1,
     )
     .option(
       "--select-from <m>",

@@ -27,7 +27,7 @@ import { selectFromPool } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import {
   GATE_SCORING_IMAGES,
-  GATE_Z,
+  gateZ,
   gateScoringSet,
   recoverGate,
   type GateCandidate,
@@ -229,8 +229,8 @@ export class Pipeline {
           // the gate's students decide which images are kept
           gate: this.gateApplies()
             ? {
-                candidates: o.select === "random" ? ["start", "recovered"] : ["random", "start", "recovered"],
-                scoring: { images: GATE_SCORING_IMAGES, z: GATE_Z },
+                candidates: this.gateCandidates(),
+                scoring: { images: GATE_SCORING_IMAGES, z: gateZ(o.gateDraws) },
                 student: this.studentRecipe(o.students[0]),
                 relabel: this.relabelConfig("gate"),
               }
@@ -294,7 +294,7 @@ export class Pipeline {
     if (this.scoringImages === undefined) {
       const o = this.o;
       const exclude = new Set([
-        ...randomRealSubset(this.data.train, o.ipc, o.seed).sources,
+        ...this.randomDraws().flatMap((d) => d.set.sources),
         ...this.startCandidates().candidates.sources,
       ]);
       const enough = this.data.train.labels.length - exclude.size >= this.data.train.classes.length;
@@ -313,21 +313,25 @@ export class Pipeline {
     start: ImageSet,
     recovered: Float32Array,
   ): Promise<GateResult & { pixels: Float32Array; students: Partial<Record<GateCandidate, string>> }> {
-    const o = this.o;
-    const random = randomRealSubset(this.data.train, o.ipc, o.seed);
     const scoring = this.gateScoring()!;
+    const [random, ...draws] = this.randomDraws();
     const sets: { name: GateCandidate; set: ImageSet }[] = [
       // (b)'s random subset is the start itself under --select random
-      ...(o.select === "random" ? [] : [{ name: "random" as const, set: random }]),
-      { name: "start", set: start },
+      this.o.select === "random" ? { name: "start", set: start } : random,
+      ...draws,
+      ...(this.o.select === "random" ? [] : [{ name: "start" as const, set: start }]),
       { name: "recovered", set: { ...start, pixels: recovered } },
     ];
     const students: Partial<Record<GateCandidate, string>> = {};
-    const g = await recoverGate(sets, async (set) => {
-      const student = await this.cachedStudent(set, "gate");
-      students[sets.find((c) => c.set === set)!.name] = student.key;
-      return await this.correctOn(student.onnx, scoring);
-    });
+    const g = await recoverGate(
+      sets,
+      async (set) => {
+        const student = await this.cachedStudent(set, "gate");
+        students[sets.find((c) => c.set === set)!.name] = student.key;
+        return await this.correctOn(student.onnx, scoring);
+      },
+      gateZ(this.o.gateDraws),
+    );
     const scores = sets.map(
       ({ name }) =>
         `${name} ${(100 * g.scores[name]!).toFixed(2)} %` + (name in g.z ? ` (z ${g.z[name]!.toFixed(2)})` : ""),
@@ -336,6 +340,23 @@ export class Pipeline {
       `recover gate: students on ${scoring.labels.length} training images no candidate came from: ${scores.join(", ")}; kept the ${g.kept} images`,
     );
     return { ...g, students, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
+  }
+
+  /** The gate's candidate names, least processed first (its stage config). */
+  private gateCandidates(): GateCandidate[] {
+    const [random, ...draws] = this.randomDraws().map((d) => d.name);
+    return this.o.select === "random" ? ["start", ...draws, "recovered"] : [random, ...draws, "start", "recovered"];
+  }
+
+  /** (b)'s random subset and the gate's further draws of as many images (--gate-draws). */
+  private randomDraws(): { name: GateCandidate; set: ReturnType<typeof randomRealSubset> }[] {
+    const { train } = this.data;
+    const { ipc, seed, gateDraws } = this.o;
+    return Array.from({ length: gateDraws }, (_, i) =>
+      i === 0
+        ? { name: "random", set: randomRealSubset(train, ipc, seed) }
+        : { name: `draw-${i + 1}`, set: randomRealSubset(train, ipc, seed, `random-subset/draw-${i + 1}`) },
+    );
   }
 
   /** Which images of `d` a frozen student (ONNX bytes) gets right. */

@@ -7,6 +7,8 @@ export function randomRealSubset(
   d: Dataset,
   ipc: number,
   seed: number,
+  /** Another stream of the same seed: the recover gate's further draws (draw-2, …). */
+  stream = "random-subset",
 ): ImageSet & { labels: Int32Array; sources: number[] } {
   const byClass = indicesByClass(d);
   const per = pixelsPerImage(d);
@@ -15,7 +17,7 @@ export function randomRealSubset(
   const labels = new Int32Array(K * ipc);
   const sources: number[] = [];
   const s = pixelScale(d.images);
-  const rng = new Random(seed, "random-subset");
+  const rng = new Random(seed, stream);
   byClass.forEach((pool, c) => {
     if (pool.length < ipc)
       throw new Error(`${d.name}: class '${d.classes[c]}' has ${pool.length} images, fewer than --ipc ${ipc}`);

@@ -8,6 +8,7 @@
 // Fashion-MNIST; with CutMix crops the k-means representatives there trail a random draw
 // (docs/ablations.md): only the data can tell. Why full students scored on many images: 50 000-crop
 // probes on a 5 000-image split favoured recovered images that then lost to (b) at the full budget.
+import { quantileNormal } from "vega-statistics";
 import { Random, indicesByClass, subset, type Dataset } from "../data/index.ts";
 import type { ImageSet } from "./crops.ts";
 
@@ -15,6 +16,16 @@ import type { ImageSet } from "./crops.ts";
 export const GATE_SCORING_IMAGES = 50_000;
 /** One-sided 5 % normal quantile: how many standard errors a more processed set must win by. */
 export const GATE_Z = 1.645;
+
+/**
+ * The bar when the gate also weighs `draws` random real subsets (--gate-draws): the best of several
+ * draws beats (b)'s by chance more often than one set does, so the 5 % is split over the draws
+ * (Bonferroni); one draw is the plain GATE_Z.
+ */
+export function gateZ(draws: number): number {
+  if (!Number.isInteger(draws) || draws < 1) throw new Error(`recover gate: ${draws} random draws (needs ≥ 1)`);
+  return draws === 1 ? GATE_Z : quantileNormal(1 - 0.05 / draws);
+}
 
 /**
  * The gate's scoring images: the training images outside `exclude` (every candidate's source
@@ -51,7 +62,8 @@ export function mcnemarZ(a: Uint8Array, b: Uint8Array): number {
   return onlyA + onlyB === 0 ? 0 : (onlyB - onlyA) / Math.sqrt(onlyA + onlyB);
 }
 
-export type GateCandidate = "recovered" | "start" | "random";
+/** (b)'s random subset, further random subsets (draw-2, …), recover's starting images, the recovered ones. */
+export type GateCandidate = "random" | `draw-${number}` | "start" | "recovered";
 
 export interface GateResult {
   /** Top-1 of each candidate's student on the scoring images. */
@@ -64,11 +76,12 @@ export interface GateResult {
 /**
  * `sets` hold the same synthetic slots (K × ipc, class blocks), listed from the least to the most
  * processed; `correct` is which scoring images a student trained on a set gets right. The first
- * set is kept unless a later one beats it (and then that one) by more than GATE_Z.
+ * set is kept unless a later one beats it (and then that one) by more than `z` standard errors.
  */
 export async function recoverGate(
   sets: { name: GateCandidate; set: ImageSet }[],
   correct: (set: ImageSet) => Promise<Uint8Array>,
+  z = GATE_Z,
 ): Promise<GateResult> {
   if (sets.length === 0) throw new Error("recover gate: no candidate image sets");
   for (const { name, set } of sets) {
@@ -82,7 +95,7 @@ export async function recoverGate(
     result.scores[name] = c.reduce((n, v) => n + v, 0) / c.length;
     if (keptCorrect) {
       result.z[name] = mcnemarZ(keptCorrect, c);
-      if (result.z[name]! <= GATE_Z) continue;
+      if (result.z[name]! <= z) continue;
       result.kept = name;
     }
     keptCorrect = c;

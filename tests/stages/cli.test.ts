@@ -209,4 +209,19 @@ describe("distill run", () => {
     expect(existsSync(join(fresh, "images.npy"))).toBe(true);
     expect(JSON.parse(readFileSync(join(fresh, "stages.json"), "utf8")).stages).toHaveProperty("squeeze");
   });
+
+  it("--gate-draws weighs further random subsets beside (b)'s, at a Bonferroni bar, and keeps one only on its score", () => {
+    const drawn = join(root, "drawn");
+    const args = tiny.map((a) => (a === out ? drawn : a));
+    const r = distill(["recover", ...args, "--teacher", join(out, "teacher.onnx"), "--gate-draws", "3"]);
+    expect(r.status, r.stderr).toBe(0);
+    const gate = JSON.parse(readFileSync(join(drawn, "recover.json"), "utf8")).gate;
+    expect(Object.keys(gate.scores)).toEqual(["random", "draw-2", "draw-3", "start", "recovered"]);
+    // five different image sets, five students
+    expect(new Set(Object.values(gate.students)).size).toBe(5);
+    const config = JSON.parse(readFileSync(join(drawn, "stages.json"), "utf8")).stages.recover.config;
+    expect(config.gate.scoring.z).toBeCloseTo(2.128045, 5); // one-sided 1 − 0.05/3
+    const kept = Object.keys(gate.scores).indexOf(gate.kept);
+    if (kept > 0) expect(gate.z[gate.kept]).toBeGreaterThan(config.gate.scoring.z);
+  });
 });

@@ -8,6 +8,7 @@ import {
   GATE_SCORING_IMAGES,
   GATE_Z,
   gateScoringSet,
+  gateZ,
   mcnemarZ,
   recoverGate,
   type GateCandidate,
@@ -64,6 +65,23 @@ describe("recover gate", () => {
         async () => random,
       ),
     ).rejects.toThrow(/1 start images but 3 recovered/);
+  });
+
+  it("several random draws raise the bar: Bonferroni over the draws, the plain 5 % bar for one", async () => {
+    expect(gateZ(1)).toBe(GATE_Z);
+    // one-sided normal quantiles of 1 − 0.05/n (scipy.stats.norm.ppf)
+    expect(gateZ(2)).toBeCloseTo(1.959964, 5);
+    expect(gateZ(5)).toBeCloseTo(2.326348, 5);
+    expect(gateZ(10)).toBeCloseTo(2.575829, 5);
+    for (let n = 1; n < 20; n++) expect(gateZ(n + 1)).toBeGreaterThan(gateZ(n));
+    expect(() => gateZ(0)).toThrow(/0 random draws/);
+    // a draw 2.32 standard errors ahead of (b)'s passes the one-draw bar, not five draws' (2.33)
+    const random = vector(1000, range(0, 900));
+    const better = vector(1000, [...range(0, 897), ...range(900, 912)]); // 12 against 3: z = 9/√15 ≈ 2.32
+    const sets = [random, better].map((_, i) => ({ name: (["random", "draw-2"] as const)[i], set: set(i) }));
+    const correct = [random, better];
+    expect((await recoverGate(sets, async (s) => correct[s.pixels[0]])).kept).toBe("draw-2");
+    expect((await recoverGate(sets, async (s) => correct[s.pixels[0]], gateZ(5))).kept).toBe("random");
   });
 
   it("property: the kept set scores at least the first set's accuracy, and beat each set it replaced by more than GATE_Z", async () => {
