@@ -314,14 +314,12 @@ export class Pipeline {
     recovered: Float32Array,
   ): Promise<GateResult & { pixels: Float32Array; students: Partial<Record<GateCandidate, string>> }> {
     const scoring = this.gateScoring()!;
-    const [random, ...draws] = this.randomDraws();
-    const sets: { name: GateCandidate; set: ImageSet }[] = [
-      // (b)'s random subset is the start itself under --select random
-      this.o.select === "random" ? { name: "start", set: start } : random,
-      ...draws,
-      ...(this.o.select === "random" ? [] : [{ name: "start" as const, set: start }]),
-      { name: "recovered", set: { ...start, pixels: recovered } },
-    ];
+    const byName = new Map<GateCandidate, ImageSet>([
+      ...this.randomDraws().map((d) => [d.name, d.set] as const),
+      ["start", start],
+      ["recovered", { ...start, pixels: recovered }],
+    ]);
+    const sets = this.gateCandidates().map((name) => ({ name, set: byName.get(name)! }));
     const students: Partial<Record<GateCandidate, string>> = {};
     const g = await recoverGate(
       sets,
@@ -342,21 +340,31 @@ export class Pipeline {
     return { ...g, students, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
   }
 
-  /** The gate's candidate names, least processed first (its stage config). */
+  /**
+   * The gate's candidate names, least processed first (its stage config and its order): (b)'s
+   * random subset (the start itself under --select random), the further draws, start, recovered.
+   */
   private gateCandidates(): GateCandidate[] {
-    const [random, ...draws] = this.randomDraws().map((d) => d.name);
-    return this.o.select === "random" ? ["start", ...draws, "recovered"] : [random, ...draws, "start", "recovered"];
+    const draws = this.drawNames().slice(1);
+    return this.o.select === "random" ? ["start", ...draws, "recovered"] : ["random", ...draws, "start", "recovered"];
   }
 
-  /** (b)'s random subset and the gate's further draws of as many images (--gate-draws). */
+  /** "random" for (b)'s subset, then draw-2 … draw-N (--gate-draws). */
+  private drawNames(): GateCandidate[] {
+    return Array.from({ length: this.o.gateDraws }, (_, i): GateCandidate => (i === 0 ? "random" : `draw-${i + 1}`));
+  }
+
+  /** (b)'s random subset and the gate's further draws of as many images, each its own seeded stream. */
   private randomDraws(): { name: GateCandidate; set: ReturnType<typeof randomRealSubset> }[] {
     const { train } = this.data;
-    const { ipc, seed, gateDraws } = this.o;
-    return Array.from({ length: gateDraws }, (_, i) =>
-      i === 0
-        ? { name: "random", set: randomRealSubset(train, ipc, seed) }
-        : { name: `draw-${i + 1}`, set: randomRealSubset(train, ipc, seed, `random-subset/draw-${i + 1}`) },
-    );
+    const { ipc, seed } = this.o;
+    return this.drawNames().map((name) => ({
+      name,
+      set:
+        name === "random"
+          ? randomRealSubset(train, ipc, seed)
+          : randomRealSubset(train, ipc, seed, `random-subset/${name}`),
+    }));
   }
 
   /** Which images of `d` a frozen student (ONNX bytes) gets right. */
