@@ -20,7 +20,7 @@ const FLAG_VALUES: Record<string, RegExp> = {
   "--r-bn": /^[0-9.e-]+$/,
   "--first-bn-multiplier": /^[0-9.e-]+$/,
   "--init": /^(noise|real|collage)$/,
-  "--select": /^(random|typical|hard|kmeans)$/,
+  "--select": /^(random|typical|hard|kmeans|kmeans-labels|probe)$/,
   "--select-from": /^[0-9]+$/,
   "--crop-scale": /^[0-9.]+,[0-9.]+$/,
   "--flip": /^[0-9.]+$/,

@@ -65,6 +65,10 @@ export class Pipeline {
   ) {
     this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
     this.run = new RunFolder(o.out ?? join("runs", `${this.datasetName}-ipc${o.ipc}-seed${o.seed}`));
+    if (o.gateDraws > 1 && !(o.recoverGate && o.init === "real"))
+      throw new Error(
+        `--gate-draws ${o.gateDraws} weighs random draws in the recover gate, which runs only with --init real and without --no-recover-gate: drop --gate-draws, or the flag that turns the gate off`,
+      );
   }
 
   private log(msg: string): void {

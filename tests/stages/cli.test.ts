@@ -198,6 +198,10 @@ describe("distill run", () => {
     const early = distill(["relabel", ...tiny.slice(0, 2), "--out", join(root, "empty")]);
     expect(early.status).not.toBe(0);
     expect(early.stderr).toMatch(/stage 'relabel' needs .*teacher\.onnx.*distill run/);
+    // draws for a gate that is turned off are refused, not ignored
+    const ungated = distill(["recover", ...tiny, "--gate-draws", "3", "--no-recover-gate"]);
+    expect(ungated.status).not.toBe(0);
+    expect(ungated.stderr).toMatch(/--gate-draws 3 .* drop --gate-draws/);
   });
 
   it("a stage command given --teacher imports it first, so recover runs on a fresh folder", () => {

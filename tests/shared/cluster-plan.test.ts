@@ -1,0 +1,30 @@
+// The cluster plan's flag allowlist against the CLI it feeds: a flag a launch may set must accept
+// every choice `distill run` offers for it, so the two lists cannot drift apart silently.
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+import { parseClusterPlan } from "../../shared/cluster-plan.ts";
+import { addRunOptions } from "../../gpu-cluster/cli/options.ts";
+
+const accepts = (flag: string, value: string): boolean => {
+  try {
+    parseClusterPlan({ run: "r", ipc: 1, options: [flag, value], recoverShards: 1, relabelShards: 1 });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("cluster plan options", () => {
+  it("accept all or none of the choices of each `distill run` flag", () => {
+    const withChoices = addRunOptions(new Command()).options.filter((o) => o.argChoices && o.long);
+    expect(withChoices.map((o) => o.long)).toContain("--select");
+    for (const o of withChoices) {
+      const accepted = o.argChoices!.filter((c) => accepts(o.long!, c));
+      expect([0, o.argChoices!.length], `${o.long}: ${accepted.join(",")} of ${o.argChoices!.join(",")}`).toContain(
+        accepted.length,
+      );
+    }
+    expect(accepts("--select", "probe")).toBe(true);
+    expect(accepts("--select", "probe;rm")).toBe(false);
+  });
+});
