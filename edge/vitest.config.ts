@@ -1,7 +1,7 @@
-// Tests of the edge app inside the Workers runtime (workerd via @cloudflare/vitest-pool-workers),
+// Tests of the edge app inside the Workers runtime (workerd via @cloudflare/vitest-plugin),
 // offline, with the bindings of wrangler.toml (local R2 and KV) and the development signing key.
 import { fileURLToPath } from "node:url";
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { DEV_SIGNING_KEY } from "./scripts/dev-key.ts";
 

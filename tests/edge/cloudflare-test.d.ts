@@ -1,4 +1,4 @@
-// The parts of the `cloudflare:test` module (@cloudflare/vitest-pool-workers) these tests use,
+// The parts of the `cloudflare:test` module (@cloudflare/vitest-plugin) these tests use,
 // typed without pulling the Workers globals into the whole project's type-check.
 declare module "cloudflare:test" {
   export const SELF: { fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> };
