@@ -43,3 +43,21 @@ export function meanSquaredError(b: GraphBuilder, x: Value, y: Value): Value {
   const d = b.sub(x, y);
   return b.reduceMean(b.mul(d, d), [...x.shape.keys()], false);
 }
+
+/**
+ * Jensen–Shannon divergence between softmax(p / T) and softmax(q / T), in nats (≤ ln 2), averaged
+ * over the batch: ½ KL(P ‖ M) + ½ KL(Q ‖ M) with M = ½ (P + Q). Symmetric and bounded, so a term
+ * that maximises it cannot run off to infinity the way a plain KL can.
+ */
+export function jensenShannon(b: GraphBuilder, p: Value, q: Value, temperature: number): Value {
+  return b.scope("jensen_shannon", () => {
+    const logP = b.logSoftmax(b.scale(p, 1 / temperature), -1);
+    const logQ = b.logSoftmax(b.scale(q, 1 / temperature), -1);
+    const P = b.exp(logP),
+      Q = b.exp(logQ);
+    // the lower bound keeps log(0) out where both rows underflow (then both weights are 0 too)
+    const logM = b.log(b.op1("Clip", [b.scale(b.add(P, Q), 0.5), b.scalar(1e-30, p.dtype)]));
+    const perRow = b.reduceSum(b.add(b.mul(P, b.sub(logP, logM)), b.mul(Q, b.sub(logQ, logM))), [1], false);
+    return b.scale(b.reduceMean(perRow, [0], false), 0.5);
+  });
+}

@@ -34,6 +34,8 @@ export interface CliOptions {
   recoverBatch: number;
   recoverLr: number;
   rBn: number;
+  /** Weight of recover's competition term (0: none); the competitor is the start's gate student. */
+  rCompete: number;
   firstBnMultiplier: number;
   select: SelectionKind;
   selectFrom: number;
@@ -161,6 +163,12 @@ export function addRunOptions(cmd: Command): Command {
     .option("--recover-lr <x>", "recover: Adam learning rate (cosine decay to 0)", positive("--recover-lr"), 0.05)
     .option("--r-bn <x>", "recover: weight of the BatchNorm-statistics loss", nonNegative("--r-bn"), 1)
     .option(
+      "--r-compete <x>",
+      "recover, --init real: weight of Adaptive DeepInversion's competition term: the images move to where a student trained on the starting images disagrees with the teacher (Jensen–Shannon at --temperature); that student is the one the recover gate trains on the start anyway (0: off)",
+      nonNegative("--r-compete"),
+      0,
+    )
+    .option(
       "--first-bn-multiplier <x>",
       "recover: extra weight of the first BN layer",
       nonNegative("--first-bn-multiplier"),
@@ -252,5 +260,7 @@ export function recoverConfigOf(o: CliOptions, flipProb: number, seed: number): 
     cropScale: o.cropScale,
     flipProb,
     seed,
+    // absent when off, so configs (and stage keys) of runs without it are unchanged
+    ...(o.rCompete > 0 ? { compete: { weight: o.rCompete, temperature: o.temperature } } : {}),
   };
 }

@@ -40,6 +40,7 @@ import { randomRealSubset } from "../stages/random-subset.ts";
 import { topOneAccuracy, topOneCorrect } from "../stages/accuracy.ts";
 import { readTeacherFile, teacherNormalisation, zooTeacher, type TeacherFile } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
+import type { TeacherSource } from "../stages/teacher-graph.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
@@ -68,6 +69,10 @@ export class Pipeline {
     if (o.gateDraws > 1 && !(o.recoverGate && o.init === "real"))
       throw new Error(
         `--gate-draws ${o.gateDraws} weighs random draws in the recover gate, which runs only with --init real and without --no-recover-gate: drop --gate-draws, or the flag that turns the gate off`,
+      );
+    if (o.rCompete > 0 && o.init !== "real")
+      throw new Error(
+        `--r-compete pits the teacher against a student trained on the real starting images, and --init ${o.init} has none: use --init real or drop --r-compete`,
       );
   }
 
@@ -239,6 +244,10 @@ export class Pipeline {
                 relabel: this.relabelConfig("gate"),
               }
             : undefined,
+          // the competing student (the gate's on the start) shapes the images
+          competitor: cfg.compete
+            ? { student: this.studentRecipe(o.students[0]), relabel: this.relabelConfig("gate") }
+            : undefined,
           // the probe student's recipe decides the images too
           probe:
             o.init === "real" && o.select === "probe"
@@ -261,8 +270,9 @@ export class Pipeline {
           throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
         const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
         const start = await this.initialRealImages(tf.bytes, K);
+        const competitor = cfg.compete ? await this.competitor(start!) : undefined;
         const r = await recover(
-          { source, classes: K, channels: C, size: H, stats: this.teacherStats() },
+          { source, classes: K, channels: C, size: H, stats: this.teacherStats(), competitor },
           cfg,
           start,
           this.compile,
@@ -270,7 +280,7 @@ export class Pipeline {
         const N = K * o.ipc;
         const last = r.batches.at(-1)!.last;
         this.log(
-          `recover: ${N} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)})`,
+          `recover: ${N} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)}${last.compete !== undefined ? `, compete ${last.compete.toFixed(3)} from ${r.batches[0].first.compete!.toFixed(3)}` : ""})`,
         );
         const gate = this.gateApplies() ? await this.gate(start!, r.pixels) : undefined;
         const pixels = gate ? gate.pixels : r.pixels;
@@ -379,6 +389,13 @@ export class Pipeline {
     } finally {
       await clf.release();
     }
+  }
+
+  /** Recover's competing student: the gate's student on the starting images (trained once; the gate reuses it). */
+  private async competitor(start: ImageSet): Promise<TeacherSource> {
+    const { key, onnx } = await this.cachedStudent(start, "gate");
+    this.log(`recover: competing with the student of the starting images (students/${key}.onnx)`);
+    return { kind: "onnx", bytes: onnx, file: this.run.path("students", `${key}.onnx`) };
   }
 
   /** A full student of the run on `set` with its own soft labels, from the student cache or trained into it. */

@@ -4,15 +4,19 @@
 //                                          matrices fed each step, shared by the whole batch,
 //                                          so gradients flow through the crop to X
 //   L = CE(teacher(x̃), y) + r_bn · Σ_l m_l (‖μ_l(x̃) − μ_l^run‖₂ + ‖σ²_l(x̃) − σ²_l^run‖₂)
+//       [+ r_compete · (1 − JS(teacher(x̃), student(x̃)) / ln 2)]
 //   X ← clip(Adam(X, ∂L/∂X))               per channel, to the range of valid pixels
 //
 // μ_l, σ²_l are the per-channel batch mean and biased variance of the input of BatchNorm layer
 // l; m_1 = first_bn_multiplier, m_l = 1 otherwise. The teacher is frozen: only the images are
-// differentiated, and the gradient walker prunes every weight branch.
+// differentiated, and the gradient walker prunes every weight branch. The optional competition
+// term is Adaptive DeepInversion's (Yin et al., CVPR 2020): a frozen student that already learnt
+// from the starting images competes with the teacher, and the images move to where the two
+// disagree (Jensen–Shannon at temperature T), which is what that student has not yet learnt.
 import { GraphBuilder, tensor } from "../graph/builder.ts";
 import type { TensorData, Value } from "../graph/types.ts";
 import { gradients } from "../autodiff/gradients.ts";
-import { crossEntropy, l2Norm } from "../autodiff/losses.ts";
+import { crossEntropy, jensenShannon, l2Norm } from "../autodiff/losses.ts";
 import { adam, type OptimizerUpdate } from "../autodiff/optimizers.ts";
 import { Program, type CompileOptions } from "../runtime/program.ts";
 import { frozenTeacher, noBatchNormMessage, type TeacherSource } from "./teacher-graph.ts";
@@ -27,6 +31,8 @@ export interface RecoverStepConfig {
   /** Weight of the BN-statistics term (r_bn) and of the first BN layer within it. */
   rBn: number;
   firstBnMultiplier: number;
+  /** Weight and temperature of the competition term; absent: no term (the original). */
+  compete?: CompeteConfig;
   /** Adam betas of the original: (0.5, 0.9). */
   beta1: number;
   beta2: number;
@@ -35,10 +41,17 @@ export interface RecoverStepConfig {
   upper: number[];
 }
 
+export interface CompeteConfig {
+  weight: number;
+  temperature: number;
+}
+
 export interface RecoverStepResult {
   loss: number;
   ce: number;
   bn: number;
+  /** 1 − JS / ln 2 between teacher and competing student (1: they agree); with a competitor only. */
+  compete?: number;
   /** Teacher logits of this step's crops [batch, classes]. */
   logits: Float32Array;
 }
@@ -47,21 +60,26 @@ export interface RecoverObjective {
   loss: Value;
   ce: Value;
   bn: Value;
+  compete?: Value;
   logits: Value;
   bnLayers: number;
 }
 
 /**
  * L = CE(teacher(x), y) + r_bn · Σ_l m_l (‖μ_l(x) − μ_l^run‖₂ + ‖σ²_l(x) − σ²_l^run‖₂) on the
- * teacher's input `x` (the crops), as SRe2L's forward hooks compute it.
+ * teacher's input `x` (the crops), as SRe2L's forward hooks compute it; with `cfg.compete` and a
+ * `competitor`, + r_compete · (1 − JS(teacher(x), competitor(x)) / ln 2).
  */
 export function recoverObjective(
   b: GraphBuilder,
   teacher: TeacherSource,
   x: Value,
   targets: Value,
-  cfg: Pick<RecoverStepConfig, "rBn" | "firstBnMultiplier">,
+  cfg: Pick<RecoverStepConfig, "rBn" | "firstBnMultiplier" | "compete">,
+  competitor?: TeacherSource,
 ): RecoverObjective {
+  if (!cfg.compete !== !competitor)
+    throw new Error("recover's competition term needs both its weight (cfg.compete) and the competing student");
   const t = frozenTeacher(b, x, teacher);
   if (t.batchNorms.length === 0)
     throw new Error(
@@ -87,8 +105,16 @@ export function recoverObjective(
     });
     return total!;
   });
-  const loss = b.add(ce, b.scale(bn, cfg.rBn));
-  return { loss, ce, bn, logits: t.logits, bnLayers: t.batchNorms.length };
+  let loss = b.add(ce, b.scale(bn, cfg.rBn));
+  let compete: Value | undefined;
+  if (cfg.compete && competitor) {
+    const { temperature, weight } = cfg.compete;
+    const student = frozenTeacher(b, x, competitor, "competitor").logits;
+    const js = jensenShannon(b, t.logits, student, temperature);
+    compete = b.scope("compete", () => b.sub(b.scalar(1, js.dtype), b.scale(js, 1 / Math.LN2)));
+    loss = b.add(loss, b.scale(compete, weight));
+  }
+  return { loss, ce, bn, compete, logits: t.logits, bnLayers: t.batchNorms.length };
 }
 
 export class RecoverStep {
@@ -105,6 +131,7 @@ export class RecoverStep {
     cfg: RecoverStepConfig,
     init: TensorData,
     opts: CompileOptions = {},
+    competitor?: TeacherSource,
   ): Promise<RecoverStep> {
     const { batch: B, channels: C, size: H, cropSize: S } = cfg;
     const b = new GraphBuilder("recover_step");
@@ -114,7 +141,7 @@ export class RecoverStep {
     const targets = b.input("targets", "float32", [B, cfg.classes]);
 
     const crops = b.scope("crop", () => b.matmul(b.matmul(rows, images), colsT));
-    const { loss, ce, bn, logits, bnLayers } = recoverObjective(b, teacher, crops, targets, cfg);
+    const { loss, ce, bn, compete, logits, bnLayers } = recoverObjective(b, teacher, crops, targets, cfg, competitor);
     const [grad] = gradients(b, loss, [images]);
     const update = adam({ beta1: cfg.beta1, beta2: cfg.beta2 }).apply(b, [{ name: "images", param: images, grad }]);
     const bound = (v: number[]) => b.constant(tensor("float32", [1, C, 1, 1], v));
@@ -124,6 +151,7 @@ export class RecoverStep {
     b.output(loss, "loss");
     b.output(ce, "ce");
     b.output(bn, "bn");
+    if (compete) b.output(compete, "compete");
     b.output(logits, "logits");
     const program = await Program.compile(b.graph, [{ input: images, output: clipped, init }, ...update.state], opts);
     return new RecoverStep(program, update, bnLayers);
@@ -143,7 +171,13 @@ export class RecoverStep {
       ...this.update.feeds(this.stepCount++, lr),
     });
     const scalar = (n: string) => (out[n].data as Float32Array)[0];
-    return { loss: scalar("loss"), ce: scalar("ce"), bn: scalar("bn"), logits: out.logits.data as Float32Array };
+    return {
+      loss: scalar("loss"),
+      ce: scalar("ce"),
+      bn: scalar("bn"),
+      ...(out.compete ? { compete: scalar("compete") } : {}),
+      logits: out.logits.data as Float32Array,
+    };
   }
 
   /** Starts a new batch: new initial images, Adam moments zeroed, step count back to 0. */

@@ -19,7 +19,7 @@ import {
 import { noProgress, type StartProgress } from "./progress.ts";
 import { argmax } from "./accuracy.ts";
 import { recoverPlan } from "./recover-plan.ts";
-import { RecoverStep, type RecoverStepConfig } from "./recover-step.ts";
+import { RecoverStep, type CompeteConfig, type RecoverStepConfig } from "./recover-step.ts";
 import type { TeacherSource } from "./teacher-graph.ts";
 
 export interface RecoverConfig {
@@ -38,6 +38,8 @@ export interface RecoverConfig {
   cropScale: [number, number];
   flipProb: number;
   seed: number;
+  /** Adaptive DeepInversion's competition term (recover-step.ts); needs TeacherInput.competitor. */
+  compete?: CompeteConfig;
 }
 
 export type RecoverInit = "noise" | "real" | "collage";
@@ -53,13 +55,22 @@ export interface TeacherInput {
   channels: number;
   size: number;
   stats: ChannelStats;
+  /** The frozen student of the competition term (cfg.compete), on the teacher's inputs. */
+  competitor?: TeacherSource;
+}
+
+export interface RecoverTerms {
+  loss: number;
+  ce: number;
+  bn: number;
+  compete?: number;
 }
 
 export interface RecoverResult {
   /** N × C × H × W pixels in [0, 1]; image i has class floor(i / ipc). */
   pixels: Float32Array;
-  /** Per batch: loss, CE and BN terms at the first and at the last step. */
-  batches: { first: { loss: number; ce: number; bn: number }; last: { loss: number; ce: number; bn: number } }[];
+  /** Per batch: loss and its terms at the first and at the last step. */
+  batches: { first: RecoverTerms; last: RecoverTerms }[];
 }
 
 /**
@@ -148,6 +159,10 @@ export async function recover(
   if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end && end <= whole.length))
     throw new Error(`recover batches [${start}, ${end}) are not inside the plan's ${whole.length} batches`);
   const plan = whole.slice(start, end);
+  if (cfg.compete && !t.competitor)
+    throw new Error(
+      "recover with a competition term (--r-compete) needs the competing student (TeacherInput.competitor)",
+    );
   const per = C * H * H;
   const pixels = new Float32Array(K * cfg.ipc * per);
   const lower = t.stats.mean.map((m, c) => -m / t.stats.std[c]);
@@ -167,6 +182,7 @@ export async function recover(
       classes: K,
       rBn: cfg.rBn,
       firstBnMultiplier: cfg.firstBnMultiplier,
+      compete: cfg.compete,
       beta1: cfg.beta1,
       beta2: cfg.beta2,
       lower,
@@ -175,7 +191,7 @@ export async function recover(
     const init: TensorData = tensor("float32", [B, C, H, H], initialImages(t, batch.images, cfg, real, bi));
     let step = steps.get(B);
     if (!step) {
-      step = await RecoverStep.compile(t.source, stepCfg, init, o);
+      step = await RecoverStep.compile(t.source, stepCfg, init, o, cfg.compete && t.competitor);
       steps.set(B, step);
     } else {
       step.reset(init);
@@ -189,7 +205,7 @@ export async function recover(
       scale: cfg.cropScale,
       flipProb: cfg.flipProb,
     });
-    let first = { loss: 0, ce: 0, bn: 0 };
+    let first: RecoverTerms = { loss: 0, ce: 0, bn: 0 };
     let last = first;
     let correct = 0;
     for (let it = 0; it < cfg.iterations; it++) {
@@ -197,12 +213,14 @@ export async function recover(
       const rows = interpolationMatrix(H, box.y, box.h, H, false);
       const cols = interpolationMatrix(H, box.x, box.w, H, box.flip);
       const r = await step.step(rows, transpose(cols, H, H), targets, cosineLr(it, cfg.iterations, cfg.lr), stepCfg);
-      last = { loss: r.loss, ce: r.ce, bn: r.bn };
+      last = { loss: r.loss, ce: r.ce, bn: r.bn, ...(r.compete !== undefined ? { compete: r.compete } : {}) };
       if (it === 0) first = last;
       correct = batch.classes.filter((c, b) => argmax(r.logits, b * K, K) === c).length;
       bar.update(
         ++done,
-        `batch ${bi + 1}/${whole.length} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} bn ${r.bn.toFixed(3)} acc ${correct}/${B}`,
+        `batch ${bi + 1}/${whole.length} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} bn ${r.bn.toFixed(3)}` +
+          (r.compete !== undefined ? ` compete ${r.compete.toFixed(3)}` : "") +
+          ` acc ${correct}/${B}`,
       );
     }
     result.batches.push({ first, last });

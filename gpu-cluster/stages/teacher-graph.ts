@@ -33,14 +33,17 @@ export function noBatchNormMessage(file: string): string {
   );
 }
 
-/** Builds the teacher on input `x` (normalised NCHW batch) with weights frozen, BN in inference mode. */
-export function frozenTeacher(b: GraphBuilder, x: Value, src: TeacherSource): FrozenTeacher {
+/**
+ * Builds the teacher (or, under another `scope`, any frozen classifier such as recover's
+ * competing student) on input `x` (normalised NCHW batch) with weights frozen, BN in inference mode.
+ */
+export function frozenTeacher(b: GraphBuilder, x: Value, src: TeacherSource, scope = "teacher"): FrozenTeacher {
   if (src.kind === "zoo") {
     const m = new ModelBuilder(b, src.params, "frozen");
-    const logits = b.scope("teacher", () => buildModel(m, x, src.spec));
+    const logits = b.scope(scope, () => buildModel(m, x, src.spec));
     return { logits, batchNorms: m.batchNorms };
   }
-  const imported = importOnnx(b, src.bytes, { inputs: [x], scope: "teacher", file: src.file });
+  const imported = importOnnx(b, src.bytes, { inputs: [x], scope, file: src.file });
   if (imported.outputs.length < 1) throw new Error(`${src.file}: the model has no output to use as logits`);
   return { logits: imported.outputs[0], batchNorms: imported.batchNorms };
 }

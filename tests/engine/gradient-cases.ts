@@ -2,6 +2,7 @@
 // float64 wherever ORT's CPU EP has a float64 kernel for the op; float32 otherwise (Conv,
 // ConvTranspose, AveragePool, GlobalAveragePool, Erf, InstanceNormalization have none).
 import type { GradCase } from "./gradcheck.ts";
+import { jensenShannon } from "../../gpu-cluster/autodiff/losses.ts";
 
 const f64 = "float64" as const,
   f32 = "float32" as const;
@@ -118,6 +119,14 @@ export const CASES: GradCase[] = [
     dtype: f64,
     inputs: [{ shape: [2, 5, 3] }],
     build: (b, [x]) => b.softmax(x, 1),
+  },
+  {
+    // recover's competition term: both arguments differentiated (teacher and student see the same crops)
+    name: "Jensen–Shannon of two logit rows at T = 2 (loss composition)",
+    ops: ["LogSoftmax", "Exp", "Log", "Clip"],
+    dtype: f64,
+    inputs: [{ shape: [3, 5] }, { shape: [3, 5] }],
+    build: (b, [p, q]) => jensenShannon(b, p, q, 2),
   },
   {
     name: "LogSoftmax",

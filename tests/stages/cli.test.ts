@@ -202,6 +202,9 @@ describe("distill run", () => {
     const ungated = distill(["recover", ...tiny, "--gate-draws", "3", "--no-recover-gate"]);
     expect(ungated.status).not.toBe(0);
     expect(ungated.stderr).toMatch(/--gate-draws 3 .* drop --gate-draws/);
+    const noStart = distill(["recover", ...tiny, "--r-compete", "1", "--init", "noise"]);
+    expect(noStart.status).not.toBe(0);
+    expect(noStart.stderr).toMatch(/--r-compete .*--init noise has none: use --init real or drop --r-compete/);
   });
 
   it("a stage command given --teacher imports it first, so recover runs on a fresh folder", () => {
@@ -212,6 +215,20 @@ describe("distill run", () => {
     expect(readFileSync(join(fresh, "teacher.onnx"))).toEqual(readFileSync(join(out, "teacher.onnx")));
     expect(existsSync(join(fresh, "images.npy"))).toBe(true);
     expect(JSON.parse(readFileSync(join(fresh, "stages.json"), "utf8")).stages).toHaveProperty("squeeze");
+  });
+
+  it("--r-compete recovers against the gate's student of the starting images, trained once", () => {
+    const competed = join(root, "competed");
+    const args = tiny.map((a) => (a === out ? competed : a));
+    const r = distill(["recover", ...args, "--teacher", join(out, "teacher.onnx"), "--r-compete", "2"]);
+    expect(r.status, r.stderr).toBe(0);
+    const rec = JSON.parse(readFileSync(join(competed, "recover.json"), "utf8"));
+    // the competitor is the gate's student of the start: no fourth student was trained
+    expect(readdirSync(join(competed, "students")).filter((f) => f.endsWith(".onnx"))).toHaveLength(3);
+    for (const b of rec.batches) expect(b.last.compete).toBeGreaterThan(0);
+    const config = JSON.parse(readFileSync(join(competed, "stages.json"), "utf8")).stages.recover.config;
+    expect(config.compete).toEqual({ weight: 2, temperature: 4 });
+    expect(config.competitor.student).toEqual(config.gate.student);
   });
 
   it("--gate-draws weighs further random subsets beside (b)'s, at a Bonferroni bar, and keeps one only on its score", () => {

@@ -132,6 +132,46 @@ describe("recover", () => {
     expect(Array.from(real.labels)).toEqual(Array.from({ length: 20 }, (_, i) => Math.floor(i / 2)));
   });
 
+  it("a competing student: the images move to where it disagrees with the teacher, and stay the teacher's class", async () => {
+    const real = randomRealSubset(train, 2, 4);
+    // a student that has learnt little: 40 SGD steps on 640 images
+    const studentParams = new ParamStore(11);
+    const studentSpec: ModelSpec = { ...spec, width: 8 };
+    const trainer = await ClassifierTrainer.compile(studentSpec, studentParams, { optimizer: sgd({ momentum: 0.9 }) });
+    const rng = new Random(5);
+    for (const idx of epochBatches(640, 16, rng, true)) {
+      const x = tensor("float32", [idx.length, 1, 28, 28], makeBatch(train, idx, stats, defaultAugment(train), rng));
+      await trainer.step(
+        x,
+        oneHot(
+          Array.from(idx, (j) => train.labels[j]),
+          10,
+        ),
+        0.02,
+      );
+    }
+    trainer.syncParams();
+    const teacher = { source: { kind: "zoo" as const, spec, params }, classes: 10, channels: 1, size: 28, stats };
+    const competitor = { kind: "zoo" as const, spec: studentSpec, params: studentParams };
+    const run = (weight: number) =>
+      recover(
+        { ...teacher, competitor },
+        { ...recoverCfg, init: "real", iterations: 40, lr: 0.05, rBn: 0.01, compete: { weight, temperature: 4 } },
+        real,
+        quiet,
+      );
+    const [watched, pushed] = [(await run(0)).batches[0], (await run(50)).batches[0]];
+    // the same starting images: the same agreement at the first step
+    expect(pushed.first.compete).toBeCloseTo(watched.first.compete!, 5);
+    expect(pushed.last.compete!).toBeLessThan(pushed.first.compete!);
+    expect(pushed.last.compete!).toBeLessThan(watched.last.compete! - 0.01);
+    expect(pushed.last.ce).toBeLessThan(0.25 * pushed.first.ce);
+    // a weight needs its student
+    await expect(
+      recover(teacher, { ...recoverCfg, init: "real", compete: { weight: 1, temperature: 4 } }, real, quiet),
+    ).rejects.toThrow(/needs the competing student/);
+  });
+
   it("collage initialisation: four real images of the class at half size, the first of them baseline (b)'s", async () => {
     const ipc = 2;
     const real = randomRealSubset(train, 4 * ipc, 4);

@@ -92,6 +92,10 @@ export class ClusterShards {
   async recoverShard(i: number): Promise<ShardOutcome> {
     const plan = this.plan();
     this.checkIndex("recover", i, plan.recover.length);
+    if (this.p.recoverConfig().compete)
+      throw new Error(
+        "--r-compete needs the student the recover gate trains on the starting images, and cluster runs have no gate: drop --r-compete, or use `distill run`",
+      );
     const key = this.recoverKey(i);
     if (this.verified("recover", i, "npy", key)) {
       this.log(`recover shard ${i}: up to date`);
