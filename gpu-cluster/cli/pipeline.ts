@@ -57,6 +57,8 @@ export class Pipeline {
   private holdoutSplit?: Dataset | null;
   /** The recover gate's scoring images, chosen once; null where none are left. */
   private scoringImages?: Dataset | null;
+  // cachedStudent's answers by set (the key does not depend on the table's name)
+  private readonly studentsBySet = new WeakMap<ImageSet, Promise<{ key: string; onnx: Uint8Array }>>();
   readonly run: RunFolder;
   readonly datasetName: string;
 
@@ -398,8 +400,18 @@ export class Pipeline {
     return { kind: "onnx", bytes: onnx, file: this.run.path("students", `${key}.onnx`) };
   }
 
-  /** A full student of the run on `set` with its own soft labels, from the student cache or trained into it. */
-  private async cachedStudent(set: ImageSet, name: string): Promise<{ key: string; onnx: Uint8Array }> {
+  /**
+   * A full student of the run on `set` with its own soft labels, from the student cache or trained
+   * into it. Its key needs the set's relabel, so the answer is kept per set for the run: recover's
+   * competitor and the gate ask for the start's student, and it is relabelled once.
+   */
+  private cachedStudent(set: ImageSet, name: string): Promise<{ key: string; onnx: Uint8Array }> {
+    let student = this.studentsBySet.get(set);
+    if (!student) this.studentsBySet.set(set, (student = this.studentOf(set, name)));
+    return student;
+  }
+
+  private async studentOf(set: ImageSet, name: string): Promise<{ key: string; onnx: Uint8Array }> {
     const tf = this.teacher();
     const labels = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, this.relabelConfig(name), {
       ...this.compile,

@@ -46,12 +46,16 @@ export interface CompeteConfig {
   temperature: number;
 }
 
-export interface RecoverStepResult {
+/** The loss of one step and its terms. */
+export interface RecoverTerms {
   loss: number;
   ce: number;
   bn: number;
   /** 1 − JS / ln 2 between teacher and competing student (1: they agree); with a competitor only. */
   compete?: number;
+}
+
+export interface RecoverStepResult extends RecoverTerms {
   /** Teacher logits of this step's crops [batch, classes]. */
   logits: Float32Array;
 }
@@ -79,7 +83,9 @@ export function recoverObjective(
   competitor?: TeacherSource,
 ): RecoverObjective {
   if (!cfg.compete !== !competitor)
-    throw new Error("recover's competition term needs both its weight (cfg.compete) and the competing student");
+    throw new Error(
+      "recover's competition term needs the competing student together with its weight (cfg.compete, --r-compete): give both or neither",
+    );
   const t = frozenTeacher(b, x, teacher);
   if (t.batchNorms.length === 0)
     throw new Error(

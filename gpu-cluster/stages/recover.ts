@@ -19,7 +19,7 @@ import {
 import { noProgress, type StartProgress } from "./progress.ts";
 import { argmax } from "./accuracy.ts";
 import { recoverPlan } from "./recover-plan.ts";
-import { RecoverStep, type CompeteConfig, type RecoverStepConfig } from "./recover-step.ts";
+import { RecoverStep, type CompeteConfig, type RecoverStepConfig, type RecoverTerms } from "./recover-step.ts";
 import type { TeacherSource } from "./teacher-graph.ts";
 
 export interface RecoverConfig {
@@ -57,13 +57,6 @@ export interface TeacherInput {
   stats: ChannelStats;
   /** The frozen student of the competition term (cfg.compete), on the teacher's inputs. */
   competitor?: TeacherSource;
-}
-
-export interface RecoverTerms {
-  loss: number;
-  ce: number;
-  bn: number;
-  compete?: number;
 }
 
 export interface RecoverResult {
@@ -159,10 +152,6 @@ export async function recover(
   if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end && end <= whole.length))
     throw new Error(`recover batches [${start}, ${end}) are not inside the plan's ${whole.length} batches`);
   const plan = whole.slice(start, end);
-  if (cfg.compete && !t.competitor)
-    throw new Error(
-      "recover with a competition term (--r-compete) needs the competing student (TeacherInput.competitor)",
-    );
   const per = C * H * H;
   const pixels = new Float32Array(K * cfg.ipc * per);
   const lower = t.stats.mean.map((m, c) => -m / t.stats.std[c]);
@@ -191,7 +180,7 @@ export async function recover(
     const init: TensorData = tensor("float32", [B, C, H, H], initialImages(t, batch.images, cfg, real, bi));
     let step = steps.get(B);
     if (!step) {
-      step = await RecoverStep.compile(t.source, stepCfg, init, o, cfg.compete && t.competitor);
+      step = await RecoverStep.compile(t.source, stepCfg, init, o, t.competitor);
       steps.set(B, step);
     } else {
       step.reset(init);
@@ -213,9 +202,10 @@ export async function recover(
       const rows = interpolationMatrix(H, box.y, box.h, H, false);
       const cols = interpolationMatrix(H, box.x, box.w, H, box.flip);
       const r = await step.step(rows, transpose(cols, H, H), targets, cosineLr(it, cfg.iterations, cfg.lr), stepCfg);
-      last = { loss: r.loss, ce: r.ce, bn: r.bn, ...(r.compete !== undefined ? { compete: r.compete } : {}) };
+      const { logits, ...terms } = r;
+      last = terms;
       if (it === 0) first = last;
-      correct = batch.classes.filter((c, b) => argmax(r.logits, b * K, K) === c).length;
+      correct = batch.classes.filter((c, b) => argmax(logits, b * K, K) === c).length;
       bar.update(
         ++done,
         `batch ${bi + 1}/${whole.length} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} bn ${r.bn.toFixed(3)}` +
