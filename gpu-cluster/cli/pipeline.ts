@@ -45,7 +45,7 @@ import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
 import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
-import { StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
+import { labelSourceKey, StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
 
 export class Pipeline {
   private splits?: DatasetSplits;
@@ -402,8 +402,8 @@ export class Pipeline {
 
   /**
    * A full student of the run on `set` with its own soft labels, from the student cache or trained
-   * into it. Its key needs the set's relabel, so the answer is kept per set for the run: recover's
-   * competitor and the gate ask for the start's student, and it is relabelled once.
+   * into it. The answer is kept per set for the run (recover's competitor and the gate ask for the
+   * start's student); a later run finds the student by its label source without relabelling.
    */
   private cachedStudent(set: ImageSet, name: string): Promise<{ key: string; onnx: Uint8Array }> {
     let student = this.studentsBySet.get(set);
@@ -413,14 +413,25 @@ export class Pipeline {
 
   private async studentOf(set: ImageSet, name: string): Promise<{ key: string; onnx: Uint8Array }> {
     const tf = this.teacher();
-    const labels = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, this.relabelConfig(name), {
+    const cache = this.studentCache;
+    const recipe = this.studentRecipe(this.o.students[0]);
+    const source = {
+      teacher: tf.bytes,
+      stats: this.teacherStats(),
+      classes: tf.classes,
+      relabel: this.relabelConfig(name),
+    };
+    const sourceKey = labelSourceKey(set, source, recipe);
+    const known = cache.bySource(sourceKey);
+    if (known) return known;
+    const labels = await relabel(source.teacher, source.stats, set, source.classes, source.relabel, {
       ...this.compile,
       label: `relabel-${name}`,
     });
-    const key = studentKey(set, labels.table, this.studentRecipe(this.o.students[0]));
+    const key = studentKey(set, labels.table, recipe);
     const onnx =
-      this.studentCache.get(key) ??
-      this.studentCache.put(key, (await this.probeStudent(set, this.epochs, name, labels.table)).graph);
+      cache.get(key) ?? cache.put(key, (await this.probeStudent(set, this.epochs, name, labels.table)).graph);
+    cache.recordSource(sourceKey, key);
     return { key, onnx };
   }
 

@@ -3,14 +3,17 @@
 // each candidate set; the kept set's student is ours and the random set's is baseline (b), so
 // evaluate and the baselines score those instead of training the same student again. Keys are
 // content hashes, so a stale entry can never match: a different teacher, set, table or recipe
-// gives a different key.
+// gives a different key. A second, cheaper key names what the labels were made from (teacher,
+// normalisation, images, relabel settings), so a rerun finds its students without relabelling.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeHeader, recordsStart } from "../../shared/label-table/index.ts";
 import type { CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+import type { ChannelStats } from "../data/index.ts";
 import type { Graph } from "../graph/graph.ts";
 import { serializeModel } from "../graph/onnx-serialize.ts";
 import type { ImageSet } from "../stages/crops.ts";
+import type { RelabelConfig } from "../stages/relabel.ts";
 import type { StudentConfig } from "../stages/evaluate.ts";
 import { writeFileAtomic } from "../io/atomic-write.ts";
 import { canonicalJson, sha256 } from "./run-folder.ts";
@@ -28,14 +31,44 @@ export function studentKey(set: ImageSet, table: Uint8Array, recipe: StudentReci
   const header = decodeHeader(table);
   // the run id names the table, not its labels: (b)'s table and the gate's hold the same records
   const { runId: _name, recordsCrc: _crc, ...fields } = header;
-  const pixels = new Uint8Array(set.pixels.buffer, set.pixels.byteOffset, set.pixels.byteLength);
   return sha256(
     canonicalJson({
       recipe,
-      images: [set.count, set.channels, set.size, sha256(pixels)],
+      images: [set.count, set.channels, set.size, sha256(pixelBytes(set))],
       labels: [fields, sha256(table.subarray(recordsStart(header)))],
     }),
   ).slice(0, 32);
+}
+
+/** What a student's labels are made from, besides its recipe: the relabel call's inputs. */
+export interface LabelSource {
+  teacher: Uint8Array;
+  stats: ChannelStats;
+  classes: number;
+  relabel: RelabelConfig;
+}
+
+/**
+ * The key of a student trained on `set` with the labels `source` gives (the run id names the
+ * table, not its labels). Relabel is deterministic in these inputs, so this key stands in for
+ * studentKey without computing the table.
+ */
+export function labelSourceKey(set: ImageSet, source: LabelSource, recipe: StudentRecipe): string {
+  const { runId: _name, ...relabel } = source.relabel;
+  return sha256(
+    canonicalJson({
+      recipe,
+      images: [set.count, set.channels, set.size, sha256(pixelBytes(set))],
+      teacher: sha256(source.teacher),
+      stats: source.stats,
+      classes: source.classes,
+      relabel,
+    }),
+  ).slice(0, 32);
+}
+
+function pixelBytes(set: ImageSet): Uint8Array {
+  return new Uint8Array(set.pixels.buffer, set.pixels.byteOffset, set.pixels.byteLength);
 }
 
 export class StudentCache {
@@ -49,6 +82,20 @@ export class StudentCache {
   get(key: string): Uint8Array | undefined {
     const f = this.file(key);
     return existsSync(f) ? new Uint8Array(readFileSync(f)) : undefined;
+  }
+
+  /** The student a label-source key was recorded for (its key and ONNX bytes), if both are still here. */
+  bySource(sourceKey: string): { key: string; onnx: Uint8Array } | undefined {
+    const f = join(this.dir, `${sourceKey}.source`);
+    if (!existsSync(f)) return undefined;
+    const key = readFileSync(f, "utf8").trim();
+    const onnx = this.get(key);
+    return onnx && { key, onnx };
+  }
+
+  /** Records that the labels of `sourceKey` gave the student `key`. */
+  recordSource(sourceKey: string, key: string): void {
+    writeFileAtomic(join(this.dir, `${sourceKey}.source`), key);
   }
 
   /** Writes the frozen student; its ONNX bytes. */

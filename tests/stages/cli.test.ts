@@ -244,5 +244,15 @@ describe("distill run", () => {
     expect(config.gate.scoring.z).toBeCloseTo(2.128045, 5); // one-sided 1 − 0.05/3
     const kept = Object.keys(gate.scores).indexOf(gate.kept);
     if (kept > 0) expect(gate.z[gate.kept]).toBeGreaterThan(config.gate.scoring.z);
+    // another recover step: the four unchanged sets' students are found by what their labels come
+    // from, so only the new recovered images are relabelled and trained on
+    const loud = args.filter((a) => a !== "--quiet");
+    const again = distill(["recover", ...loud, "--gate-draws", "3", "--recover-lr", "0.02"]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr.match(/^relabel-gate .*\| (\d+)\/\1 /gm)).toHaveLength(1); // each bar ends on a full count
+    const regated = JSON.parse(readFileSync(join(drawn, "recover.json"), "utf8")).gate;
+    for (const name of ["random", "draw-2", "draw-3", "start"])
+      expect(regated.students[name]).toBe(gate.students[name]);
+    expect(regated.students.recovered).not.toBe(gate.students.recovered);
   });
 });

@@ -4,7 +4,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { StudentCache, studentKey, type StudentRecipe } from "../../gpu-cluster/cli/student-cache.ts";
+import {
+  labelSourceKey,
+  StudentCache,
+  studentKey,
+  type LabelSource,
+  type StudentRecipe,
+} from "../../gpu-cluster/cli/student-cache.ts";
 import { defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
 import { encodeLabelTable, QUANT_U8 } from "../../shared/label-table/index.ts";
 import { GraphBuilder } from "../../gpu-cluster/graph/builder.ts";
@@ -36,6 +42,13 @@ const recipe: StudentRecipe = {
   schedule: defaultCropSchedule({ seed: 0, sourceSize: 2 }),
 };
 
+const source: LabelSource = {
+  teacher: new Uint8Array([1, 2, 3]),
+  stats: { mean: [0.5], std: [0.25] },
+  classes,
+  relabel: { epochs: 2, k: classes, quant: "u8", temperature: 4, schedule: recipe.schedule, runId: "gate", batch: 500 },
+};
+
 describe("student cache", () => {
   it("keys by images, label records and recipe, not by the table's run id", () => {
     const k = studentKey(set, table("gate"), recipe);
@@ -59,6 +72,45 @@ describe("student cache", () => {
       cache.put(key, b.graph);
       expect(cache.get(key)!.length).toBeGreaterThan(0);
       expect(cache.get(studentKey(set, table("gate", 5), recipe))).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keys a label source by everything relabel reads except the table's run id", () => {
+    const k = labelSourceKey(set, source, recipe);
+    expect(labelSourceKey(set, { ...source, relabel: { ...source.relabel, runId: "baseline" } }, recipe)).toBe(k);
+    const changed: LabelSource[] = [
+      { ...source, teacher: new Uint8Array([1, 2, 4]) },
+      { ...source, stats: { mean: [0.5], std: [0.26] } },
+      { ...source, classes: classes + 1 },
+      { ...source, relabel: { ...source.relabel, epochs: 3 } },
+      { ...source, relabel: { ...source.relabel, temperature: 1 } },
+      { ...source, relabel: { ...source.relabel, schedule: { ...recipe.schedule, seed: 1 } } },
+    ];
+    for (const c of changed) expect(labelSourceKey(set, c, recipe)).not.toBe(k);
+    const moved = { ...set, pixels: set.pixels.map((v, i) => (i === 0 ? v + 1e-6 : v)) };
+    expect(labelSourceKey(moved, source, recipe)).not.toBe(k);
+    expect(labelSourceKey(set, source, { ...recipe, epochs: 3 })).not.toBe(k);
+  });
+
+  it("finds a student by its label source while the student itself is still there", () => {
+    const dir = mkdtempSync(join(tmpdir(), "student-cache-"));
+    try {
+      const b = new GraphBuilder("t");
+      const x = b.input("x", "float32", [1, 2]);
+      b.output(b.relu(x), "y");
+      const cache = new StudentCache(join(dir, "students"));
+      const key = studentKey(set, table("gate"), recipe);
+      const from = labelSourceKey(set, source, recipe);
+      expect(cache.bySource(from)).toBeUndefined();
+      const onnx = cache.put(key, b.graph);
+      cache.recordSource(from, key);
+      const found = cache.bySource(from)!;
+      expect(found.key).toBe(key);
+      expect(Buffer.from(found.onnx).equals(Buffer.from(onnx))).toBe(true);
+      rmSync(join(dir, "students", `${key}.onnx`));
+      expect(cache.bySource(from)).toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
