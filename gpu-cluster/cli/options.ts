@@ -2,6 +2,7 @@
 // resolve to. Defaults follow the original SRe2L scripts, scaled for small images where the
 import type { RecoverConfig, RecoverInit } from "../stages/recover.ts";
 import type { SelectionKind } from "../stages/select-real.ts";
+import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
 // paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
@@ -43,6 +44,8 @@ export interface CliOptions {
   recoverGate: boolean;
   /** Random real subsets the gate weighs ((b)'s and gateDraws − 1 more); the best one can stand for random. */
   gateDraws: number;
+  /** significant: a more processed set must win by McNemar at 5 %; best: the highest score wins (ties keep the less processed). */
+  gateKeep: GateKeep;
   init: RecoverInit;
   cropScale: [number, number];
   flip?: number;
@@ -194,6 +197,14 @@ export function addRunOptions(cmd: Command): Command {
       "recover gate: random real subsets it weighs, (b)'s and n − 1 more, each a full student; a draw that beats (b)'s by McNemar at 5 %/n is kept (and must itself be beaten by the start and the recovered images)",
       int("--gate-draws", 1),
       1,
+    )
+    .addOption(
+      new Option(
+        "--gate-keep <rule>",
+        "recover gate: significant (a more processed set, or a further draw, must beat the kept one by McNemar at 5 %) or best (the highest score on the scoring images wins; ties keep the less processed set)",
+      )
+        .choices([...GATE_KEEP_RULES])
+        .default("significant"),
     )
     .option(
       "--select-from <m>",

@@ -68,9 +68,11 @@ export class Pipeline {
   ) {
     this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
     this.run = new RunFolder(o.out ?? join("runs", `${this.datasetName}-ipc${o.ipc}-seed${o.seed}`));
-    if (o.gateDraws > 1 && !(o.recoverGate && o.init === "real"))
+    const gateFlag =
+      o.gateDraws > 1 ? `--gate-draws ${o.gateDraws}` : o.gateKeep !== "significant" ? `--gate-keep ${o.gateKeep}` : "";
+    if (gateFlag && !(o.recoverGate && o.init === "real"))
       throw new Error(
-        `--gate-draws ${o.gateDraws} weighs random draws in the recover gate, which runs only with --init real and without --no-recover-gate: drop --gate-draws, or the flag that turns the gate off`,
+        `${gateFlag} sets the recover gate, which runs only with --init real and without --no-recover-gate: drop ${gateFlag.split(" ")[0]}, or the flag that turns the gate off`,
       );
     if (o.rCompete > 0 && o.init !== "real")
       throw new Error(
@@ -241,7 +243,7 @@ export class Pipeline {
           gate: this.gateApplies()
             ? {
                 candidates: this.gateCandidates(),
-                scoring: { images: GATE_SCORING_IMAGES, z: gateZ(o.gateDraws) },
+                scoring: { images: GATE_SCORING_IMAGES, z: gateZ(o.gateDraws, o.gateKeep) },
                 student: this.studentRecipe(o.students[0]),
                 relabel: this.relabelConfig("gate"),
               }
@@ -344,7 +346,7 @@ export class Pipeline {
         students[sets.find((c) => c.set === set)!.name] = student.key;
         return await this.correctOn(student.onnx, scoring);
       },
-      gateZ(this.o.gateDraws),
+      gateZ(this.o.gateDraws, this.o.gateKeep),
     );
     const scores = sets.map(
       ({ name }) =>

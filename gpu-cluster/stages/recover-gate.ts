@@ -18,12 +18,22 @@ export const GATE_SCORING_IMAGES = 50_000;
 export const GATE_Z = 1.645;
 
 /**
+ * How a later candidate displaces the kept one: `significant`, by a one-sided McNemar test at 5 %
+ * (processing has to earn its place); `best`, by any win on the scoring images (the highest score
+ * is kept, ties keep the less processed set): the choice that maximises the expected student when
+ * no candidate is presumed better.
+ */
+export const GATE_KEEP_RULES = ["significant", "best"] as const;
+export type GateKeep = (typeof GATE_KEEP_RULES)[number];
+
+/**
  * The bar when the gate also weighs `draws` random real subsets (--gate-draws): the best of several
  * draws beats (b)'s by chance more often than one set does, so the 5 % is split over the draws
- * (Bonferroni); one draw is the plain GATE_Z.
+ * (Bonferroni); one draw is the plain GATE_Z. Under `best` the bar is 0: any win counts.
  */
-export function gateZ(draws: number): number {
+export function gateZ(draws: number, keep: GateKeep = "significant"): number {
   if (!Number.isInteger(draws) || draws < 1) throw new Error(`recover gate: ${draws} random draws (needs ≥ 1)`);
+  if (keep === "best") return 0;
   return draws === 1 ? GATE_Z : quantileNormal(1 - 0.05 / draws);
 }
 

@@ -202,6 +202,9 @@ describe("distill run", () => {
     const ungated = distill(["recover", ...tiny, "--gate-draws", "3", "--no-recover-gate"]);
     expect(ungated.status).not.toBe(0);
     expect(ungated.stderr).toMatch(/--gate-draws 3 .* drop --gate-draws/);
+    const noisy = distill(["recover", ...tiny, "--gate-keep", "best", "--init", "noise"]);
+    expect(noisy.status).not.toBe(0);
+    expect(noisy.stderr).toMatch(/--gate-keep best sets the recover gate, which runs only with --init real/);
     const noStart = distill(["recover", ...tiny, "--r-compete", "1", "--init", "noise"]);
     expect(noStart.status).not.toBe(0);
     expect(noStart.stderr).toMatch(/--r-compete .*--init noise has none: use --init real or drop --r-compete/);
@@ -247,12 +250,16 @@ describe("distill run", () => {
     // another recover step: the four unchanged sets' students are found by what their labels come
     // from, so only the new recovered images are relabelled and trained on
     const loud = args.filter((a) => a !== "--quiet");
-    const again = distill(["recover", ...loud, "--gate-draws", "3", "--recover-lr", "0.02"]);
+    const again = distill(["recover", ...loud, "--gate-draws", "3", "--recover-lr", "0.02", "--gate-keep", "best"]);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr.match(/^relabel-gate .*\| (\d+)\/\1 /gm)).toHaveLength(1); // each bar ends on a full count
     const regated = JSON.parse(readFileSync(join(drawn, "recover.json"), "utf8")).gate;
     for (const name of ["random", "draw-2", "draw-3", "start"])
       expect(regated.students[name]).toBe(gate.students[name]);
     expect(regated.students.recovered).not.toBe(gate.students.recovered);
+    // --gate-keep best: the highest score is kept, the first of equals
+    const scores = Object.values(regated.scores) as number[];
+    expect(regated.kept).toBe(Object.keys(regated.scores)[scores.indexOf(Math.max(...scores))]);
+    expect(JSON.parse(readFileSync(join(drawn, "stages.json"), "utf8")).stages.recover.config.gate.scoring.z).toBe(0);
   });
 });

@@ -84,6 +84,27 @@ describe("recover gate", () => {
     expect((await recoverGate(sets, async (s) => correct[s.pixels[0]], gateZ(5))).kept).toBe("random");
   });
 
+  it("property: --gate-keep best keeps the highest score, the first of equals; the bar is 0 whatever the draws", async () => {
+    for (const n of [1, 2, 5]) expect(gateZ(n, "best")).toBe(0);
+    const names: GateCandidate[] = ["random", "draw-2", "draw-3", "start", "recovered"];
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .integer({ min: 1, max: 60 })
+          .chain((n) =>
+            fc.array(fc.uint8Array({ minLength: n, maxLength: n, min: 0, max: 1 }), { minLength: 1, maxLength: 5 }),
+          ),
+        async (correct) => {
+          const sets = correct.map((_, i) => ({ name: names[i], set: set(i) }));
+          const r = await recoverGate(sets, async (s) => correct[s.pixels[0]], gateZ(correct.length, "best"));
+          const hits = correct.map((c) => c.reduce((a, v) => a + v, 0));
+          expect(r.kept).toBe(names[hits.indexOf(Math.max(...hits))]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("property: the kept set scores at least the first set's accuracy, and beat each set it replaced by more than GATE_Z", async () => {
     await fc.assert(
       fc.asyncProperty(
