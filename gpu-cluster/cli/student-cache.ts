@@ -50,8 +50,8 @@ export interface LabelSource {
 
 /**
  * The key of a student trained on `set` with the labels `source` gives (the run id names the
- * table, not its labels). Relabel is deterministic in these inputs, so this key stands in for
- * studentKey without computing the table.
+ * table, not its labels). Relabel is deterministic in these inputs (up to the last bits an
+ * execution provider may change), so this key stands in for studentKey without computing the table.
  */
 export function labelSourceKey(set: ImageSet, source: LabelSource, recipe: StudentRecipe): string {
   const { runId: _name, ...relabel } = source.relabel;
