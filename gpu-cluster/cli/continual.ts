@@ -83,7 +83,7 @@ export class ContinualRun {
   }
 
   private log(msg: string): void {
-    if (!this.o.quiet) process.stderr.write(`${msg}\n`);
+    process.stderr.write(`${msg}\n`); // --quiet drops the bars, not what the run decided
   }
 
   get data(): DatasetSplits {

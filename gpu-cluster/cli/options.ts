@@ -134,7 +134,7 @@ export function addRunOptions(cmd: Command): Command {
     .option("--run-id <id>", "run id of the label tables and manifest (default: from the run folder's path)", runIdArg)
     .option("--teacher <file.onnx>", "import this pretrained teacher instead of training one (squeeze is skipped)")
     .option("--force", "redo stages even when their outputs exist and match the config", false)
-    .option("--quiet", "no progress bars", false)
+    .option("--quiet", "no progress bars (log lines, such as the gate's decision, still print)", false)
     .addOption(
       new Option("--ep <name>", "ONNX Runtime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"),
     )

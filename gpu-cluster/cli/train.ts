@@ -243,7 +243,7 @@ export function addTrainCommand(program: Command): void {
     )
     .option("--threads <n>", "intra-op threads (default: ORT's choice)", int("--threads", 1))
     .option("--retries <n>", "retries per request after a dropped connection or a 5xx", int("--retries"), 8)
-    .option("--quiet", "no progress bar", false)
+    .option("--quiet", "no progress bar (log lines still print)", false)
     .option("--json", "print the result as JSON", false)
     .option("--serve", "serve the browser trainer page on 127.0.0.1 (it proxies the edge) until interrupted", false)
     .option("--port <n>", "port for --serve (default 8788; 0 picks a free one)", int("--port"))
@@ -254,9 +254,7 @@ export function addTrainCommand(program: Command): void {
       1000,
     )
     .action(async (o: TrainOptions) => {
-      const log = (line: string) => {
-        if (!o.quiet) process.stderr.write(`${line}\n`);
-      };
+      const log = (line: string) => process.stderr.write(`${line}\n`); // --quiet drops the bar only
       if (o.serve) {
         const { serveTrainerPage } = await import("./train-serve.ts");
         const server = await serveTrainerPage(o);

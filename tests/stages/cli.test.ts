@@ -239,6 +239,9 @@ describe("distill run", () => {
     const args = tiny.map((a) => (a === out ? drawn : a));
     const r = distill(["recover", ...args, "--teacher", join(out, "teacher.onnx"), "--gate-draws", "3"]);
     expect(r.status, r.stderr).toBe(0);
+    // --quiet drops the progress bars, not the gate's decision
+    expect(r.stderr).toMatch(/recover gate: students on \d+ training images/);
+    expect(r.stderr).not.toMatch(/relabel-gate/);
     const gate = JSON.parse(readFileSync(join(drawn, "recover.json"), "utf8")).gate;
     expect(Object.keys(gate.scores)).toEqual(["random", "draw-2", "draw-3", "start", "recovered"]);
     // five different image sets, five students
