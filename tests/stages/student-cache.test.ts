@@ -49,6 +49,22 @@ const source: LabelSource = {
   relabel: { epochs: 2, k: classes, quant: "u8", temperature: 4, schedule: recipe.schedule, runId: "gate", batch: 500 },
 };
 
+/** A one-op graph: the cache stores any graph's bytes. */
+function tinyGraph() {
+  const b = new GraphBuilder("t");
+  b.output(b.relu(b.input("x", "float32", [1, 2])), "y");
+  return b.graph;
+}
+
+function withCache(body: (cache: StudentCache, dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "student-cache-"));
+  try {
+    body(new StudentCache(join(dir, "students")), dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("student cache", () => {
   it("keys by images, label records and recipe, not by the table's run id", () => {
     const k = studentKey(set, table("gate"), recipe);
@@ -60,22 +76,14 @@ describe("student cache", () => {
     expect(studentKey(set, table("gate"), { ...recipe, student: { ...recipe.student, seed: 1 } })).not.toBe(k);
   });
 
-  it("stores a student's ONNX bytes under its key and finds nothing under another", () => {
-    const dir = mkdtempSync(join(tmpdir(), "student-cache-"));
-    try {
-      const b = new GraphBuilder("t");
-      const x = b.input("x", "float32", [1, 2]);
-      b.output(b.relu(x), "y");
-      const cache = new StudentCache(join(dir, "students"));
+  it("stores a student's ONNX bytes under its key and finds nothing under another", () =>
+    withCache((cache) => {
       const key = studentKey(set, table("gate"), recipe);
       expect(cache.get(key)).toBeUndefined();
-      cache.put(key, b.graph);
+      cache.put(key, tinyGraph());
       expect(cache.get(key)!.length).toBeGreaterThan(0);
       expect(cache.get(studentKey(set, table("gate", 5), recipe))).toBeUndefined();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
   it("keys a label source by everything relabel reads except the table's run id", () => {
     const k = labelSourceKey(set, source, recipe);
@@ -94,25 +102,17 @@ describe("student cache", () => {
     expect(labelSourceKey(set, source, { ...recipe, epochs: 3 })).not.toBe(k);
   });
 
-  it("finds a student by its label source while the student itself is still there", () => {
-    const dir = mkdtempSync(join(tmpdir(), "student-cache-"));
-    try {
-      const b = new GraphBuilder("t");
-      const x = b.input("x", "float32", [1, 2]);
-      b.output(b.relu(x), "y");
-      const cache = new StudentCache(join(dir, "students"));
+  it("finds a student by its label source while the student itself is still there", () =>
+    withCache((cache, dir) => {
       const key = studentKey(set, table("gate"), recipe);
       const from = labelSourceKey(set, source, recipe);
       expect(cache.bySource(from)).toBeUndefined();
-      const onnx = cache.put(key, b.graph);
+      const onnx = cache.put(key, tinyGraph());
       cache.recordSource(from, key);
       const found = cache.bySource(from)!;
       expect(found.key).toBe(key);
       expect(Buffer.from(found.onnx).equals(Buffer.from(onnx))).toBe(true);
       rmSync(join(dir, "students", `${key}.onnx`));
       expect(cache.bySource(from)).toBeUndefined();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
