@@ -1,9 +1,9 @@
 // Command-line options shared by every `distill` subcommand, and the run configuration they
 // resolve to. Defaults follow the original SRe2L scripts, scaled for small images where the
+// paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
 import type { RecoverConfig, RecoverInit } from "../stages/recover.ts";
 import type { SelectionKind } from "../stages/select-real.ts";
 import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
-// paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import { ARCHITECTURES, WITHOUT_BATCHNORM } from "../models/zoo.ts";
