@@ -101,7 +101,7 @@ const cell = (xs: number[]) =>
 
 const rows: Record<string, unknown>[] = [];
 const lines = [
-  "| IPC | student | distilled (ours) | (a) random real, hard | (b) random real, soft | ours − (b) | seeds |",
+  "| IPC | student | distilled (ours) | (a) random real, hard | (b) random real, soft | ours − (b) | seeds (set the gate kept) |",
   "|---:|---|---:|---:|---:|---:|---|",
 ];
 for (const ipc of ipcs) {
@@ -112,7 +112,7 @@ for (const ipc of ipcs) {
     const gap = rs.map((r) => r.students[arch].distilled - (r.students[arch].random_soft ?? NaN));
     lines.push(
       `| ${ipc} | ${arch} | ${cell(col("distilled"))} | ${cell(col("random_hard"))} | ${cell(col("random_soft"))} | ` +
-        `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}) | ${rs.map((r) => r.seed).join(", ")} |`,
+        `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}) | ${rs.map((r) => r.seed + (r.gate ? ` (${r.gate.kept})` : "")).join(", ")} |`,
     );
     rows.push({
       ipc,
@@ -122,6 +122,7 @@ for (const ipc of ipcs) {
       random_hard: col("random_hard"),
       random_soft: col("random_soft"),
       student_epochs: rs.map((r) => r.student_epochs ?? null),
+      gate_kept: rs.map((r) => r.gate?.kept ?? null),
     });
   }
 }

@@ -794,6 +794,8 @@ export class Pipeline {
           );
         }
         const pngBytes = existsSync(this.run.path("images")) ? sumFolder(this.run.path("images")) : 0;
+        const recovered = this.run.path("recover.json");
+        const gate = existsSync(recovered) ? JSON.parse(readFileSync(recovered, "utf8")).gate : undefined;
         const report: Report = {
           dataset: this.datasetName,
           ipc: o.ipc,
@@ -801,6 +803,7 @@ export class Pipeline {
           teacher_accuracy: teacherAccuracy,
           students,
           student_epochs: this.epochs,
+          gate: gate && { kept: gate.kept, scores: gate.scores },
           classes: K,
           images: synthetic.count,
           shape: [synthetic.channels, synthetic.size, synthetic.size],

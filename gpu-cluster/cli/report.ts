@@ -24,6 +24,8 @@ export const reportSchema = z.object({
   students: z.record(z.string(), studentResultSchema),
   /** Epochs every student above trained for (absent in reports written before 2026-12-03). */
   student_epochs: z.number().int().positive().optional(),
+  /** What recover's gate kept, and each candidate student's top-1 on unseen training images (absent where no gate ran, and before 2026-12-04). */
+  gate: z.object({ kept: z.string(), scores: z.record(z.string(), fraction) }).optional(),
   classes: z.number().int().positive(),
   images: z.number().int().positive(),
   shape: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
@@ -92,6 +94,13 @@ export function renderReportMarkdown(r: Report): string {
     );
   }
   lines.push("");
+  if (r.gate) {
+    const scores = Object.entries(r.gate.scores).map(([name, v]) => `${name} ${pct(v)}`);
+    lines.push(
+      `Recover's gate kept the **${r.gate.kept}** images (ours); its students on training images none of the candidates came from: ${scores.join(", ")}.`,
+      "",
+    );
+  }
   lines.push(
     `Every student is trained from scratch with the same recipe${r.student_epochs === undefined ? "" : ` (${r.student_epochs} epochs)`}; ` +
       "(a) and (b) use a random real subset of the same size, " +

@@ -75,6 +75,19 @@ describe("results table", () => {
     expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join("")).toBe("PNG");
   });
 
+  it("names the set the gate kept beside each seed, where the report records it", () => {
+    const gated = (r: Report, kept: string): Report => ({
+      ...r,
+      gate: { kept, scores: { random: 0.9, [kept]: 0.95 } },
+    });
+    const { md, json } = tabulate([
+      gated(report(10, 0, 0.995, 0.994, 6000), "start"),
+      gated(report(10, 1, 0.992, 0.992, 6000), "random"),
+    ]);
+    expect(md).toContain("| 0 (start), 1 (random) |");
+    expect(json.rows[0].gate_kept).toEqual(["start", "random"]);
+  });
+
   it("leaves the epochs out when a report predates the field, and tabulates the seeds that finished", () => {
     const { md } = tabulate([report(1, 0, 0.99, 0.98, 60000), report(10, 1, 0.993, 0.992)]);
     expect(md).not.toContain("Students trained");

@@ -108,6 +108,8 @@ describe("distill run", () => {
     expect(report.ipc).toBe(2);
     expect(report.classes).toBe(4);
     expect(report.student_epochs).toBe(8); // --epochs
+    expect(report.gate).toEqual({ kept: gate.kept, scores: gate.scores });
+    expect(readFileSync(join(out, "report.md"), "utf8")).toContain(`gate kept the **${gate.kept}** images`);
     expect(readFileSync(join(out, "report.md"), "utf8")).toMatch(/same recipe \(8 epochs\)/);
     expect(report.teacher_accuracy).toBeGreaterThan(0.9);
     const s = report.students["convnet-2"];
