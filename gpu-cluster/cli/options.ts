@@ -42,8 +42,8 @@ export interface CliOptions {
   selectFrom: number;
   /** Keep the image set (random, start, recovered) whose full student wins on unseen training images (stages/recover-gate.ts). */
   recoverGate: boolean;
-  /** Random real subsets the gate weighs ((b)'s and gateDraws − 1 more); the best one can stand for random. */
-  gateDraws: number;
+  /** Random real subsets the gate weighs ((b)'s and gateDraws − 1 more); undefined: defaultGateDraws(ipc). */
+  gateDraws?: number;
   /** significant: a more processed set must win by McNemar at 5 %; best: the highest score wins (ties keep the less processed). */
   gateKeep: GateKeep;
   init: RecoverInit;
@@ -194,9 +194,8 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--gate-draws <n>",
-      "recover gate: random real subsets it weighs, (b)'s and n − 1 more, each a full student; a draw that beats (b)'s by McNemar at 5 %/n is kept (and must itself be beaten by the start and the recovered images)",
+      "recover gate: random real subsets it weighs, (b)'s and n − 1 more, each a relabel and a full student; a draw that beats (b)'s by McNemar at 5 %/n is kept (and must itself be beaten by the start and the recovered images) (default: 5 at IPC 1, else 1)",
       int("--gate-draws", 1),
-      1,
     )
     .addOption(
       new Option(

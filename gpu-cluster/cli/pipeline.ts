@@ -26,6 +26,7 @@ import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectFromPool } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import {
+  defaultGateDraws,
   GATE_SCORING_IMAGES,
   gateZ,
   gateScoringSet,
@@ -61,6 +62,8 @@ export class Pipeline {
   private readonly studentsBySet = new WeakMap<ImageSet, Promise<{ key: string; onnx: Uint8Array }>>();
   readonly run: RunFolder;
   readonly datasetName: string;
+  /** Random real subsets the recover gate weighs: --gate-draws, else defaultGateDraws(ipc). */
+  readonly gateDraws: number;
 
   constructor(
     readonly o: CliOptions,
@@ -68,8 +71,13 @@ export class Pipeline {
   ) {
     this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
     this.run = new RunFolder(o.out ?? join("runs", `${this.datasetName}-ipc${o.ipc}-seed${o.seed}`));
+    this.gateDraws = o.gateDraws ?? defaultGateDraws(o.ipc);
     const gateFlag =
-      o.gateDraws > 1 ? `--gate-draws ${o.gateDraws}` : o.gateKeep !== "significant" ? `--gate-keep ${o.gateKeep}` : "";
+      (o.gateDraws ?? 1) > 1
+        ? `--gate-draws ${o.gateDraws}`
+        : o.gateKeep !== "significant"
+          ? `--gate-keep ${o.gateKeep}`
+          : "";
     if (gateFlag && !(o.recoverGate && o.init === "real"))
       throw new Error(
         `${gateFlag} sets the recover gate, which runs only with --init real and without --no-recover-gate: drop ${gateFlag.split(" ")[0]}, or the flag that turns the gate off`,
@@ -243,7 +251,7 @@ export class Pipeline {
           gate: this.gateApplies()
             ? {
                 candidates: this.gateCandidates(),
-                scoring: { images: GATE_SCORING_IMAGES, z: gateZ(o.gateDraws, o.gateKeep) },
+                scoring: { images: GATE_SCORING_IMAGES, z: gateZ(this.gateDraws, o.gateKeep) },
                 student: this.studentRecipe(o.students[0]),
                 relabel: this.relabelConfig("gate"),
               }
@@ -346,7 +354,7 @@ export class Pipeline {
         students[sets.find((c) => c.set === set)!.name] = student.key;
         return await this.correctOn(student.onnx, scoring);
       },
-      gateZ(this.o.gateDraws, this.o.gateKeep),
+      gateZ(this.gateDraws, this.o.gateKeep),
     );
     const scores = sets.map(
       ({ name }) =>
@@ -369,7 +377,7 @@ export class Pipeline {
 
   /** "random" for (b)'s subset, then draw-2 … draw-N (--gate-draws). */
   private drawNames(): GateCandidate[] {
-    return Array.from({ length: this.o.gateDraws }, (_, i): GateCandidate => (i === 0 ? "random" : `draw-${i + 1}`));
+    return Array.from({ length: this.gateDraws }, (_, i): GateCandidate => (i === 0 ? "random" : `draw-${i + 1}`));
   }
 
   /** (b)'s random subset and the gate's further draws of as many images, each its own seeded stream. */

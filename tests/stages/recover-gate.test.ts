@@ -1,10 +1,14 @@
 // The recover gate's decision rule (a more processed image set must beat the kept one by a
 // one-sided McNemar test) and its scoring images (training images no candidate came from).
+import { Command } from "commander";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { addRunOptions, type CliOptions } from "../../gpu-cluster/cli/options.ts";
+import { Pipeline } from "../../gpu-cluster/cli/pipeline.ts";
 import type { Dataset } from "../../gpu-cluster/data/index.ts";
 import type { ImageSet } from "../../gpu-cluster/stages/crops.ts";
 import {
+  defaultGateDraws,
   GATE_SCORING_IMAGES,
   GATE_Z,
   gateScoringSet,
@@ -156,5 +160,27 @@ describe("recover gate", () => {
     expect(() =>
       gateScoringSet({ ...train, labels: labels.subarray(0, 5), images: train.images.subarray(0, 5) }, range(0, 5), 3),
     ).toThrow(/no training image of toy is left/);
+  });
+});
+
+describe("the gate's random draws by default", () => {
+  const pipeline = (...argv: string[]) => {
+    const o = addRunOptions(new Command()).parse(argv, { from: "user" }).opts<CliOptions>();
+    return new Pipeline(o, "distill run");
+  };
+
+  it("weighs five random subsets at one image per class, (b)'s alone above, and --gate-draws overrides", () => {
+    expect(defaultGateDraws(1)).toBe(5);
+    for (const ipc of [2, 10, 50]) expect(defaultGateDraws(ipc)).toBe(1);
+    expect(pipeline("--ipc", "1").gateDraws).toBe(5);
+    expect(pipeline("--ipc", "10").gateDraws).toBe(1);
+    expect(pipeline("--ipc", "1", "--gate-draws", "2").gateDraws).toBe(2);
+    expect(pipeline("--ipc", "10", "--gate-draws", "3").gateDraws).toBe(3);
+  });
+
+  it("a default never refuses a run without the gate; an explicit --gate-draws does", () => {
+    expect(() => pipeline("--ipc", "1", "--no-recover-gate")).not.toThrow();
+    expect(() => pipeline("--ipc", "1", "--init", "noise")).not.toThrow();
+    expect(() => pipeline("--ipc", "1", "--init", "noise", "--gate-draws", "5")).toThrow(/drop --gate-draws/);
   });
 });
