@@ -1,8 +1,11 @@
 // The recover gate's decision rule (a more processed image set must beat the kept one by a
 // one-sided McNemar test) and its scoring images (training images no candidate came from).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Command } from "commander";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { addRunOptions, type CliOptions } from "../../gpu-cluster/cli/options.ts";
 import { Pipeline } from "../../gpu-cluster/cli/pipeline.ts";
 import type { Dataset } from "../../gpu-cluster/data/index.ts";
@@ -164,8 +167,13 @@ describe("recover gate", () => {
 });
 
 describe("the gate's random draws by default", () => {
+  // a Pipeline makes its run folder: a scratch one, never runs/ in the checkout
+  const scratch = mkdtempSync(join(tmpdir(), "gate-draws-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
   const pipeline = (...argv: string[]) => {
-    const o = addRunOptions(new Command()).parse(argv, { from: "user" }).opts<CliOptions>();
+    const o = addRunOptions(new Command())
+      .parse([...argv, "--out", scratch], { from: "user" })
+      .opts<CliOptions>();
     return new Pipeline(o, "distill run");
   };
 
