@@ -4,6 +4,7 @@
 // checked against a list of flags and value patterns: they end up on a job script's command
 // line, so nothing else is allowed through.
 import { z } from "zod";
+import { gateCandidatesOfOptions } from "./gate-candidates.ts";
 
 /** `distill` flags a launch may set, each with the pattern its value must match. */
 const FLAG_VALUES: Record<string, RegExp> = {
@@ -22,6 +23,8 @@ const FLAG_VALUES: Record<string, RegExp> = {
   "--init": /^(noise|real|collage)$/,
   "--select": /^(random|typical|hard|kmeans|kmeans-labels|probe)$/,
   "--select-from": /^[0-9]+$/,
+  "--gate-draws": /^[1-9][0-9]*$/,
+  "--gate-keep": /^(significant|best)$/,
   "--crop-scale": /^[0-9.]+,[0-9.]+$/,
   "--flip": /^[0-9.]+$/,
   "--epochs": /^[0-9]+$/,
@@ -35,7 +38,7 @@ const FLAG_VALUES: Record<string, RegExp> = {
   "--student-lr": /^[0-9.e-]+$/,
   "--threads": /^[0-9]+$/,
 };
-const FLAGS_WITHOUT_VALUE = new Set(["--no-baselines"]);
+const FLAGS_WITHOUT_VALUE = new Set(["--no-baselines", "--no-recover-gate"]);
 
 function checkOptions(options: string[], ctx: z.RefinementCtx): void {
   for (let i = 0; i < options.length; i++) {
@@ -95,10 +98,30 @@ export function parseClusterPlan(json: unknown): ClusterPlan {
   throw new Error(`invalid cluster plan (fix these fields and retry):\n  ${problems.join("\n  ")}`);
 }
 
-export const STAGES = ["squeeze", "recover", "relabel", "merge"] as const;
+export const STAGES = ["squeeze", "recover", "gate", "relabel", "merge"] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** Array indices of a stage: squeeze and merge are single jobs (index 0). */
+/** Stages whose tasks are array indices (Slurm job arrays, Kubernetes Indexed Jobs). */
+export const ARRAY_STAGES: readonly Stage[] = ["recover", "gate", "relabel"];
+
+/**
+ * Array indices of a stage: squeeze and merge are single jobs (index 0); the gate has one task
+ * per candidate image set (shared/gate-candidates.ts), none where the run has no gate.
+ */
 export function stageWidth(p: ClusterPlan, stage: Stage): number {
-  return stage === "recover" ? p.recoverShards : stage === "relabel" ? p.relabelShards : 1;
+  switch (stage) {
+    case "recover":
+      return p.recoverShards;
+    case "gate":
+      return gateCandidatesOfOptions(p.options, p.ipc).length;
+    case "relabel":
+      return p.relabelShards;
+    default:
+      return 1;
+  }
+}
+
+/** The stages the plan runs, in order (a run without a gate skips that stage). */
+export function planStages(p: ClusterPlan): Stage[] {
+  return STAGES.filter((stage) => stageWidth(p, stage) > 0);
 }

@@ -25,6 +25,7 @@ import { squeezeWidening } from "../stages/teacher-width.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectFromPool } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
+import { gateCandidates } from "../../shared/gate-candidates.ts";
 import {
   defaultGateDraws,
   GATE_SCORING_IMAGES,
@@ -248,14 +249,7 @@ export class Pipeline {
                 [o.select, o.selectFrom, ...(o.select === "kmeans-labels" ? [o.temperature] : [])]
               : undefined,
           // the gate's students decide which images are kept
-          gate: this.gateApplies()
-            ? {
-                candidates: this.gateCandidates(),
-                scoring: { images: GATE_SCORING_IMAGES, z: gateZ(this.gateDraws, o.gateKeep) },
-                student: this.studentRecipe(o.students[0]),
-                relabel: this.relabelConfig("gate"),
-              }
-            : undefined,
+          gate: this.gateApplies() ? this.gateConfig() : undefined,
           // the competing student (the gate's on the start) shapes the images
           competitor: cfg.compete
             ? { student: this.studentRecipe(o.students[0]), relabel: this.relabelConfig("gate") }
@@ -329,29 +323,59 @@ export class Pipeline {
     return this.scoringImages;
   }
 
-  /**
-   * Full students on (b)'s random images, the starting and the recovered images, scored on the
-   * training images none of them came from; the set kept (stages/recover-gate.ts). The students
-   * go to the run's student cache: the kept set's is ours and the random set's is (b), so evaluate
-   * scores them on the val set instead of training them again (and a rerun of the gate reuses them).
-   */
-  private async gate(
-    start: ImageSet,
-    recovered: Float32Array,
-  ): Promise<GateResult & { pixels: Float32Array; students: Partial<Record<GateCandidate, string>> }> {
-    const scoring = this.gateScoring()!;
+  /** What decides the gate: its candidates, scoring rule, student recipe and labels (recover's stage config holds it). */
+  gateConfig() {
+    return {
+      candidates: this.gateCandidates(),
+      scoring: { images: GATE_SCORING_IMAGES, z: gateZ(this.gateDraws, this.o.gateKeep) },
+      student: this.studentRecipe(this.o.students[0]),
+      relabel: this.relabelConfig("gate"),
+    };
+  }
+
+  /** The gate's candidate image sets, in its order. */
+  private gateSets(start: ImageSet, recovered: Float32Array): { name: GateCandidate; set: ImageSet }[] {
     const byName = new Map<GateCandidate, ImageSet>([
       ...this.randomDraws().map((d) => [d.name, d.set] as const),
       ["start", start],
       ["recovered", { ...start, pixels: recovered }],
     ]);
-    const sets = this.gateCandidates().map((name) => ({ name, set: byName.get(name)! }));
+    return this.gateCandidates().map((name) => ({ name, set: byName.get(name)! }));
+  }
+
+  /** The gate's student of one candidate, trained into the student cache unless it is there (a cluster run's gate task). */
+  async gateStudent(name: GateCandidate, start: ImageSet, recovered: Float32Array): Promise<"ran" | "skipped"> {
+    const { set } = this.gateSets(start, recovered).find((c) => c.name === name)!;
+    if (this.knownStudent(set, "gate")) return "skipped";
+    const { key } = await this.cachedStudent(set, "gate");
+    this.log(`recover gate: the student of the ${name} images is students/${key}.onnx`);
+    return "ran";
+  }
+
+  /**
+   * Full students on (b)'s random images, the starting and the recovered images, scored on the
+   * training images none of them came from; the set kept (stages/recover-gate.ts). The students
+   * go to the run's student cache: the kept set's is ours and the random set's is (b), so evaluate
+   * scores them on the val set instead of training them again (and a rerun of the gate reuses them).
+   * With `missing`, a student not in the cache is not trained: its error is thrown instead (a
+   * cluster run, whose gate tasks train them).
+   */
+  async gate(
+    start: ImageSet,
+    recovered: Float32Array,
+    missing?: (name: GateCandidate) => Error,
+  ): Promise<GateResult & { pixels: Float32Array; students: Partial<Record<GateCandidate, string>> }> {
+    const scoring = this.gateScoring()!;
+    const sets = this.gateSets(start, recovered);
     const students: Partial<Record<GateCandidate, string>> = {};
     const g = await recoverGate(
       sets,
       async (set) => {
-        const student = await this.cachedStudent(set, "gate");
-        students[sets.find((c) => c.set === set)!.name] = student.key;
+        const name = sets.find((c) => c.set === set)!.name;
+        const known = missing && this.knownStudent(set, "gate");
+        if (missing && !known) throw missing(name);
+        const student = known || (await this.cachedStudent(set, "gate"));
+        students[name] = student.key;
         return await this.correctOn(student.onnx, scoring);
       },
       gateZ(this.gateDraws, this.o.gateKeep),
@@ -370,9 +394,8 @@ export class Pipeline {
    * The gate's candidate names, least processed first (its stage config and its order): (b)'s
    * random subset (the start itself under --select random), the further draws, start, recovered.
    */
-  private gateCandidates(): GateCandidate[] {
-    const draws = this.drawNames().slice(1);
-    return this.o.select === "random" ? ["start", ...draws, "recovered"] : ["random", ...draws, "start", "recovered"];
+  gateCandidates(): GateCandidate[] {
+    return gateCandidates({ select: this.o.select, draws: this.gateDraws });
   }
 
   /** "random" for (b)'s subset, then draw-2 … draw-N (--gate-draws). */
@@ -421,9 +444,9 @@ export class Pipeline {
     return student;
   }
 
-  private async studentOf(set: ImageSet, name: string): Promise<{ key: string; onnx: Uint8Array }> {
+  /** What a run's student on `set` is trained from (labels named `name`), and the key the cache records it by. */
+  private studentSource(set: ImageSet, name: string) {
     const tf = this.teacher();
-    const cache = this.studentCache;
     const recipe = this.studentRecipe(this.o.students[0]);
     const source = {
       teacher: tf.bytes,
@@ -431,7 +454,17 @@ export class Pipeline {
       classes: tf.classes,
       relabel: this.relabelConfig(name),
     };
-    const sourceKey = labelSourceKey(set, source, recipe);
+    return { recipe, source, sourceKey: labelSourceKey(set, source, recipe) };
+  }
+
+  /** The run's student on `set` if the student cache has it (no relabel, no training). */
+  private knownStudent(set: ImageSet, name: string): { key: string; onnx: Uint8Array } | undefined {
+    return this.studentCache.bySource(this.studentSource(set, name).sourceKey);
+  }
+
+  private async studentOf(set: ImageSet, name: string): Promise<{ key: string; onnx: Uint8Array }> {
+    const cache = this.studentCache;
+    const { recipe, source, sourceKey } = this.studentSource(set, name);
     const known = cache.bySource(sourceKey);
     if (known) return known;
     const labels = await relabel(source.teacher, source.stats, set, source.classes, source.relabel, {

@@ -11,6 +11,9 @@
 import { quantileNormal } from "vega-statistics";
 import { Random, indicesByClass, subset, type Dataset } from "../data/index.ts";
 import type { ImageSet } from "./crops.ts";
+import type { GateCandidate } from "../../shared/gate-candidates.ts";
+
+export { defaultGateDraws, type GateCandidate } from "../../shared/gate-candidates.ts";
 
 /** Training images the gate scores each student on, at most. */
 export const GATE_SCORING_IMAGES = 50_000;
@@ -35,16 +38,6 @@ export function gateZ(draws: number, keep: GateKeep = "significant"): number {
   if (!Number.isInteger(draws) || draws < 1) throw new Error(`recover gate: ${draws} random draws (needs ≥ 1)`);
   if (keep === "best") return 0;
   return draws === 1 ? GATE_Z : quantileNormal(1 - 0.05 / draws);
-}
-
-/**
- * Random real subsets the gate weighs by default (--gate-draws): several at one image per class,
- * where which image is drawn matters most (Fashion-MNIST IPC 1: 86.5–89.1 % across five draws of
- * one seed, more than recover or selection moved it; docs/ablations.md), else (b)'s alone, since
- * each draw costs a relabel and a full student.
- */
-export function defaultGateDraws(ipc: number): number {
-  return ipc === 1 ? 5 : 1;
 }
 
 /**
@@ -81,9 +74,6 @@ export function mcnemarZ(a: Uint8Array, b: Uint8Array): number {
   }
   return onlyA + onlyB === 0 ? 0 : (onlyB - onlyA) / Math.sqrt(onlyA + onlyB);
 }
-
-/** (b)'s random subset, further random subsets (draw-2, …), recover's starting images, the recovered ones. */
-export type GateCandidate = "random" | `draw-${number}` | "start" | "recovered";
 
 export interface GateResult {
   /** Top-1 of each candidate's student on the scoring images. */

@@ -1,7 +1,8 @@
 // The whole loop on real servers: `wrangler dev` (the edge), a private single-node Slurm, and
-// `distill cluster dispatch` between them. An admin launches the tiny run as 4 recover and 3
-// relabel shards; the dispatcher submits the job arrays (afterok chain), the jobs publish the
-// manifest, their images and their table shards as they finish. Faults on the way: a second
+// `distill cluster dispatch` between them. An admin launches the tiny run (recover gate on, as
+// `distill run` by default) as 4 recover shards, 3 gate tasks and 3 relabel shards; the dispatcher
+// submits the job arrays (afterok chain), the jobs publish the manifest, the images the gate kept
+// and their table shards as they finish. Faults on the way: a second
 // dispatcher on the same root is refused; a running recover array task is scancelled (the
 // dispatcher resubmits that shard and redoes the stages after it); the dispatcher is SIGKILLed
 // and restarted with its record deleted (it adopts its jobs from squeue: every job name is
@@ -60,7 +61,7 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });
     const servers = Promise.all([startSlurm(), startEdge(join(root, "wrangler-state"))]);
-    referenceRun(data, single); // while wrangler dev starts
+    referenceRun(data, single, []); // with the gate's defaults, while wrangler dev starts
     [slurm, edge] = await servers;
   });
   afterAll(async () => {
@@ -72,7 +73,7 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
   it("admin launch → Slurm job arrays → shards stream back → the trainer's labels equal distill run's; cancel stops a run", async () => {
     const admin = await token("admin", "*");
     const trainer = await token("trainer", ["e2e1"]);
-    const plan = tinyPlan(data, join(single, "teacher.onnx"), "e2e1");
+    const plan = tinyPlan(data, join(single, "teacher.onnx"), "e2e1", 4, 3, []);
     expect((await api("/v1/launches", trainer, "POST", plan)).status).toBe(403);
     expect((await api("/v1/launches", admin, "POST", plan)).status).toBe(201);
     expect((await api("/v1/launches", admin, "POST", plan)).status).toBe(200); // the same launch
@@ -138,6 +139,7 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
     expect(done.state, dispatchLog).toBe("completed");
     const shards = done.shards as { stage: string; state: string }[];
     expect(shards.filter((s) => s.stage === "recover").length).toBe(4);
+    expect(shards.filter((s) => s.stage === "gate").length).toBe(3); // random, start, recovered
     expect(shards.filter((s) => s.stage === "relabel").length).toBe(3);
     expect(shards.every((s) => s.state === "COMPLETED")).toBe(true);
     expect(dispatchLog).toMatch(/e2e1: adopted d-e2e1-squeeze-g0/);

@@ -1,7 +1,7 @@
 // Kubernetes Jobs of a cluster plan, validated against the Kubernetes object schema (the
 // kubernetes-models package: the API's OpenAPI schema, with its validator): squeeze and merge
-// are plain Jobs, recover and relabel Indexed Jobs with one completion per shard and a retry
-// budget per index; the pod runs the same `distill shard` commands as a Slurm task, its index
+// are plain Jobs, recover, the gate and relabel Indexed Jobs with one completion per shard (per
+// gate candidate) and a retry budget per index; the pod runs the same `distill shard` commands as a Slurm task, its index
 // from JOB_COMPLETION_INDEX. The validator is shown to refuse a broken Job. `distill cluster
 // kubernetes` writes the files and prints the kubectl commands.
 import { spawnSync } from "node:child_process";
@@ -29,11 +29,12 @@ describe("Kubernetes Jobs", () => {
     expect(jobs.map((j) => (j.metadata as { name: string }).name)).toEqual([
       "distill-imnet50-squeeze",
       "distill-imnet50-recover",
+      "distill-imnet50-gate",
       "distill-imnet50-relabel",
       "distill-imnet50-merge",
     ]);
     for (const j of jobs) expect(() => new Job(j as never).validate()).not.toThrow();
-    const [squeeze, recover, relabel] = jobs.map((j) => j.spec as Record<string, any>);
+    const [squeeze, recover, gate, relabel] = jobs.map((j) => j.spec as Record<string, any>);
     expect(recover).toMatchObject({
       completionMode: "Indexed",
       completions: 64,
@@ -41,6 +42,9 @@ describe("Kubernetes Jobs", () => {
       backoffLimitPerIndex: 2,
     });
     expect(relabel).toMatchObject({ completionMode: "Indexed", completions: 30, maxFailedIndexes: 0 });
+    // the gate's three candidates (random, start, recovered), each its own index
+    expect(gate).toMatchObject({ completionMode: "Indexed", completions: 3, parallelism: 3 });
+    expect(gate.template.spec.containers[0].command[2]).toContain("'shard' 'gate'");
     expect(squeeze.completionMode).toBeUndefined();
     const pod = recover.template.spec.containers[0];
     expect(pod.resources.limits).toEqual({ cpu: "8", memory: "32000Mi", "nvidia.com/gpu": "1" });
@@ -88,13 +92,14 @@ describe("Kubernetes Jobs", () => {
     expect(files).toEqual([
       "1-distill-imnet50-squeeze.json",
       "2-distill-imnet50-recover.json",
-      "3-distill-imnet50-relabel.json",
-      "4-distill-imnet50-merge.json",
+      "3-distill-imnet50-gate.json",
+      "4-distill-imnet50-relabel.json",
+      "5-distill-imnet50-merge.json",
     ]);
     for (const f of files) new Job(JSON.parse(readFileSync(join(dir, "jobs", f), "utf8"))).validate();
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toBe(`kubectl apply -f ${join(dir, "jobs", files[0])}`);
     expect(lines[1]).toBe("kubectl wait --for=condition=complete --timeout=-1s job/distill-imnet50-squeeze");
-    expect(lines.length).toBe(8);
+    expect(lines.length).toBe(10);
   });
 });

@@ -24,13 +24,16 @@ export function writeQuadrants(dir: string, perClass = 24): void {
   }
 }
 
-/** Run options: IPC 4 with recover batches of 4 (4 recover batches), 6 relabel epochs. */
-export function tinyOptions(data: string, out: string, runId = "tiny0"): string[] {
+/**
+ * Run options: IPC 4 with recover batches of 4 (4 recover batches), 6 relabel epochs; `gate`
+ * extra flags of the recover gate (its defaults: []), else none (--no-recover-gate).
+ */
+export function tinyOptions(data: string, out: string, runId = "tiny0", gate?: string[]): string[] {
   return [
     ...["--data", data, "--out", out, "--run-id", runId, "--ipc", "4", "--seed", "3"],
     ...["--teacher-arch", "convnet-2", "--teacher-width", "8", "--teacher-epochs", "2"],
-    // sharded recover has no gate (docs/cluster.md): the single-process reference runs without it too
-    ...["--iterations", "12", "--recover-batch", "4", "--select-from", "3", "--epochs", "6", "--no-recover-gate"],
+    ...["--iterations", "12", "--recover-batch", "4", "--select-from", "3", "--epochs", "6"],
+    ...(gate ?? ["--no-recover-gate"]),
     ...["--students", "convnet-2", "--student-width", "8", "--student-batch", "4", "--threads", "1", "--quiet"],
   ];
 }
@@ -42,17 +45,24 @@ export function distill(args: string[], env: NodeJS.ProcessEnv = {}) {
   });
 }
 
-/** The single-process reference: data, then squeeze, recover and relabel in `single` (about 10 s). */
-export function referenceRun(data: string, single: string): void {
+/** The single-process reference: data, then squeeze, recover and relabel in `single` (about 10 s; the gate's students add some). */
+export function referenceRun(data: string, single: string, gate?: string[]): void {
   writeQuadrants(data);
   for (const stage of ["squeeze", "recover", "relabel"]) {
-    const r = distill([stage, ...tinyOptions(data, single)]);
+    const r = distill([stage, ...tinyOptions(data, single, "tiny0", gate)]);
     if (r.status !== 0) throw new Error(`distill ${stage} failed: ${r.stderr}`);
   }
 }
 
 /** The cluster plan of the tiny run (importing the reference's teacher: squeeze is a copy). */
-export function tinyPlan(data: string, teacher: string, run = "tiny0", recoverShards = 4, relabelShards = 3) {
+export function tinyPlan(
+  data: string,
+  teacher: string,
+  run = "tiny0",
+  recoverShards = 4,
+  relabelShards = 3,
+  gate?: string[],
+) {
   const o = tinyOptions(data, "", run);
   const keep = (flag: string) => [flag, o[o.indexOf(flag) + 1]];
   return {
@@ -63,6 +73,9 @@ export function tinyPlan(data: string, teacher: string, run = "tiny0", recoverSh
       ...["--data", "--seed", "--iterations", "--recover-batch", "--select-from", "--epochs", "--threads"].flatMap(
         keep,
       ),
+      // the gate's students
+      ...["--students", "--student-width", "--student-batch"].flatMap(keep),
+      ...(gate ?? ["--no-recover-gate"]),
     ],
     recoverShards,
     relabelShards,

@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { parseClusterPlan } from "../../shared/cluster-plan.ts";
+import { GATE_FLAG_DEFAULTS } from "../../shared/gate-candidates.ts";
 import { addRunOptions } from "../../gpu-cluster/cli/options.ts";
 
 const accepts = (flag: string, value: string): boolean => {
@@ -26,5 +27,11 @@ describe("cluster plan options", () => {
     }
     expect(accepts("--select", "probe")).toBe(true);
     expect(accepts("--select", "probe;rm")).toBe(false);
+  });
+
+  it("size the gate array with `distill run`'s own defaults of --init and --select", () => {
+    const opts = addRunOptions(new Command()).options;
+    for (const [flag, value] of Object.entries(GATE_FLAG_DEFAULTS))
+      expect(opts.find((o) => o.long === `--${flag}`)!.defaultValue, flag).toBe(value);
   });
 });

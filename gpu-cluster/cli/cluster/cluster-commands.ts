@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeJsonAtomic } from "../../io/atomic-write.ts";
 import type { Command } from "commander";
-import { parseClusterPlan } from "../../../shared/cluster-plan.ts";
+import { parseClusterPlan, stageWidth } from "../../../shared/cluster-plan.ts";
 import { SlurmLauncher, type LaunchStatus } from "./slurm.ts";
 import { addDispatchCommand } from "./dispatch.ts";
 import { EdgeApi } from "./edge-api.ts";
@@ -112,7 +112,7 @@ function addAdminCommands(cluster: Command): void {
       const plan = parseClusterPlan(JSON.parse(readFileSync(o.plan, "utf8")));
       const r = await admin(o).call<{ state: string; createdAt: string }>("POST", "/v1/launches", plan);
       process.stdout.write(
-        `${r.status === 201 ? "launched" : "already launched"}: run ${plan.run}, ${plan.recoverShards} recover + ${plan.relabelShards} relabel shards, state ${r.json.state} (since ${r.json.createdAt})\n`,
+        `${r.status === 201 ? "launched" : "already launched"}: run ${plan.run}, ${plan.recoverShards} recover shards + ${stageWidth(plan, "gate")} gate tasks + ${plan.relabelShards} relabel shards, state ${r.json.state} (since ${r.json.createdAt})\n`,
       );
     });
   common(cluster.command("status").description("a launch's shards and what the edge has published"))

@@ -34,6 +34,8 @@ export function stageCommands(p: ClusterPlan, stage: Stage, ctx: ScriptContext):
       return [["squeeze", ...run], ...(ctx.edge ? [["shard", "manifest", ...run, ...shards, ...edge]] : [])];
     case "recover":
       return [["shard", "recover", ...run, ...shards, ...edge]];
+    case "gate":
+      return [["shard", "gate", ...run, ...shards]];
     case "relabel":
       return [["shard", "relabel", ...run, ...shards, ...edge]];
     case "merge":

@@ -1,11 +1,10 @@
-// The same cluster run as Kubernetes Jobs: squeeze, the recover and relabel shards as Indexed
+// The same cluster run as Kubernetes Jobs: squeeze, the recover, gate and relabel shards as Indexed
 // Jobs (completionMode Indexed: pod i gets JOB_COMPLETION_INDEX = i, which `distill shard`
 // reads; backoffLimitPerIndex retries a failed shard alone), merge. Kubernetes has no afterok
 // between Jobs: the admin applies them in order, waiting for each (`kubectl wait`), which the
 // printed commands do. Pods share a volume (a PersistentVolumeClaim) holding the project
 // checkout and the run folder; the edge's worker token comes from a Secret.
-import type { ClusterPlan, Stage } from "../../../shared/cluster-plan.ts";
-import { STAGES, stageWidth } from "../../../shared/cluster-plan.ts";
+import { ARRAY_STAGES, planStages, stageWidth, type ClusterPlan, type Stage } from "../../../shared/cluster-plan.ts";
 import { jobScript } from "./job-script.ts";
 
 export interface KubernetesOptions {
@@ -29,9 +28,9 @@ export function jobName(p: ClusterPlan, stage: Stage): string {
 }
 
 export function kubernetesJobs(p: ClusterPlan, o: KubernetesOptions): Record<string, unknown>[] {
-  return STAGES.map((stage) => {
+  return planStages(p).map((stage) => {
     const width = stageWidth(p, stage);
-    const indexed = stage === "recover" || stage === "relabel";
+    const indexed = ARRAY_STAGES.includes(stage);
     const r = p.resources;
     const limits: Record<string, string> = { cpu: String(r.cpusPerTask) };
     if (r.memMb) limits.memory = `${r.memMb}Mi`;
@@ -83,7 +82,7 @@ export function kubernetesJobs(p: ClusterPlan, o: KubernetesOptions): Record<str
 /** The commands an admin runs: each stage's Job, then wait for it to complete before the next. */
 export function kubectlCommands(p: ClusterPlan, files: string[], namespace?: string): string[] {
   const ns = namespace ? ` -n ${namespace}` : "";
-  return STAGES.flatMap((stage, i) => [
+  return planStages(p).flatMap((stage, i) => [
     `kubectl apply${ns} -f ${files[i]}`,
     `kubectl wait${ns} --for=condition=complete --timeout=-1s job/${jobName(p, stage)}`,
   ]);

@@ -1,4 +1,4 @@
-// `distill shard recover|relabel|merge`: one shard job of a cluster run. Each takes the run's
+// `distill shard recover|gate|relabel|merge`: one shard job of a cluster run. Each takes the run's
 // options (as `distill run`) plus the plan (--recover-shards, --relabel-shards); the shard index
 // comes from --index, else from the scheduler: SLURM_ARRAY_TASK_ID (a Slurm job array) or
 // JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
@@ -67,6 +67,13 @@ export function addShardCommands(program: Command): void {
     },
   );
   addShardOptions(
+    shard
+      .command("gate")
+      .description("the recover gate's student of candidate --index (needs every recover shard; none without a gate)"),
+  ).action(async (o: ShardOptions) => {
+    await shards(o).gateShard(shardIndex(o));
+  });
+  addShardOptions(
     shard.command("relabel").description("label-table shard --index: its epoch range (needs every recover shard)"),
   ).action(async (o: ShardOptions) => {
     const s = shards(o);
@@ -84,5 +91,5 @@ export function addShardCommands(program: Command): void {
   });
   addShardOptions(
     shard.command("merge").description("images.npy, images/, grid.png, labels.dlt, manifest.json from the shards"),
-  ).action(async (o: ShardOptions) => shards(o).merge());
+  ).action(async (o: ShardOptions) => await shards(o).merge());
 }

@@ -20,8 +20,16 @@ import type { Pipeline } from "../pipeline.ts";
 import { canonicalJson, fingerprintFolder, sha256 } from "../run-folder.ts";
 import { shardPlan, type ShardPlan } from "./shard-plan.ts";
 import type { EdgeApi } from "./edge-api.ts";
+import type { GateCandidate, GateResult } from "../../stages/recover-gate.ts";
 
 export type ShardOutcome = "ran" | "skipped";
+
+/** The gate's decision (shards/gate.json): as recover.json of `distill run` holds it, plus its key and gate.npy's SHA-256. */
+interface GateRecord extends Pick<GateResult, "scores" | "z" | "kept"> {
+  key: string;
+  sha256: string;
+  students: Partial<Record<GateCandidate, string>>;
+}
 
 interface ShardRecord {
   key: string;
@@ -59,6 +67,11 @@ export class ClusterShards {
     return this.p.run.path("shards", `${stage}-${pad(i)}.${ext}`);
   }
 
+  /** The gate's decision: the kept images (npy) and its record (json). */
+  private gatePath(ext: string): string {
+    return this.p.run.path("shards", `gate.${ext}`);
+  }
+
   private checkIndex(stage: "recover" | "relabel", i: number, count: number): void {
     if (!(Number.isInteger(i) && i >= 0 && i < count))
       throw new Error(`${stage} shard ${i} does not exist: the plan has ${count} (indices 0..${count - 1})`);
@@ -66,12 +79,61 @@ export class ClusterShards {
 
   /** The record of a shard whose output still matches it and whose key is `key`; else undefined. */
   private verified(stage: "recover" | "relabel", i: number, ext: string, key: string): ShardRecord | undefined {
-    const rec = this.path(stage, i, "json"),
-      out = this.path(stage, i, ext);
-    if (!existsSync(rec) || !existsSync(out)) return undefined;
-    const r = JSON.parse(readFileSync(rec, "utf8")) as ShardRecord;
-    if (r.key !== key || sha256(readFileSync(out)) !== r.sha256) return undefined;
-    return r;
+    return verifiedRecord(this.path(stage, i, "json"), this.path(stage, i, ext), key);
+  }
+
+  /** Gate task k: the student of the gate's k-th candidate image set, trained into the run's student cache. */
+  async gateShard(k: number): Promise<ShardOutcome> {
+    if (!this.p.gateApplies()) {
+      this.log(
+        `gate task ${k}: this run has no recover gate (--no-recover-gate, --init other than real, or no training image left to score on)`,
+      );
+      return "skipped";
+    }
+    const names = this.p.gateCandidates();
+    if (!(Number.isInteger(k) && k >= 0 && k < names.length))
+      throw new Error(
+        `gate task ${k} does not exist: the gate has ${names.length} candidates (${names.join(", ")}; indices 0..${names.length - 1})`,
+      );
+    const { set } = this.assembleImages();
+    const tf = this.p.teacher();
+    const start = await this.p.initialRealImages(tf.bytes, tf.classes);
+    const outcome = await this.p.gateStudent(names[k], start!, set.pixels);
+    this.log(
+      `gate task ${k}: the student of the ${names[k]} images ${outcome === "ran" ? "trained" : "is up to date"}`,
+    );
+    return outcome;
+  }
+
+  /**
+   * The images relabel and merge take: the recovered ones, or, where the run has a gate, the set it
+   * kept, decided once from the gate tasks' students and recorded (shards/gate.npy, then gate.json
+   * with its key and the npy's SHA-256) so later shards read the decision instead of remaking it.
+   */
+  async keptImages(): Promise<{ set: ImageSet; batches: unknown[]; gate?: GateRecord }> {
+    const { set, batches } = this.assembleImages();
+    if (!this.p.gateApplies()) return { set, batches };
+    const key = sha256(canonicalJson({ gate: this.p.gateConfig(), recovered: sha256(pixelBytes(set)) }));
+    const npy = this.gatePath("npy");
+    let record = verifiedRecord(this.gatePath("json"), npy, key) as GateRecord | undefined;
+    if (!record) {
+      const tf = this.p.teacher();
+      const start = await this.p.initialRealImages(tf.bytes, tf.classes);
+      const names = this.p.gateCandidates();
+      const g = await this.p.gate(
+        start!,
+        set.pixels,
+        (name) =>
+          new Error(
+            `the recover gate has no student of the ${name} images in ${this.p.run.path("students")}: run \`distill shard gate --index ${names.indexOf(name)}\` (with the same options) first`,
+          ),
+      );
+      writeNpy(npy, { data: g.pixels, shape: [set.count, set.channels, set.size, set.size] });
+      record = { key, sha256: sha256(readFileSync(npy)), scores: g.scores, z: g.z, kept: g.kept, students: g.students };
+      writeJsonAtomic(this.gatePath("json"), record);
+    }
+    const pixels = readNpy(npy).data as Float32Array;
+    return { set: { ...set, pixels }, batches, gate: record };
   }
 
   private recoverKey(i: number): string {
@@ -94,7 +156,7 @@ export class ClusterShards {
     this.checkIndex("recover", i, plan.recover.length);
     if (this.p.recoverConfig().compete)
       throw new Error(
-        "--r-compete needs the student the recover gate trains on the starting images, and cluster runs have no gate: drop --r-compete, or use `distill run`",
+        "--r-compete needs the student of the starting images before recover starts, and a cluster run trains the gate's students after its recover shards: drop --r-compete, or use `distill run`",
       );
     const key = this.recoverKey(i);
     if (this.verified("recover", i, "npy", key)) {
@@ -123,10 +185,6 @@ export class ClusterShards {
     const record: ShardRecord = { key, sha256: sha256(readFileSync(npy)), start, end, images, batches: r.batches };
     writeJsonAtomic(this.path("recover", i, "json"), record);
     this.log(`recover shard ${i}: batches ${start}..${end - 1}, ${images.length} images`);
-    if (this.p.gateApplies())
-      this.log(
-        "recover shards keep the recovered images: the recover gate of `distill run` does not run in a cluster run",
-      );
     return "ran";
   }
 
@@ -171,7 +229,7 @@ export class ClusterShards {
 
   async relabelShard(j: number): Promise<ShardOutcome> {
     this.checkIndex("relabel", j, this.plan().relabel.length);
-    const { set } = this.assembleImages();
+    const { set } = await this.keptImages();
     const key = this.relabelKey(j, set);
     if (this.verified("relabel", j, "dlt", key)) {
       this.log(`relabel shard ${j}: up to date`);
@@ -197,8 +255,8 @@ export class ClusterShards {
   }
 
   /** The run folder's images and label table from the verified shards, as `distill run` writes them. */
-  merge(): void {
-    const { set, batches } = this.assembleImages();
+  async merge(): Promise<void> {
+    const { set, batches, gate } = await this.keptImages();
     const { pixels, count: N, channels: C, size: H } = set;
     const tables: Uint8Array[] = [];
     for (let j = 0; j < this.relabelShards; j++) {
@@ -212,7 +270,10 @@ export class ClusterShards {
     writeNpy(this.p.run.path("images.npy"), { data: pixels, shape: [N, C, H, H] });
     this.p.writeImageFolder(pixels, N, C, H);
     writeGridPng(this.p.run.path("grid.png"), pixels, N, C, H, H, this.p.o.ipc);
-    writeJsonAtomic(this.p.run.path("recover.json"), { batches });
+    writeJsonAtomic(this.p.run.path("recover.json"), {
+      batches,
+      gate: gate && { scores: gate.scores, z: gate.z, kept: gate.kept, students: gate.students },
+    });
     writeFileAtomic(this.p.run.path("labels.dlt"), table);
     writeJsonAtomic(this.p.run.path("manifest.json"), this.p.manifest(this.p.runId(), this.p.teacher().classes, set));
     this.log(
@@ -234,15 +295,42 @@ export class ClusterShards {
     this.log(`manifest of run ${m.runId} published`);
   }
 
-  /** Recover shard i's images, as the PNGs merge writes to images/. */
+  /**
+   * Recover shard i's images, as the PNGs merge writes to images/. Where the run has a gate, the
+   * images are not final until it decides: the first relabel shard to publish sends them instead.
+   */
   async publishRecover(i: number, api: EdgeApi): Promise<void> {
     const rec = this.verified("recover", i, "npy", this.recoverKey(i));
     if (!rec) throw new Error(`recover shard ${i} has no verified output to publish`);
+    if (this.p.gateApplies()) {
+      this.log(`recover shard ${i}: images published after the recover gate's decision`);
+      return;
+    }
     const t = readNpy(this.path("recover", i, "npy"));
-    const [, C, H, W] = t.shape;
+    await this.publishImages(api, t.data as Float32Array, t.shape, rec.images!);
+    this.log(`recover shard ${i}: ${rec.images!.length} images published`);
+  }
+
+  /** The set the gate kept (once per run: a marker records it; a second sender's PUTs are "unchanged"). */
+  private async publishKept(api: EdgeApi): Promise<void> {
+    const marker = this.gatePath("published");
+    const { set, gate } = await this.keptImages();
+    if (existsSync(marker) && readFileSync(marker, "utf8") === gate!.sha256) return;
+    const shape = [set.count, set.channels, set.size, set.size];
+    await this.publishImages(
+      api,
+      set.pixels,
+      shape,
+      Array.from({ length: set.count }, (_, k) => k),
+    );
+    writeFileAtomic(marker, gate!.sha256);
+    this.log(`recover gate: the ${set.count} images it kept (${gate!.kept}) published`);
+  }
+
+  /** Rows of `data` (N × C × H × W) as the PNGs of images `images[k]`, four uploads at a time. */
+  private async publishImages(api: EdgeApi, data: Float32Array, shape: number[], images: number[]): Promise<void> {
+    const [, C, H, W] = shape;
     const per = C * H * W;
-    const data = t.data as Float32Array;
-    const images = rec.images!;
     let next = 0;
     const worker = async () => {
       while (next < images.length) {
@@ -252,11 +340,11 @@ export class ClusterShards {
       }
     };
     await Promise.all(Array.from({ length: 4 }, worker));
-    this.log(`recover shard ${i}: ${images.length} images published`);
   }
 
   /** Relabel shard j's table shard, published as shard number j. */
   async publishRelabel(j: number, api: EdgeApi): Promise<void> {
+    if (this.p.gateApplies()) await this.publishKept(api);
     const dlt = this.path("relabel", j, "dlt");
     const rec = JSON.parse(readFileSync(this.path("relabel", j, "json"), "utf8")) as ShardRecord;
     const bytes = new Uint8Array(readFileSync(dlt));
@@ -264,4 +352,16 @@ export class ClusterShards {
     await api.call("PUT", `/v1/runs/${this.p.runId()}/tables/${j}`, bytes);
     this.log(`relabel shard ${j}: epochs ${rec.start}..${rec.end - 1} published`);
   }
+}
+
+/** The record at `recordPath` if its key is `key` and the output still has the SHA-256 it holds. */
+function verifiedRecord(recordPath: string, outPath: string, key: string): ShardRecord | undefined {
+  if (!existsSync(recordPath) || !existsSync(outPath)) return undefined;
+  const r = JSON.parse(readFileSync(recordPath, "utf8")) as ShardRecord;
+  if (r.key !== key || sha256(readFileSync(outPath)) !== r.sha256) return undefined;
+  return r;
+}
+
+function pixelBytes(set: ImageSet): Uint8Array {
+  return new Uint8Array(set.pixels.buffer, set.pixels.byteOffset, set.pixels.byteLength);
 }

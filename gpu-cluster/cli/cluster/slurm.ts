@@ -1,6 +1,6 @@
-// A cluster run on Slurm: one job per stage — squeeze, the recover array, the relabel array,
-// merge — each depending `afterok` on the one before, submitted with sbatch and followed with
-// squeue. Job names are deterministic (d-<run>-<stage>-g<generation>) and every submission is
+// A cluster run on Slurm: one job per stage — squeeze, the recover array, the gate array (one
+// task per candidate image set; none when the run has no gate), the relabel array, merge — each
+// depending `afterok` on the one before, submitted with sbatch and followed with squeue. Job names are deterministic (d-<run>-<stage>-g<generation>) and every submission is
 // recorded in the run folder (slurm/dispatch.json) right after sbatch returns; a dispatcher that
 // restarts reads that record and adopts any job of its names that squeue knows but the record
 // lost, so nothing is submitted twice. Shards that fail (a cancelled array task, a node lost,
@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic-write.ts";
-import { STAGES, stageWidth, type ClusterPlan, type Stage } from "../../../shared/cluster-plan.ts";
+import { ARRAY_STAGES, planStages, stageWidth, type ClusterPlan, type Stage } from "../../../shared/cluster-plan.ts";
 import { jobScript, type ScriptContext } from "./job-script.ts";
 
 export type TaskState = "PENDING" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
@@ -132,7 +132,7 @@ export class SlurmLauncher {
       ...(r.gpusPerTask && stage !== "merge" ? [`--gres=gpu:${r.gpusPerTask}`] : []),
       ...(r.partition ? [`--partition=${r.partition}`] : []),
       ...(r.timeMinutes ? [`--time=${r.timeMinutes}`] : []),
-      ...(stage === "recover" || stage === "relabel" ? [`--array=${indices.join(",")}`] : []),
+      ...(ARRAY_STAGES.includes(stage) ? [`--array=${indices.join(",")}`] : []),
       ...(after.length ? [`--dependency=afterok:${after.join(":")}`] : []),
       script,
     ];
@@ -164,7 +164,7 @@ export class SlurmLauncher {
     // adopt jobs of our names that the record lost (a crash between sbatch and the record's write)
     for (const [name, jobId] of names) {
       if (this.record.submissions.some((s) => s.jobId === jobId)) continue;
-      const m = name.match(/-(squeeze|recover|relabel|merge)-g([0-9]+)$/);
+      const m = name.match(/-(squeeze|recover|gate|relabel|merge)-g([0-9]+)$/);
       if (!m) continue;
       const indices = [...states.get(jobId)!.keys()].sort((a, b) => a - b);
       this.record.submissions.push({ stage: m[1] as Stage, gen: Number(m[2]), jobId, indices, seen: {} });
@@ -196,7 +196,8 @@ export class SlurmLauncher {
 
   private advance(): void {
     let after: string[] = [];
-    for (const [k, stage] of STAGES.entries()) {
+    const stages = planStages(this.plan);
+    for (const [k, stage] of stages.entries()) {
       const width = stageWidth(this.plan, stage);
       if (this.live(stage).length === 0) {
         const gen = Math.max(-1, ...this.record.submissions.filter((s) => s.stage === stage).map((s) => s.gen)) + 1;
@@ -222,7 +223,7 @@ export class SlurmLauncher {
           return;
         }
         // later stages wait on a dependency that can no longer be met: cancel and redo them
-        for (const later of STAGES.slice(k + 1)) {
+        for (const later of stages.slice(k + 1)) {
           for (const sub of this.live(later)) {
             this.slurm("scancel", [sub.jobId]);
             sub.superseded = true;
@@ -262,7 +263,7 @@ export class SlurmLauncher {
 
   status(): LaunchStatus {
     const shards: ShardStatus[] = [];
-    for (const stage of STAGES) {
+    for (const stage of planStages(this.plan)) {
       const latest = this.latest(stage);
       for (let i = 0; i < stageWidth(this.plan, stage); i++) {
         const l = latest.get(i);
