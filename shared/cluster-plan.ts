@@ -61,6 +61,21 @@ function checkOptions(options: string[], ctx: z.RefinementCtx): void {
   }
 }
 
+/** As `distill run` does: a gate setting in a launch whose gate is off fails every job, so refuse the plan. */
+function checkGateFlags(options: string[], ipc: number, ctx: z.RefinementCtx): void {
+  const value = (flag: string) => options[options.lastIndexOf(flag) + 1];
+  const set = [
+    ...(options.includes("--gate-draws") && Number(value("--gate-draws")) > 1 ? ["--gate-draws"] : []),
+    ...(options.includes("--gate-keep") && value("--gate-keep") !== "significant" ? ["--gate-keep"] : []),
+  ];
+  if (set.length && gateCandidatesOfOptions(options, ipc).length === 0)
+    ctx.addIssue({
+      code: "custom",
+      path: ["options"],
+      message: `${set.join(" and ")} set the recover gate, which this launch turns off (--no-recover-gate, or --init other than real): drop one or the other`,
+    });
+}
+
 export const clusterPlanSchema = z
   .object({
     /** The run id on the edge, in label tables and in job names. */
@@ -87,7 +102,10 @@ export const clusterPlanSchema = z
     /** Retries of a failed shard before the launch is failed. */
     maxRetries: z.number().int().min(0).max(10).default(2),
   })
-  .superRefine((p, ctx) => checkOptions(p.options, ctx));
+  .superRefine((p, ctx) => {
+    checkOptions(p.options, ctx);
+    checkGateFlags(p.options, p.ipc, ctx);
+  });
 
 export type ClusterPlan = z.infer<typeof clusterPlanSchema>;
 

@@ -67,7 +67,8 @@ export function labelSourceKey(set: ImageSet, source: LabelSource, recipe: Stude
   ).slice(0, 32);
 }
 
-function pixelBytes(set: ImageSet): Uint8Array {
+/** The set's pixels as bytes (for hashing). */
+export function pixelBytes(set: ImageSet): Uint8Array {
   return new Uint8Array(set.pixels.buffer, set.pixels.byteOffset, set.pixels.byteLength);
 }
 

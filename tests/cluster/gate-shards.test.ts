@@ -78,6 +78,11 @@ describe("the recover gate as cluster tasks", () => {
     expect(planStages(p(["--no-recover-gate"]))).toEqual(["squeeze", "recover", "relabel", "merge"]);
     expect(stageWidth(p(["--init", "noise"]), "gate")).toBe(0);
     expect(() => p(["--gate-draws", "0"])).toThrow(/--gate-draws needs a value/);
+    expect(() => p(["--gate-draws", "3", "--no-recover-gate"])).toThrow(
+      /--gate-draws set the recover gate, which this launch turns off/,
+    );
+    expect(() => p(["--init", "noise", "--gate-keep", "best"])).toThrow(/--gate-keep set the recover gate/);
+    expect(stageWidth(p(["--init", "noise", "--gate-keep", "significant", "--gate-draws", "1"]), "gate")).toBe(0);
     expect(gateCandidatesOfOptions(["--select", "kmeans", "--select", "random"], 2)).toEqual(["start", "recovered"]);
   });
 });

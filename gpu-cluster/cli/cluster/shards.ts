@@ -18,6 +18,7 @@ import type { ImageSet } from "../../stages/crops.ts";
 import { mergeLabelTableShards } from "../../../shared/label-table/index.ts";
 import type { Pipeline } from "../pipeline.ts";
 import { canonicalJson, fingerprintFolder, sha256 } from "../run-folder.ts";
+import { pixelBytes } from "../student-cache.ts";
 import { shardPlan, type ShardPlan } from "./shard-plan.ts";
 import type { EdgeApi } from "./edge-api.ts";
 import type { GateCandidate, GateResult } from "../../stages/recover-gate.ts";
@@ -113,7 +114,9 @@ export class ClusterShards {
   async keptImages(): Promise<{ set: ImageSet; batches: unknown[]; gate?: GateRecord }> {
     const { set, batches } = this.assembleImages();
     if (!this.p.gateApplies()) return { set, batches };
-    const key = sha256(canonicalJson({ gate: this.p.gateConfig(), recovered: sha256(pixelBytes(set)) }));
+    // the recover shards' keys name the teacher, the data and recover's config
+    const recoverKeys = this.plan().recover.map((_, i) => this.recoverKey(i));
+    const key = sha256(canonicalJson({ gate: this.p.gateConfig(), recoverKeys, recovered: sha256(pixelBytes(set)) }));
     const npy = this.gatePath("npy");
     let record = verifiedRecord(this.gatePath("json"), npy, key) as GateRecord | undefined;
     if (!record) {
@@ -222,7 +225,7 @@ export class ClusterShards {
         stage: "relabel",
         config: this.relabelConfig(j),
         teacher: sha256(this.p.teacher().bytes),
-        images: sha256(new Uint8Array(set.pixels.buffer, set.pixels.byteOffset, set.pixels.byteLength)),
+        images: sha256(pixelBytes(set)),
       }),
     );
   }
@@ -360,8 +363,4 @@ function verifiedRecord(recordPath: string, outPath: string, key: string): Shard
   const r = JSON.parse(readFileSync(recordPath, "utf8")) as ShardRecord;
   if (r.key !== key || sha256(readFileSync(outPath)) !== r.sha256) return undefined;
   return r;
-}
-
-function pixelBytes(set: ImageSet): Uint8Array {
-  return new Uint8Array(set.pixels.buffer, set.pixels.byteOffset, set.pixels.byteLength);
 }
