@@ -74,7 +74,11 @@ export function addShardCommands(program: Command): void {
     await shards(o).gateShard(shardIndex(o));
   });
   addShardOptions(
-    shard.command("relabel").description("label-table shard --index: its epoch range (needs every recover shard)"),
+    shard
+      .command("relabel")
+      .description(
+        "label-table shard --index: its epoch range (needs every recover shard, and the gate tasks where the run has a gate)",
+      ),
   ).action(async (o: ShardOptions) => {
     const s = shards(o);
     const j = shardIndex(o);
