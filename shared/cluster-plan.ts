@@ -4,7 +4,7 @@
 // checked against a list of flags and value patterns: they end up on a job script's command
 // line, so nothing else is allowed through.
 import { z } from "zod";
-import { gateCandidatesOfOptions } from "./gate-candidates.ts";
+import { gateCandidatesOfOptions, optionValue } from "./gate-candidates.ts";
 
 /** `distill` flags a launch may set, each with the pattern its value must match. */
 const FLAG_VALUES: Record<string, RegExp> = {
@@ -63,10 +63,11 @@ function checkOptions(options: string[], ctx: z.RefinementCtx): void {
 
 /** As `distill run` does: a gate setting in a launch whose gate is off fails every job, so refuse the plan. */
 function checkGateFlags(options: string[], ipc: number, ctx: z.RefinementCtx): void {
-  const value = (flag: string) => options[options.lastIndexOf(flag) + 1];
+  const draws = optionValue(options, "--gate-draws");
+  const keep = optionValue(options, "--gate-keep");
   const set = [
-    ...(options.includes("--gate-draws") && Number(value("--gate-draws")) > 1 ? ["--gate-draws"] : []),
-    ...(options.includes("--gate-keep") && value("--gate-keep") !== "significant" ? ["--gate-keep"] : []),
+    ...(draws !== undefined && Number(draws) > 1 ? ["--gate-draws"] : []),
+    ...(keep !== undefined && keep !== "significant" ? ["--gate-keep"] : []),
   ];
   if (set.length && gateCandidatesOfOptions(options, ipc).length === 0)
     ctx.addIssue({

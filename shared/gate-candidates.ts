@@ -34,10 +34,7 @@ export const GATE_FLAG_DEFAULTS = { init: "real", select: "kmeans" } as const;
  * no training image left to score on (a tiny dataset): its gate tasks then do nothing.
  */
 export function gateCandidatesOfOptions(options: readonly string[], ipc: number): GateCandidate[] {
-  const value = (flag: string): string | undefined => {
-    const i = options.lastIndexOf(flag);
-    return i >= 0 ? options[i + 1] : undefined;
-  };
+  const value = (flag: string) => optionValue(options, flag);
   if (options.includes("--no-recover-gate")) return [];
   if ((value("--init") ?? GATE_FLAG_DEFAULTS.init) !== "real") return [];
   const draws = value("--gate-draws");
@@ -45,4 +42,10 @@ export function gateCandidatesOfOptions(options: readonly string[], ipc: number)
     select: value("--select") ?? GATE_FLAG_DEFAULTS.select,
     draws: draws === undefined ? defaultGateDraws(ipc) : Number(draws),
   });
+}
+
+/** The value of the last `flag` in an option list (as commander reads it), or undefined. */
+export function optionValue(options: readonly string[], flag: string): string | undefined {
+  const i = options.lastIndexOf(flag);
+  return i >= 0 ? options[i + 1] : undefined;
 }
