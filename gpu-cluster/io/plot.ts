@@ -59,13 +59,15 @@ function spec(c: LineChart): TopLevelSpec {
   // every name keeps its colour and legend entry, drawn or not
   const names = [...series, ...(c.references ?? []), ...(c.rules ?? [])].map((s) => s.name);
   const xs = [...c.series, ...(c.references ?? [])].flatMap((s) => s.points.map((p) => p.x));
+  const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
   const x = {
     field: "x",
     type: "quantitative" as const,
     title: c.x.label,
     scale: {
       type: c.x.log ? ("log" as const) : ("linear" as const),
-      domain: [Math.min(...xs), Math.max(...xs)],
+      // a little room either side, so the first and last markers are not cut by the frame
+      domain: c.x.log ? [lo / 1.15, hi * 1.15] : [lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo)],
       nice: false,
     },
   };
