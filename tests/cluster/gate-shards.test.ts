@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { gateCandidatesOfOptions } from "../../shared/gate-candidates.ts";
 import { parseClusterPlan, planStages, stageWidth } from "../../shared/cluster-plan.ts";
-import { distill, tinyOptions, writeQuadrants } from "./tiny-run.ts";
+import { distill, ok, tinyOptions, writeQuadrants } from "./tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "cluster-gate");
 const data = join(root, "data");
@@ -17,11 +17,6 @@ const single = join(root, "single");
 const sharded = join(root, "sharded");
 const gate = ["--gate-draws", "2"];
 const plan = ["--recover-shards", "2", "--relabel-shards", "2"];
-
-function ok(r: ReturnType<typeof distill>): string {
-  expect(r.status, r.stderr).toBe(0);
-  return r.stderr;
-}
 
 describe("the recover gate as cluster tasks", () => {
   beforeAll(() => {
@@ -46,8 +41,14 @@ describe("the recover gate as cluster tasks", () => {
       /gate task 4 does not exist: the gate has 4 candidates \(random, draw-2, start, recovered/,
     );
     for (const k of [3, 1, 0, 2]) ok(distill(["shard", "gate", ...o, ...plan], { SLURM_ARRAY_TASK_ID: String(k) }));
-    // a rerun of a finished task trains nothing
-    expect(ok(distill(["shard", "gate", ...o, ...plan, "--index", "2", "--quiet"]))).not.toMatch(/trained/);
+    // a rerun of a finished task trains nothing: no student file is written again
+    const studentsDir = join(sharded, "students");
+    const mtimes = () => readdirSync(studentsDir).map((f) => statSync(join(studentsDir, f)).mtimeMs);
+    const before = mtimes();
+    expect(ok(distill(["shard", "gate", ...o, ...plan, "--index", "2"]))).not.toMatch(
+      /the student of the start images is/,
+    );
+    expect(mtimes()).toEqual(before);
 
     for (const j of [1, 0]) ok(distill(["shard", "relabel", ...o, ...plan, "--index", String(j)]));
     const decision = join(sharded, "shards", "gate.json");

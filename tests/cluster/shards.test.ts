@@ -10,18 +10,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { encodeLabelTable, mergeLabelTableShards, decodeLabelTable } from "../../shared/label-table/index.ts";
 import { splitEvenly, shardPlan } from "../../gpu-cluster/cli/cluster/shard-plan.ts";
 import { shardIndex } from "../../gpu-cluster/cli/cluster/shard-commands.ts";
-import { distill, tinyOptions, writeQuadrants } from "./tiny-run.ts";
+import { distill, ok, tinyOptions, writeQuadrants } from "./tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "cluster-shards");
 const data = join(root, "data");
 const single = join(root, "single");
 const sharded = join(root, "sharded");
 const plan = ["--recover-shards", "4", "--relabel-shards", "3"];
-
-function ok(r: ReturnType<typeof distill>): string {
-  expect(r.status, r.stderr).toBe(0);
-  return r.stderr;
-}
 
 describe("distill shard", () => {
   beforeAll(() => {

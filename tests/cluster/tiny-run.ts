@@ -38,6 +38,12 @@ export function tinyOptions(data: string, out: string, runId = "tiny0", gate?: s
   ];
 }
 
+/** A distill call that must succeed; its stderr. */
+export function ok(r: ReturnType<typeof distill>): string {
+  if (r.status !== 0) throw new Error(`distill exited ${r.status}: ${r.stderr}`);
+  return r.stderr;
+}
+
 export function distill(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
     encoding: "utf8",

@@ -32,6 +32,13 @@ interface GateRecord extends Pick<GateResult, "scores" | "z" | "kept"> {
   students: Partial<Record<GateCandidate, string>>;
 }
 
+/** The images relabel and merge take, recover's per-batch losses, and the gate's decision where there is a gate. */
+interface KeptImages {
+  set: ImageSet;
+  batches: unknown[];
+  gate?: GateRecord;
+}
+
 interface ShardRecord {
   key: string;
   sha256: string;
@@ -45,6 +52,8 @@ interface ShardRecord {
 const pad = (i: number) => String(i).padStart(4, "0");
 
 export class ClusterShards {
+  private kept?: Promise<KeptImages>;
+
   constructor(
     readonly p: Pipeline,
     readonly recoverShards: number,
@@ -111,7 +120,13 @@ export class ClusterShards {
    * kept, decided once from the gate tasks' students and recorded (shards/gate.npy, then gate.json
    * with its key and the npy's SHA-256) so later shards read the decision instead of remaking it.
    */
-  async keptImages(): Promise<{ set: ImageSet; batches: unknown[]; gate?: GateRecord }> {
+  keptImages(): Promise<KeptImages> {
+    // once per process: a relabel shard that publishes reads them again
+    this.kept ??= this.readOrDecideKept();
+    return this.kept;
+  }
+
+  private async readOrDecideKept(): Promise<KeptImages> {
     const { set, batches } = this.assembleImages();
     if (!this.p.gateApplies()) return { set, batches };
     // the recover shards' keys name the teacher, the data and recover's config
