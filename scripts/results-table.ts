@@ -3,9 +3,10 @@
 // the mean ± std of every column over the seeds, and the published records next to ours. Runs
 // that already exist with the same config are skipped by the CLI, so an interrupted table
 // resumes. Writes results/<name>.md, .json and .png.
-// Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table --teacher T.onnx -- <extra distill flags>]
+// Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table --teacher T.onnx --jobs 2 -- <extra distill flags>]
+// (--jobs 2 -- --threads 1 on 2 cores: two runs at a time, each on one core)
 //        npm run results:fashion-mnist (the same with --data /usr/share/datasets/fashion-mnist)
-import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +37,12 @@ const program = new Command("results-table")
   .option("--out <dir>", "folder of the teacher and the runs (default: runs/<stem>-table)")
   .option("--results <dir>", "where the table goes", "results")
   .option("--teacher <file.onnx>", "use this teacher instead of squeezing one (seed 0, defaults)")
+  .option(
+    "--jobs <n>",
+    "runs at a time, each its own process (give each fewer threads: -- --threads N)",
+    (s) => ints(s)[0] || 1,
+    1,
+  )
   .option("--report-only", "run nothing: tabulate the runs that have finished (a table with missing seeds says so)")
   .allowExcessArguments(true)
   .parse();
@@ -49,6 +56,7 @@ const opts = program.opts<{
   results: string;
   teacher?: string;
   reportOnly?: boolean;
+  jobs: number;
 }>();
 const o = { ...opts, out: opts.out ?? join("runs", `${opts.name}-table`) };
 const ANCHORS = PUBLISHED_RECORDS[o.records];
@@ -56,39 +64,37 @@ const data = o.data ? ["--data", o.data] : [];
 const extra = program.args;
 
 const distill = fileURLToPath(new URL("../gpu-cluster/cli/distill.ts", import.meta.url));
-function run(args: string[]): void {
+function run(args: string[]): Promise<void> {
   console.error(`$ distill ${args.join(" ")}`);
-  execFileSync(process.execPath, [...process.execArgv, distill, ...args], { stdio: ["ignore", "ignore", "inherit"] });
+  return new Promise((resolve, reject) =>
+    spawn(process.execPath, [...process.execArgv, distill, ...args], { stdio: ["ignore", "ignore", "inherit"] })
+      .on("error", reject)
+      .on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`distill ${args.join(" ")}: exit ${code}`)))),
+  );
 }
 
 const teacherDir = join(o.out, "teacher");
-if (!o.teacher && !o.reportOnly) run(["squeeze", ...data, "--out", teacherDir, "--seed", "0", "--quiet"]);
+if (!o.teacher && !o.reportOnly) await run(["squeeze", ...data, "--out", teacherDir, "--seed", "0", "--quiet"]);
 const teacher = o.teacher ?? join(teacherDir, "teacher.onnx");
 
-const reports: Report[] = [];
-for (const ipc of o.ipc) {
-  for (const seed of o.seeds) {
-    const dir = join(o.out, `ipc${ipc}-seed${seed}`);
-    if (o.reportOnly) {
-      if (!existsSync(join(dir, "report.json"))) continue;
-    } else
-      run([
+const runs = o.ipc.flatMap((ipc) => o.seeds.map((seed) => ({ ipc, seed, dir: join(o.out, `ipc${ipc}-seed${seed}`) })));
+if (!o.reportOnly) {
+  // --jobs workers take the runs in table order
+  const queue = [...runs];
+  const worker = async () => {
+    for (let r = queue.shift(); r; r = queue.shift())
+      await run([
         "run",
         ...data,
-        "--teacher",
-        teacher,
-        "--ipc",
-        String(ipc),
-        "--seed",
-        String(seed),
-        "--out",
-        dir,
-        "--quiet",
+        ...["--teacher", teacher, "--ipc", String(r.ipc), "--seed", String(r.seed), "--out", r.dir, "--quiet"],
         ...extra,
       ]);
-    reports.push(parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))));
-  }
+  };
+  await Promise.all(Array.from({ length: o.jobs }, worker));
 }
+const reports: Report[] = runs
+  .filter((r) => !o.reportOnly || existsSync(join(r.dir, "report.json")))
+  .map((r) => parseReport(JSON.parse(readFileSync(join(r.dir, "report.json"), "utf8"))));
 
 // IPCs with at least one finished run (all of them unless --report-only found gaps)
 const ipcs = o.ipc.filter((ipc) => reports.some((r) => r.ipc === ipc));

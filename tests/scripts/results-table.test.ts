@@ -4,7 +4,8 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { writeReport, type Report } from "../../gpu-cluster/cli/report.ts";
+import { parseReport, writeReport, type Report } from "../../gpu-cluster/cli/report.ts";
+import { distill, ok, tinyOptions, writeQuadrants } from "../cluster/tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "results-table");
 const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
@@ -93,5 +94,28 @@ describe("results table", () => {
     expect(md).not.toContain("Students trained");
     expect(md).toContain("| 1 | convnet-3 | 99.00 | 50.00 | 98.00 | +1.00 pt (ahead in 1/1) | 0 |");
     expect(md).toContain("| 10 | convnet-3 | 99.30 | 50.00 | 99.20 | +0.10 pt (ahead in 1/1) | 1 |");
+  });
+
+  it("runs --jobs runs at a time, each as it would run alone", () => {
+    const data = join(root, "quadrants");
+    writeQuadrants(data);
+    // tinyOptions' flags with the run's own (data, folder, IPC, seed) left to the table
+    const flags = tinyOptions(data, "unused").slice(10);
+    ok(distill(["squeeze", "--data", data, "--out", join(root, "teacher"), ...flags]));
+    const teacher = join(root, "teacher", "teacher.onnx");
+    const table = ["scripts/results-table.ts", "--data", data, "--ipc", "2,4", "--seeds", "0", "--jobs", "2"];
+    const p = spawnSync(
+      tsx,
+      [...table, "--teacher", teacher, "--out", join(root, "runs"), "--results", join(root, "results"), "--", ...flags],
+      { encoding: "utf8" },
+    );
+    expect(p.status, p.stderr).toBe(0);
+    const md = readFileSync(join(root, "results", "mnist.md"), "utf8");
+    expect(md).toMatch(/\| 2 \| convnet-2 \|/);
+    expect(md).toMatch(/\| 4 \| convnet-2 \|/);
+    const alone = join(root, "alone");
+    ok(distill(["run", "--data", data, "--teacher", teacher, "--ipc", "4", "--seed", "0", "--out", alone, ...flags]));
+    const read = (dir: string) => parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))).students;
+    expect(read(join(root, "runs", "ipc4-seed0"))).toEqual(read(alone));
   });
 });
