@@ -11,7 +11,7 @@ const FLAG_VALUES: Record<string, RegExp> = {
   "--data": /^[A-Za-z0-9_./-]+$/,
   "--resolution": /^[0-9]+$/,
   "--seed": /^[0-9]+$/,
-  "--teacher": /^[A-Za-z0-9_./-]+\.onnx$/,
+  "--teacher": /^[A-Za-z0-9_./-]+\.onnx(,[A-Za-z0-9_./-]+\.onnx)*$/, // several: their ensemble
   "--teacher-arch": /^[a-z0-9-]+$/,
   "--teacher-width": /^[0-9]+$/,
   "--teacher-epochs": /^[0-9]+$/,

@@ -132,7 +132,10 @@ export function addRunOptions(cmd: Command): Command {
     .option("--out <dir>", "run folder (default runs/<dataset>-ipc<N>-seed<S>)")
     .option("--seed <s>", "seed of every random choice in the run", int("--seed"), 0)
     .option("--run-id <id>", "run id of the label tables and manifest (default: from the run folder's path)", runIdArg)
-    .option("--teacher <file.onnx>", "import this pretrained teacher instead of training one (squeeze is skipped)")
+    .option(
+      "--teacher <file.onnx>",
+      "import this pretrained teacher instead of training one (squeeze is skipped); several, comma-separated: their ensemble (mean logits) is the teacher",
+    )
     .option("--force", "redo stages even when their outputs exist and match the config", false)
     .option("--quiet", "no progress bars (log lines, such as the gate's decision, still print)", false)
     .addOption(

@@ -22,6 +22,7 @@ import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
 import { Classifier } from "../runtime/inference.ts";
 import { datasetSize } from "../stages/squeeze.ts";
 import { squeezeWidening } from "../stages/teacher-width.ts";
+import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectFromPool } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
@@ -40,7 +41,13 @@ import { relabel } from "../stages/relabel.ts";
 import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { topOneAccuracy, topOneCorrect } from "../stages/accuracy.ts";
-import { readTeacherFile, teacherNormalisation, zooTeacher, type TeacherFile } from "../stages/teacher-file.ts";
+import {
+  readTeacherFile,
+  teacherArch,
+  teacherNormalisation,
+  zooTeacher,
+  type TeacherFile,
+} from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
 import type { TeacherSource } from "../stages/teacher-graph.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
@@ -154,19 +161,22 @@ export class Pipeline {
   async squeeze(): Promise<void> {
     const o = this.o;
     if (o.teacher) {
-      const t = readTeacherFile(o.teacher);
+      // several files: their ensemble (the mean of their logits) is the teacher
+      const files = o.teacher.split(",").map(readTeacherFile);
+      const bytes = files.length === 1 ? files[0].bytes : ensembleOfFiles(files);
       const outcome = await this.run.stage(
         {
           name: "squeeze",
-          config: { imported: sha256(t.bytes) },
+          config: { imported: sha256(bytes) },
           inputs: [],
           outputs: ["teacher.onnx"],
           force: o.force,
         },
         async () => {
           // the bytes already read (and hashed above) go into the run folder: the file is read once
-          writeFileAtomic(this.run.path("teacher.onnx"), t.bytes);
-          this.teacherWritten({ ...t, file: this.run.path("teacher.onnx") });
+          writeFileAtomic(this.run.path("teacher.onnx"), bytes);
+          // an ensemble's note is its own: read back on first use
+          this.teacherWritten(files.length === 1 ? { ...files[0], file: this.run.path("teacher.onnx") } : undefined);
         },
       );
       this.log(`squeeze: ${outcome === "ran" ? "imported" : "kept"} teacher ${o.teacher}`);
@@ -660,7 +670,7 @@ export class Pipeline {
       seeds: { run: this.o.seed, recover: this.o.seed, relabel: this.o.seed },
       teacher: {
         id: sha256(tf.bytes).slice(0, 16),
-        arch: tf.note?.arch ?? "imported",
+        arch: teacherArch(tf.note),
         sha256: sha256(tf.bytes),
         accuracy: tf.note?.accuracy,
       },
@@ -850,7 +860,7 @@ export class Pipeline {
           shape: [synthetic.channels, synthetic.size, synthetic.size],
           val_images: val.labels.length,
           teacher: {
-            arch: tf.note?.arch ?? "imported",
+            arch: teacherArch(tf.note),
             source: o.teacher ? "imported" : "trained",
             file: "teacher.onnx",
           },

@@ -18,6 +18,11 @@ export const teacherNoteSchema = z.object({
   mean: z.array(z.number()),
   std: z.array(z.number().positive()),
   accuracy: z.number().min(0).max(1).optional(),
+  /** An ensemble (teacher-ensemble.ts): its members, whose mean logits the model outputs; arch and width are member 0's. */
+  members: z
+    .array(z.object({ arch: z.string(), width: z.number().int().positive().optional() }))
+    .min(2)
+    .optional(),
 });
 export type TeacherNote = z.infer<typeof teacherNoteSchema>;
 
@@ -85,6 +90,13 @@ export function readTeacherFile(file: string): TeacherFile {
   return { file, bytes, note, inputShape: inDims.slice(1), classes: outDims[1] };
 }
 
+/** What the teacher is, for reports: its architecture, its members for an ensemble, "imported" without a note. */
+export function teacherArch(note?: TeacherNote): string {
+  if (!note) return "imported";
+  if (!note.members) return note.arch;
+  return `ensemble of ${note.members.map((m) => (m.width ? `${m.arch} (width ${m.width})` : m.arch)).join(" + ")}`;
+}
+
 /** The normalisation to feed the teacher: its own note, else the dataset's statistics. */
 export function teacherNormalisation(t: TeacherFile, datasetStats: ChannelStats): ChannelStats {
   return t.note ? { mean: t.note.mean, std: t.note.std } : datasetStats;
@@ -93,10 +105,11 @@ export function teacherNormalisation(t: TeacherFile, datasetStats: ChannelStats)
 /**
  * A teacher written by our squeeze, rebuilt natively from the model zoo with the file's weights
  * (the initializers carry the zoo's parameter names). Foreign teachers return null: they are
- * imported node by node instead (teacher-graph.ts).
+ * imported node by node instead (teacher-graph.ts), and so are ensembles of ours.
  */
 export function zooTeacher(t: TeacherFile): TeacherSource | null {
-  if (!t.note) return null;
+  // an ensemble is imported node by node: its members' weights share zoo names under "m<i>/"
+  if (!t.note || t.note.members) return null;
   const model = onnx.ModelProto.decode(t.bytes);
   const params = new ParamStore(0, true);
   for (const init of model.graph?.initializer ?? []) {

@@ -27,6 +27,11 @@ describe("cluster plan options", () => {
     }
     expect(accepts("--select", "probe")).toBe(true);
     expect(accepts("--select", "probe;rm")).toBe(false);
+    // one teacher file, or several (their ensemble); nothing a shell would read more into
+    expect(accepts("--teacher", "/models/a.onnx")).toBe(true);
+    expect(accepts("--teacher", "/models/a.onnx,b/c.onnx")).toBe(true);
+    expect(accepts("--teacher", "/models/a.onnx,")).toBe(false);
+    expect(accepts("--teacher", "/models/a.onnx,$(id).onnx")).toBe(false);
   });
 
   it("size the gate array with `distill run`'s own defaults of --init and --select", () => {

@@ -10,6 +10,7 @@ import { Random } from "../../gpu-cluster/data/index.ts";
 import { parseReport } from "../../gpu-cluster/cli/report.ts";
 import { parseManifest } from "../../shared/manifest.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
+import { readTeacherFile } from "../../gpu-cluster/stages/teacher-file.ts";
 
 const root = join(process.cwd(), "test-output", "cli");
 const data = join(root, "quadrants");
@@ -184,6 +185,15 @@ describe("distill run", () => {
     const u = JSON.parse(readFileSync(join(root, "asked", "teacher.json"), "utf8"));
     expect(u.widths_tried.map((w: { width: number }) => w.width)).toEqual([32]);
     expect(u.widths_tried[0]).toEqual(t.widths_tried[0]); // the same first teacher
+    // two teacher files given: their ensemble is imported as the teacher
+    const both = [join(root, "asked", "teacher.onnx"), join(root, "widen", "teacher.onnx")];
+    rmSync(join(root, "ensemble"), { recursive: true, force: true });
+    const ens = distill(["squeeze", "--data", data, "--out", join(root, "ensemble"), "--teacher", both.join(",")]);
+    expect(ens.status, ens.stderr).toBe(0);
+    expect(readTeacherFile(join(root, "ensemble", "teacher.onnx")).note?.members?.[0]).toEqual({
+      arch: "convnet-3",
+      width: 32,
+    });
   });
 
   it("stops on bad input with a message naming the problem", () => {
