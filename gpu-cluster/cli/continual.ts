@@ -24,6 +24,7 @@ import { relabel } from "../stages/relabel.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { readTeacherFile, zooTeacher } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
+import { DEFAULT_STUDENT_WIDTH } from "../stages/evaluate.ts";
 import {
   classOrder,
   classSubset,
@@ -110,7 +111,14 @@ export class ContinualRun {
       recover: [o.init, o.select, o.selectFrom, o.iterations, o.recoverBatch, o.recoverLr, o.rBn, o.firstBnMultiplier],
       crops: [o.cropScale, o.flip],
       relabel: [o.topK, o.quant, o.temperature],
-      student: [o.students[0], o.studentWidth, o.studentBatch, o.studentLr, o.epochs, o.studentCrops],
+      student: [
+        o.students[0],
+        o.studentWidth ?? DEFAULT_STUDENT_WIDTH,
+        o.studentBatch,
+        o.studentLr,
+        o.epochs,
+        o.studentCrops,
+      ],
       // absent for the default, so that runs made before the option keep their keys
       memoryLabels: o.memoryLabels === "kept" ? undefined : o.memoryLabels,
     };
@@ -328,7 +336,7 @@ export class ContinualRun {
       throw new Error(`step ${st.step}: memory holds ${inMemory} images, expected ${memoryImages}`);
     const student = {
       arch: o.students[0],
-      width: o.studentWidth,
+      width: o.studentWidth ?? DEFAULT_STUDENT_WIDTH,
       batch: o.studentBatch,
       lr: o.studentLr,
       weightDecay: 0.01,

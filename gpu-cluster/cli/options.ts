@@ -249,9 +249,8 @@ export function addRunOptions(cmd: Command): Command {
     .option("--students <archs>", "evaluate: student architectures, comma separated", list, ["convnet-3"])
     .option(
       "--student-width <n>",
-      "evaluate: student first-stage width (ConvNet width, ResNet base planes, ViT embedding width)",
+      "evaluate: student first-stage width (ConvNet width, ResNet base planes, ViT embedding width) (default: the teacher's width for a teacher of the student's family, else 32)",
       int("--student-width", 1),
-      32,
     )
     .option("--student-batch <n>", "evaluate: student batch size", int("--student-batch", 1), 50)
     .option("--student-lr <x>", "evaluate: AdamW learning rate (cosine)", positive("--student-lr"), 0.003)

@@ -38,7 +38,7 @@ import {
 } from "../stages/recover-gate.ts";
 import type { Graph } from "../graph/graph.ts";
 import { relabel } from "../stages/relabel.ts";
-import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
+import { defaultStudentEpochs, defaultStudentWidth, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { topOneAccuracy, topOneCorrect } from "../stages/accuracy.ts";
 import {
@@ -679,7 +679,8 @@ export class Pipeline {
 
   private studentConfig(arch: string): StudentConfig {
     const o = this.o;
-    return { arch, width: o.studentWidth, batch: o.studentBatch, lr: o.studentLr, weightDecay: 0.01, seed: o.seed };
+    const width = o.studentWidth ?? defaultStudentWidth(arch, this.teacher().note);
+    return { arch, width, batch: o.studentBatch, lr: o.studentLr, weightDecay: 0.01, seed: o.seed };
   }
 
   /** What a student of the run is trained with besides its images and labels (the student cache's key). */

@@ -222,6 +222,22 @@ describe("distill run", () => {
     expect(noStart.stderr).toMatch(/--r-compete .*--init noise has none: use --init real or drop --r-compete/);
   });
 
+  it("students are as wide as a teacher of their family unless --student-width says otherwise", () => {
+    const dir = join(root, "width");
+    const args = tiny.map((a) => (a === out ? dir : a));
+    args.splice(args.indexOf("--student-width"), 2);
+    args[args.indexOf("--teacher-width") + 1] = "12";
+    const studentWidth = () =>
+      JSON.parse(readFileSync(join(dir, "stages.json"), "utf8")).stages.evaluate.config.students[0].width;
+    const quick = ["--no-recover-gate", "--no-baselines"];
+    const r = distill(["run", ...args, ...quick]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(studentWidth()).toBe(12);
+    const asked = distill(["evaluate", ...args, ...quick, "--student-width", "8"]);
+    expect(asked.status, asked.stderr).toBe(0);
+    expect(studentWidth()).toBe(8);
+  });
+
   it("a stage command given --teacher imports it first, so recover runs on a fresh folder", () => {
     const fresh = join(root, "fresh");
     const args = tiny.map((a) => (a === out ? fresh : a));

@@ -3,7 +3,13 @@
 // the original.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { BASE_STUDENT_EPOCHS, defaultStudentEpochs, MIN_STUDENT_CROPS } from "../../gpu-cluster/stages/evaluate.ts";
+import {
+  BASE_STUDENT_EPOCHS,
+  DEFAULT_STUDENT_WIDTH,
+  defaultStudentEpochs,
+  defaultStudentWidth,
+  MIN_STUDENT_CROPS,
+} from "../../gpu-cluster/stages/evaluate.ts";
 
 describe("default student epochs", () => {
   it("gives small sets more epochs and large sets the original 300", () => {
@@ -36,5 +42,18 @@ describe("default student epochs", () => {
 
   it("refuses an empty set", () => {
     expect(() => defaultStudentEpochs(0)).toThrow(/at least one image/);
+  });
+});
+
+describe("default student width", () => {
+  it("is the teacher's width for a teacher of the student's family, else 32", () => {
+    expect(defaultStudentWidth("convnet-3", { arch: "convnet-3", width: 64 })).toBe(64); // widened teacher
+    expect(defaultStudentWidth("convnet-3", { arch: "convnet-3", width: 32 })).toBe(32);
+    expect(defaultStudentWidth("convnet-2", { arch: "convnet-4", width: 16 })).toBe(16);
+    expect(defaultStudentWidth("resnet18", { arch: "resnet50", width: 48 })).toBe(48);
+    expect(defaultStudentWidth("convnet-3", { arch: "resnet18", width: 64 })).toBe(DEFAULT_STUDENT_WIDTH);
+    expect(defaultStudentWidth("vit-tiny", { arch: "bn-vit-tiny", width: 192 })).toBe(DEFAULT_STUDENT_WIDTH);
+    expect(defaultStudentWidth("convnet-3", { arch: "convnet-3" })).toBe(DEFAULT_STUDENT_WIDTH); // no width noted
+    expect(defaultStudentWidth("convnet-3")).toBe(DEFAULT_STUDENT_WIDTH); // a teacher without our note
   });
 });
