@@ -75,6 +75,8 @@ export const runManifestSchema = z
         .regex(/^[0-9a-f]{64}$/)
         .optional(),
       accuracy: z.number().min(0).max(1).optional(),
+      /** First-stage width of a teacher squeeze trained; students of its family default to it. */
+      width: z.number().int().positive().optional(),
     }),
   })
   .superRefine((m, ctx) => {

@@ -673,13 +673,16 @@ export class Pipeline {
         arch: teacherArch(tf.note),
         sha256: sha256(tf.bytes),
         accuracy: tf.note?.accuracy,
+        width: tf.note?.width,
       },
     });
   }
 
   private studentConfig(arch: string): StudentConfig {
     const o = this.o;
-    const width = o.studentWidth ?? defaultStudentWidth(arch, this.teacher().note);
+    // the teacher as the manifest names it, so that stream trainers (cli/train.ts) default alike
+    const note = this.teacher().note;
+    const width = o.studentWidth ?? defaultStudentWidth(arch, { arch: teacherArch(note), width: note?.width });
     return { arch, width, batch: o.studentBatch, lr: o.studentLr, weightDecay: 0.01, seed: o.seed };
   }
 

@@ -14,6 +14,7 @@ import { serializeModel } from "../graph/onnx-serialize.ts";
 import { ARCHITECTURES } from "../models/zoo.ts";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import type { ImageSet } from "../stages/crops.ts";
+import { defaultStudentWidth } from "../stages/evaluate.ts";
 import { StreamTrainer } from "../stream/stream-trainer.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
 import { createProgress } from "./progress.ts";
@@ -23,7 +24,7 @@ export interface TrainOptions {
   token?: string;
   run?: string;
   student: string;
-  studentWidth: number;
+  studentWidth?: number;
   studentBatch: number;
   studentLr: number;
   epochs?: number;
@@ -144,7 +145,7 @@ export async function train(o: TrainOptions, log: (line: string) => void): Promi
       manifest: m,
       student: {
         arch: o.student,
-        width: o.studentWidth,
+        width: o.studentWidth ?? defaultStudentWidth(o.student, m.teacher),
         batch: o.studentBatch,
         lr: o.studentLr,
         weightDecay: 0.01,
@@ -214,7 +215,11 @@ export function addTrainCommand(program: Command): void {
       },
       "convnet-3",
     )
-    .option("--student-width <n>", "student first-stage width", int("--student-width", 1), 32)
+    .option(
+      "--student-width <n>",
+      "student first-stage width (default: as `distill evaluate`'s: the run's teacher's width for a teacher of the student's family, else 32)",
+      int("--student-width", 1),
+    )
     .option("--student-batch <n>", "batch size (as evaluate's --student-batch)", int("--student-batch", 1), 50)
     .option(
       "--student-lr <x>",
