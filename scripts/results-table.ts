@@ -40,7 +40,12 @@ const program = new Command("results-table")
   .option(
     "--jobs <n>",
     "runs at a time, each its own process (give each fewer threads: -- --threads N)",
-    (s) => ints(s)[0] || 1,
+    (s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 1)
+        throw new Error(`--jobs ${s}: give a whole number of runs at a time, 1 or more`);
+      return n;
+    },
     1,
   )
   .option("--report-only", "run nothing: tabulate the runs that have finished (a table with missing seeds says so)")
