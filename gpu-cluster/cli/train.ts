@@ -172,13 +172,13 @@ export async function train(o: TrainOptions, log: (line: string) => void): Promi
     bar?.update(trainer.steps);
     for await (const b of client.batches(trainer.position, trainer.config.epochs)) {
       const loss = await trainer.step(b);
-      if (trainer.steps % every === 0 || trainer.done) writeFileAtomic(ckpt, trainer.checkpoint());
+      if (trainer.steps % every === 0 || trainer.done) writeFileAtomic(ckpt, await trainer.checkpoint());
       bar?.update(trainer.steps, `epoch ${trainer.position.epoch + (trainer.done ? 0 : 1)} loss ${loss.toFixed(4)}`);
     }
     bar?.stop();
   }
   const accuracy = await trainer.accuracy(val);
-  writeFileAtomic(join(out, "student.onnx"), serializeModel(trainer.frozenGraph()));
+  writeFileAtomic(join(out, "student.onnx"), serializeModel(await trainer.frozenGraph()));
   await trainer.release();
   const result: TrainResult = {
     run: m.runId,

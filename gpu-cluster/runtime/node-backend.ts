@@ -18,8 +18,13 @@ export function sessionOptions(
   ep: ExecutionProvider,
   threads?: number,
   profilePrefix?: string,
+  deviceOutputs: readonly string[] = [],
 ): ort.InferenceSession.SessionOptions {
   return {
+    // State that stays on the GPU between runs (Program): no host round trip per step.
+    ...(deviceOutputs.length && ep === "webgpu"
+      ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((n) => [n, "gpu-buffer" as const])) }
+      : {}),
     // ORT's per-node timings (a Chrome-trace JSON written when the session ends profiling).
     ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
     executionProviders: [ep],
@@ -43,7 +48,7 @@ async function openSession(model: Uint8Array, o: SessionOptions): Promise<ort.In
     }
   }
   try {
-    return await ort.InferenceSession.create(model, sessionOptions(ep, o.threads, o.profilePrefix));
+    return await ort.InferenceSession.create(model, sessionOptions(ep, o.threads, o.profilePrefix, o.deviceOutputs));
   } catch (e) {
     const msg = (e as Error).message;
     if (ep !== "cpu" && /provider|cuda|webgpu|dawn|vulkan|adapter|lib\w+\.so/i.test(msg)) {

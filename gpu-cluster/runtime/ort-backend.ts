@@ -10,6 +10,8 @@ export interface SessionOptions {
   threads?: number;
   /** Write ORT's per-node profile (Chrome-trace JSON) to a file starting with this prefix. */
   profilePrefix?: string;
+  /** Outputs ORT keeps in GPU memory (WebGPU: `gpu-buffer`) instead of copying them to the host. */
+  deviceOutputs?: readonly string[];
 }
 
 export interface OrtBackend {

@@ -1,22 +1,30 @@
 // A compiled step: one ONNX model run by one ORT session, with state (weights, optimiser
 // moments, BN running statistics, synthetic images) threaded from each run's outputs to the
 // next run's inputs. The state tensors returned by ORT become the next feeds as they are:
-// nothing is copied on the host between steps. Written against onnxruntime-common; the ORT
-// package comes from CompileOptions.backend (default onnxruntime-node, ort-backend.ts).
+// nothing is copied on the host between steps. On the WebGPU EP the state stays in GPU memory
+// (gpu-buffer outputs fed back as inputs): a step moves only its batch and its fetches across
+// the bus, and reading a state value (getState) copies that one tensor down. Written against
+// onnxruntime-common; the ORT package comes from CompileOptions.backend (default
+// onnxruntime-node, ort-backend.ts).
 import type { InferenceSession, Tensor } from "onnxruntime-common";
 import type { Graph } from "../graph/graph.ts";
+import { GraphBuilder } from "../graph/builder.ts";
 import type { TensorData } from "../graph/types.ts";
 import type { StateBinding } from "../graph/state-binding.ts";
 import { serializeModel } from "../graph/onnx-serialize.ts";
 import { lowerForWebGpu } from "../graph/webgpu-lowering.ts";
 import { backendOf } from "./default-backend.ts";
 import type { OrtBackend, SessionOptions } from "./ort-backend.ts";
-import { fromOrt, toOrt } from "./tensors.ts";
+import { dtypeOf, fromOrt, toOrt } from "./tensors.ts";
 
 export interface CompileOptions extends SessionOptions {
   /** The ORT package to run on (onnxruntime-web's, say); onnxruntime-node when absent. */
   backend?: OrtBackend;
+  /** WebGPU EP: keep the state in GPU memory between runs (default true; false: on the host, as on the CPU EP). */
+  stateOnDevice?: boolean;
 }
+
+const onHost = (t: Tensor) => t.location === "cpu" || t.location === "cpu-pinned";
 
 /**
  * A state value the program owns. ORT may write into a fed buffer (training-mode
@@ -37,7 +45,11 @@ export class Program {
     private readonly bindings: readonly { input: string; output: string }[],
     /** Names of the non-state outputs returned by `run`. */
     readonly fetchNames: readonly string[],
+    private readonly opts: CompileOptions,
   ) {}
+
+  /** One Identity session per state shape, to copy device state to the host (ORT's getData() on a gpu-buffer tensor aborts onnxruntime-node 1.30). */
+  private readonly downloaders = new Map<string, Promise<InferenceSession>>();
 
   /** Serialises `graph` (whose outputs must include every binding's output) and opens a session. */
   static async compile(graph: Graph, state: readonly StateBinding[], opts: CompileOptions = {}): Promise<Program> {
@@ -49,8 +61,9 @@ export class Program {
     if (opts.ep === "webgpu") lowerForWebGpu(graph);
     const model = serializeModel(graph);
     const backend = await backendOf(opts);
-    const session = await backend.openSession(model, opts);
     const stateOutputs = new Set(state.map((s) => s.output.name));
+    const onDevice = opts.ep === "webgpu" && opts.stateOnDevice !== false;
+    const session = await backend.openSession(model, { ...opts, deviceOutputs: onDevice ? [...stateOutputs] : [] });
     const program = new Program(
       session,
       backend,
@@ -58,6 +71,7 @@ export class Program {
       model,
       state.map((s) => ({ input: s.input.name, output: s.output.name })),
       graph.outputs.map((o) => o.name).filter((n) => !stateOutputs.has(n)),
+      opts,
     );
     for (const s of state) program.state.set(s.input.name, toOrt(ownCopy(s.init), backend.Tensor));
     return program;
@@ -69,22 +83,47 @@ export class Program {
     for (const [k, v] of this.state) all[k] = v;
     for (const [k, v] of Object.entries(feeds)) all[k] = "dims" in v ? v : toOrt(v, this.backend.Tensor);
     const out = await this.session.run(all);
-    for (const b of this.bindings) this.state.set(b.input, out[b.output] as Tensor);
+    for (const b of this.bindings) this.replaceState(b.input, out[b.output] as Tensor);
     const result: Record<string, Tensor> = {};
     for (const n of this.fetchNames) result[n] = out[n] as Tensor;
     return result;
   }
 
-  getState(name: string): TensorData {
+  /** A state value on the host (copied down from the GPU where it lives there). */
+  async getState(name: string): Promise<TensorData> {
     const t = this.state.get(name);
     if (!t) throw new Error(`no state named '${name}'`);
-    return fromOrt(t);
+    if (onHost(t)) return fromOrt(t);
+    const key = `${t.type}|${t.dims.join(",")}`;
+    let downloader = this.downloaders.get(key);
+    if (!downloader) {
+      const b = new GraphBuilder("download");
+      b.output(b.op("Identity", [b.input("x", dtypeOf(t), [...t.dims])])[0], "y");
+      downloader = this.backend.openSession(serializeModel(b.graph), { ep: this.opts.ep, threads: this.opts.threads });
+      this.downloaders.set(key, downloader);
+    }
+    const out = await (await downloader).run({ x: t });
+    return fromOrt(out.y as Tensor);
   }
 
   /** Replaces a state value with a copy of `value` (as compile does with the init values). */
   setState(name: string, value: TensorData): void {
     if (!this.state.has(name)) throw new Error(`no state named '${name}'`);
-    this.state.set(name, toOrt(ownCopy(value), this.backend.Tensor));
+    this.replaceState(name, toOrt(ownCopy(value), this.backend.Tensor));
+  }
+
+  /** Device tensors are freed when replaced (ORT hands their ownership to the caller). */
+  private replaceState(name: string, t: Tensor): void {
+    const old = this.state.get(name);
+    this.state.set(name, t);
+    if (old && old !== t && !onHost(old)) old.dispose();
+  }
+
+  /** Where a state value lives: "cpu", or "gpu-buffer" (WebGPU, state on the device). */
+  stateLocation(name: string): string {
+    const t = this.state.get(name);
+    if (!t) throw new Error(`no state named '${name}'`);
+    return t.location;
   }
 
   stateNames(): string[] {
@@ -92,6 +131,8 @@ export class Program {
   }
 
   async release(): Promise<void> {
+    for (const t of this.state.values()) if (!onHost(t)) t.dispose();
+    for (const d of this.downloaders.values()) await (await d).release();
     await this.session.release();
   }
 }

@@ -16,8 +16,12 @@ export function toOrt(t: TensorData, TensorClass: TensorConstructor): Tensor {
   return new TensorClass(ORT_TYPE[t.dtype], t.data as never, [...t.shape]);
 }
 
-export function fromOrt(t: Tensor): TensorData {
+export function dtypeOf(t: Tensor): DType {
   const dtype = (Object.keys(ORT_TYPE) as DType[]).find((k) => ORT_TYPE[k] === t.type);
   if (!dtype) throw new Error(`unsupported ORT tensor type ${t.type}`);
-  return { dtype, shape: [...t.dims], data: t.data as TensorData["data"] };
+  return dtype;
+}
+
+export function fromOrt(t: Tensor): TensorData {
+  return { dtype: dtypeOf(t), shape: [...t.dims], data: t.data as TensorData["data"] };
 }

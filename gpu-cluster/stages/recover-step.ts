@@ -195,7 +195,7 @@ export class RecoverStep {
     this.stepCount = 0;
   }
 
-  images(): TensorData {
+  images(): Promise<TensorData> {
     return this.program.getState("images");
   }
 

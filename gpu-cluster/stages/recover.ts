@@ -214,7 +214,7 @@ export async function recover(
       );
     }
     result.batches.push({ first, last });
-    const x = step.images().data as Float32Array;
+    const x = (await step.images()).data as Float32Array;
     batch.images.forEach((img, b) => {
       for (let c = 0; c < C; c++) {
         for (let j = 0; j < H * H; j++) {

@@ -128,14 +128,14 @@ class WeightAverage {
     private readonly names: string[],
   ) {}
 
-  update(trainer: ClassifierTrainer): void {
+  async update(trainer: ClassifierTrainer): Promise<void> {
     // Warm start (as TensorFlow's ExponentialMovingAverage with num_updates): early steps weigh more.
     const d = Math.min(this.decay, (1 + this.count) / (10 + this.count));
     this.count++;
     const first = !this.avg;
     this.avg ??= new Map();
     for (const name of this.names) {
-      const w = trainer.program.getState(name).data as Float32Array;
+      const w = (await trainer.program.getState(name)).data as Float32Array;
       if (first) {
         this.avg.set(name, Float32Array.from(w));
         continue;
@@ -220,12 +220,12 @@ export async function squeeze(
               cfg.ema!,
               trainer.program.stateNames().filter((s) => params.values.has(s)),
             );
-            average.update(trainer);
+            return average.update(trainer);
           }
         : undefined,
       afterEpoch: split
         ? async (trainer, epoch) => {
-            trainer.syncParams();
+            await trainer.syncParams();
             const score: EpochScore = {
               epoch: epoch + 1,
               raw: await heldOutAccuracy(spec, params, split.holdout, stats, o),

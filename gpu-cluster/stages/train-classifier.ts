@@ -38,7 +38,7 @@ export interface ClassifierTraining {
   /** Progress label. */
   label: string;
   /** After every step (squeeze: the weight average reads the trainer's state here). */
-  afterStep?: (trainer: ClassifierTrainer, step: number) => void;
+  afterStep?: (trainer: ClassifierTrainer, step: number) => void | Promise<void>;
   /** After every epoch (squeeze: scores the weights on its held-out split); true stops training. */
   afterEpoch?: (trainer: ClassifierTrainer, epoch: number) => Promise<boolean | void>;
   /** The weights to freeze at the end (default: `params` as the last step left them). */
@@ -70,13 +70,13 @@ export async function trainClassifier(
     for (const { x, targets } of t.batches(e)) {
       const r = await trainer.step(x, targets, cosineLr(step, total, t.lr, t.warmupSteps ?? 0));
       sum += r.loss;
-      t.afterStep?.(trainer, step);
+      await t.afterStep?.(trainer, step);
       bar.update(++step, `epoch ${e + 1}/${t.epochs} loss ${r.loss.toFixed(4)}`);
     }
     losses.push(sum / t.stepsPerEpoch);
     if (await t.afterEpoch?.(trainer, e)) break;
   }
-  trainer.syncParams();
+  await trainer.syncParams();
   await trainer.program.release();
   const graph = inferenceGraph(t.spec, t.finalParams?.() ?? t.params);
   const clf = await Classifier.fromGraph(graph, o);

@@ -180,7 +180,7 @@ export class StreamTrainer {
 
   /** Top-1 of the student as it stands (weights frozen, BN in inference mode) on a labelled set. */
   async accuracy(val: Dataset): Promise<number> {
-    const clf = await Classifier.fromGraph(this.frozenGraph(), this.compile);
+    const clf = await Classifier.fromGraph(await this.frozenGraph(), this.compile);
     try {
       return await topOneAccuracy((x) => clf.logits(x), val, this.config.stats);
     } finally {
@@ -189,8 +189,8 @@ export class StreamTrainer {
   }
 
   /** The student frozen into its inference graph (weights as initializers). */
-  frozenGraph() {
-    this.trainer.syncParams();
+  async frozenGraph() {
+    await this.trainer.syncParams();
     return inferenceGraph(this.spec, this.params);
   }
 
@@ -206,14 +206,16 @@ export class StreamTrainer {
   }
 
   /** Everything needed to go on exactly where this left off: program state, step, losses. */
-  checkpoint(): Uint8Array {
+  async checkpoint(): Promise<Uint8Array> {
     const names = this.trainer.program.stateNames();
+    const state = [];
+    for (const name of names) state.push({ name, value: await this.trainer.program.getState(name) });
     return encodeCheckpoint({
       identity: this.identity(),
       step: this.stepIndex,
       epochLosses: this.epochLosses,
       epochSum: this.epochSum,
-      state: names.map((name) => ({ name, value: this.trainer.program.getState(name) })),
+      state,
     });
   }
 

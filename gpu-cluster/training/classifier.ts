@@ -67,8 +67,8 @@ export class ClassifierTrainer {
   }
 
   /** Copies the trained weights and BN statistics back into the parameter store. */
-  syncParams(): void {
-    for (const n of this.stateNames) this.params.set(n, this.program.getState(n));
+  async syncParams(): Promise<void> {
+    for (const n of this.stateNames) this.params.set(n, await this.program.getState(n));
   }
 }
 

@@ -58,7 +58,7 @@ describe("Program", () => {
       const reset = Float32Array.from([0, 0, 0]);
       p.setState("mean", f32(reset));
       await p.run({ x });
-      if (statsOut) expect(Array.from(p.getState("mean").data as Float32Array).some((e) => e !== 0)).toBe(true); // the state did move
+      if (statsOut) expect(Array.from((await p.getState("mean")).data as Float32Array).some((e) => e !== 0)).toBe(true); // the state did move
       expect(Array.from(mean), `statsOut ${statsOut}`).toEqual([0, 0, 0]);
       expect(Array.from(variance), `statsOut ${statsOut}`).toEqual([1, 1, 1]);
       expect(Array.from(reset), `statsOut ${statsOut}`).toEqual([0, 0, 0]);

@@ -243,7 +243,7 @@ describe.skipIf(gate.missing !== null)("ResNet-18 against PyTorch (scripts/pytor
       const { lr, momentum, weight_decay: weightDecay } = f.meta.sgd;
       const trainer = await ClassifierTrainer.compile(spec, params, { optimizer: sgd({ momentum, weightDecay }) });
       const r = await trainer.step(f.array("x"), targetsOf(f), lr);
-      trainer.syncParams();
+      await trainer.syncParams();
       await trainer.program.release();
       // The trainer's forward and backward are the squeeze graph's above: same float32 branches.
       const ref = referenceFor(f, "squeeze", squeezeFlips ?? {});

@@ -28,7 +28,7 @@ async function runOptimizer(opt: Optimizer, w0: Float32Array, c: Float32Array, l
     ...up.state,
   ]);
   for (let t = 0; t < lrs.length; t++) await program.run(up.feeds(t, lrs[t]));
-  return program.getState("w").data as Float32Array;
+  return (await program.getState("w")).data as Float32Array;
 }
 
 /** PyTorch's update rules, on the host, in float64. */
@@ -122,7 +122,7 @@ describe("training steps", () => {
     for (let k = 0; k < 12; k++) losses.push((await trainer.step(x, y, 3e-3)).loss);
     expect(losses[0], losses.join(" ")).toBeGreaterThan(1.5);
     expect(losses[11], losses.join(" ")).toBeLessThan(0.3 * losses[0]);
-    trainer.syncParams();
+    await trainer.syncParams();
     const rm = params.values.get("bn1.running_mean")!.data as Float32Array;
     expect(rm.some((v) => Math.abs(v) > 1e-3)).toBe(true);
   });
@@ -184,7 +184,7 @@ describe("training steps", () => {
       epochLoss.push(sum / count);
     }
     expect(epochLoss[epochs - 1]).toBeLessThan(epochLoss[0]);
-    trainer.syncParams();
+    await trainer.syncParams();
     const clf = await Classifier.fromGraph(inferenceGraph(spec, params));
     let correct = 0;
     const testN = 2000;

@@ -124,7 +124,7 @@ async function trainSteps(
   const lr = optimizer === "sgd" ? 0.1 : 1e-3;
   const first = await trainer.step(x, targets, lr);
   const second = await trainer.step(x, targets, lr);
-  trainer.syncParams();
+  await trainer.syncParams();
   const outputs: Record<string, ArrayLike<number>> = {
     loss: [first.loss, second.loss],
     logits: second.logits,
@@ -165,6 +165,35 @@ describe.skipIf(missing !== null)("training graphs on the WebGPU EP match the CP
     });
   }
 
+  it("state stays on the GPU between steps and reads back as it would from the host", async () => {
+    // The same three AdamW steps with the state on the device (the default) and on the host.
+    const run = async (stateOnDevice: boolean) => {
+      const params = new ParamStore(3);
+      const trainer = await ClassifierTrainer.compile(SPECS["convnet-2"], params, {
+        ep: "webgpu",
+        threads: 1,
+        stateOnDevice,
+        optimizer: adamw({ weightDecay: 0.01 }),
+      });
+      const losses = [];
+      for (let i = 0; i < 3; i++) losses.push((await trainer.step(x, oneHot(labels, K), 1e-2)).loss);
+      const where = new Set(trainer.program.stateNames().map((n) => trainer.program.stateLocation(n)));
+      await trainer.syncParams();
+      await trainer.program.release();
+      return { losses, where, params };
+    };
+    const device = await run(true);
+    const host = await run(false);
+    expect([...device.where]).toEqual(["gpu-buffer"]);
+    expect([...host.where]).toEqual(["cpu"]);
+    expect(device.losses).toEqual(host.losses);
+    for (const n of host.params.names())
+      expect(
+        relDiff(device.params.values.get(n)!.data as Float32Array, host.params.values.get(n)!.data as Float32Array),
+        n,
+      ).toBe(0);
+  });
+
   for (const arch of ["convnet-2", "bn-vit-tiny"]) {
     it(`recover step, ${arch} teacher (CE + BN statistics, Adam on the images, clip)`, async () => {
       const spec = SPECS[arch];
@@ -176,7 +205,7 @@ describe.skipIf(missing !== null)("training graphs on the WebGPU EP match the CP
       const params = new ParamStore(4);
       const squeeze = await ClassifierTrainer.compile(spec, params, { optimizer: adamw({}), threads: 1 });
       await squeeze.step(x, oneHot(labels, K), 1e-2);
-      squeeze.syncParams();
+      await squeeze.syncParams();
       await squeeze.program.release();
       // Crop: rows shifted down by one (the last repeated), columns mirrored, as interpolation matrices.
       const rows = new Float32Array(8 * 8),
@@ -190,7 +219,7 @@ describe.skipIf(missing !== null)("training graphs on the WebGPU EP match the CP
         const outputs: Record<string, ArrayLike<number>> = {
           losses: [a.loss, a.ce, a.bn, b.loss, b.ce, b.bn],
           logits: b.logits,
-          "state:images": step.images().data as Float32Array,
+          "state:images": (await step.images()).data as Float32Array,
         };
         return { outputs, program: step.program };
       });

@@ -75,7 +75,7 @@ beforeAll(async () => {
       cosineLr(i, batches.length, 0.05),
     );
   }
-  trainer.syncParams();
+  await trainer.syncParams();
 });
 
 const recoverCfg: RecoverConfig = {
@@ -150,7 +150,7 @@ describe("recover", () => {
         0.02,
       );
     }
-    trainer.syncParams();
+    await trainer.syncParams();
     const teacher = { source: { kind: "zoo" as const, spec, params }, classes: 10, channels: 1, size: 28, stats };
     const competitor = { kind: "zoo" as const, spec: studentSpec, params: studentParams };
     const run = (weight: number) =>
