@@ -48,7 +48,7 @@ export class Program {
     private readonly opts: CompileOptions,
   ) {}
 
-  /** One Identity session per state shape, to copy device state to the host (ORT's getData() on a gpu-buffer tensor aborts onnxruntime-node 1.30). */
+  /** Identity sessions that copy device state to the host, one per list of shapes read together (ORT's getData() on a gpu-buffer tensor aborts onnxruntime-node 1.30). */
   private readonly downloaders = new Map<string, Promise<InferenceSession>>();
 
   /** Serialises `graph` (whose outputs must include every binding's output) and opens a session. */
@@ -91,19 +91,32 @@ export class Program {
 
   /** A state value on the host (copied down from the GPU where it lives there). */
   async getState(name: string): Promise<TensorData> {
-    const t = this.state.get(name);
-    if (!t) throw new Error(`no state named '${name}'`);
-    if (onHost(t)) return fromOrt(t);
-    const key = `${t.type}|${t.dims.join(",")}`;
+    return (await this.getStates([name]))[0];
+  }
+
+  /** Several state values on the host; those on the GPU come down in one session run. */
+  async getStates(names: readonly string[]): Promise<TensorData[]> {
+    const tensors = names.map((n) => {
+      const t = this.state.get(n);
+      if (!t) throw new Error(`no state named '${n}'`);
+      return t;
+    });
+    const out = tensors.map((t) => (onHost(t) ? fromOrt(t) : null));
+    const onDevice = tensors.flatMap((t, i) => (onHost(t) ? [] : [{ i, t }]));
+    if (!onDevice.length) return out as TensorData[];
+    const key = onDevice.map(({ t }) => `${t.type}[${t.dims.join(",")}]`).join(" ");
     let downloader = this.downloaders.get(key);
     if (!downloader) {
       const b = new GraphBuilder("download");
-      b.output(b.op("Identity", [b.input("x", dtypeOf(t), [...t.dims])])[0], "y");
+      onDevice.forEach(({ t }, j) =>
+        b.output(b.op("Identity", [b.input(`x${j}`, dtypeOf(t), [...t.dims])])[0], `y${j}`),
+      );
       downloader = this.backend.openSession(serializeModel(b.graph), { ep: this.opts.ep, threads: this.opts.threads });
       this.downloaders.set(key, downloader);
     }
-    const out = await (await downloader).run({ x: t });
-    return fromOrt(out.y as Tensor);
+    const r = await (await downloader).run(Object.fromEntries(onDevice.map(({ t }, j) => [`x${j}`, t])));
+    onDevice.forEach(({ i }, j) => (out[i] = fromOrt(r[`y${j}`] as Tensor)));
+    return out as TensorData[];
   }
 
   /** Replaces a state value with a copy of `value` (as compile does with the init values). */

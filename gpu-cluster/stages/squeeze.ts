@@ -134,8 +134,9 @@ class WeightAverage {
     this.count++;
     const first = !this.avg;
     this.avg ??= new Map();
-    for (const name of this.names) {
-      const w = (await trainer.program.getState(name)).data as Float32Array;
+    const values = await trainer.program.getStates(this.names);
+    for (const [i, name] of this.names.entries()) {
+      const w = values[i].data as Float32Array;
       if (first) {
         this.avg.set(name, Float32Array.from(w));
         continue;

@@ -208,8 +208,8 @@ export class StreamTrainer {
   /** Everything needed to go on exactly where this left off: program state, step, losses. */
   async checkpoint(): Promise<Uint8Array> {
     const names = this.trainer.program.stateNames();
-    const state = [];
-    for (const name of names) state.push({ name, value: await this.trainer.program.getState(name) });
+    const values = await this.trainer.program.getStates(names);
+    const state = names.map((name, i) => ({ name, value: values[i] }));
     return encodeCheckpoint({
       identity: this.identity(),
       step: this.stepIndex,

@@ -68,7 +68,8 @@ export class ClassifierTrainer {
 
   /** Copies the trained weights and BN statistics back into the parameter store. */
   async syncParams(): Promise<void> {
-    for (const n of this.stateNames) this.params.set(n, await this.program.getState(n));
+    const values = await this.program.getStates(this.stateNames);
+    this.stateNames.forEach((n, i) => this.params.set(n, values[i]));
   }
 }
 
