@@ -38,11 +38,15 @@ export function webBackend(o: WebBackendOptions): OrtBackend {
   ort.env.logLevel = "error";
   return {
     Tensor: ort.Tensor,
-    openSession: (model) =>
+    openSession: (model, s) =>
       ort.InferenceSession.create(model, {
         executionProviders: [o.ep],
         graphOptimizationLevel: "all",
         logSeverityLevel: 3,
+        // Program's state stays on the GPU between steps, as on onnxruntime-node's WebGPU EP.
+        ...(o.ep === "webgpu" && s.deviceOutputs?.length
+          ? { preferredOutputLocation: Object.fromEntries(s.deviceOutputs.map((n) => [n, "gpu-buffer" as const])) }
+          : {}),
       }),
   };
 }
