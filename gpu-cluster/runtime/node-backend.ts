@@ -55,7 +55,7 @@ async function openSession(model: Uint8Array, o: SessionOptions): Promise<ort.In
       const hint =
         ep === "cuda"
           ? "the CUDA provider libraries (libonnxruntime_providers_cuda.so and CUDA/cuDNN) must be installed beside onnxruntime-node's libonnxruntime; see README 'GPU'"
-          : "WebGPU needs a GPU with a Vulkan driver (Dawn); none was usable";
+          : "WebGPU needs a GPU with a Vulkan driver (Dawn); none was usable (NVIDIA's driver also needs the Vulkan loader, libvulkan1, and libglvnd's libGLX/libEGL: docs/gpu.md)";
       throw new ExecutionProviderError(
         ep,
         `execution provider '${ep}' is unavailable: ${hint}. Use --ep cpu. (ORT said: ${msg.split("\n")[0]})`,

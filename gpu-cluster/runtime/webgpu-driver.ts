@@ -12,6 +12,9 @@ export const SWIFTSHADER_ICDS = [
   "/opt/google/chrome/vk_swiftshader_icd.json", // Google Chrome
 ];
 
+/** Where NVIDIA's container runtime mounts the driver's Vulkan ICD: outside the loader's search path. */
+export const NVIDIA_CONTAINER_ICD = "/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json";
+
 export interface WebGpuDriver {
   kind: "gpu" | "swiftshader" | "preset";
   /** One line for the user: the adapter and where it comes from. */
@@ -43,6 +46,14 @@ export function chooseWebGpuDriver(env: NodeJS.ProcessEnv = process.env): WebGpu
   }
   const devices = gpuDevices();
   if (devices.length) {
+    if (devices.includes("/dev/nvidia0") && existsSync(NVIDIA_CONTAINER_ICD)) {
+      env.VK_ICD_FILENAMES = NVIDIA_CONTAINER_ICD;
+      chosen = {
+        kind: "gpu",
+        description: `NVIDIA's Vulkan driver as the container mounts it (${NVIDIA_CONTAINER_ICD})`,
+      };
+      return chosen;
+    }
     chosen = { kind: "gpu", description: `the system's Vulkan driver for ${devices.join(", ")}` };
     return chosen;
   }
