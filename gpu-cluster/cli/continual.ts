@@ -24,7 +24,7 @@ import { relabel } from "../stages/relabel.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { readTeacherFile, zooTeacher } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
-import { DEFAULT_STUDENT_WIDTH } from "../stages/evaluate.ts";
+import { DEFAULT_STUDENT_WIDTH } from "../stages/student-width.ts";
 import {
   classOrder,
   classSubset,

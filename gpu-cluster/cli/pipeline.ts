@@ -38,7 +38,8 @@ import {
 } from "../stages/recover-gate.ts";
 import type { Graph } from "../graph/graph.ts";
 import { relabel } from "../stages/relabel.ts";
-import { defaultStudentEpochs, defaultStudentWidth, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
+import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
+import { defaultStudentWidth } from "../stages/student-width.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { topOneAccuracy, topOneCorrect } from "../stages/accuracy.ts";
 import {

@@ -14,7 +14,6 @@ import { serializeModel } from "../graph/onnx-serialize.ts";
 import { ARCHITECTURES } from "../models/zoo.ts";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import type { ImageSet } from "../stages/crops.ts";
-import { defaultStudentWidth } from "../stages/evaluate.ts";
 import { StreamTrainer } from "../stream/stream-trainer.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
 import { createProgress } from "./progress.ts";
@@ -145,7 +144,7 @@ export async function train(o: TrainOptions, log: (line: string) => void): Promi
       manifest: m,
       student: {
         arch: o.student,
-        width: o.studentWidth ?? defaultStudentWidth(o.student, m.teacher),
+        width: o.studentWidth, // absent: StreamTrainer follows the teacher (student-width.ts)
         batch: o.studentBatch,
         lr: o.studentLr,
         weightDecay: 0.01,

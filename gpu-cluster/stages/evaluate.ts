@@ -34,21 +34,6 @@ export function defaultStudentEpochs(images: number): number {
   return Math.max(BASE_STUDENT_EPOCHS, Math.ceil(MIN_STUDENT_CROPS / images));
 }
 
-/** The student width when none is asked for (ConvNet width, ResNet base planes). */
-export const DEFAULT_STUDENT_WIDTH = 32;
-
-/**
- * Default student width: as wide as a teacher of its own family (convnet-D, resnetN, ...), so that
- * a teacher squeeze widened for data it underfits (teacher-width.ts) gets a student that can follow
- * its labels; DEFAULT_STUDENT_WIDTH beside any other teacher (docs/ablations.md).
- */
-export function defaultStudentWidth(studentArch: string, teacher?: { arch: string; width?: number }): number {
-  const family = (arch: string) => arch.replace(/[-\d]+$/, "");
-  return teacher?.width !== undefined && family(teacher.arch) === family(studentArch)
-    ? teacher.width
-    : DEFAULT_STUDENT_WIDTH;
-}
-
 export interface StudentConfig {
   arch: string;
   width?: number;

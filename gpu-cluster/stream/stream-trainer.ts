@@ -21,10 +21,12 @@ import { batchOrder } from "../../shared/crop-schedule/index.ts";
 import type { DecodedBatch } from "../../shared/batch-format.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointIdentity } from "./checkpoint.ts";
+import { defaultStudentWidth } from "../stages/student-width.ts";
 
 /** The student and its optimiser: `distill evaluate`'s StudentConfig (AdamW, cosine, KL at the relabel temperature). */
 export interface StreamStudent {
   arch: string;
+  /** Absent: as `distill evaluate` chooses (the teacher's width for a teacher of the student's family). */
   width?: number;
   batch: number;
   lr: number;
@@ -66,8 +68,10 @@ export class StreamTrainer {
     private readonly compile: CompileOptions,
   ) {}
 
-  static async create(c: StreamTrainerConfig, compile: CompileOptions = {}): Promise<StreamTrainer> {
-    const m = c.manifest;
+  static async create(config: StreamTrainerConfig, compile: CompileOptions = {}): Promise<StreamTrainer> {
+    const m = config.manifest;
+    const width = config.student.width ?? defaultStudentWidth(config.student.arch, m.teacher);
+    const c = { ...config, student: { ...config.student, width } };
     if (!(Number.isInteger(c.epochs) && c.epochs >= 1 && c.epochs <= m.relabel.epochs))
       throw new RangeError(`epochs must be in [1, ${m.relabel.epochs}] (the run's relabel epochs), got ${c.epochs}`);
     if (c.images) {

@@ -3,13 +3,8 @@
 // the original.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import {
-  BASE_STUDENT_EPOCHS,
-  DEFAULT_STUDENT_WIDTH,
-  defaultStudentEpochs,
-  defaultStudentWidth,
-  MIN_STUDENT_CROPS,
-} from "../../gpu-cluster/stages/evaluate.ts";
+import { BASE_STUDENT_EPOCHS, defaultStudentEpochs, MIN_STUDENT_CROPS } from "../../gpu-cluster/stages/evaluate.ts";
+import { DEFAULT_STUDENT_WIDTH, defaultStudentWidth } from "../../gpu-cluster/stages/student-width.ts";
 
 describe("default student epochs", () => {
   it("gives small sets more epochs and large sets the original 300", () => {

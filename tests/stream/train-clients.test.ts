@@ -204,6 +204,21 @@ describe("distill train (Node client)", () => {
     expect(Math.abs(px.accuracy - uninterrupted.accuracy)).toBeLessThan(0.1);
   });
 
+  it("a student with no width asked for is as wide as evaluate would make it (the browser page's default)", async () => {
+    const { train } = loadDataset(data, { seed: m.seeds.run });
+    const stats = channelStats(train);
+    const widthOf = async (arch: string) => {
+      const student = { arch, batch: 8, lr: 0.01, weightDecay: 0.01, seed: m.seeds.run };
+      const t = await StreamTrainer.create({ manifest: m, student, epochs: 1, stats });
+      await t.release();
+      return [t.config.student.width, t.spec.width];
+    };
+    expect(m.teacher.width).toBe(8); // the fixture's convnet-2 teacher
+    expect(await widthOf("convnet-2")).toEqual([8, 8]); // its own family: the teacher's width
+    expect(await widthOf("convnet-3")).toEqual([8, 8]);
+    expect(await widthOf("resnet18")).toEqual([32, 32]); // another family: 32
+  });
+
   it("an expired or foreign token (or none) stops it at once with the edge's reason", async () => {
     const expired = (
       await issueToken(

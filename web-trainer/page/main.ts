@@ -216,7 +216,8 @@ async function start(): Promise<void> {
         manifest: m,
         student: {
           arch: $<HTMLSelectElement>("arch").value,
-          width: Number($<HTMLInputElement>("width").value),
+          // empty: as `distill evaluate` chooses (StreamTrainer follows the run's teacher)
+          width: $<HTMLInputElement>("width").value ? Number($<HTMLInputElement>("width").value) : undefined,
           batch: batchSize,
           lr: Number($<HTMLInputElement>("lr").value),
           weightDecay: 0.01,
@@ -231,6 +232,7 @@ async function start(): Promise<void> {
         ep: ep === "webgpu" ? "webgpu" : undefined,
       },
     );
+    $<HTMLInputElement>("width").placeholder = `${trainer.config.student.width}`;
     status.totalSteps = trainer.totalSteps;
     status.backend =
       ep === "wasm" ? `wasm × ${threads} thread${threads > 1 ? "s" : ""}` : `webgpu (${await webGpuAdapterInfo()})`;
