@@ -19,6 +19,7 @@ const program = new Command("gate-students")
   .parse();
 const data = loadDataset(program.opts<{ data?: string }>().data);
 const pct = (v: number) => (100 * v).toFixed(2);
+type StagesFile = { stages: { recover: { config: { seed: number } } } };
 
 console.log("| run | candidate | gate score (train images) | z | teacher's held-out split | val top-1 | kept |");
 console.log("| --- | --- | --: | --: | --: | --: | :-: |");
@@ -27,7 +28,8 @@ for (const run of program.args) {
   const gate = JSON.parse(readFileSync(join(run, "recover.json"), "utf8")).gate;
   if (!gate?.students) throw new Error(`${run}: recover.json has no gate students (run with the gate on)`);
   const stats = teacherNormalisation(readTeacherFile(join(run, "teacher.onnx")), channelStats(data.train));
-  const seed = (JSON.parse(readFileSync(join(run, "manifest.json"), "utf8")) as { seeds: { run: number } }).seeds.run;
+  // the run's seed (recover's config holds it, also in a folder that stopped before relabel)
+  const seed = (JSON.parse(readFileSync(join(run, "stages.json"), "utf8")) as StagesFile).stages.recover.config.seed;
   const holdout = validationSplit(data.train, seed)?.holdout;
   const val: Record<string, number> = {};
   for (const [name, key] of Object.entries(gate.students as Record<string, string>)) {
