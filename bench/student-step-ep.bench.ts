@@ -11,7 +11,7 @@
 //
 // By default WebGPU is measured only on a GPU: SwiftShader (a software GPU) would take hours for
 // the ResNet-18 and says nothing about speed; --eps cpu,webgpu forces it.
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { tensor } from "../gpu-cluster/graph/builder.ts";
 import { writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { adamw } from "../gpu-cluster/autodiff/optimizers.ts";
@@ -21,21 +21,37 @@ import { chooseWebGpuDriver } from "../gpu-cluster/runtime/webgpu-driver.ts";
 import { ClassifierTrainer } from "../gpu-cluster/training/classifier.ts";
 import { machine } from "../scripts/provenance.ts";
 
-const list = (v: string) => v.split(",").filter(Boolean);
-const o = new Command("student-step-ep")
-  .option("--eps <list>", "execution providers (cpu, webgpu; default: cpu, and webgpu where a GPU drives it)", list)
-  .option("--archs <list>", "students", list, ["convnet-3", "resnet18"])
-  .option("--steps <n>", "timed steps per case", Number, 20)
-  .option("--batch <n>", "batch size", Number, 50)
-  .option("--threads <n>", "CPU EP intra-op threads (default: ORT's choice)", Number)
-  .option("--out <file>", "JSON results", "bench/results/student-step-ep.json")
-  .parse()
-  .opts<{ eps?: string[]; archs: string[]; steps: number; batch: number; threads?: number; out: string }>();
-
+const EPS = ["cpu", "webgpu"];
 const SPECS: Record<string, ModelSpec> = {
   "convnet-3": { arch: "convnet-3", classes: 10, channels: 1, size: 28, width: 32 },
   resnet18: { arch: "resnet18", classes: 10, channels: 1, size: 28, width: 64 },
 };
+/** A comma-separated list of names from `allowed`, refused otherwise. */
+const list = (flag: string, allowed: string[]) => (v: string) => {
+  const names = v.split(",").filter(Boolean);
+  const bad = names.find((n) => !allowed.includes(n));
+  if (bad || !names.length) throw new InvalidArgumentError(`${flag}: choose from ${allowed.join(", ")}, got '${v}'`);
+  return names;
+};
+const whole = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag}: a whole number ≥ 1, got '${v}'`);
+  return n;
+};
+const o = new Command("student-step-ep")
+  .option(
+    "--eps <list>",
+    "execution providers (cpu, webgpu; default: cpu, and webgpu where a GPU drives it)",
+    list("--eps", EPS),
+  )
+  .option("--archs <list>", "students", list("--archs", Object.keys(SPECS)), Object.keys(SPECS))
+  .option("--steps <n>", "timed steps per case", whole("--steps"), 20)
+  .option("--batch <n>", "batch size", whole("--batch"), 50)
+  .option("--threads <n>", "CPU EP intra-op threads (default: ORT's choice)", whole("--threads"))
+  .option("--out <file>", "JSON results", "bench/results/student-step-ep.json")
+  .parse()
+  .opts<{ eps?: string[]; archs: string[]; steps: number; batch: number; threads?: number; out: string }>();
+
 const B = o.batch;
 const x = tensor(
   "float32",
@@ -48,12 +64,11 @@ const soft = tensor(
   Float32Array.from({ length: B * 10 }, (_, i) => (i % 10 === Math.floor(i / 10) % 10 ? 0.91 : 0.01)),
 );
 
-const softwareGpu = () => /swiftshader/i.test(chooseWebGpuDriver().description);
 let eps = o.eps;
 if (!eps) {
   let gpu = false;
   try {
-    gpu = !softwareGpu();
+    gpu = !/swiftshader/i.test(chooseWebGpuDriver().description);
   } catch {
     /* no WebGPU driver at all */
   }
@@ -76,7 +91,6 @@ if (adapter) console.log(`WebGPU adapter: ${adapter}`);
 const rows: Record<string, unknown>[] = [];
 for (const arch of o.archs) {
   const spec = SPECS[arch];
-  if (!spec) throw new Error(`--archs: unknown '${arch}'; choose from ${Object.keys(SPECS).join(", ")}`);
   for (const c of cases) {
     const t0 = performance.now();
     const trainer = await ClassifierTrainer.compile(spec, new ParamStore(0), {

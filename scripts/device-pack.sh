@@ -15,7 +15,8 @@
 #   bash scripts/device-pack.sh [--mnist]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=.dev/device
+dest=.dev/device
+out=.dev/device.partial # renamed to $dest once complete: a failed pack leaves the old one whole
 rm -rf "$out" && mkdir -p "$out"
 xz -T2 -9 -c "$(readlink -f "$(command -v node)")" >"$out/node.xz"
 pkgs=(onnxruntime-node/package.json onnxruntime-node/dist onnxruntime-node/lib onnxruntime-node/bin/napi-v6/linux/x64
@@ -43,4 +44,5 @@ cp "$here"/*.mjs "$d/"
 ldconfig -p | grep -q libGLX.so.0 || { for f in "$here"/*.deb; do dpkg -x "$f" /; done; ldconfig; }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
 EOF
-du -sh "$out"
+rm -rf "$dest" && mv "$out" "$dest"
+du -sh "$dest"

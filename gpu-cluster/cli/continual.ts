@@ -59,6 +59,11 @@ export class ContinualRun {
   readonly dir: string;
   readonly datasetName: string;
 
+  /** Continual students keep the plain default width (what its results were measured with), not the teacher's. */
+  private get studentWidth(): number {
+    return this.o.studentWidth ?? DEFAULT_STUDENT_WIDTH;
+  }
+
   constructor(
     readonly o: ContinualOptions,
     readonly command: string,
@@ -111,14 +116,7 @@ export class ContinualRun {
       recover: [o.init, o.select, o.selectFrom, o.iterations, o.recoverBatch, o.recoverLr, o.rBn, o.firstBnMultiplier],
       crops: [o.cropScale, o.flip],
       relabel: [o.topK, o.quant, o.temperature],
-      student: [
-        o.students[0],
-        o.studentWidth ?? DEFAULT_STUDENT_WIDTH,
-        o.studentBatch,
-        o.studentLr,
-        o.epochs,
-        o.studentCrops,
-      ],
+      student: [o.students[0], this.studentWidth, o.studentBatch, o.studentLr, o.epochs, o.studentCrops],
       // absent for the default, so that runs made before the option keep their keys
       memoryLabels: o.memoryLabels === "kept" ? undefined : o.memoryLabels,
     };
@@ -336,7 +334,7 @@ export class ContinualRun {
       throw new Error(`step ${st.step}: memory holds ${inMemory} images, expected ${memoryImages}`);
     const student = {
       arch: o.students[0],
-      width: o.studentWidth ?? DEFAULT_STUDENT_WIDTH,
+      width: this.studentWidth,
       batch: o.studentBatch,
       lr: o.studentLr,
       weightDecay: 0.01,

@@ -1,7 +1,7 @@
 // ONNX Runtime for Node (native; CPU, WebGPU, CUDA): the one file that imports onnxruntime-node.
 import * as ort from "onnxruntime-node";
 import { ExecutionProviderError, type ExecutionProvider } from "./execution-provider.ts";
-import type { OrtBackend, SessionOptions } from "./ort-backend.ts";
+import { deviceOutputLocations, type OrtBackend, type SessionOptions } from "./ort-backend.ts";
 import { chooseWebGpuDriver, NoWebGpuDriverError } from "./webgpu-driver.ts";
 
 export function checkAvailable(ep: ExecutionProvider): void {
@@ -22,9 +22,7 @@ export function sessionOptions(
 ): ort.InferenceSession.SessionOptions {
   return {
     // State that stays on the GPU between runs (Program): no host round trip per step.
-    ...(deviceOutputs.length && ep === "webgpu"
-      ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((n) => [n, "gpu-buffer" as const])) }
-      : {}),
+    ...deviceOutputLocations(ep, deviceOutputs),
     // ORT's per-node timings (a Chrome-trace JSON written when the session ends profiling).
     ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
     executionProviders: [ep],

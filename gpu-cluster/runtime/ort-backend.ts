@@ -14,6 +14,13 @@ export interface SessionOptions {
   deviceOutputs?: readonly string[];
 }
 
+/** ORT's session option that keeps `deviceOutputs` in GPU memory: on the WebGPU EP only (empty elsewhere). */
+export function deviceOutputLocations(ep: string | undefined, deviceOutputs: readonly string[] = []) {
+  return ep === "webgpu" && deviceOutputs.length
+    ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((n) => [n, "gpu-buffer" as const])) }
+    : {};
+}
+
 export interface OrtBackend {
   /** The package's own Tensor class: each package loads its own copy of onnxruntime-common, and sessions check feeds with instanceof. */
   Tensor: TensorConstructor;

@@ -3,7 +3,7 @@
 // browser trainer hands this backend to Program, so the page runs the engine's own step code.
 /// <reference types="@webgpu/types" />
 import * as ort from "onnxruntime-web/webgpu";
-import type { OrtBackend } from "./ort-backend.ts";
+import { deviceOutputLocations, type OrtBackend } from "./ort-backend.ts";
 
 export type WebExecutionProvider = "wasm" | "webgpu";
 
@@ -44,9 +44,7 @@ export function webBackend(o: WebBackendOptions): OrtBackend {
         graphOptimizationLevel: "all",
         logSeverityLevel: 3,
         // Program's state stays on the GPU between steps, as on onnxruntime-node's WebGPU EP.
-        ...(o.ep === "webgpu" && s.deviceOutputs?.length
-          ? { preferredOutputLocation: Object.fromEntries(s.deviceOutputs.map((n) => [n, "gpu-buffer" as const])) }
-          : {}),
+        ...deviceOutputLocations(o.ep, s.deviceOutputs),
       }),
   };
 }
