@@ -1,45 +1,75 @@
 // What the recover gate chose, against what it could have chosen: every candidate's full student
 // (random real images = (b), the starting images, the recovered images) scored on the val set
-// beside the gate's own scores on training images and on the held-out split squeeze carves from
-// the training images with the run's seed (images a teacher squeezed with that seed never
-// trained on), then what each --gate-keep rule keeps per run
-// and its val top-1 against (b)'s. For docs/ablations.md; reads run folders only.
-// Usage: npx tsx scripts/gate-students.ts [--data PATH] RUN_DIR...
+// beside the gate's own scores on training images and on the held-out split squeeze carved from
+// the training images (images the teacher never trained on: the seed is the run's squeeze's, or
+// --teacher-seed for an imported teacher), then what each --gate-keep rule keeps per run
+// and its val top-1 against (b)'s. On the val set also how closely each student follows the teacher:
+// top-1 agreement, and its top-1 on the images the teacher gets right and on those it gets wrong
+// (a student can gain on the training file by copying the teacher, and lose on val where the
+// teacher errs). For docs/ablations.md; reads run folders only.
+// Usage: npx tsx scripts/gate-students.ts [--data PATH] [--teacher-seed N] RUN_DIR...
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { channelStats, loadDataset, validationSplit } from "../gpu-cluster/data/index.ts";
 import { Classifier } from "../gpu-cluster/runtime/inference.ts";
-import { topOneAccuracy } from "../gpu-cluster/stages/accuracy.ts";
+import { topOneClasses } from "../gpu-cluster/stages/accuracy.ts";
 import { readTeacherFile, teacherNormalisation } from "../gpu-cluster/stages/teacher-file.ts";
 
 const program = new Command("gate-students")
   .option("--data <path>", "the runs' dataset (default: embedded MNIST)")
+  .option("--teacher-seed <n>", "the seed an imported teacher was squeezed with (its held-out split)", (v) => {
+    if (!/^\d+$/.test(v)) throw new Error(`--teacher-seed ${v}: give the squeeze seed, a whole number`);
+    return Number(v);
+  })
   .argument("<runs...>")
   .parse();
-const data = loadDataset(program.opts<{ data?: string }>().data);
+const opts = program.opts<{ data?: string; teacherSeed?: number }>();
+const data = loadDataset(opts.data);
 const pct = (v: number) => (100 * v).toFixed(2);
-type StagesFile = { stages: { recover: { config: { seed: number } } } };
+type StagesFile = { stages: { squeeze: { config: { seed?: number } } } };
 
-console.log("| run | candidate | gate score (train images) | z | teacher's held-out split | val top-1 | kept |");
-console.log("| --- | --- | --: | --: | --: | --: | :-: |");
+console.log(
+  "| run | candidate | gate score (train images) | z | teacher's held-out split: top-1 / agrees with teacher | val top-1 | agrees with teacher (val) | top-1 where teacher right / wrong (val) | kept |",
+);
+console.log("| --- | --- | --: | --: | --: | --: | --: | --: | :-: |");
 const rules: string[] = [];
 for (const run of program.args) {
   const gate = JSON.parse(readFileSync(join(run, "recover.json"), "utf8")).gate;
   if (!gate?.students) throw new Error(`${run}: recover.json has no gate students (run with the gate on)`);
   const stats = teacherNormalisation(readTeacherFile(join(run, "teacher.onnx")), channelStats(data.train));
-  // the run's seed (recover's config holds it, also in a folder that stopped before relabel)
-  const seed = (JSON.parse(readFileSync(join(run, "stages.json"), "utf8")) as StagesFile).stages.recover.config.seed;
-  const holdout = validationSplit(data.train, seed)?.holdout;
+  // the seed the teacher was squeezed with (an imported teacher's config does not say)
+  const seed =
+    (JSON.parse(readFileSync(join(run, "stages.json"), "utf8")) as StagesFile).stages.squeeze.config.seed ??
+    opts.teacherSeed;
+  const holdout = seed === undefined ? undefined : validationSplit(data.train, seed)?.holdout;
+  const teacher = await Classifier.fromOnnx(new Uint8Array(readFileSync(join(run, "teacher.onnx"))));
+  const teacherTop = await topOneClasses((x) => teacher.logits(x), data.val, stats);
+  const teacherHeld = holdout && (await topOneClasses((x) => teacher.logits(x), holdout, stats));
+  await teacher.release();
+  const teacherRight = teacherTop.map((c, i) => (c === data.val.labels[i] ? 1 : 0));
   const val: Record<string, number> = {};
   for (const [name, key] of Object.entries(gate.students as Record<string, string>)) {
     const clf = await Classifier.fromOnnx(new Uint8Array(readFileSync(join(run, "students", `${key}.onnx`))));
-    val[name] = await topOneAccuracy((x) => clf.logits(x), data.val, stats);
-    const held = holdout ? pct(await topOneAccuracy((x) => clf.logits(x), holdout, stats)) : "–";
+    const top = await topOneClasses((x) => clf.logits(x), data.val, stats);
+    const n = top.length;
+    const count = (f: (i: number) => boolean) => top.reduce((k, _, i) => k + (f(i) ? 1 : 0), 0);
+    const right = (i: number) => top[i] === data.val.labels[i];
+    const nTeacherRight = count((i) => teacherRight[i] === 1);
+    val[name] = count(right) / n;
+    const agree = count((i) => top[i] === teacherTop[i]) / n;
+    const whenRight = count((i) => teacherRight[i] === 1 && right(i)) / nTeacherRight;
+    const whenWrong = count((i) => teacherRight[i] === 0 && right(i)) / (n - nTeacherRight);
+    let held = "–";
+    if (holdout && teacherHeld) {
+      const h = await topOneClasses((x) => clf.logits(x), holdout, stats);
+      const m = h.length;
+      held = `${pct(h.reduce((k, c, i) => k + (c === holdout.labels[i] ? 1 : 0), 0) / m)} / ${pct(h.reduce((k, c, i) => k + (c === teacherHeld[i] ? 1 : 0), 0) / m)}`;
+    }
     await clf.release();
     const z = gate.z[name] === undefined ? "" : gate.z[name].toFixed(2);
     console.log(
-      `| ${run} | ${name} | ${pct(gate.scores[name])} | ${z} | ${held} | ${pct(val[name])} | ${name === gate.kept ? "✓" : ""} |`,
+      `| ${run} | ${name} | ${pct(gate.scores[name])} | ${z} | ${held} | ${pct(val[name])} | ${pct(agree)} | ${pct(whenRight)} / ${pct(whenWrong)} | ${name === gate.kept ? "✓" : ""} |`,
     );
   }
   // --gate-keep best: the highest score, the first (least processed) of equals

@@ -26,17 +26,26 @@ export async function topOneCorrect(
   stats: ChannelStats,
   batch = 500,
 ): Promise<Uint8Array> {
+  const top = await topOneClasses(predict, d, stats, batch);
+  return Uint8Array.from(top, (c, i) => (c === d.labels[i] ? 1 : 0));
+}
+
+/** Per image of `d`: the top-1 class (agreement between two classifiers, e.g. a student and its teacher). */
+export async function topOneClasses(
+  predict: Predict,
+  d: Dataset,
+  stats: ChannelStats,
+  batch = 500,
+): Promise<Int32Array> {
   const n = d.labels.length;
   const K = d.classes.length;
-  const correct = new Uint8Array(n);
+  const top = new Int32Array(n);
   for (let i = 0; i < n; i += batch) {
     const idx = Array.from({ length: Math.min(batch, n - i) }, (_, j) => i + j);
     const logits = await predict(
       tensor("float32", [idx.length, d.channels, d.height, d.width], makeBatch(d, idx, stats)),
     );
-    idx.forEach((src, j) => {
-      if (argmax(logits, j * K, K) === d.labels[src]) correct[src] = 1;
-    });
+    idx.forEach((src, j) => (top[src] = argmax(logits, j * K, K)));
   }
-  return correct;
+  return top;
 }
