@@ -162,6 +162,7 @@ const anchorLines = [
   `Published figures: ${ANCHORS.records.map((a) => `${a.name} (${a.cite})`).join("; ")}; ${ANCHORS.note}.`,
 ];
 const dataset = reports[0].dataset;
+const plotted = ipcs.length > 1;
 const md = [
   `Teacher: ${reports[0].teacher.arch}, ${(100 * teacherAcc).toFixed(2)} % on the ${dataset} test set (baseline c). ` +
     `Top-1 (%) on the test images, mean ± std over seeds; produced by \`${command}\` on ${host}, ${date}.${studentEpochs}`,
@@ -169,8 +170,8 @@ const md = [
   ...lines,
   "",
   ...anchorLines,
-  "",
-  `![accuracy vs IPC](${o.name}.png)`,
+  // a curve needs two IPCs: a one-IPC table (a row rerun on its own) has no plot
+  ...(plotted ? ["", `![accuracy vs IPC](${o.name}.png)`] : []),
   "",
 ].join("\n");
 mkdirSync(o.results, { recursive: true });
@@ -181,27 +182,29 @@ const seriesOf = (k: "distilled" | "random_hard" | "random_soft", name: string) 
     return { x: ipc, y: mean(xs), err: std(xs) };
   }),
 });
-const ours = seriesOf("distilled", "ours (distilled)");
-const soft = seriesOf("random_soft", "(b) random real, soft");
-// The band where distilled sets compete: from 2 pt under the lowest of ours, (b) and the records;
-// (a) at low IPC may lie below it (see the table).
-const yMin = Math.floor(
-  Math.min(
-    ...[...ours.points, ...soft.points].map((p) => p.y - (p.err ?? 0)),
-    ...ANCHORS.records.flatMap((a) => ipcs.map((ipc) => a.acc[ipc] ?? Infinity)),
-  ) - 2,
-);
-await writeLineChartPng(join(o.results, `${o.name}.png`), {
-  title: `${dataset}, ${first} student: top-1 vs images per class (mean ± std over seeds)`,
-  x: { label: "images per class (IPC)", log: true },
-  y: { label: "top-1 on the test set (%)", min: yMin, max: 100 },
-  series: [ours, soft, seriesOf("random_hard", "(a) random real, hard")],
-  references: ANCHORS.records.map((a) => ({
-    name: a.name,
-    points: ipcs.filter((ipc) => a.acc[ipc] !== undefined).map((ipc) => ({ x: ipc, y: a.acc[ipc] })),
-  })),
-  rules: [{ name: `teacher (${(100 * teacherAcc).toFixed(2)} %)`, y: 100 * teacherAcc }],
-});
+if (plotted) {
+  const ours = seriesOf("distilled", "ours (distilled)");
+  const soft = seriesOf("random_soft", "(b) random real, soft");
+  // The band where distilled sets compete: from 2 pt under the lowest of ours, (b) and the records;
+  // (a) at low IPC may lie below it (see the table).
+  const yMin = Math.floor(
+    Math.min(
+      ...[...ours.points, ...soft.points].map((p) => p.y - (p.err ?? 0)),
+      ...ANCHORS.records.flatMap((a) => ipcs.map((ipc) => a.acc[ipc] ?? Infinity)),
+    ) - 2,
+  );
+  await writeLineChartPng(join(o.results, `${o.name}.png`), {
+    title: `${dataset}, ${first} student: top-1 vs images per class (mean ± std over seeds)`,
+    x: { label: "images per class (IPC)", log: true },
+    y: { label: "top-1 on the test set (%)", min: yMin, max: 100 },
+    series: [ours, soft, seriesOf("random_hard", "(a) random real, hard")],
+    references: ANCHORS.records.map((a) => ({
+      name: a.name,
+      points: ipcs.filter((ipc) => a.acc[ipc] !== undefined).map((ipc) => ({ x: ipc, y: a.acc[ipc] })),
+    })),
+    rules: [{ name: `teacher (${(100 * teacherAcc).toFixed(2)} %)`, y: 100 * teacherAcc }],
+  });
+}
 writeFileAtomic(join(o.results, `${o.name}.md`), md);
 writeJsonAtomic(join(o.results, `${o.name}.json`), {
   command,
