@@ -5,8 +5,8 @@
 // --teacher-seed for an imported teacher), then what each --gate-keep rule keeps per run
 // and its val top-1 against (b)'s. On the val set also how closely each student follows the teacher:
 // top-1 agreement, and its top-1 on the images the teacher gets right and on those it gets wrong
-// (a student can gain on the training file by copying the teacher, and lose on val where the
-// teacher errs). For docs/ablations.md; reads run folders only.
+// (does a set win by making a closer copy of the teacher, or by being right where the teacher is
+// not?). For docs/ablations.md; reads run folders only.
 // Usage: npx tsx scripts/gate-students.ts [--data PATH] [--teacher-seed N] RUN_DIR...
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +27,17 @@ const program = new Command("gate-students")
 const opts = program.opts<{ data?: string; teacherSeed?: number }>();
 const data = loadDataset(opts.data);
 const pct = (v: number) => (100 * v).toFixed(2);
+/** The share of positions where a and b hold the same class, over the positions `where` admits. */
+function agreement(a: ArrayLike<number>, b: ArrayLike<number>, where: (i: number) => boolean = () => true): number {
+  let same = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++)
+    if (where(i)) {
+      n++;
+      if (a[i] === b[i]) same++;
+    }
+  return same / n;
+}
 type StagesFile = { stages: { squeeze: { config: { seed?: number } } } };
 
 console.log(
@@ -47,24 +58,19 @@ for (const run of program.args) {
   const teacherTop = await topOneClasses((x) => teacher.logits(x), data.val, stats);
   const teacherHeld = holdout && (await topOneClasses((x) => teacher.logits(x), holdout, stats));
   await teacher.release();
-  const teacherRight = teacherTop.map((c, i) => (c === data.val.labels[i] ? 1 : 0));
+  const teacherRight = (i: number) => teacherTop[i] === data.val.labels[i];
   const val: Record<string, number> = {};
   for (const [name, key] of Object.entries(gate.students as Record<string, string>)) {
     const clf = await Classifier.fromOnnx(new Uint8Array(readFileSync(join(run, "students", `${key}.onnx`))));
     const top = await topOneClasses((x) => clf.logits(x), data.val, stats);
-    const n = top.length;
-    const count = (f: (i: number) => boolean) => top.reduce((k, _, i) => k + (f(i) ? 1 : 0), 0);
-    const right = (i: number) => top[i] === data.val.labels[i];
-    const nTeacherRight = count((i) => teacherRight[i] === 1);
-    val[name] = count(right) / n;
-    const agree = count((i) => top[i] === teacherTop[i]) / n;
-    const whenRight = count((i) => teacherRight[i] === 1 && right(i)) / nTeacherRight;
-    const whenWrong = count((i) => teacherRight[i] === 0 && right(i)) / (n - nTeacherRight);
+    val[name] = agreement(top, data.val.labels);
+    const agree = agreement(top, teacherTop);
+    const whenRight = agreement(top, data.val.labels, teacherRight);
+    const whenWrong = agreement(top, data.val.labels, (i) => !teacherRight(i));
     let held = "–";
     if (holdout && teacherHeld) {
       const h = await topOneClasses((x) => clf.logits(x), holdout, stats);
-      const m = h.length;
-      held = `${pct(h.reduce((k, c, i) => k + (c === holdout.labels[i] ? 1 : 0), 0) / m)} / ${pct(h.reduce((k, c, i) => k + (c === teacherHeld[i] ? 1 : 0), 0) / m)}`;
+      held = `${pct(agreement(h, holdout.labels))} / ${pct(agreement(h, teacherHeld))}`;
     }
     await clf.release();
     const z = gate.z[name] === undefined ? "" : gate.z[name].toFixed(2);
