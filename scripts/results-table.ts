@@ -2,7 +2,7 @@
 // once (seed 0), then `distill run` for IPC 1, 10 and 50 × seeds 0, 1, 2 with the CLI's defaults,
 // the mean ± std of every column over the seeds, and the published records next to ours. Runs
 // that already exist with the same config are skipped by the CLI, so an interrupted table
-// resumes. Writes results/<name>.md, .json and .png.
+// resumes. Writes results/<name>.md, .json and .png (the plot when two or more IPCs finished).
 // Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table --teacher T.onnx --jobs 2 -- <extra distill flags>]
 // (--jobs 2 -- --threads 1 on 2 cores: two runs at a time, each on one core)
 //        npm run results:fashion-mnist (the same with --data /usr/share/datasets/fashion-mnist)
