@@ -15,13 +15,11 @@ function linearClassifier(weights: Float32Array, pixels: number, classes: number
       for (let p = 0; p < pixels; p++) s += weights[k * pixels + p] * x[offset + p];
       return s;
     });
+  // each image's scores once, rows laid end to end
   const predict = async (t: TensorData) => {
     const x = t.data as Float32Array;
     const n = x.length / pixels;
-    return Float32Array.from(
-      { length: n * classes },
-      (_, j) => scores(x, Math.floor(j / classes) * pixels)[j % classes],
-    );
+    return Float32Array.from(Array.from({ length: n }, (_, i) => scores(x, i * pixels)).flat());
   };
   return { scores, predict };
 }
