@@ -580,7 +580,7 @@ export class Pipeline {
     renameSync(tmp, final);
   }
 
-  private synthetic(): ImageSet {
+  synthetic(): ImageSet {
     const t = readNpy(this.run.path("images.npy"));
     const [N, C, H] = t.shape;
     return { pixels: t.data as Float32Array, count: N, channels: C, size: H };
@@ -737,6 +737,16 @@ export class Pipeline {
       { ...this.compile, label, labelEpochs: this.labelEpochs },
     );
     return r.accuracy;
+  }
+
+  /**
+   * A student on `set` (class-major, like every set of the run) with its images' own classes as
+   * hard labels, mixed like the crops: what (a) is for (b)'s images, for any set. Where subset
+   * quality shows when soft labels do not swamp it (scripts/hard-label-students.ts).
+   */
+  hardLabelStudent(set: ImageSet, arch: string, label: string): Promise<number> {
+    const labels = Int32Array.from({ length: set.count }, (_, i) => Math.floor(i / this.o.ipc));
+    return this.trainOne(set, { kind: "hard", labels }, arch, label);
   }
 
   /**
