@@ -23,14 +23,16 @@ if (!existsSync(p.run.path("images.npy")))
 const tf = p.teacher();
 const start = await p.initialRealImages(tf.bytes, tf.classes);
 if (!start) throw new Error("--init noise has no starting real images to compare");
-const baselines = p.run.path("baselines", "results.json");
+const images = p.synthetic();
+const baselinesFile = p.run.path("baselines", "results.json");
+const baselines = existsSync(baselinesFile) ? JSON.parse(readFileSync(baselinesFile, "utf8")) : {};
 const results: Record<string, Record<string, number>> = {};
 for (const arch of o.students) {
-  const known = existsSync(baselines) ? JSON.parse(readFileSync(baselines, "utf8"))[arch]?.random_hard : undefined;
+  const known: number | undefined = baselines[arch]?.random_hard;
   results[arch] = {
     random: known ?? (await p.hardLabelStudent(randomRealSubset(p.data.train, o.ipc, o.seed), arch, `${arch} random`)),
     start: await p.hardLabelStudent(start, arch, `${arch} start`),
-    images: await p.hardLabelStudent(p.synthetic(), arch, `${arch} images.npy`),
+    images: await p.hardLabelStudent(images, arch, `${arch} images.npy`),
   };
   const r = results[arch];
   console.log(
