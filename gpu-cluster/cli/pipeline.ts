@@ -750,6 +750,45 @@ export class Pipeline {
   }
 
   /**
+   * (b) alone, in its own stage: a student per architecture on the run's random real subset with
+   * the teacher's soft labels on its crops, exactly as the baselines train (b). For sweeping the
+   * subset's size at a fixed crop budget (scripts/images-worth.ts).
+   */
+  async randomSoftStudents(): Promise<Record<string, number>> {
+    const o = this.o;
+    const file = "random-soft.json";
+    const config = {
+      students: o.students.map((a) => this.studentConfig(a)),
+      epochs: this.epochs,
+      ipc: o.ipc,
+      seed: o.seed,
+      relabel: this.relabelConfig("baseline"),
+      data: this.dataId(),
+    };
+    await this.run.stage(
+      { name: "random-soft", config, inputs: ["teacher.onnx"], outputs: [file], force: o.force },
+      async () => {
+        const tf = this.teacher();
+        const randomSet = randomRealSubset(this.data.train, o.ipc, o.seed);
+        const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, config.relabel, {
+          ...this.compile,
+          label: "relabel-b",
+        });
+        const results: Record<string, number> = {};
+        for (const arch of o.students)
+          results[arch] = await this.trainOne(
+            randomSet,
+            { kind: "soft", table: r.table, temperature: o.temperature },
+            arch,
+            `${arch} (b)`,
+          );
+        writeJsonAtomic(this.run.path(file), results);
+      },
+    );
+    return JSON.parse(readFileSync(this.run.path(file), "utf8"));
+  }
+
+  /**
    * Baselines (a) and (b) per student, in their own stage: they depend on the teacher, the data
    * and the student recipe but not on the synthetic images, so ablations of recover reuse them.
    */
