@@ -137,7 +137,10 @@ const md = [
   "",
   "| images per class | epochs | crops | (b) top-1 (%) |",
   "| ---: | ---: | ---: | ---: |",
-  ...curve.map((c) => `| ${c.ipc} | ${c.epochs} | ${c.crops} | ${pct(c.accuracy)} |`),
+  ...curve.map(
+    (c) =>
+      `| ${c.ipc}${c.ipc === smallestClass ? " (all of the smallest class)" : ""} | ${c.epochs} | ${c.crops} | ${pct(c.accuracy)} |`,
+  ),
   ...(placed.length
     ? [
         "",
@@ -174,6 +177,7 @@ if (curve.length >= 2)
     references: placed.length
       ? [{ name: "ours (distilled)", points: placed.map((p) => ({ x: p.ipc, y: 100 * p.ours })) }]
       : undefined,
+    referencesTitle: "placed runs",
     rules: teacherAccuracy !== undefined ? [{ name: "teacher", y: 100 * teacherAccuracy }] : undefined,
   });
 console.log(md);

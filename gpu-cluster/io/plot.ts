@@ -23,6 +23,8 @@ export interface LineChart {
   series: { name: string; points: ChartPoint[] }[];
   /** Reference figures: markers only, one shape per name. */
   references?: { name: string; points: ChartPoint[] }[];
+  /** The references' legend title (default "published"). */
+  referencesTitle?: string;
   /** Horizontal lines across the chart. */
   rules?: { name: string; y: number }[];
 }
@@ -110,7 +112,12 @@ function spec(c: LineChart): TopLevelSpec {
             {
               data: { values: rows("reference", references) },
               mark: { type: "point", filled: true, size: 70, opacity: 0.9, clip: true },
-              encoding: { x, y, shape: { field: "name", type: "nominal", title: "published" }, color },
+              encoding: {
+                x,
+                y,
+                shape: { field: "name", type: "nominal", title: c.referencesTitle ?? "published" },
+                color,
+              },
             },
           ]
         : []),
