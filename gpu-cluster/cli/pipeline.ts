@@ -749,6 +749,30 @@ export class Pipeline {
     return this.trainOne(set, { kind: "hard", labels }, arch, label);
   }
 
+  /** What the random-subset baselines depend on besides the teacher: the data, the subset and the student recipe. */
+  private randomSubsetConfig() {
+    const o = this.o;
+    return {
+      students: o.students.map((a) => this.studentConfig(a)),
+      epochs: this.epochs,
+      ipc: o.ipc,
+      seed: o.seed,
+      relabel: this.relabelConfig("baseline"),
+      data: this.dataId(),
+    };
+  }
+
+  /** (a)'s and (b)'s random real subset, and the teacher's soft labels on its crops. */
+  private async randomSubsetRelabelled() {
+    const tf = this.teacher();
+    const randomSet = randomRealSubset(this.data.train, this.o.ipc, this.o.seed);
+    const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, this.relabelConfig("baseline"), {
+      ...this.compile,
+      label: "relabel-b",
+    });
+    return { randomSet, table: r.table };
+  }
+
   /**
    * (b) alone, in its own stage: a student per architecture on the run's random real subset with
    * the teacher's soft labels on its crops, exactly as the baselines train (b). For sweeping the
@@ -757,28 +781,16 @@ export class Pipeline {
   async randomSoftStudents(): Promise<Record<string, number>> {
     const o = this.o;
     const file = "random-soft.json";
-    const config = {
-      students: o.students.map((a) => this.studentConfig(a)),
-      epochs: this.epochs,
-      ipc: o.ipc,
-      seed: o.seed,
-      relabel: this.relabelConfig("baseline"),
-      data: this.dataId(),
-    };
+    const config = this.randomSubsetConfig();
     await this.run.stage(
       { name: "random-soft", config, inputs: ["teacher.onnx"], outputs: [file], force: o.force },
       async () => {
-        const tf = this.teacher();
-        const randomSet = randomRealSubset(this.data.train, o.ipc, o.seed);
-        const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, config.relabel, {
-          ...this.compile,
-          label: "relabel-b",
-        });
+        const { randomSet, table } = await this.randomSubsetRelabelled();
         const results: Record<string, number> = {};
         for (const arch of o.students)
           results[arch] = await this.trainOne(
             randomSet,
-            { kind: "soft", table: r.table, temperature: o.temperature },
+            { kind: "soft", table, temperature: o.temperature },
             arch,
             `${arch} (b)`,
           );
@@ -795,14 +807,7 @@ export class Pipeline {
   private async baselines(): Promise<Record<string, { random_hard: number; random_soft: number }>> {
     const o = this.o;
     const file = join("baselines", "results.json");
-    const config = {
-      students: o.students.map((a) => this.studentConfig(a)),
-      epochs: this.epochs,
-      ipc: o.ipc,
-      seed: o.seed,
-      relabel: this.relabelConfig("baseline"),
-      data: this.dataId(),
-    };
+    const config = this.randomSubsetConfig();
     await this.run.stage(
       {
         name: "baselines",
@@ -812,13 +817,8 @@ export class Pipeline {
         force: o.force,
       },
       async () => {
-        const tf = this.teacher();
-        const randomSet = randomRealSubset(this.data.train, o.ipc, o.seed);
-        const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, this.relabelConfig("baseline"), {
-          ...this.compile,
-          label: "relabel-b",
-        });
-        writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), r.table);
+        const { randomSet, table } = await this.randomSubsetRelabelled();
+        writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), table);
         writeGridPng(
           this.run.path("baselines", "grid-random.png"),
           randomSet.pixels,
@@ -838,7 +838,7 @@ export class Pipeline {
           );
           const random_soft = await this.trainOne(
             randomSet,
-            { kind: "soft", table: r.table, temperature: o.temperature },
+            { kind: "soft", table, temperature: o.temperature },
             arch,
             `${arch} (b)`,
           );
