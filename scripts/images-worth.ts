@@ -67,6 +67,11 @@ const runs = o.place.map((dir) => {
   const r = parseReport(JSON.parse(readFileSync(file, "utf8")));
   if (!r.students[arch])
     throw new Error(`--place ${dir}: its report has no ${arch} student; give --students as that run did`);
+  const crops = (r.student_epochs ?? 0) * classes * r.ipc;
+  if (crops !== o.crops)
+    throw new Error(
+      `--place ${dir}: its students saw ${crops} crops, the curve's ${o.crops}: give --crops ${crops} to compare like with like`,
+    );
   return { dir, report: r };
 });
 
@@ -144,12 +149,13 @@ const md = [
   ...(placed.length
     ? [
         "",
-        "Distilled sets on this curve: the random real images per class that reach the same top-1.",
+        `Distilled sets on this curve: the random real images per class that reach the same top-1 (a run of another seed than ${o.seed} meets the curve's seed-to-seed noise too).`,
         "",
-        "| run | IPC | ours (%) | its (b) (%) | worth (random images per class) |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| run | IPC | seed | ours (%) | its (b) (%) | worth (random images per class) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
         ...placed.map(
-          (p) => `| ${p.run} | ${p.ipc} | ${pct(p.ours)} | ${p.b === null ? "–" : pct(p.b)} | ${worthText(p)} |`,
+          (p) =>
+            `| ${p.run} | ${p.ipc} | ${p.seed} | ${pct(p.ours)} | ${p.b === null ? "–" : pct(p.b)} | ${worthText(p)} |`,
         ),
       ]
     : []),

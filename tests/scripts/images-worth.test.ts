@@ -31,6 +31,9 @@ describe("images-worth", () => {
     const noReport = script([...common, "--ipcs", "4", "--place", join(root, "nowhere")]);
     expect(noReport.status).not.toBe(0);
     expect(noReport.stderr).toMatch(/--place .*nowhere: no report\.json; finish that run first/);
+    const budget = script([...flags, "--crops", "100", "--ipcs", "4", "--place", run]);
+    expect(budget.status).not.toBe(0);
+    expect(budget.stderr).toMatch(/its students saw 96 crops, the curve's 100: give --crops 96/);
     const epochs = script([...common, "--epochs", "3"]);
     expect(epochs.status).not.toBe(0);
     expect(epochs.stderr).toMatch(/--epochs is set per size from --crops; drop --epochs/);
