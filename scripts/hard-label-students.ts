@@ -5,9 +5,9 @@
 // With soft labels on every crop the sets tie (docs/ablations.md); with hard labels subset quality
 // is known to show (Dey et al., CVPR 2026, arXiv 2604.18811). For docs/ablations.md.
 // Usage: npx tsx scripts/hard-label-students.ts --out RUN [the run's distill options: --data, --ipc, --seed, …]
-// (a)'s figure is read from RUN/baselines/results.json where the run has one, else trained.
+// (a)'s figure is read from RUN/baselines/results.json where that stage is up to date, else trained.
 // Writes RUN/hard-label-students.json.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { Command } from "commander";
 import { addRunOptions, type CliOptions } from "../gpu-cluster/cli/options.ts";
 import { Pipeline } from "../gpu-cluster/cli/pipeline.ts";
@@ -24,8 +24,8 @@ const tf = p.teacher();
 const start = await p.initialRealImages(tf.bytes, tf.classes);
 if (!start) throw new Error("--init noise has no starting real images to compare");
 const images = p.synthetic();
-const baselinesFile = p.run.path("baselines", "results.json");
-const baselines = existsSync(baselinesFile) ? JSON.parse(readFileSync(baselinesFile, "utf8")) : {};
+// (a) is read from the run's baselines only where that stage is up to date with these options
+const baselines = (await p.freshBaselines()) ?? {};
 const results: Record<string, Record<string, number>> = {};
 for (const arch of o.students) {
   const known: number | undefined = baselines[arch]?.random_hard;

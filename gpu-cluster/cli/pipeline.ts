@@ -51,7 +51,7 @@ import {
 } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
 import type { TeacherSource } from "../stages/teacher-graph.ts";
-import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
+import { fingerprintFolder, RunFolder, sha256, type StageSpec } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
 import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
@@ -804,52 +804,59 @@ export class Pipeline {
    * Baselines (a) and (b) per student, in their own stage: they depend on the teacher, the data
    * and the student recipe but not on the synthetic images, so ablations of recover reuse them.
    */
+  private baselinesStage(): StageSpec {
+    return {
+      name: "baselines",
+      config: this.randomSubsetConfig(),
+      inputs: ["teacher.onnx"],
+      outputs: [join("baselines", "results.json"), join("baselines", "labels-random.dlt")],
+      force: this.o.force,
+    };
+  }
+
+  /** The baselines stage's results where they are up to date with this run's options, else undefined. */
+  async freshBaselines(): Promise<Record<string, { random_hard: number; random_soft: number }> | undefined> {
+    const spec = this.baselinesStage();
+    if (!(await this.run.isFresh(spec))) return undefined;
+    return JSON.parse(readFileSync(this.run.path(spec.outputs[0]), "utf8"));
+  }
+
   private async baselines(): Promise<Record<string, { random_hard: number; random_soft: number }>> {
     const o = this.o;
     const file = join("baselines", "results.json");
-    const config = this.randomSubsetConfig();
-    await this.run.stage(
-      {
-        name: "baselines",
-        config,
-        inputs: ["teacher.onnx"],
-        outputs: [file, join("baselines", "labels-random.dlt")],
-        force: o.force,
-      },
-      async () => {
-        const { randomSet, table } = await this.randomSubsetRelabelled();
-        writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), table);
-        writeGridPng(
-          this.run.path("baselines", "grid-random.png"),
-          randomSet.pixels,
-          randomSet.count,
-          randomSet.channels,
-          randomSet.size,
-          randomSet.size,
-          o.ipc,
+    await this.run.stage(this.baselinesStage(), async () => {
+      const { randomSet, table } = await this.randomSubsetRelabelled();
+      writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), table);
+      writeGridPng(
+        this.run.path("baselines", "grid-random.png"),
+        randomSet.pixels,
+        randomSet.count,
+        randomSet.channels,
+        randomSet.size,
+        randomSet.size,
+        o.ipc,
+      );
+      const results: Record<string, { random_hard: number; random_soft: number }> = {};
+      for (const arch of o.students) {
+        const random_hard = await this.trainOne(
+          randomSet,
+          { kind: "hard", labels: randomSet.labels },
+          arch,
+          `${arch} (a)`,
         );
-        const results: Record<string, { random_hard: number; random_soft: number }> = {};
-        for (const arch of o.students) {
-          const random_hard = await this.trainOne(
-            randomSet,
-            { kind: "hard", labels: randomSet.labels },
-            arch,
-            `${arch} (a)`,
-          );
-          const random_soft = await this.trainOne(
-            randomSet,
-            { kind: "soft", table, temperature: o.temperature },
-            arch,
-            `${arch} (b)`,
-          );
-          results[arch] = { random_hard, random_soft };
-          this.log(
-            `baselines: ${arch}: random hard ${(random_hard * 100).toFixed(2)} %, random soft ${(random_soft * 100).toFixed(2)} %`,
-          );
-        }
-        writeJsonAtomic(this.run.path(file), results);
-      },
-    );
+        const random_soft = await this.trainOne(
+          randomSet,
+          { kind: "soft", table, temperature: o.temperature },
+          arch,
+          `${arch} (b)`,
+        );
+        results[arch] = { random_hard, random_soft };
+        this.log(
+          `baselines: ${arch}: random hard ${(random_hard * 100).toFixed(2)} %, random soft ${(random_soft * 100).toFixed(2)} %`,
+        );
+      }
+      writeJsonAtomic(this.run.path(file), results);
+    });
     return JSON.parse(readFileSync(this.run.path(file), "utf8"));
   }
 

@@ -27,6 +27,13 @@ describe("hard-label-students", () => {
     ok(distill(["run", ...o]));
     const baselines = join(run, "baselines", "results.json");
     const a = JSON.parse(readFileSync(baselines, "utf8"))["convnet-2"].random_hard;
+    const trusted = script(o); // the baselines stage is up to date: (a) is read, not trained
+    expect(trusted.status, trusted.stderr).toBe(0);
+    expect(trusted.stdout).toMatch(/random [\d.]+ % \(baselines\/results\.json\)/);
+    // another student recipe: the recorded (a) no longer applies and is trained for this one
+    const other = script([...o, "--student-lr", "0.002"]);
+    expect(other.status, other.stderr).toBe(0);
+    expect(other.stdout).not.toMatch(/baselines\/results\.json/);
     renameSync(baselines, `${baselines}.away`); // so the script trains (a)'s student again
     const r = script(o);
     expect(r.status, r.stderr).toBe(0);
