@@ -57,6 +57,9 @@ import { writeReport, type Report, type StudentResult } from "./report.ts";
 import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
 import { labelSourceKey, StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
 
+/** Per student architecture: (a)'s and (b)'s val top-1. */
+type BaselineResults = Record<string, { random_hard: number; random_soft: number }>;
+
 export class Pipeline {
   private splits?: DatasetSplits;
   /** teacher.onnx of the run folder and its input normalisation, read once (squeeze resets them when it writes a new one). */
@@ -815,18 +818,19 @@ export class Pipeline {
   }
 
   /** The baselines stage's results where they are up to date with this run's options, else undefined. */
-  async freshBaselines(): Promise<Record<string, { random_hard: number; random_soft: number }> | undefined> {
+  async freshBaselines(): Promise<BaselineResults | undefined> {
     const spec = this.baselinesStage();
     if (!(await this.run.isFresh(spec))) return undefined;
     return JSON.parse(readFileSync(this.run.path(spec.outputs[0]), "utf8"));
   }
 
-  private async baselines(): Promise<Record<string, { random_hard: number; random_soft: number }>> {
+  private async baselines(): Promise<BaselineResults> {
     const o = this.o;
-    const file = join("baselines", "results.json");
-    await this.run.stage(this.baselinesStage(), async () => {
+    const spec = this.baselinesStage();
+    const [file, labelsFile] = spec.outputs;
+    await this.run.stage(spec, async () => {
       const { randomSet, table } = await this.randomSubsetRelabelled();
-      writeFileAtomic(this.run.path("baselines", "labels-random.dlt"), table);
+      writeFileAtomic(this.run.path(labelsFile), table);
       writeGridPng(
         this.run.path("baselines", "grid-random.png"),
         randomSet.pixels,
@@ -836,7 +840,7 @@ export class Pipeline {
         randomSet.size,
         o.ipc,
       );
-      const results: Record<string, { random_hard: number; random_soft: number }> = {};
+      const results: BaselineResults = {};
       for (const arch of o.students) {
         const random_hard = await this.trainOne(
           randomSet,
