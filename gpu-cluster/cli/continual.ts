@@ -78,9 +78,9 @@ export class ContinualRun {
       );
     if (o.students.length !== 1)
       throw new Error(`continual: one student architecture at a time, got ${o.students.join(",")}`);
-    if (o.select === "probe")
+    if (o.select === "probe" || o.select === "probe-cover")
       throw new Error(
-        "continual: --select probe is not supported here (its probe student would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random",
+        `continual: --select ${o.select} is not supported here (its probe student would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random`,
       );
     if (!o.baselines)
       throw new Error("continual: --no-baselines is not supported: the curves are ours against (a) and (b)");
@@ -250,7 +250,7 @@ export class ContinualRun {
       // the step's own teacher judges the candidates (it has seen exactly these classes); probe,
       // refused in the constructor, is named only to narrow the type
       init =
-        mm === 1 || perImage !== 1 || o.select === "random" || o.select === "probe"
+        mm === 1 || perImage !== 1 || o.select === "random" || o.select === "probe" || o.select === "probe-cover"
           ? candidates
           : await selectFromPool(
               o.select,

@@ -186,9 +186,9 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--select <how>",
-        "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), hard (highest teacher CE of m per image among those classified correctly), kmeans (pixel k-means over m per image), kmeans-labels (k-means over the teacher's log-probabilities at --temperature instead of pixels), probe (of each k-means cluster, the member a student trained on the k-means choice gets most wrong; costs one student more)",
+        "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), hard (highest teacher CE of m per image among those classified correctly), kmeans (pixel k-means over m per image), kmeans-labels (k-means over the teacher's log-probabilities at --temperature instead of pixels), probe (of each k-means cluster, the member a student trained on the k-means choice gets most wrong; costs one student more), probe-cover (pixel k-means with each candidate weighted by that student's disagreement with the teacher; costs one student more)",
       )
-        .choices(["random", "typical", "hard", "kmeans", "kmeans-labels", "probe"])
+        .choices(["random", "typical", "hard", "kmeans", "kmeans-labels", "probe", "probe-cover"])
         .default("kmeans"),
     )
     .option(
@@ -210,7 +210,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--select-from <m>",
-      "recover, --select typical|hard|kmeans|kmeans-labels|probe: random real candidates per synthetic image",
+      "recover, --select typical|hard|kmeans|kmeans-labels|probe|probe-cover: random real candidates per synthetic image",
       int("--select-from", 1),
       10,
     )

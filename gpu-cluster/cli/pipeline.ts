@@ -270,7 +270,7 @@ export class Pipeline {
             : undefined,
           // the probe student's recipe decides the images too
           probe:
-            o.init === "real" && o.select === "probe"
+            o.init === "real" && (o.select === "probe" || o.select === "probe-cover")
               ? {
                   student: this.studentConfig(o.students[0]),
                   epochs: this.epochs,
@@ -509,12 +509,17 @@ export class Pipeline {
     const { candidates, m } = this.startCandidates();
     if (m === 1 || o.select === "random") return candidates;
     this.log(
-      `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives", "kmeans-labels": "k-means representatives of the teacher's soft labels", probe: "k-means cluster members a probe student gets most wrong" }[o.select]} of ${m} real candidates per image`,
+      `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives", "kmeans-labels": "k-means representatives of the teacher's soft labels", probe: "k-means cluster members a probe student gets most wrong", "probe-cover": "k-means representatives weighted by a probe student's disagreement with the teacher" }[o.select]} of ${m} real candidates per image`,
     );
     const pool = { candidates, classes, ipc: o.ipc, m, seed: o.seed };
     const view = { ...this.compile, onnx: teacher, stats: this.teacherStats(), temperature: o.temperature };
-    if (o.select !== "probe") return await selectFromPool(o.select, pool, view);
-    const r = await selectByProbe(pool, view, (set) => this.probeStudent(set, this.epochs, "probe"));
+    if (o.select !== "probe" && o.select !== "probe-cover") return await selectFromPool(o.select, pool, view);
+    const r = await selectByProbe(
+      pool,
+      view,
+      (set) => this.probeStudent(set, this.epochs, "probe"),
+      o.select === "probe" ? "blind-spot" : "cover",
+    );
     this.log(
       `recover: probe student ${(100 * r.probeAccuracy).toFixed(2)} % on held-out training images; KL(teacher ‖ probe) ${r.meanKl.chosen.toFixed(4)} on the chosen images, ${r.meanKl.candidates.toFixed(4)} on all candidates`,
     );

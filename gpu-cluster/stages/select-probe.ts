@@ -5,15 +5,20 @@
 // wrong — the highest KL(teacher ‖ student) at the relabel temperature — among those the teacher
 // classifies correctly: the set keeps k-means' coverage and spends each image where a student
 // trained on the representatives still has something to learn.
+// probe-cover ("cover"): instead of one outlier per cluster, k-means once more with each candidate
+// weighted 1 + KL / (its class's mean KL) (teacher-wrong candidates weight 1), and the candidate
+// nearest each centre: the set still covers the class as k-means does (half the weight is the
+// density), but centres move toward the regions the probe has not learnt.
 import type { Graph } from "../graph/graph.ts";
 import { Classifier } from "../runtime/inference.ts";
-import type { ImageSet } from "./crops.ts";
 import { argmax } from "./accuracy.ts";
+import { imageOf, type ImageSet } from "./crops.ts";
 import { softmaxRows } from "./softmax.ts";
 import {
   centresOf,
   gather,
   kmeansClusters,
+  kmeansOfPoints,
   logitsOf,
   teacherLogits,
   type CandidatePool,
@@ -55,6 +60,7 @@ export async function selectByProbe(
   pool: CandidatePool,
   teacher: TeacherView,
   trainProbe: (set: ImageSet) => Promise<{ graph: Graph; accuracy: number }>,
+  rule: "blind-spot" | "cover" = "blind-spot",
 ): Promise<ProbeSelection> {
   const { candidates, classes, ipc, m } = pool;
   const clusters = kmeansClusters(pool);
@@ -70,6 +76,23 @@ export async function selectByProbe(
   }
   const kl = klRows(fromTeacher, fromProbe, classes, teacher.temperature);
   const teacherRight = (i: number) => argmax(fromTeacher, i * classes, classes) === Math.floor(i / n);
+  const chosen =
+    rule === "cover" ? coverChoice(pool, kl, teacherRight) : blindSpotChoice(clusters, n, kl, teacherRight);
+  const mean = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    ...gather(candidates, chosen),
+    meanKl: { candidates: mean(kl), chosen: mean(chosen.map((i) => kl[i])) },
+    probeAccuracy: probe.accuracy,
+  };
+}
+
+/** Of each cluster, the member with the highest KL (teacher-correct ones first); indices into the whole pool. */
+function blindSpotChoice(
+  clusters: ReturnType<typeof kmeansClusters>,
+  n: number,
+  kl: Float64Array,
+  teacherRight: (i: number) => boolean,
+): number[] {
   const chosen: number[] = [];
   clusters.forEach((cl, c) => {
     const used = new Set<number>();
@@ -84,10 +107,20 @@ export async function selectByProbe(
       chosen.push(best);
     });
   });
-  const mean = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0) / xs.length;
-  return {
-    ...gather(candidates, chosen),
-    meanKl: { candidates: mean(kl), chosen: mean(chosen.map((i) => kl[i])) },
-    probeAccuracy: probe.accuracy,
-  };
+  return chosen;
+}
+
+/** Pixel k-means with each candidate weighted 1 + KL / (class mean KL) where the teacher is right, else 1. */
+function coverChoice(pool: CandidatePool, kl: Float64Array, teacherRight: (i: number) => boolean): number[] {
+  const { candidates, classes, ipc, m } = pool;
+  const n = ipc * m;
+  const weights = new Float64Array(candidates.count);
+  for (let c = 0; c < classes; c++) {
+    let sum = 0;
+    for (let i = c * n; i < (c + 1) * n; i++) sum += kl[i];
+    const mean = sum / n;
+    for (let i = c * n; i < (c + 1) * n; i++) weights[i] = 1 + (teacherRight(i) && mean > 0 ? kl[i] / mean : 0);
+  }
+  const points = Array.from({ length: candidates.count }, (_, i) => imageOf(candidates, i));
+  return kmeansOfPoints(points, pool, 25, weights).flatMap((cl, c) => cl.centre.map((i) => c * n + i));
 }

@@ -12,6 +12,8 @@
 //   temperature instead of pixels: spread over what the teacher says about the images.
 // - probe: the same clusters, each keeping the member a probe student trained on the k-means
 //   choice gets most wrong (select-probe.ts).
+// - probe-cover: k-means again, each candidate weighted by how much that probe student still
+//   disagrees with the teacher on it (select-probe.ts).
 import { Random, type ChannelStats } from "../data/index.ts";
 import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
@@ -23,7 +25,7 @@ export interface Selection extends ImageSet {
   chosen: number[];
 }
 
-export type SelectionKind = "random" | "typical" | "hard" | "kmeans" | "kmeans-labels" | "probe";
+export type SelectionKind = "random" | "typical" | "hard" | "kmeans" | "kmeans-labels" | "probe" | "probe-cover";
 
 /**
  * The candidates a selection chooses from: K × ipc × m images in class blocks; synthetic image
@@ -162,28 +164,39 @@ export function kmeansClusters(pool: CandidatePool, iterations = 25): ClassClust
   return kmeansOfPoints(points, pool, iterations);
 }
 
-/** The same over any vectors of the candidates (`points[i]` describes candidate i, in the pool's class blocks). */
+/**
+ * The same over any vectors of the candidates (`points[i]` describes candidate i, in the pool's
+ * class blocks). `weights[i]` (default 1) scales candidate i in the k-means++ draw and the centre
+ * means, so that heavier regions get more centres.
+ */
 export function kmeansOfPoints(
   points: Float32Array[],
   { classes, ipc, m, seed }: Omit<CandidatePool, "candidates">,
   iterations = 25,
+  weights?: ArrayLike<number>,
 ): ClassClusters[] {
   checkPool("k-means", points.length, { classes, ipc, m });
+  if (weights && (weights.length !== points.length || Array.from(weights).some((w) => !(w > 0))))
+    throw new Error(`k-means: needs one positive weight per candidate (${points.length})`);
   const per = points[0].length;
   const n = ipc * m;
   const out: ClassClusters[] = [];
   for (let c = 0; c < classes; c++) {
     const xs = points.slice(c * n, (c + 1) * n);
+    const w = (i: number) => (weights ? weights[c * n + i] : 1);
     const rng = new Random(seed, `kmeans-${c}`);
-    const centres = [Float32Array.from(xs[rng.int(n)])];
+    // k-means++: the first centre drawn by weight (uniformly without weights), each next by weight × squared distance
+    const draw = (mass: Float64Array) => {
+      let r = rng.next() * mass.reduce((a, b) => a + b, 0),
+        pick = 0;
+      while (pick < n - 1 && (r -= mass[pick]) > 0) pick++;
+      return pick;
+    };
+    const centres = [Float32Array.from(xs[weights ? draw(Float64Array.from(xs, (_, i) => w(i))) : rng.int(n)])];
     const nearest = new Float64Array(n).fill(Infinity);
     while (centres.length < ipc) {
-      xs.forEach((x, i) => (nearest[i] = Math.min(nearest[i], sqDist(x, centres.at(-1)!))));
-      const total = nearest.reduce((a, b) => a + b, 0);
-      let r = rng.next() * total,
-        pick = 0;
-      while (pick < n - 1 && (r -= nearest[pick]) > 0) pick++;
-      centres.push(Float32Array.from(xs[pick]));
+      xs.forEach((x, i) => (nearest[i] = Math.min(nearest[i], w(i) * sqDist(x, centres.at(-1)!))));
+      centres.push(Float32Array.from(xs[draw(nearest)]));
     }
     const assign = new Int32Array(n);
     const assignAll = () =>
@@ -202,10 +215,11 @@ export function kmeansOfPoints(
     for (let it = 0; it < iterations; it++) {
       assignAll();
       centres.forEach((ctr, k) => {
-        const members = xs.filter((_, i) => assign[i] === k);
+        const members = xs.flatMap((_, i) => (assign[i] === k ? [i] : []));
         if (members.length === 0) return; // an empty cluster keeps its centre
+        const mass = members.reduce((a, i) => a + w(i), 0);
         ctr.fill(0);
-        for (const x of members) for (let q = 0; q < per; q++) ctr[q] += x[q] / members.length;
+        for (const i of members) for (let q = 0; q < per; q++) ctr[q] += (w(i) * xs[i][q]) / mass;
       });
     }
     assignAll();
@@ -259,9 +273,9 @@ export async function selectKMeansLabels(pool: CandidatePool, teacher: TeacherVi
   return centresOf(pool, kmeansOfPoints(points, pool));
 }
 
-/** The selections that need no student: the start `kind` chooses from the pool (probe: select-probe.ts). */
+/** The selections that need no student: the start `kind` chooses from the pool (probe, probe-cover: select-probe.ts). */
 export async function selectFromPool(
-  kind: Exclude<SelectionKind, "random" | "probe">,
+  kind: Exclude<SelectionKind, "random" | "probe" | "probe-cover">,
   pool: CandidatePool,
   teacher: TeacherView,
 ): Promise<Selection> {

@@ -1,6 +1,7 @@
 // Properties of the k-means selections on random candidate pools (fast-check): whatever the
 // layout, every synthetic slot gets a distinct candidate of its own class, the clusters partition
 // each class's candidates, the chosen pixels are the candidates' own, and a seed fixes the result.
+// Weighted k-means (probe-cover's): a candidate heavy enough becomes a centre.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { kmeansOfPoints, selectKMeans, type CandidatePool } from "../../gpu-cluster/stages/select-real.ts";
@@ -72,6 +73,39 @@ describe("k-means selection on random pools", () => {
         }
       }),
       { seed: 8, numRuns: 60 },
+    );
+  });
+
+  it("weighted k-means: a candidate far heavier than the rest is a centre of its class; bad weights are refused", () => {
+    fc.assert(
+      fc.property(poolArb, fc.nat(), (pool, at) => {
+        const { candidates, classes, ipc, m } = pool;
+        const n = ipc * m;
+        const per = candidates.size * candidates.size;
+        const points = Array.from({ length: candidates.count }, (_, i) =>
+          candidates.pixels.slice(i * per, (i + 1) * per),
+        );
+        const heavy = at % candidates.count;
+        const weights = Float64Array.from(points, (_, i) => (i === heavy ? 1e9 : 1));
+        const clusters = kmeansOfPoints(points, pool, 25, weights);
+        const c = Math.floor(heavy / n);
+        // its pixels are a centre's (a duplicate of it may stand in for it)
+        const centrePixels = clusters[c].centre.map((i) => points[c * n + i].join());
+        expect(centrePixels).toContain(points[heavy].join());
+        expect(() => kmeansOfPoints(points, pool, 25, weights.subarray(1))).toThrow(
+          /one positive weight per candidate/,
+        );
+        expect(() =>
+          kmeansOfPoints(
+            points,
+            pool,
+            25,
+            weights.map((w, i) => (i === 0 ? 0 : w)),
+          ),
+        ).toThrow(/one positive weight per candidate/);
+        expect(classes * n).toBe(points.length);
+      }),
+      { seed: 9, numRuns: 60 },
     );
   });
 });

@@ -24,7 +24,7 @@ import { recover, type RecoverConfig } from "../../gpu-cluster/stages/recover.ts
 import { relabel } from "../../gpu-cluster/stages/relabel.ts";
 import { logSoftmax, logSumExp, softmaxRows } from "../../gpu-cluster/stages/softmax.ts";
 import { trainStudent } from "../../gpu-cluster/stages/evaluate.ts";
-import { cropBatch, type ImageSet } from "../../gpu-cluster/stages/crops.ts";
+import { cropBatch, imageOf, type ImageSet } from "../../gpu-cluster/stages/crops.ts";
 import { argmax } from "../../gpu-cluster/stages/accuracy.ts";
 import { randomRealSubset } from "../../gpu-cluster/stages/random-subset.ts";
 import {
@@ -412,6 +412,23 @@ describe("selection by a probe student", () => {
       }
     });
     expect(s.meanKl.chosen).toBeGreaterThan(s.meanKl.candidates);
+
+    // probe-cover: pixel k-means with each candidate weighted 1 + KL / (class mean KL) where the teacher is right
+    const cover = await selectByProbe(
+      pool,
+      { onnx: teacher, stats, temperature: t },
+      async () => ({ graph: probe, accuracy: 0.1 }),
+      "cover",
+    );
+    const weights = Float64Array.from(kl, (v, i) => {
+      const c = Math.floor(i / n);
+      const mean = kl.subarray(c * n, (c + 1) * n).reduce((a, b) => a + b, 0) / n;
+      return 1 + (right(i) ? v / mean : 0);
+    });
+    const points = Array.from({ length: candidates.count }, (_, i) => imageOf(candidates, i));
+    const expected = kmeansOfPoints(points, pool, 25, weights).flatMap((cl, c) => cl.centre.map((i) => c * n + i));
+    expect(cover.chosen).toEqual(expected);
+    expect(cover.chosen).not.toEqual(selectKMeans(pool).chosen); // the weights moved some centres
   });
 });
 
