@@ -22,6 +22,7 @@ import {
   logitsOf,
   teacherLogits,
   type CandidatePool,
+  type ClassClusters,
   type Selection,
   type TeacherView,
 } from "./select-real.ts";
@@ -88,7 +89,7 @@ export async function selectByProbe(
 
 /** Of each cluster, the member with the highest KL (teacher-correct ones first); indices into the whole pool. */
 function blindSpotChoice(
-  clusters: ReturnType<typeof kmeansClusters>,
+  clusters: ClassClusters[],
   n: number,
   kl: Float64Array,
   teacherRight: (i: number) => boolean,
