@@ -21,7 +21,7 @@ const FLAG_VALUES: Record<string, RegExp> = {
   "--r-bn": /^[0-9.e-]+$/,
   "--first-bn-multiplier": /^[0-9.e-]+$/,
   "--init": /^(noise|real|collage)$/,
-  "--select": /^(random|typical|hard|kmeans|kmeans-labels|probe)$/,
+  "--select": /^(random|typical|hard|kmeans|kmeans-labels|probe|probe-cover)$/,
   "--select-from": /^[0-9]+$/,
   "--gate-draws": /^[1-9][0-9]*$/,
   "--gate-keep": /^(significant|best)$/,
