@@ -12,13 +12,12 @@
 import type { Graph } from "../graph/graph.ts";
 import { Classifier } from "../runtime/inference.ts";
 import { argmax } from "./accuracy.ts";
-import { imageOf, type ImageSet } from "./crops.ts";
+import type { ImageSet } from "./crops.ts";
 import { softmaxRows } from "./softmax.ts";
 import {
   centresOf,
   gather,
   kmeansClusters,
-  kmeansOfPoints,
   logitsOf,
   teacherLogits,
   type CandidatePool,
@@ -122,6 +121,5 @@ function coverChoice(pool: CandidatePool, kl: Float64Array, teacherRight: (i: nu
     const mean = sum / n;
     for (let i = c * n; i < (c + 1) * n; i++) weights[i] = 1 + (teacherRight(i) && mean > 0 ? kl[i] / mean : 0);
   }
-  const points = Array.from({ length: candidates.count }, (_, i) => imageOf(candidates, i));
-  return kmeansOfPoints(points, pool, 25, weights).flatMap((cl, c) => cl.centre.map((i) => c * n + i));
+  return kmeansClusters(pool, 25, weights).flatMap((cl, c) => cl.centre.map((i) => c * n + i));
 }

@@ -158,10 +158,10 @@ export interface ClassClusters {
   centre: number[];
 }
 
-/** Per class: k-means++ then Lloyd iterations over the class's ipc·m candidates, in pixel space. */
-export function kmeansClusters(pool: CandidatePool, iterations = 25): ClassClusters[] {
+/** Per class: k-means++ then Lloyd iterations over the class's ipc·m candidates, in pixel space (optionally weighted: kmeansOfPoints). */
+export function kmeansClusters(pool: CandidatePool, iterations = 25, weights?: ArrayLike<number>): ClassClusters[] {
   const points = Array.from({ length: pool.candidates.count }, (_, i) => imageOf(pool.candidates, i));
-  return kmeansOfPoints(points, pool, iterations);
+  return kmeansOfPoints(points, pool, iterations, weights);
 }
 
 /**
