@@ -19,7 +19,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
 import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
-import { selectFromPool } from "../stages/select-real.ts";
+import { needsProbe, selectFromPool } from "../stages/select-real.ts";
 import { relabel } from "../stages/relabel.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { readTeacherFile, zooTeacher } from "../stages/teacher-file.ts";
@@ -78,7 +78,7 @@ export class ContinualRun {
       );
     if (o.students.length !== 1)
       throw new Error(`continual: one student architecture at a time, got ${o.students.join(",")}`);
-    if (o.select === "probe" || o.select === "probe-cover")
+    if (needsProbe(o.select))
       throw new Error(
         `continual: --select ${o.select} is not supported here (its probe student would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random`,
       );
@@ -250,7 +250,7 @@ export class ContinualRun {
       // the step's own teacher judges the candidates (it has seen exactly these classes); probe,
       // refused in the constructor, is named only to narrow the type
       init =
-        mm === 1 || perImage !== 1 || o.select === "random" || o.select === "probe" || o.select === "probe-cover"
+        mm === 1 || perImage !== 1 || o.select === "random" || needsProbe(o.select)
           ? candidates
           : await selectFromPool(
               o.select,

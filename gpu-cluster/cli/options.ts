@@ -63,6 +63,8 @@ export interface CliOptions {
   studentWidth?: number;
   studentBatch: number;
   studentLr: number;
+  /** Initial-weight seed of evaluate's and the baselines' students; undefined: seed. The gate's and probe's keep seed. */
+  studentSeed?: number;
   baselines: boolean;
 }
 
@@ -254,6 +256,11 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option("--student-batch <n>", "evaluate: student batch size", int("--student-batch", 1), 50)
     .option("--student-lr <x>", "evaluate: AdamW learning rate (cosine)", positive("--student-lr"), 0.003)
+    .option(
+      "--student-seed <s>",
+      "evaluate: seed of the initial weights of the students evaluate and the baselines train (default: --seed); the recover gate's and the probe's students keep --seed, so the images, crops and labels stay the run's and only the students' draw changes",
+      int("--student-seed"),
+    )
     .option("--no-baselines", "evaluate: skip the random-subset baselines");
 }
 

@@ -24,7 +24,7 @@ import { datasetSize } from "../stages/squeeze.ts";
 import { squeezeWidening } from "../stages/teacher-width.ts";
 import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
-import { selectFromPool } from "../stages/select-real.ts";
+import { needsProbe, selectFromPool } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import { gateCandidates } from "../../shared/gate-candidates.ts";
 import {
@@ -270,7 +270,7 @@ export class Pipeline {
             : undefined,
           // the probe student's recipe decides the images too
           probe:
-            o.init === "real" && (o.select === "probe" || o.select === "probe-cover")
+            o.init === "real" && needsProbe(o.select)
               ? {
                   student: this.studentConfig(o.students[0]),
                   epochs: this.epochs,
@@ -513,7 +513,7 @@ export class Pipeline {
     );
     const pool = { candidates, classes, ipc: o.ipc, m, seed: o.seed };
     const view = { ...this.compile, onnx: teacher, stats: this.teacherStats(), temperature: o.temperature };
-    if (o.select !== "probe" && o.select !== "probe-cover") return await selectFromPool(o.select, pool, view);
+    if (!needsProbe(o.select)) return await selectFromPool(o.select, pool, view);
     const r = await selectByProbe(
       pool,
       view,
@@ -687,18 +687,24 @@ export class Pipeline {
     });
   }
 
-  private studentConfig(arch: string): StudentConfig {
+  /** The initial-weight seed of the students evaluate and the baselines train (--student-seed). */
+  private get evaluateSeed(): number {
+    return this.o.studentSeed ?? this.o.seed;
+  }
+
+  /** A student's recipe; `seed` draws its initial weights (the gate's and probe's: the run seed). */
+  private studentConfig(arch: string, seed = this.o.seed): StudentConfig {
     const o = this.o;
     // the teacher as the manifest names it, so that stream trainers (cli/train.ts) default alike
     const note = this.teacher().note;
     const width = o.studentWidth ?? defaultStudentWidth(arch, { arch: teacherArch(note), width: note?.width });
-    return { arch, width, batch: o.studentBatch, lr: o.studentLr, weightDecay: 0.01, seed: o.seed };
+    return { arch, width, batch: o.studentBatch, lr: o.studentLr, weightDecay: 0.01, seed };
   }
 
   /** What a student of the run is trained with besides its images and labels (the student cache's key). */
-  private studentRecipe(arch: string): StudentRecipe {
+  private studentRecipe(arch: string, seed = this.o.seed): StudentRecipe {
     return {
-      student: this.studentConfig(arch),
+      student: this.studentConfig(arch, seed),
       epochs: this.epochs,
       labelEpochs: this.labelEpochs,
       temperature: this.o.temperature,
@@ -723,7 +729,7 @@ export class Pipeline {
     const tf = this.teacher();
     const cached =
       labels.kind === "soft"
-        ? this.studentCache.get(studentKey(set, labels.table, this.studentRecipe(arch)))
+        ? this.studentCache.get(studentKey(set, labels.table, this.studentRecipe(arch, this.evaluateSeed)))
         : undefined;
     if (cached) {
       const correct = await this.correctOn(cached, this.data.val);
@@ -739,7 +745,7 @@ export class Pipeline {
       this.schedule(),
       this.epochs,
       tf.classes,
-      this.studentConfig(arch),
+      this.studentConfig(arch, this.evaluateSeed),
       this.data.val,
       this.teacherStats(),
       { ...this.compile, label, labelEpochs: this.labelEpochs },
@@ -761,7 +767,7 @@ export class Pipeline {
   private randomSubsetConfig() {
     const o = this.o;
     return {
-      students: o.students.map((a) => this.studentConfig(a)),
+      students: o.students.map((a) => this.studentConfig(a, this.evaluateSeed)),
       epochs: this.epochs,
       ipc: o.ipc,
       seed: o.seed,
@@ -879,7 +885,7 @@ export class Pipeline {
       );
     const baselines = o.baselines ? await this.baselines() : undefined;
     const config = {
-      students: o.students.map((a) => this.studentConfig(a)),
+      students: o.students.map((a) => this.studentConfig(a, this.evaluateSeed)),
       epochs: this.epochs,
       labelEpochs: this.labelEpochs,
       temperature: o.temperature,

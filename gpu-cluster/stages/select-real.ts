@@ -27,6 +27,12 @@ export interface Selection extends ImageSet {
 
 export type SelectionKind = "random" | "typical" | "hard" | "kmeans" | "kmeans-labels" | "probe" | "probe-cover";
 
+/** The selections that train a probe student on the k-means choice first (select-probe.ts). */
+export type ProbeSelectionKind = "probe" | "probe-cover";
+export function needsProbe(kind: SelectionKind): kind is ProbeSelectionKind {
+  return kind === "probe" || kind === "probe-cover";
+}
+
 /**
  * The candidates a selection chooses from: K × ipc × m images in class blocks; synthetic image
  * c·ipc + j chooses among the class's candidates j, j + ipc, …, j + (m − 1)·ipc (so candidate 0 of
@@ -275,7 +281,7 @@ export async function selectKMeansLabels(pool: CandidatePool, teacher: TeacherVi
 
 /** The selections that need no student: the start `kind` chooses from the pool (probe, probe-cover: select-probe.ts). */
 export async function selectFromPool(
-  kind: Exclude<SelectionKind, "random" | "probe" | "probe-cover">,
+  kind: Exclude<SelectionKind, "random" | ProbeSelectionKind>,
   pool: CandidatePool,
   teacher: TeacherView,
 ): Promise<Selection> {

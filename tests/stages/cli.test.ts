@@ -262,6 +262,32 @@ describe("distill run", () => {
     expect(config.competitor.student).toEqual(config.gate.student);
   });
 
+  it("--student-seed redraws evaluate's and the baselines' students on the run's own images, crops and labels", () => {
+    const dir = join(root, "student-seed");
+    const args = [...tiny.map((a) => (a === out ? dir : a)), "--teacher", join(out, "teacher.onnx")];
+    const first = distill(["run", ...args]);
+    expect(first.status, first.stderr).toBe(0);
+    const mtime = (f: string) => statSync(join(dir, f)).mtimeMs;
+    const before = { images: mtime("images.npy"), labels: mtime("labels.dlt"), recover: mtime("recover.json") };
+    const gate = JSON.parse(readFileSync(join(dir, "recover.json"), "utf8")).gate;
+    const stages = () => JSON.parse(readFileSync(join(dir, "stages.json"), "utf8")).stages;
+    expect(stages().evaluate.config.students[0].seed).toBe(1); // --seed
+
+    const redrawn = distill(["run", ...args.filter((a) => a !== "--quiet"), "--student-seed", "7"]);
+    expect(redrawn.status, redrawn.stderr).toBe(0);
+    // recover (its gate and probe students keep --seed) and relabel are not redone
+    expect({ images: mtime("images.npy"), labels: mtime("labels.dlt"), recover: mtime("recover.json") }).toEqual(
+      before,
+    );
+    expect(JSON.parse(readFileSync(join(dir, "recover.json"), "utf8")).gate.students).toEqual(gate.students);
+    // ours and (b) are trained afresh (the gate's students were drawn with --seed), (a) too
+    expect(redrawn.stderr).not.toMatch(/the recover gate's student/);
+    expect(redrawn.stderr).toMatch(/convnet-2 ours/);
+    expect(stages().evaluate.config.students[0].seed).toBe(7);
+    expect(stages().baselines.config.students[0].seed).toBe(7);
+    expect(stages().recover.config.gate.student.student.seed).toBe(1);
+  });
+
   it("--gate-draws weighs further random subsets beside (b)'s, at a Bonferroni bar, and keeps one only on its score", () => {
     const drawn = join(root, "drawn");
     const args = tiny.map((a) => (a === out ? drawn : a));
