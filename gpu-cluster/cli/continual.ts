@@ -84,6 +84,10 @@ export class ContinualRun {
       );
     if (!o.baselines)
       throw new Error("continual: --no-baselines is not supported: the curves are ours against (a) and (b)");
+    if (o.studentSeed !== undefined)
+      throw new Error(
+        "continual: --student-seed is not supported: each step's students are drawn from that step's seed; give --seed",
+      );
     this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
     this.dir = o.out ?? join("runs", `continual-${this.datasetName}-s${o.steps}-ipc${o.ipc}`);
   }
