@@ -37,6 +37,7 @@ const FLAG_VALUES: Record<string, RegExp> = {
   "--student-batch": /^[0-9]+$/,
   "--student-lr": /^[0-9.e-]+$/,
   "--student-seed": /^[0-9]+$/,
+  "--student-inits": /^[1-9][0-9]*$/,
   "--threads": /^[0-9]+$/,
 };
 const FLAGS_WITHOUT_VALUE = new Set(["--no-baselines", "--no-recover-gate"]);

@@ -88,6 +88,10 @@ export class ContinualRun {
       throw new Error(
         "continual: --student-seed is not supported: each step's students are drawn from that step's seed; give --seed",
       );
+    if (o.studentInits > 1)
+      throw new Error(
+        "continual: --student-inits is not supported: one student per set and step; average runs over --seed instead",
+      );
     this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
     this.dir = o.out ?? join("runs", `continual-${this.datasetName}-s${o.steps}-ipc${o.ipc}`);
   }

@@ -65,6 +65,8 @@ export interface CliOptions {
   studentLr: number;
   /** Initial-weight seed of evaluate's and the baselines' students; undefined: seed. The gate's and probe's keep seed. */
   studentSeed?: number;
+  /** Students per set for evaluate and the baselines, each from its own draw of initial weights; they report the mean. */
+  studentInits: number;
   baselines: boolean;
 }
 
@@ -260,6 +262,12 @@ export function addRunOptions(cmd: Command): Command {
       "--student-seed <s>",
       "evaluate: seed of the initial weights of the students evaluate and the baselines train (default: --seed); the recover gate's and the probe's students keep --seed, so the images, crops and labels stay the run's and only the students' draw changes",
       int("--student-seed"),
+    )
+    .option(
+      "--student-inits <k>",
+      "evaluate: students per set for ours, (a) and (b), from k draws of initial weights (seeds: the student seed, then +1000 each); the table reports their means and ours − (b) draw by draw, report.json every draw",
+      int("--student-inits", 1),
+      1,
     )
     .option("--no-baselines", "evaluate: skip the random-subset baselines");
 }

@@ -55,10 +55,15 @@ import { fingerprintFolder, RunFolder, sha256, type StageSpec } from "./run-fold
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
 import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
+import { mean, studentInitSeeds } from "./student-inits.ts";
 import { labelSourceKey, StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
 
 /** Per student architecture: (a)'s and (b)'s val top-1. */
-type BaselineResults = Record<string, { random_hard: number; random_soft: number }>;
+/** Per student architecture: (a) and (b), the means over the student draws, and each draw where there are several. */
+type BaselineResults = Record<
+  string,
+  { random_hard: number; random_soft: number; draws?: { random_hard: number[]; random_soft: number[] } }
+>;
 
 export class Pipeline {
   private splits?: DatasetSplits;
@@ -692,6 +697,16 @@ export class Pipeline {
     return this.o.studentSeed ?? this.o.seed;
   }
 
+  /** The initial-weight seeds of evaluate's and the baselines' students, one per draw (--student-inits). */
+  private get evaluateSeeds(): number[] {
+    return studentInitSeeds(this.evaluateSeed, this.o.studentInits);
+  }
+
+  /** What --student-inits adds to evaluate's and the baselines' configs: nothing at one draw, so their keys stay. */
+  private get initsConfig(): { inits?: number } {
+    return this.o.studentInits > 1 ? { inits: this.o.studentInits } : {};
+  }
+
   /** A student's recipe; `seed` draws its initial weights (the gate's and probe's: the run seed). */
   private studentConfig(arch: string, seed = this.o.seed): StudentConfig {
     const o = this.o;
@@ -725,11 +740,12 @@ export class Pipeline {
     labels: Parameters<typeof trainStudent>[1],
     arch: string,
     label: string,
+    seed = this.evaluateSeed,
   ): Promise<number> {
     const tf = this.teacher();
     const cached =
       labels.kind === "soft"
-        ? this.studentCache.get(studentKey(set, labels.table, this.studentRecipe(arch, this.evaluateSeed)))
+        ? this.studentCache.get(studentKey(set, labels.table, this.studentRecipe(arch, seed)))
         : undefined;
     if (cached) {
       const correct = await this.correctOn(cached, this.data.val);
@@ -745,12 +761,34 @@ export class Pipeline {
       this.schedule(),
       this.epochs,
       tf.classes,
-      this.studentConfig(arch, this.evaluateSeed),
+      this.studentConfig(arch, seed),
       this.data.val,
       this.teacherStats(),
       { ...this.compile, label, labelEpochs: this.labelEpochs },
     );
     return r.accuracy;
+  }
+
+  /** trainOne once per student draw (--student-inits), in the order of evaluateSeeds. */
+  private async trainDraws(
+    set: ImageSet,
+    labels: Parameters<typeof trainStudent>[1],
+    arch: string,
+    label: string,
+  ): Promise<number[]> {
+    const seeds = this.evaluateSeeds;
+    const accuracies: number[] = [];
+    for (const [i, seed] of seeds.entries())
+      accuracies.push(
+        await this.trainOne(
+          set,
+          labels,
+          arch,
+          seeds.length > 1 ? `${label} draw ${i + 1}/${seeds.length}` : label,
+          seed,
+        ),
+      );
+    return accuracies;
   }
 
   /**
@@ -768,6 +806,7 @@ export class Pipeline {
     const o = this.o;
     return {
       students: o.students.map((a) => this.studentConfig(a, this.evaluateSeed)),
+      ...this.initsConfig,
       epochs: this.epochs,
       ipc: o.ipc,
       seed: o.seed,
@@ -802,11 +841,8 @@ export class Pipeline {
         const { randomSet, table } = await this.randomSubsetRelabelled();
         const results: Record<string, number> = {};
         for (const arch of o.students)
-          results[arch] = await this.trainOne(
-            randomSet,
-            { kind: "soft", table, temperature: o.temperature },
-            arch,
-            `${arch} (b)`,
+          results[arch] = mean(
+            await this.trainDraws(randomSet, { kind: "soft", table, temperature: o.temperature }, arch, `${arch} (b)`),
           );
         writeJsonAtomic(this.run.path(file), results);
       },
@@ -853,19 +889,19 @@ export class Pipeline {
       );
       const results: BaselineResults = {};
       for (const arch of o.students) {
-        const random_hard = await this.trainOne(
-          randomSet,
-          { kind: "hard", labels: randomSet.labels },
-          arch,
-          `${arch} (a)`,
-        );
-        const random_soft = await this.trainOne(
+        const hard = await this.trainDraws(randomSet, { kind: "hard", labels: randomSet.labels }, arch, `${arch} (a)`);
+        const soft = await this.trainDraws(
           randomSet,
           { kind: "soft", table, temperature: o.temperature },
           arch,
           `${arch} (b)`,
         );
-        results[arch] = { random_hard, random_soft };
+        const [random_hard, random_soft] = [mean(hard), mean(soft)];
+        results[arch] = {
+          random_hard,
+          random_soft,
+          ...(hard.length > 1 ? { draws: { random_hard: hard, random_soft: soft } } : {}),
+        };
         this.log(
           `baselines: ${arch}: random hard ${(random_hard * 100).toFixed(2)} %, random soft ${(random_soft * 100).toFixed(2)} %`,
         );
@@ -886,6 +922,7 @@ export class Pipeline {
     const baselines = o.baselines ? await this.baselines() : undefined;
     const config = {
       students: o.students.map((a) => this.studentConfig(a, this.evaluateSeed)),
+      ...this.initsConfig,
       epochs: this.epochs,
       labelEpochs: this.labelEpochs,
       temperature: o.temperature,
@@ -905,14 +942,19 @@ export class Pipeline {
         const table = new Uint8Array(readFileSync(this.run.path("labels.dlt")));
         const students: Record<string, StudentResult> = {};
         for (const arch of o.students) {
-          const distilled = await this.trainOne(
+          const draws = await this.trainDraws(
             synthetic,
             { kind: "soft", table, temperature: o.temperature },
             arch,
             `${arch} ours`,
           );
-          students[arch] = { distilled, ...baselines?.[arch] };
+          const distilled = mean(draws);
           const b = baselines?.[arch];
+          students[arch] = {
+            distilled,
+            ...(b && { random_hard: b.random_hard, random_soft: b.random_soft }),
+            ...(draws.length > 1 && { draws: { seeds: this.evaluateSeeds, distilled: draws, ...b?.draws } }),
+          };
           this.log(
             `evaluate: ${arch}: ours ${(distilled * 100).toFixed(2)} %` +
               (b
@@ -927,6 +969,7 @@ export class Pipeline {
           dataset: this.datasetName,
           ipc: o.ipc,
           seed: o.seed,
+          student_seed: this.evaluateSeed,
           teacher_accuracy: teacherAccuracy,
           students,
           student_epochs: this.epochs,

@@ -3,6 +3,7 @@
 // same student training, so the reader can see what the synthetic images add over real ones.
 import { z } from "zod";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
+import { pairedDifference, sampleSd } from "./student-inits.ts";
 
 const fraction = z.number().min(0).max(1);
 
@@ -13,12 +14,23 @@ export const studentResultSchema = z.object({
   random_hard: fraction.optional(),
   /** Baseline (b): the same random subset with the same soft relabelling (absent with --no-baselines). */
   random_soft: fraction.optional(),
+  /** With --student-inits k > 1: every draw, in the order of `seeds` (the columns above are their means). */
+  draws: z
+    .object({
+      seeds: z.array(z.number().int()),
+      distilled: z.array(fraction),
+      random_hard: z.array(fraction).optional(),
+      random_soft: z.array(fraction).optional(),
+    })
+    .optional(),
 });
 
 export const reportSchema = z.object({
   dataset: z.string(),
   ipc: z.number().int().positive(),
   seed: z.number().int(),
+  /** The first student draw's initial-weight seed (--student-seed; absent before 2026-12-05: then `seed`). */
+  student_seed: z.number().int().optional(),
   /** Baseline (c): the teacher's top-1 on the real val set (trained on the full data). */
   teacher_accuracy: fraction,
   students: z.record(z.string(), studentResultSchema),
@@ -85,15 +97,29 @@ export function renderReportMarkdown(r: Report): string {
     "| student | distilled (ours) | random real, hard labels (a) | random real, same soft labels (b) | ours − (b) |",
   );
   lines.push("|---|---:|---:|---:|---:|");
+  const signed = (pt: number) => `${pt >= 0 ? "+" : ""}${pt.toFixed(2)}`;
   for (const [arch, s] of Object.entries(r.students)) {
-    const maybe = (v: number | undefined) => (v === undefined ? "– (skipped)" : pct(v));
-    const gap = s.random_soft === undefined ? undefined : (s.distilled - s.random_soft) * 100;
+    const d = s.draws;
+    // with several draws: their mean ± their sample SD
+    const cell = (v: number | undefined, all: number[] | undefined) =>
+      v === undefined ? "– (skipped)" : all ? `${pct(v)} ± ${(sampleSd(all) * 100).toFixed(2)}` : pct(v);
+    let gap = "–";
+    if (d?.random_soft) {
+      const p = pairedDifference(d.distilled, d.random_soft);
+      gap = `${signed(p.mean * 100)} ± ${(p.se * 100).toFixed(2)} pt (ahead on ${p.ahead}/${p.draws} draws)`;
+    } else if (s.random_soft !== undefined) gap = `${signed((s.distilled - s.random_soft) * 100)} pt`;
     lines.push(
-      `| ${arch} | ${pct(s.distilled)} | ${maybe(s.random_hard)} | ${maybe(s.random_soft)} | ` +
-        `${gap === undefined ? "–" : `${gap >= 0 ? "+" : ""}${gap.toFixed(2)} pt`} |`,
+      `| ${arch} | ${cell(s.distilled, d?.distilled)} | ${cell(s.random_hard, d?.random_hard)} | ${cell(s.random_soft, d?.random_soft)} | ${gap} |`,
     );
   }
   lines.push("");
+  const drawn = Object.values(r.students).find((s) => s.draws)?.draws;
+  if (drawn)
+    lines.push(
+      `Each cell is the mean ± SD of ${drawn.seeds.length} students from initial-weight seeds ${drawn.seeds.join(", ")} (\`--student-inits\`); ` +
+        "ours − (b) pairs the draws (the same initial weights on both sets): mean ± its standard error.",
+      "",
+    );
   if (r.gate) {
     const scores = Object.entries(r.gate.scores).map(([name, v]) => `${name} ${pct(v)}`);
     lines.push(

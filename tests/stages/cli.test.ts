@@ -267,6 +267,7 @@ describe("distill run", () => {
     const args = [...tiny.map((a) => (a === out ? dir : a)), "--teacher", join(out, "teacher.onnx")];
     const first = distill(["run", ...args]);
     expect(first.status, first.stderr).toBe(0);
+    const seeded = parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))).students["convnet-2"];
     const mtime = (f: string) => statSync(join(dir, f)).mtimeMs;
     const before = { images: mtime("images.npy"), labels: mtime("labels.dlt"), recover: mtime("recover.json") };
     const gate = JSON.parse(readFileSync(join(dir, "recover.json"), "utf8")).gate;
@@ -286,6 +287,39 @@ describe("distill run", () => {
     expect(stages().evaluate.config.students[0].seed).toBe(7);
     expect(stages().baselines.config.students[0].seed).toBe(7);
     expect(stages().recover.config.gate.student.student.seed).toBe(1);
+    const report = () => parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8")));
+    expect(report().student_seed).toBe(7);
+    expect(report().students["convnet-2"].draws).toBeUndefined();
+
+    // --student-inits 2 (student seed = --seed): draw 1 is the run's own student, scored from the
+    // gate's cache for ours and (b); draw 2 (seed 1001) is trained; the columns are their means
+    const twice = distill(["run", ...args.filter((a) => a !== "--quiet"), "--student-inits", "2"]);
+    expect(twice.status, twice.stderr).toBe(0);
+    expect(twice.stderr.match(/draw 1\/2: the recover gate's student/g)).toHaveLength(2);
+    expect(twice.stderr).toMatch(/convnet-2 ours draw 2\/2 .*val top-1/);
+    expect(twice.stderr).toMatch(/convnet-2 \(b\) draw 2\/2 .*val top-1/);
+    expect({ images: mtime("images.npy"), labels: mtime("labels.dlt"), recover: mtime("recover.json") }).toEqual(
+      before,
+    );
+    const s = report().students["convnet-2"];
+    const d = s.draws!;
+    expect(d.seeds).toEqual([1, 1001]);
+    expect([d.distilled[0], d.random_hard![0], d.random_soft![0]]).toEqual([
+      seeded.distilled,
+      seeded.random_hard,
+      seeded.random_soft,
+    ]);
+    for (const [col, all] of [
+      [s.distilled, d.distilled],
+      [s.random_hard!, d.random_hard!],
+      [s.random_soft!, d.random_soft!],
+    ] as const) {
+      expect(all).toHaveLength(2);
+      expect(col).toBeCloseTo((all[0] + all[1]) / 2, 12);
+    }
+    expect(stages().evaluate.config.inits).toBe(2);
+    expect(stages().baselines.config.inits).toBe(2);
+    expect(readFileSync(join(dir, "report.md"), "utf8")).toMatch(/ahead on \d\/2 draws/);
   });
 
   it("--gate-draws weighs further random subsets beside (b)'s, at a Bonferroni bar, and keeps one only on its score", () => {

@@ -374,5 +374,6 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
     bad(["--select", "probe"], /--select probe is not supported here.*kmeans-labels/);
     bad(["--select", "probe-cover"], /--select probe-cover is not supported here/);
     bad(["--student-seed", "3"], /--student-seed is not supported/);
+    bad(["--student-inits", "2"], /--student-inits is not supported/);
   });
 });
