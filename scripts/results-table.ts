@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
+import { pairedDifference } from "../gpu-cluster/cli/student-inits.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
@@ -121,9 +122,17 @@ for (const ipc of ipcs) {
     // NaN where a run skipped its baselines: the cell then says so rather than showing 0
     const col = (k: "distilled" | "random_hard" | "random_soft") => rs.map((r) => r.students[arch][k] ?? NaN);
     const gap = rs.map((r) => r.students[arch].distilled - (r.students[arch].random_soft ?? NaN));
+    // runs with --student-inits: also how many of all their student draws ours led (b) on
+    const paired = rs.flatMap((r) => {
+      const d = r.students[arch].draws;
+      return d?.random_soft ? [pairedDifference(d.distilled, d.random_soft)] : [];
+    });
+    const drawsAhead = paired.length
+      ? `; ${paired.reduce((n, p) => n + p.ahead, 0)}/${paired.reduce((n, p) => n + p.draws, 0)} draws`
+      : "";
     lines.push(
       `| ${ipc} | ${arch} | ${cell(col("distilled"))} | ${cell(col("random_hard"))} | ${cell(col("random_soft"))} | ` +
-        `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}) | ${rs.map((r) => r.seed + (r.gate ? ` (${r.gate.kept})` : "")).join(", ")} |`,
+        `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}${drawsAhead}) | ${rs.map((r) => r.seed + (r.gate ? ` (${r.gate.kept})` : "")).join(", ")} |`,
     );
     rows.push({
       ipc,

@@ -78,6 +78,22 @@ describe("results table", () => {
     expect(md).toContain("![accuracy vs IPC](mnist.png)");
   });
 
+  it("with --student-inits reports, also counts the draws where ours led (b)", () => {
+    const drawn = (seed: number, ours: number[], b: number[]): Report => {
+      const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+      const r = report(10, seed, mean(ours), mean(b));
+      const seeds = ours.map((_, i) => seed + 1000 * i);
+      r.students["convnet-3"].draws = { seeds, distilled: ours, random_hard: ours.map(() => 0.5), random_soft: b };
+      return r;
+    };
+    const { md } = tabulate([
+      drawn(0, [0.993, 0.991, 0.992], [0.992, 0.992, 0.99]),
+      drawn(1, [0.992, 0.99], [0.991, 0.993]),
+    ]);
+    // seed 0 ahead on its means, seed 1 behind; draws ahead: 2 of 3 on seed 0, 1 of 2 on seed 1
+    expect(md).toMatch(/pt \(ahead in 1\/2; 3\/5 draws\) \| 0, 1 \|/);
+  });
+
   it("names the set the gate kept beside each seed, where the report records it", () => {
     const gated = (r: Report, kept: string): Report => ({
       ...r,
