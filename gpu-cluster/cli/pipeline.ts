@@ -58,7 +58,6 @@ import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./optio
 import { mean, studentInitSeeds } from "./student-inits.ts";
 import { labelSourceKey, StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
 
-/** Per student architecture: (a)'s and (b)'s val top-1. */
 /** Per student architecture: (a) and (b), the means over the student draws, and each draw where there are several. */
 type BaselineResults = Record<
   string,
