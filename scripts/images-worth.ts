@@ -138,7 +138,7 @@ const worthText = (p: (typeof placed)[number]) =>
 const md = [
   `# What the images are worth under soft labels (${dataset})`,
   "",
-  `(b): a random real subset of each size, the teacher's soft labels on every crop, one ${arch} student per size, each seeing ${o.crops.toLocaleString("en")} crops (the default recipe's budget), seed ${o.seed}.` +
+  `(b): a random real subset of each size, the teacher's soft labels on every crop, ${o.studentInits > 1 ? `the mean of ${o.studentInits} ${arch} students per size (initial-weight draws from seed ${o.studentSeed ?? o.seed}, step 1000)` : `one ${arch} student per size`}, each seeing ${o.crops.toLocaleString("en")} crops (the default recipe's budget), seed ${o.seed}.` +
     (teacherAccuracy !== undefined ? ` Teacher: ${pct(teacherAccuracy)} % top-1.` : ""),
   "",
   "| images per class | epochs | crops | (b) top-1 (%) |",
