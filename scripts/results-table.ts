@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
-import { pairedDifference } from "../gpu-cluster/cli/student-inits.ts";
+import { mean, pairedDifference } from "../gpu-cluster/cli/student-inits.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
@@ -105,7 +105,6 @@ const reports: Report[] = runs
 // IPCs with at least one finished run (all of them unless --report-only found gaps)
 const ipcs = o.ipc.filter((ipc) => reports.some((r) => r.ipc === ipc));
 if (ipcs.length === 0) throw new Error(`no finished run under ${o.out}: run without --report-only first`);
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 // one seed: the figure alone (a spread of one run would read as ± 0.00)
 const cell = (xs: number[]) =>
