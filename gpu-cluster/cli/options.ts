@@ -46,6 +46,10 @@ export interface CliOptions {
   gateDraws?: number;
   /** significant: a more processed set must win by McNemar at 5 %; best: the highest score wins (ties keep the less processed). */
   gateKeep: GateKeep;
+  /** Random subsets short students screen for the gate's further draws (0: draw-2 … draw-N as they come). */
+  gateScreen: number;
+  /** The screening students' epochs; undefined: a twentieth of the student's. */
+  screenEpochs?: number;
   init: RecoverInit;
   cropScale: [number, number];
   flip?: number;
@@ -211,6 +215,17 @@ export function addRunOptions(cmd: Command): Command {
       )
         .choices([...GATE_KEEP_RULES])
         .default("significant"),
+    )
+    .option(
+      "--gate-screen <n>",
+      "recover gate: draw n random subsets besides (b)'s, train a short student on each (--screen-epochs), and weigh the --gate-draws − 1 that score best on the gate's images instead of the first ones (0: off)",
+      int("--gate-screen", 0),
+      0,
+    )
+    .option(
+      "--screen-epochs <e>",
+      "recover gate, --gate-screen: epochs of each screening student (default: a twentieth of the student's)",
+      int("--screen-epochs", 1),
     )
     .option(
       "--select-from <m>",

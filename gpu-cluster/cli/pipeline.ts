@@ -9,6 +9,7 @@ import {
   indicesByClass,
   loadDataset,
   mirrorAsymmetry,
+  subset,
   validationSplit,
   type ChannelStats,
   type Dataset,
@@ -27,6 +28,7 @@ import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { needsProbe, selectFromPool } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import { gateCandidates } from "../../shared/gate-candidates.ts";
+import { SCREEN_IMAGES, screenDraws, screenImageIndices, type ScreenResult } from "../stages/gate-screen.ts";
 import {
   defaultGateDraws,
   GATE_SCORING_IMAGES,
@@ -74,6 +76,9 @@ export class Pipeline {
   private holdoutSplit?: Dataset | null;
   /** The recover gate's scoring images, chosen once; null where none are left. */
   private scoringImages?: Dataset | null;
+  /** --gate-screen: the screening students' images (indices into train), chosen once, and the screen's outcome. */
+  private screenIndices?: number[];
+  private screened?: Promise<ScreenResult>;
   // cachedStudent's answers by set (the key does not depend on the table's name)
   private readonly studentsBySet = new WeakMap<ImageSet, Promise<{ key: string; onnx: Uint8Array }>>();
   readonly run: RunFolder;
@@ -93,10 +98,22 @@ export class Pipeline {
         ? `--gate-draws ${o.gateDraws}`
         : o.gateKeep !== "significant"
           ? `--gate-keep ${o.gateKeep}`
-          : "";
+          : o.gateScreen > 0
+            ? `--gate-screen ${o.gateScreen}`
+            : "";
     if (gateFlag && !(o.recoverGate && o.init === "real"))
       throw new Error(
         `${gateFlag} sets the recover gate, which runs only with --init real and without --no-recover-gate: drop ${gateFlag.split(" ")[0]}, or the flag that turns the gate off`,
+      );
+    if (o.screenEpochs !== undefined && o.gateScreen === 0)
+      throw new Error("--screen-epochs sets the gate's screening students: add --gate-screen N, or drop it");
+    if (o.gateScreen > 0 && this.gateDraws < 2)
+      throw new Error(
+        `--gate-screen ${o.gateScreen} chooses the draws the gate weighs besides (b)'s, and --gate-draws ${this.gateDraws} weighs none: add --gate-draws 2 or more`,
+      );
+    if (o.gateScreen > 0 && o.gateScreen < this.gateDraws - 1)
+      throw new Error(
+        `--gate-screen ${o.gateScreen} screens fewer draws than the gate weighs besides (b)'s (${this.gateDraws - 1}): screen at least that many, or lower --gate-draws`,
       );
     if (o.rCompete > 0 && o.init !== "real")
       throw new Error(
@@ -314,7 +331,13 @@ export class Pipeline {
         writeJsonAtomic(this.run.path("recover.json"), {
           batches: r.batches,
           // students: each candidate's key in students/ (its ONNX file there)
-          gate: gate && { scores: gate.scores, z: gate.z, kept: gate.kept, students: gate.students },
+          gate: gate && {
+            scores: gate.scores,
+            z: gate.z,
+            kept: gate.kept,
+            students: gate.students,
+            screen: gate.screen && { epochs: this.screenEpochs, scores: gate.screen.scores },
+          },
           probe: start && "probeAccuracy" in start ? { accuracy: start.probeAccuracy, kl: start.meanKl } : undefined,
         });
       },
@@ -331,14 +354,28 @@ export class Pipeline {
   private gateScoring(): Dataset | null {
     if (this.scoringImages === undefined) {
       const o = this.o;
-      const exclude = new Set([
-        ...this.randomDraws().flatMap((d) => d.set.sources),
-        ...this.startCandidates().candidates.sources,
-      ]);
+      const exclude = this.candidateSources();
+      if (o.gateScreen > 0) for (const i of this.screenImages()) exclude.add(i);
       const enough = this.data.train.labels.length - exclude.size >= this.data.train.classes.length;
       this.scoringImages = enough ? gateScoringSet(this.data.train, exclude, o.seed) : null;
     }
     return this.scoringImages;
+  }
+
+  /** Every random draw's and start candidate's source images (indices into train). */
+  private candidateSources(): Set<number> {
+    return new Set([...this.randomDraws().flatMap((d) => d.set.sources), ...this.startCandidates().candidates.sources]);
+  }
+
+  /** --gate-screen: the training images the screening students are scored on, none of them the gate's. */
+  private screenImages(): number[] {
+    this.screenIndices ??= screenImageIndices(this.data.train, this.candidateSources(), this.o.seed);
+    return this.screenIndices;
+  }
+
+  /** --gate-screen: each screening student's epochs (--screen-epochs, else a twentieth of the student's). */
+  private get screenEpochs(): number {
+    return this.o.screenEpochs ?? Math.max(1, Math.round(this.epochs / 20));
   }
 
   /** What decides the gate: its candidates, scoring rule, student recipe and labels (recover's stage config holds it). */
@@ -348,17 +385,26 @@ export class Pipeline {
       scoring: { images: GATE_SCORING_IMAGES, z: gateZ(this.gateDraws, this.o.gateKeep) },
       student: this.studentRecipe(this.o.students[0]),
       relabel: this.relabelConfig("gate"),
+      // the gate's further draws are the best of this many by short students
+      screen:
+        this.o.gateScreen > 0
+          ? { draws: this.o.gateScreen, epochs: this.screenEpochs, images: SCREEN_IMAGES }
+          : undefined,
     };
   }
 
-  /** The gate's candidate image sets, in its order. */
-  private gateSets(start: ImageSet, recovered: Float32Array): { name: GateCandidate; set: ImageSet }[] {
+  /** The gate's candidate image sets, in the order of `names`. */
+  private gateSets(
+    start: ImageSet,
+    recovered: Float32Array,
+    names = this.gateCandidates(),
+  ): { name: GateCandidate; set: ImageSet }[] {
     const byName = new Map<GateCandidate, ImageSet>([
       ...this.randomDraws().map((d) => [d.name, d.set] as const),
       ["start", start],
       ["recovered", { ...start, pixels: recovered }],
     ]);
-    return this.gateCandidates().map((name) => ({ name, set: byName.get(name)! }));
+    return names.map((name) => ({ name, set: byName.get(name)! }));
   }
 
   /** The gate's student of one candidate, trained into the student cache unless it is there (a cluster run's gate task). */
@@ -382,9 +428,12 @@ export class Pipeline {
     start: ImageSet,
     recovered: Float32Array,
     missing?: (name: GateCandidate) => Error,
-  ): Promise<GateResult & { pixels: Float32Array; students: Partial<Record<GateCandidate, string>> }> {
+  ): Promise<
+    GateResult & { pixels: Float32Array; students: Partial<Record<GateCandidate, string>>; screen?: ScreenResult }
+  > {
     const scoring = this.gateScoring()!;
-    const sets = this.gateSets(start, recovered);
+    const screen = this.o.gateScreen > 0 ? await (this.screened ??= this.screen()) : undefined;
+    const sets = this.gateSets(start, recovered, this.gateOrder(screen));
     const students: Partial<Record<GateCandidate, string>> = {};
     const g = await recoverGate(
       sets,
@@ -405,7 +454,42 @@ export class Pipeline {
     this.log(
       `recover gate: students on ${scoring.labels.length} training images no candidate came from: ${scores.join(", ")}; kept the ${g.kept} images`,
     );
-    return { ...g, students, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
+    return { ...g, students, screen, pixels: sets.find((c) => c.name === g.kept)!.set.pixels };
+  }
+
+  /** The gate's candidates in its order; with a screen, its chosen draws (best first) in the draws' places. */
+  private gateOrder(screen?: ScreenResult): GateCandidate[] {
+    const chosen = [...(screen?.chosen ?? [])];
+    return this.gateCandidates().map((name) => (screen && name.startsWith("draw-") ? chosen.shift()! : name));
+  }
+
+  /**
+   * --gate-screen: a short student on (b)'s subset and on each of the screened draws, scored on the
+   * screening images; the gate weighs the --gate-draws − 1 best (stages/gate-screen.ts).
+   */
+  private async screen(): Promise<ScreenResult> {
+    const { train } = this.data;
+    const images = subset(train, this.screenImages(), `${train.name}/screen`);
+    const r = await screenDraws(
+      this.randomDraws(),
+      async (set, name) => {
+        const { graph } = await this.probeStudent(set, this.screenEpochs, `screen-${name}`);
+        const clf = await Classifier.fromGraph(graph, this.compile);
+        try {
+          const correct = await topOneCorrect((x) => clf.logits(x), images, this.teacherStats());
+          return correct.reduce((n, v) => n + v, 0) / correct.length;
+        } finally {
+          await clf.release();
+        }
+      },
+      this.gateDraws - 1,
+      "random",
+    );
+    const scores = Object.entries(r.scores).map(([name, v]) => `${name} ${(100 * v!).toFixed(2)} %`);
+    this.log(
+      `recover gate: ${this.screenEpochs}-epoch students on ${images.labels.length} training images of their own: ${scores.join(", ")}; the gate weighs ${r.chosen.join(", ")}`,
+    );
+    return r;
   }
 
   /**
@@ -416,12 +500,13 @@ export class Pipeline {
     return gateCandidates({ select: this.o.select, draws: this.gateDraws });
   }
 
-  /** "random" for (b)'s subset, then draw-2 … draw-N (--gate-draws). */
+  /** "random" for (b)'s subset, then draw-2 … draw-N (--gate-draws; with --gate-screen S, draw-2 … draw-(S + 1)). */
   private drawNames(): GateCandidate[] {
-    return Array.from({ length: this.gateDraws }, (_, i): GateCandidate => (i === 0 ? "random" : `draw-${i + 1}`));
+    const n = this.o.gateScreen > 0 ? 1 + this.o.gateScreen : this.gateDraws;
+    return Array.from({ length: n }, (_, i): GateCandidate => (i === 0 ? "random" : `draw-${i + 1}`));
   }
 
-  /** (b)'s random subset and the gate's further draws of as many images, each its own seeded stream. */
+  /** (b)'s random subset and the further draws of as many images (the gate's, or those screened for it), each its own seeded stream. */
   private randomDraws(): { name: GateCandidate; set: ReturnType<typeof randomRealSubset> }[] {
     const { train } = this.data;
     const { ipc, seed } = this.o;

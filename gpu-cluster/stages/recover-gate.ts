@@ -41,23 +41,35 @@ export function gateZ(draws: number, keep: GateKeep = "significant"): number {
 }
 
 /**
+ * Up to `limit` training images outside `exclude`, the same share of each class, seeded by
+ * `stream`: their indices, ascending.
+ */
+export function heldOutIndices(
+  train: Dataset,
+  exclude: Iterable<number>,
+  seed: number,
+  limit: number,
+  stream: string,
+): number[] {
+  const out = new Set(exclude);
+  const byClass = indicesByClass(train).map((pool) => pool.filter((i) => !out.has(i)));
+  const left = byClass.reduce((n, pool) => n + pool.length, 0);
+  const share = Math.min(1, limit / Math.max(1, left));
+  const rng = new Random(seed, stream);
+  return byClass
+    .flatMap((pool) => (rng.shuffle(pool) as number[]).slice(0, Math.round(pool.length * share)))
+    .sort((a, b) => a - b);
+}
+
+/**
  * The gate's scoring images: the training images outside `exclude` (every candidate's source
  * images), GATE_SCORING_IMAGES of them at most, the same share of each class, seeded.
  */
 export function gateScoringSet(train: Dataset, exclude: Iterable<number>, seed: number): Dataset {
-  const out = new Set(exclude);
-  const byClass = indicesByClass(train).map((pool) => pool.filter((i) => !out.has(i)));
-  const left = byClass.reduce((n, pool) => n + pool.length, 0);
-  const share = Math.min(1, GATE_SCORING_IMAGES / Math.max(1, left));
-  const rng = new Random(seed, "gate-scoring");
-  const picked = byClass.flatMap((pool) => (rng.shuffle(pool) as number[]).slice(0, Math.round(pool.length * share)));
+  const picked = heldOutIndices(train, exclude, seed, GATE_SCORING_IMAGES, "gate-scoring");
   if (picked.length === 0)
     throw new Error(`recover gate: no training image of ${train.name} is left to score students on`);
-  return subset(
-    train,
-    picked.sort((a, b) => a - b),
-    `${train.name}/gate`,
-  );
+  return subset(train, picked, `${train.name}/gate`);
 }
 
 /**

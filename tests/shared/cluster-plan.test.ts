@@ -27,6 +27,8 @@ describe("cluster plan options", () => {
     }
     expect(accepts("--select", "probe")).toBe(true);
     expect(accepts("--select", "probe;rm")).toBe(false);
+    // the gate screen chooses draws at run time, which a launch's fixed gate array cannot follow
+    expect(accepts("--gate-screen", "3")).toBe(false);
     // one teacher file, or several (their ensemble); nothing a shell would read more into
     expect(accepts("--teacher", "/models/a.onnx")).toBe(true);
     expect(accepts("--teacher", "/models/a.onnx,b/c.onnx")).toBe(true);

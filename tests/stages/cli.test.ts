@@ -217,6 +217,16 @@ describe("distill run", () => {
     const noisy = distill(["recover", ...tiny, "--gate-keep", "best", "--init", "noise"]);
     expect(noisy.status).not.toBe(0);
     expect(noisy.stderr).toMatch(/--gate-keep best sets the recover gate, which runs only with --init real/);
+    // a screen needs draws to choose, and at least as many screened as weighed
+    const unscreened = distill(["recover", ...tiny, "--gate-screen", "3"]);
+    expect(unscreened.status).not.toBe(0);
+    expect(unscreened.stderr).toMatch(/--gate-screen 3 .*--gate-draws 1 weighs none: add --gate-draws 2 or more/);
+    const few = distill(["recover", ...tiny, "--gate-screen", "2", "--gate-draws", "4"]);
+    expect(few.status).not.toBe(0);
+    expect(few.stderr).toMatch(/--gate-screen 2 screens fewer draws than the gate weighs besides \(b\)'s \(3\)/);
+    const lone = distill(["recover", ...tiny, "--screen-epochs", "3"]);
+    expect(lone.status).not.toBe(0);
+    expect(lone.stderr).toMatch(/--screen-epochs sets the gate's screening students: add --gate-screen N/);
     const noStart = distill(["recover", ...tiny, "--r-compete", "1", "--init", "noise"]);
     expect(noStart.status).not.toBe(0);
     expect(noStart.stderr).toMatch(/--r-compete .*--init noise has none: use --init real or drop --r-compete/);
@@ -352,5 +362,43 @@ describe("distill run", () => {
     const scores = Object.values(regated.scores) as number[];
     expect(regated.kept).toBe(Object.keys(regated.scores)[scores.indexOf(Math.max(...scores))]);
     expect(JSON.parse(readFileSync(join(drawn, "stages.json"), "utf8")).stages.recover.config.gate.scoring.z).toBe(0);
+  });
+
+  it("--gate-screen ranks more draws by short students on images of their own; the gate weighs the best", () => {
+    const screened = join(root, "screened");
+    const args = tiny.map((a) => (a === out ? screened : a)).filter((a) => a !== "--quiet");
+    const teacher = join(out, "teacher.onnx");
+    const flags = ["--gate-draws", "2", "--gate-screen", "3", "--screen-epochs", "3"];
+    const r = distill(["recover", ...args, "--teacher", teacher, ...flags]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /recover gate: 3-epoch students on \d+ training images of their own: random .*; the gate weighs draw-\d/,
+    );
+    // four short students (one per draw, (b)'s included), then the gate's three full ones
+    expect(r.stderr.match(/^convnet-2 screen-\S+ .*\| (\d+)\/\1 /gm)).toHaveLength(4);
+    const gate = JSON.parse(readFileSync(join(screened, "recover.json"), "utf8")).gate;
+    expect(gate.screen.epochs).toBe(3);
+    const screen: Record<string, number> = gate.screen.scores;
+    expect(Object.keys(screen)).toEqual(["random", "draw-2", "draw-3", "draw-4"]);
+    const best = ["draw-2", "draw-3", "draw-4"].reduce((a, b) => (screen[b] > screen[a] ? b : a));
+    expect(Object.keys(gate.scores)).toEqual(["random", best, "start", "recovered"]);
+    const config = JSON.parse(readFileSync(join(screened, "stages.json"), "utf8")).stages.recover.config;
+    expect(config.gate.screen).toEqual({ draws: 3, epochs: 3, images: 10_000 });
+    expect(config.gate.scoring.z).toBeCloseTo(1.959964, 5); // one-sided 1 − 0.05/2: two draws weighed
+    // a cluster run's gate tasks are fixed at launch: its shard commands refuse the screen
+    const shard = distill([
+      "shard",
+      "gate",
+      ...args,
+      ...flags,
+      "--recover-shards",
+      "1",
+      "--relabel-shards",
+      "1",
+      "--index",
+      "0",
+    ]);
+    expect(shard.status).not.toBe(0);
+    expect(shard.stderr).toMatch(/--gate-screen chooses the gate's draws at run time/);
   });
 });

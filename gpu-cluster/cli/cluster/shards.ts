@@ -58,7 +58,13 @@ export class ClusterShards {
     readonly p: Pipeline,
     readonly recoverShards: number,
     readonly relabelShards: number,
-  ) {}
+  ) {
+    // the gate's tasks are one per candidate named at launch, before a screen could choose the draws
+    if (p.o.gateScreen > 0)
+      throw new Error(
+        "--gate-screen chooses the gate's draws at run time, and a cluster run's gate tasks are fixed at launch: drop --gate-screen, or use `distill run`",
+      );
+  }
 
   private log(msg: string): void {
     if (!this.p.o.quiet) process.stderr.write(`${msg}\n`);
