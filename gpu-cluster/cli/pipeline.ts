@@ -1057,7 +1057,7 @@ export class Pipeline {
           teacher_accuracy: teacherAccuracy,
           students,
           student_epochs: this.epochs,
-          gate: gate && { kept: gate.kept, scores: gate.scores },
+          gate: gate && { kept: gate.kept, scores: gate.scores, screen: gate.screen },
           classes: K,
           images: synthetic.count,
           shape: [synthetic.channels, synthetic.size, synthetic.size],

@@ -37,7 +37,14 @@ export const reportSchema = z.object({
   /** Epochs every student above trained for (absent in reports written before 2026-12-03). */
   student_epochs: z.number().int().positive().optional(),
   /** What recover's gate kept, and each candidate student's top-1 on unseen training images (absent where no gate ran, and before 2026-12-04). */
-  gate: z.object({ kept: z.string(), scores: z.record(z.string(), fraction) }).optional(),
+  gate: z
+    .object({
+      kept: z.string(),
+      scores: z.record(z.string(), fraction),
+      /** --gate-screen: each screened draw's short student on its own training images, and their epochs. */
+      screen: z.object({ epochs: z.number().int().positive(), scores: z.record(z.string(), fraction) }).optional(),
+    })
+    .optional(),
   classes: z.number().int().positive(),
   images: z.number().int().positive(),
   shape: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
@@ -126,6 +133,13 @@ export function renderReportMarkdown(r: Report): string {
       `Recover's gate kept the **${r.gate.kept}** images (ours); its students on training images none of the candidates came from: ${scores.join(", ")}.`,
       "",
     );
+    if (r.gate.screen) {
+      const screened = Object.entries(r.gate.screen.scores).map(([name, v]) => `${name} ${pct(v)}`);
+      lines.push(
+        `Its random draws were the best of ${screened.length - 1} screened by ${r.gate.screen.epochs}-epoch students on training images of their own (\`--gate-screen\`): ${screened.join(", ")}.`,
+        "",
+      );
+    }
   }
   lines.push(
     `Every student is trained from scratch with the same recipe${r.student_epochs === undefined ? "" : ` (${r.student_epochs} epochs)`}; ` +

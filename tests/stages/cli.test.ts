@@ -385,6 +385,16 @@ describe("distill run", () => {
     const config = JSON.parse(readFileSync(join(screened, "stages.json"), "utf8")).stages.recover.config;
     expect(config.gate.screen).toEqual({ draws: 3, epochs: 3, images: 10_000 });
     expect(config.gate.scoring.z).toBeCloseTo(1.959964, 5); // one-sided 1 − 0.05/2: two draws weighed
+    // the report says where the gate's draw came from
+    const rest = distill(["run", ...args, ...flags, "--no-baselines"]);
+    expect(rest.status, rest.stderr).toBe(0);
+    expect(rest.stderr).toMatch(/recover: up to date/);
+    expect(parseReport(JSON.parse(readFileSync(join(screened, "report.json"), "utf8"))).gate!.screen).toEqual(
+      gate.screen,
+    );
+    expect(readFileSync(join(screened, "report.md"), "utf8")).toMatch(
+      /random draws were the best of 3 screened by 3-epoch students on training images of their own \(`--gate-screen`\): random \d/,
+    );
     // a cluster run's gate tasks are fixed at launch: its shard commands refuse the screen
     const shard = distill([
       "shard",
