@@ -48,7 +48,7 @@ export interface CliOptions {
   gateKeep: GateKeep;
   /** Random subsets short students screen for the gate's further draws (0: draw-2 … draw-N as they come). */
   gateScreen: number;
-  /** The screening students' epochs; undefined: a twentieth of the student's. */
+  /** The screening students' epochs; undefined: a quarter of the student's. */
   screenEpochs?: number;
   init: RecoverInit;
   cropScale: [number, number];
@@ -224,7 +224,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--screen-epochs <e>",
-      "recover gate, --gate-screen: epochs of each screening student (default: a twentieth of the student's)",
+      "recover gate, --gate-screen: epochs of each screening student (default: a quarter of the student's)",
       int("--screen-epochs", 1),
     )
     .option(

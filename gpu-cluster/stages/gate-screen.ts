@@ -1,7 +1,7 @@
 // Screening random draws for the recover gate (--gate-screen). At one image per class which images
 // are drawn moves a student more than recover or selection does (Fashion-MNIST IPC 1: 86.5–89.1 %
 // over five draws of one seed), and the gate's students order draws as the test set does — but a
-// full student per draw limits the gate to a few. Short students (a twentieth of the crops) rank
+// full student per draw limits the gate to a few. Short students (a quarter of the crops) rank
 // many draws instead, and the gate weighs the best few with full students. They are scored on
 // training images of their own, never the gate's: a draw picked for luck on the gate's images
 // would carry that luck into the gate's test, and its 5 % would no longer hold.
