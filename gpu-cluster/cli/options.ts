@@ -218,7 +218,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--gate-screen <n>",
-      "recover gate: draw n random subsets besides (b)'s, train a short student on each (--screen-epochs), and weigh the --gate-draws − 1 that score best on the gate's images instead of the first ones (0: off)",
+      "recover gate: draw n random subsets besides (b)'s, train a short student on each (--screen-epochs), and weigh the --gate-draws − 1 that score best on training images of their own (none of the gate's) instead of the first ones (0: off)",
       int("--gate-screen", 0),
       0,
     )

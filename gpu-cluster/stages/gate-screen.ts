@@ -20,7 +20,12 @@ export const SCREEN_IMAGES = 10_000;
 export function screenImageIndices(train: Dataset, exclude: Iterable<number>, seed: number): number[] {
   const out = new Set(exclude);
   const left = train.labels.length - out.size;
-  return heldOutIndices(train, out, seed, Math.min(SCREEN_IMAGES, Math.floor(left / 6)), "gate-screen");
+  const picked = heldOutIndices(train, out, seed, Math.min(SCREEN_IMAGES, Math.floor(left / 6)), "gate-screen");
+  if (picked.length === 0)
+    throw new Error(
+      `gate screen: ${left} training images of ${train.name} are left beside the candidates, too few to score screening students on: drop --gate-screen`,
+    );
+  return picked;
 }
 
 export interface ScreenResult {

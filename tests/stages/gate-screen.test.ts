@@ -73,7 +73,7 @@ describe("gate screen", () => {
   it("scores on training images of its own: none a candidate's, none the gate's, a sixth of those left at most", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 60, max: 3000 }),
+        fc.integer({ min: 240, max: 3000 }),
         fc.double({ min: 0.2, max: 0.8, noNaN: true }),
         fc.array(fc.nat(), { maxLength: 200 }),
         fc.nat(1000),
@@ -103,5 +103,9 @@ describe("gate screen", () => {
     expect(screen.length).toBeLessThanOrEqual(SCREEN_IMAGES + 1);
     const share0 = screen.filter((i) => big.labels[i] === 0).length / screen.length;
     expect(share0).toBeCloseTo(0.7, 3);
+    // too little data left: a clear refusal, not screening students scored on nothing
+    expect(() => screenImageIndices(toy(12, [0.5, 0.5]), [0, 1, 2, 3, 4, 5, 6], 1)).toThrow(
+      /5 training images of toy are left beside the candidates, too few .*: drop --gate-screen/,
+    );
   });
 });
