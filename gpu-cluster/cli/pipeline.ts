@@ -472,16 +472,9 @@ export class Pipeline {
     const images = subset(train, this.screenImages(), `${train.name}/screen`);
     const r = await screenDraws(
       this.randomDraws(),
-      async (set, name) => {
-        const { graph } = await this.probeStudent(set, this.screenEpochs, `screen-${name}`);
-        const clf = await Classifier.fromGraph(graph, this.compile);
-        try {
-          const correct = await topOneCorrect((x) => clf.logits(x), images, this.teacherStats());
-          return correct.reduce((n, v) => n + v, 0) / correct.length;
-        } finally {
-          await clf.release();
-        }
-      },
+      // trainStudent scores the final student on the images it is given: the screening images
+      async (set, name) =>
+        (await this.probeStudent(set, this.screenEpochs, `screen-${name}`, undefined, images)).accuracy,
       this.gateDraws - 1,
       "random",
     );
@@ -617,14 +610,15 @@ export class Pipeline {
 
   /**
    * A probe student (the gate's, --select probe's): trained on `set` as evaluate trains ours (its
-   * own soft labels of the run's crops, the run's label budget) for `epochs`, scored on the
-   * held-out split of the training images (the training images themselves where there is none).
+   * own soft labels of the run's crops, the run's label budget) for `epochs`, scored on `scoreOn`:
+   * by default the held-out split of the training images (the training images where there is none).
    */
   private async probeStudent(
     set: ImageSet,
     epochs: number,
     name: string,
     table?: Uint8Array,
+    scoreOn: Dataset = this.heldOut(),
   ): Promise<{ graph: Graph; accuracy: number }> {
     const tf = this.teacher();
     const labelEpochs = Math.min(this.labelEpochs, epochs);
@@ -645,7 +639,7 @@ export class Pipeline {
       epochs,
       tf.classes,
       this.studentConfig(this.o.students[0]),
-      this.heldOut(),
+      scoreOn,
       this.teacherStats(),
       { ...this.compile, label: `${this.o.students[0]} ${name}`, labelEpochs },
     );
