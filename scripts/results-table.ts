@@ -3,6 +3,8 @@
 // the mean ± std of every column over the seeds, and the published records next to ours. Runs
 // that already exist with the same config are skipped by the CLI, so an interrupted table
 // resumes. Writes results/<name>.md, .json and .png (the plot when two or more IPCs finished).
+// --merge takes in the rows of earlier tables' JSON (IPCs run in another session or machine), each
+// row keeping the command that produced it.
 // Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table --teacher T.onnx --jobs 2 -- <extra distill flags>]
 // (--jobs 2 -- --threads 1 on 2 cores: two runs at a time, each on one core)
 //        npm run results:fashion-mnist (the same with --data /usr/share/datasets/fashion-mnist)
@@ -12,11 +14,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
-import { mean, pairedDifference } from "../gpu-cluster/cli/student-inits.ts";
+import { mean } from "../gpu-cluster/cli/student-inits.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
 import { machine, typedCommand } from "./provenance.ts";
+import { mergeRows, readStoredRows, rowsFromReports, type RowSource } from "./results-rows.ts";
 
 const ints = (s: string) =>
   s.split(",").map((x) => {
@@ -50,6 +53,12 @@ const program = new Command("results-table")
     1,
   )
   .option("--report-only", "run nothing: tabulate the runs that have finished (a table with missing seeds says so)")
+  .option(
+    "--merge <files>",
+    "also take in the rows of earlier tables (comma-separated .json files of this script; same dataset and teacher, other IPCs)",
+    (s: string) => s.split(",").filter(Boolean),
+    [] as string[],
+  )
   .allowExcessArguments(true)
   .parse();
 const opts = program.opts<{
@@ -62,12 +71,18 @@ const opts = program.opts<{
   results: string;
   teacher?: string;
   reportOnly?: boolean;
+  merge: string[];
   jobs: number;
 }>();
 const o = { ...opts, out: opts.out ?? join("runs", `${opts.name}-table`) };
 const ANCHORS = PUBLISHED_RECORDS[o.records];
 const data = o.data ? ["--data", o.data] : [];
 const extra = program.args;
+// the merged tables are read before any run, so that a bad file is refused before the teacher and hours of runs
+const stored = o.merge.map((file) => ({ file, ...readStoredRows(file) }));
+const overlap = stored.flatMap((s) => s.rows.filter((r) => o.ipc.includes(r.ipc)).map((r) => `${r.ipc} (${s.file})`));
+if (!o.reportOnly && overlap.length)
+  throw new Error(`--merge: IPC ${overlap.join(", ")} would also be run here; leave those IPCs out of --ipc`);
 
 const distill = fileURLToPath(new URL("../gpu-cluster/cli/distill.ts", import.meta.url));
 function run(args: string[]): Promise<void> {
@@ -101,79 +116,86 @@ if (!o.reportOnly) {
 const reports: Report[] = runs
   .filter((r) => !o.reportOnly || existsSync(join(r.dir, "report.json")))
   .map((r) => parseReport(JSON.parse(readFileSync(join(r.dir, "report.json"), "utf8"))));
+if (reports.length === 0 && o.merge.length === 0)
+  throw new Error(`no finished run under ${o.out}: run without --report-only first`);
 
-// IPCs with at least one finished run (all of them unless --report-only found gaps)
-const ipcs = o.ipc.filter((ipc) => reports.some((r) => r.ipc === ipc));
-if (ipcs.length === 0) throw new Error(`no finished run under ${o.out}: run without --report-only first`);
+const command = typedCommand(process.argv, process.env, "results:mnist");
+const host = machine();
+const date = new Date().toISOString().slice(0, 10);
+const here: RowSource = { command, machine: host, date };
+const own = reports.length
+  ? {
+      basis: {
+        dataset: reports[0].dataset,
+        teacher_arch: reports[0].teacher.arch,
+        teacher_accuracy: reports[0].teacher_accuracy,
+      },
+      rows: rowsFromReports(reports, o.ipc, here),
+    }
+  : null;
+const { basis, rows } = mergeRows(own, stored);
+const ipcs = [...new Set(rows.map((r) => r.ipc))];
+
 const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 // one seed: the figure alone (a spread of one run would read as ± 0.00)
 const cell = (xs: number[]) =>
   xs.length === 1 ? (100 * xs[0]).toFixed(2) : `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
+// NaN where a run skipped its baselines: the cell then says so rather than showing 0
+const figures = (xs: (number | null)[]) => xs.map((x) => x ?? NaN);
 
-const rows: Record<string, unknown>[] = [];
 const lines = [
   "| IPC | student | distilled (ours) | (a) random real, hard | (b) random real, soft | ours − (b) | seeds (set the gate kept) |",
   "|---:|---|---:|---:|---:|---:|---|",
 ];
-for (const ipc of ipcs) {
-  const rs = reports.filter((r) => r.ipc === ipc);
-  for (const arch of Object.keys(rs[0].students)) {
-    // NaN where a run skipped its baselines: the cell then says so rather than showing 0
-    const col = (k: "distilled" | "random_hard" | "random_soft") => rs.map((r) => r.students[arch][k] ?? NaN);
-    const gap = rs.map((r) => r.students[arch].distilled - (r.students[arch].random_soft ?? NaN));
-    // runs with --student-inits: also how many of all their student draws ours led (b) on
-    const paired = rs.flatMap((r) => {
-      const d = r.students[arch].draws;
-      return d?.random_soft ? [pairedDifference(d.distilled, d.random_soft)] : [];
-    });
-    const drawsAhead = paired.length
-      ? `; ${paired.reduce((n, p) => n + p.ahead, 0)}/${paired.reduce((n, p) => n + p.draws, 0)} draws`
-      : "";
-    lines.push(
-      `| ${ipc} | ${arch} | ${cell(col("distilled"))} | ${cell(col("random_hard"))} | ${cell(col("random_soft"))} | ` +
-        `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}${drawsAhead}) | ${rs.map((r) => r.seed + (r.gate ? ` (${r.gate.kept})` : "")).join(", ")} |`,
-    );
-    rows.push({
-      ipc,
-      student: arch,
-      seeds: rs.map((r) => r.seed),
-      distilled: col("distilled"),
-      random_hard: col("random_hard"),
-      random_soft: col("random_soft"),
-      student_epochs: rs.map((r) => r.student_epochs ?? null),
-      gate_kept: rs.map((r) => r.gate?.kept ?? null),
-    });
-  }
+for (const r of rows) {
+  const gap = r.distilled.map((d, i) => (d ?? NaN) - (r.random_soft[i] ?? NaN));
+  // runs with --student-inits: also how many of all their student draws ours led (b) on
+  const drawsAhead = r.draws_ahead ? `; ${r.draws_ahead.ahead}/${r.draws_ahead.draws} draws` : "";
+  lines.push(
+    `| ${r.ipc} | ${r.student} | ${cell(figures(r.distilled))} | ${cell(figures(r.random_hard))} | ${cell(figures(r.random_soft))} | ` +
+      `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}${drawsAhead}) | ${r.seeds.map((s, i) => s + (r.gate_kept[i] ? ` (${r.gate_kept[i]})` : "")).join(", ")} |`,
+  );
 }
-const teacherAcc = reports[0].teacher_accuracy;
+const teacherAcc = basis.teacher_accuracy;
 // How long the students trained, per IPC (the default grows as the set shrinks); reports written
 // before 2026-12-03 did not record it, and the line is then left out.
-const epochsAt = ipcs.map((ipc) => [...new Set(reports.filter((r) => r.ipc === ipc).map((r) => r.student_epochs))]);
-const studentEpochs = epochsAt.flat().every((e) => e !== undefined)
+const epochsAt = ipcs.map((ipc) => [...new Set(rows.filter((r) => r.ipc === ipc).flatMap((r) => r.student_epochs))]);
+const studentEpochs = epochsAt.flat().every((e) => e !== null)
   ? ` Students trained for ${epochsAt.map((es) => es.join(" or ")).join(" / ")} epochs (IPC ${ipcs.join(" / ")}).`
   : "";
-const command = typedCommand(process.argv, process.env, "results:mnist");
-const host = machine();
-const date = new Date().toISOString().slice(0, 10);
+// Merged rows: which command produced which IPCs.
+const sources = [...new Set(rows.map((r) => JSON.stringify(r.source)))].map((s) => JSON.parse(s) as RowSource);
+const provenance =
+  sources.length === 1 && o.merge.length === 0
+    ? `produced by \`${command}\` on ${host}, ${date}.`
+    : `put together by \`${command}\` on ${date} from: ` +
+      sources
+        .map((s) => {
+          const at = rows.filter((r) => JSON.stringify(r.source) === JSON.stringify(s)).map((r) => r.ipc);
+          return `IPC ${[...new Set(at)].join(", ")} by \`${s.command}\` on ${s.machine}, ${s.date}`;
+        })
+        .join("; ") +
+      ".";
 
 // Ours (first student) next to the published records, per IPC.
-const first = Object.keys(reports[0].students)[0];
-const oursAt = (ipc: number) => reports.filter((r) => r.ipc === ipc).map((r) => r.students[first].distilled);
+const first = rows[0].student;
+const firstAt = (ipc: number) => rows.find((r) => r.ipc === ipc && r.student === first);
+const oursAt = (ipc: number) => figures(firstAt(ipc)?.distilled ?? []);
 const anchorLines = [
   `| IPC | ${ANCHORS.records.map((a) => a.name).join(" | ")} | ours (${first}) |`,
   `|---:|${ANCHORS.records.map(() => "---:").join("|")}|---:|`,
   ...ipcs.map(
     (ipc) =>
-      `| ${ipc} | ${ANCHORS.records.map((a) => a.acc[ipc]?.toFixed(1) ?? "–").join(" | ")} | ${cell(oursAt(ipc))} |`,
+      `| ${ipc} | ${ANCHORS.records.map((a) => a.acc[ipc]?.toFixed(1) ?? "–").join(" | ")} | ${oursAt(ipc).length ? cell(oursAt(ipc)) : "–"} |`,
   ),
   "",
   `Published figures: ${ANCHORS.records.map((a) => `${a.name} (${a.cite})`).join("; ")}; ${ANCHORS.note}.`,
 ];
-const dataset = reports[0].dataset;
+const dataset = basis.dataset;
 const plotted = ipcs.length > 1;
 const md = [
-  `Teacher: ${reports[0].teacher.arch}, ${(100 * teacherAcc).toFixed(2)} % on the ${dataset} test set (baseline c). ` +
-    `Top-1 (%) on the test images, mean ± std over seeds; produced by \`${command}\` on ${host}, ${date}.${studentEpochs}`,
+  `Teacher: ${basis.teacher_arch}, ${(100 * teacherAcc).toFixed(2)} % on the ${dataset} test set (baseline c). ` +
+    `Top-1 (%) on the test images, mean ± std over seeds; ${provenance}${studentEpochs}`,
   "",
   ...lines,
   "",
@@ -185,9 +207,9 @@ const md = [
 mkdirSync(o.results, { recursive: true });
 const seriesOf = (k: "distilled" | "random_hard" | "random_soft", name: string) => ({
   name,
-  points: ipcs.map((ipc) => {
-    const xs = reports.filter((r) => r.ipc === ipc).map((r) => 100 * (r.students[first][k] ?? NaN));
-    return { x: ipc, y: mean(xs), err: std(xs) };
+  points: ipcs.flatMap((ipc) => {
+    const xs = figures(firstAt(ipc)?.[k] ?? []).map((x) => 100 * x);
+    return xs.length ? [{ x: ipc, y: mean(xs), err: std(xs) }] : [];
   }),
 });
 if (plotted) {
@@ -218,6 +240,8 @@ writeJsonAtomic(join(o.results, `${o.name}.json`), {
   command,
   machine: host,
   date: new Date().toISOString(),
+  dataset,
+  teacher_arch: basis.teacher_arch,
   teacher_accuracy: teacherAcc,
   extra,
   rows,

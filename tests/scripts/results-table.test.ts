@@ -1,7 +1,7 @@
 // The results table (README's MNIST one) tabulated from run folders with --report-only: mean ±
 // std per column, ours − (b) per seed, the student epochs the reports record, and the plot.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parseReport, writeReport, type Report } from "../../gpu-cluster/cli/report.ts";
@@ -33,22 +33,28 @@ function report(ipc: number, seed: number, ours: number, b: number, studentEpoch
   };
 }
 
-function tabulate(reports: Report[]) {
-  const runs = join(root, "runs");
+// The table of these reports' runs (written under runs/<sub>), as results/<name>.*; `flags` add to the command.
+function tableRun(reports: Report[], flags: string[] = [], name = "mnist", sub = "runs") {
+  const runs = join(root, sub);
   for (const r of reports) {
     const dir = join(runs, `ipc${r.ipc}-seed${r.seed}`);
     mkdirSync(dir, { recursive: true });
     writeReport(dir, r);
   }
   const results = join(root, "results");
-  const args = ["scripts/results-table.ts", "--report-only", "--ipc", "1,10", "--seeds", "0,1"];
-  const p = spawnSync(tsx, [...args, "--out", runs, "--results", results], { encoding: "utf8" });
+  const args = ["scripts/results-table.ts", "--report-only", "--ipc", "1,10", "--seeds", "0,1", "--name", name];
+  return spawnSync(tsx, [...args, "--out", runs, "--results", results, ...flags], { encoding: "utf8" });
+}
+
+function tabulate(reports: Report[], flags: string[] = [], name = "mnist", sub = "runs") {
+  const p = tableRun(reports, flags, name, sub);
   expect(p.status, p.stderr).toBe(0);
+  const results = join(root, "results");
   return {
-    md: readFileSync(join(results, "mnist.md"), "utf8"),
-    json: JSON.parse(readFileSync(join(results, "mnist.json"), "utf8")),
+    md: readFileSync(join(results, `${name}.md`), "utf8"),
+    json: JSON.parse(readFileSync(join(results, `${name}.json`), "utf8")),
     // a plot only when two or more IPCs finished
-    png: existsSync(join(results, "mnist.png")) ? readFileSync(join(results, "mnist.png")) : undefined,
+    png: existsSync(join(results, `${name}.png`)) ? readFileSync(join(results, `${name}.png`)) : undefined,
   };
 }
 
@@ -115,6 +121,78 @@ describe("results table", () => {
     expect(md).not.toContain("Students trained");
     expect(md).toContain("| 1 | convnet-3 | 99.00 | 50.00 | 98.00 | +1.00 pt (ahead in 1/1) | 0 |");
     expect(md).toContain("| 10 | convnet-3 | 99.30 | 50.00 | 99.20 | +0.10 pt (ahead in 1/1) | 1 |");
+  });
+
+  it("--merge takes in an earlier table's rows with the command that made them, and refuses what would not compare", () => {
+    const early = tabulate([report(1, 0, 0.99, 0.98, 60000), report(1, 1, 0.975, 0.98, 60000)], [], "ipc1", "early");
+    const merged = join(root, "results", "ipc1.json");
+    const { md, json, png } = tabulate(
+      [report(10, 0, 0.995, 0.994, 6000), report(10, 1, 0.993, 0.992, 6000)],
+      ["--merge", merged],
+    );
+    // the same cells as a table of all four runs at once
+    expect(md).toContain(
+      "| 1 | convnet-3 | 98.25 ± 0.75 | 50.00 ± 0.00 | 98.00 ± 0.00 | +0.25 ± 0.75 pt (ahead in 1/2) | 0, 1 |",
+    );
+    expect(md).toContain(
+      "| 10 | convnet-3 | 99.40 ± 0.10 | 50.00 ± 0.00 | 99.30 ± 0.10 | +0.10 ± 0.00 pt (ahead in 2/2) |",
+    );
+    expect(md).toContain("Students trained for 60000 / 6000 epochs (IPC 1 / 10).");
+    expect(md).toMatch(/from: IPC 1 by `.*--name ipc1.*` on .+; IPC 10 by `.*--merge .*ipc1\.json.*` on /);
+    expect(json.rows.map((r: { ipc: number }) => r.ipc)).toEqual([1, 10]);
+    expect(json.rows[0].source).toEqual(early.json.rows[0].source);
+    expect([json.dataset, json.teacher_arch, json.teacher_accuracy]).toEqual(["mnist", "convnet-3", 0.9952]);
+    expect(png).toBeDefined();
+
+    // an IPC both in the runs and in the merged table
+    const twice = tableRun([report(1, 0, 0.99, 0.98)], ["--merge", merged], "twice", "twice");
+    expect(twice.status).not.toBe(0);
+    expect(twice.stderr).toMatch(/IPC 1 \(convnet-3\) is already in this table; drop that IPC/);
+    // another teacher
+    const other = { ...report(10, 0, 0.995, 0.994), teacher_accuracy: 0.9215 };
+    const teacher = tableRun([other], ["--merge", merged], "other", "other");
+    expect(teacher.stderr).toMatch(
+      /its teacher_accuracy is 0.9952, this table's 0.9215; merge only tables of the same/,
+    );
+    // not a table's JSON: refused before anything runs (no --report-only: it would squeeze a teacher first)
+    const bad = join(root, "bad.json");
+    writeFileSync(bad, JSON.stringify({ ...early.json, rows: [{ ...early.json.rows[0], distilled: [0.9] }] }));
+    const p = spawnSync(tsx, ["scripts/results-table.ts", "--merge", bad, "--out", join(root, "none")], {
+      encoding: "utf8",
+    });
+    expect(p.stderr).toMatch(/not a results table's JSON \(rows\.0: distilled has 1 entries for 2 seeds\)/);
+    expect(existsSync(join(root, "none"))).toBe(false);
+    // an IPC it would run as well as merge
+    const rerun = spawnSync(
+      tsx,
+      ["scripts/results-table.ts", "--ipc", "1", "--merge", merged, "--out", join(root, "none")],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(rerun.stderr).toMatch(/IPC 1 \(.*ipc1\.json\) would also be run here; leave those IPCs out of --ipc/);
+    expect(existsSync(join(root, "none"))).toBe(false);
+  });
+
+  it("--merge reads tables written before rows recorded epochs, the gate, the dataset and the teacher", () => {
+    const early = tabulate([report(1, 0, 0.99, 0.98, 60000)], [], "ipc1", "early").json;
+    const legacy = join(root, "legacy.json");
+    const { dataset, teacher_arch, ...top } = early;
+    expect([dataset, teacher_arch]).toEqual(["mnist", "convnet-3"]);
+    const rows = early.rows.map(({ student_epochs, gate_kept, source, ...r }: Record<string, unknown>) => r);
+    writeFileSync(legacy, JSON.stringify({ ...top, rows }));
+    const { md } = tabulate([report(10, 0, 0.995, 0.994, 6000)], ["--merge", legacy]);
+    expect(md).toContain("| 1 | convnet-3 | 99.00 | 50.00 | 98.00 | +1.00 pt (ahead in 1/1) | 0 |");
+    expect(md).not.toContain("Students trained"); // the legacy row does not say
+    // alone, nothing says which dataset and teacher the table is of
+    const alone = spawnSync(
+      tsx,
+      ["scripts/results-table.ts", "--report-only", "--merge", legacy, "--out", join(root, "none")],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(alone.stderr).toMatch(/predate the dataset and teacher fields .*: tabulate at least one run with them/);
   });
 
   it("runs --jobs runs at a time, each as it would run alone", () => {
