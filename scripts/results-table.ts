@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
-import { mean } from "../gpu-cluster/cli/student-inits.ts";
+import { mean, populationSd as std } from "../gpu-cluster/cli/summary-stats.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
@@ -136,7 +136,6 @@ const own = reports.length
 const { basis, rows } = mergeRows(own, stored);
 const ipcs = [...new Set(rows.map((r) => r.ipc))];
 
-const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 // one seed: the figure alone (a spread of one run would read as ± 0.00)
 const cell = (xs: number[]) =>
   xs.length === 1 ? (100 * xs[0]).toFixed(2) : `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { writeLineChartPng } from "../io/plot.ts";
+import { mean, populationSd as std } from "./summary-stats.ts";
 
 const fraction = z.number().min(0).max(1);
 
@@ -61,8 +62,6 @@ const METHODS = [
   { key: "random_soft", name: "(b) random real, soft labels" },
 ] as const;
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 const cell = (xs: number[]) => `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
 
 /** Per step: mean and std (population, over class orders) of each method and of the teacher. */

@@ -57,7 +57,8 @@ import { fingerprintFolder, RunFolder, sha256, type StageSpec } from "./run-fold
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
 import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
-import { mean, studentInitSeeds } from "./student-inits.ts";
+import { studentInitSeeds } from "./student-inits.ts";
+import { mean } from "./summary-stats.ts";
 import { labelSourceKey, StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
 
 /** Per student architecture: (a) and (b), the means over the student draws, and each draw where there are several. */

@@ -3,7 +3,8 @@
 // same student training, so the reader can see what the synthetic images add over real ones.
 import { z } from "zod";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
-import { pairedDifference, sampleSd } from "./student-inits.ts";
+import { pairedDifference } from "./student-inits.ts";
+import { sampleSd } from "./summary-stats.ts";
 
 const fraction = z.number().min(0).max(1);
 

@@ -3,23 +3,14 @@
 // gap between distilled and random images (docs/ablations.md, "The student's own draw"), so
 // comparisons are judged on the mean of several draws and on their paired differences.
 
+import { mean, sampleSd } from "./summary-stats.ts";
+
 /** Seed step between draws: far apart, so that run seeds below it never share a draw. */
 export const INIT_SEED_STEP = 1000;
 
 /** The initial-weight seeds of `k` draws, the first being `base` (a one-draw run is unchanged). */
 export function studentInitSeeds(base: number, k: number): number[] {
   return Array.from({ length: k }, (_, i) => base + INIT_SEED_STEP * i);
-}
-
-export function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-/** Sample standard deviation (n − 1); 0 for a single value. */
-export function sampleSd(xs: number[]): number {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
 }
 
 /** `a − b` draw by draw (the same initial weights on both sets): mean, its standard error, draws where a leads. */

@@ -3,7 +3,8 @@
 // table carrying means, spreads and the paired gap.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { pairedDifference, sampleSd, studentInitSeeds } from "../../gpu-cluster/cli/student-inits.ts";
+import { pairedDifference, studentInitSeeds } from "../../gpu-cluster/cli/student-inits.ts";
+import { populationSd, sampleSd } from "../../gpu-cluster/cli/summary-stats.ts";
 import { renderReportMarkdown, type Report } from "../../gpu-cluster/cli/report.ts";
 
 const accuracy = fc.double({ min: 0, max: 1, noNaN: true });
@@ -42,6 +43,9 @@ describe("student draws", () => {
     );
     expect(sampleSd([0.9])).toBe(0);
     expect(sampleSd([0.9, 0.92])).toBeCloseTo(Math.SQRT2 * 0.01, 12);
+    // the results tables' "± std over seeds" divides by n
+    expect(populationSd([0.9, 0.92])).toBeCloseTo(0.01, 12);
+    expect(populationSd([0.9])).toBe(0);
     expect(() => pairedDifference([0.9, 0.91], [0.9])).toThrow(/paired draws differ in number: 2 and 1/);
   });
 
