@@ -79,6 +79,7 @@ export class Pipeline {
   private scoringImages?: Dataset | null;
   /** --gate-screen: the screening students' images (indices into train), chosen once, and the screen's outcome. */
   private screenIndices?: number[];
+  private sources?: readonly number[];
   private screened?: Promise<ScreenResult>;
   // cachedStudent's answers by set (the key does not depend on the table's name)
   private readonly studentsBySet = new WeakMap<ImageSet, Promise<{ key: string; onnx: Uint8Array }>>();
@@ -363,9 +364,13 @@ export class Pipeline {
     return this.scoringImages;
   }
 
-  /** Every random draw's and start candidate's source images (indices into train). */
+  /** Every random draw's and start candidate's source images (indices into train): a fresh set to add to. */
   private candidateSources(): Set<number> {
-    return new Set([...this.randomDraws().flatMap((d) => d.set.sources), ...this.startCandidates().candidates.sources]);
+    this.sources ??= [
+      ...this.randomDraws().flatMap((d) => d.set.sources),
+      ...this.startCandidates().candidates.sources,
+    ];
+    return new Set(this.sources);
   }
 
   /** --gate-screen: the training images the screening students are scored on, none of them the gate's. */
