@@ -78,9 +78,9 @@ export class ContinualRun {
       );
     if (o.students.length !== 1)
       throw new Error(`continual: one student architecture at a time, got ${o.students.join(",")}`);
-    if (needsProbe(o.select))
+    if (needsProbe(o.select) || o.select === "factorial")
       throw new Error(
-        `continual: --select ${o.select} is not supported here (its probe student would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random`,
+        `continual: --select ${o.select} is not supported here (its students would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random`,
       );
     if (!o.baselines)
       throw new Error("continual: --no-baselines is not supported: the curves are ours against (a) and (b)");
@@ -255,10 +255,10 @@ export class ContinualRun {
       const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
       const mm = Math.max(1, Math.min(m, Math.floor(smallest / (o.ipc * perImage))));
       const candidates = randomRealSubset(seenFull, o.ipc * perImage * mm, seed);
-      // the step's own teacher judges the candidates (it has seen exactly these classes); probe,
-      // refused in the constructor, is named only to narrow the type
+      // the step's own teacher judges the candidates (it has seen exactly these classes); probe and
+      // factorial, refused in the constructor, are named only to narrow the type
       init =
-        mm === 1 || perImage !== 1 || o.select === "random" || needsProbe(o.select)
+        mm === 1 || perImage !== 1 || o.select === "random" || o.select === "factorial" || needsProbe(o.select)
           ? candidates
           : await selectFromPool(
               o.select,

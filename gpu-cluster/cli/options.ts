@@ -194,9 +194,9 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--select <how>",
-        "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), hard (highest teacher CE of m per image among those classified correctly), kmeans (pixel k-means over m per image), kmeans-labels (k-means over the teacher's log-probabilities at --temperature instead of pixels), probe (of each k-means cluster, the member a student trained on the k-means choice gets most wrong; costs one student more), probe-cover (pixel k-means with each candidate weighted by that student's disagreement with the teacher; costs one student more)",
+        "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), hard (highest teacher CE of m per image among those classified correctly), kmeans (pixel k-means over m per image), kmeans-labels (k-means over the teacher's log-probabilities at --temperature instead of pixels), probe (of each k-means cluster, the member a student trained on the k-means choice gets most wrong; costs one student more), probe-cover (pixel k-means with each candidate weighted by that student's disagreement with the teacher; costs one student more), factorial (each class's images from (b)'s random draw or one of two more, chosen by short students (--screen-epochs) on an orthogonal array of 3^k combinations: 27 for up to 13 classes, 81 up to 40)",
       )
-        .choices(["random", "typical", "hard", "kmeans", "kmeans-labels", "probe", "probe-cover"])
+        .choices(["random", "typical", "hard", "kmeans", "kmeans-labels", "probe", "probe-cover", "factorial"])
         .default("kmeans"),
     )
     .option(

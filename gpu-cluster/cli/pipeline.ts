@@ -27,6 +27,7 @@ import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { needsProbe, selectFromPool } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
+import { selectFactorial, type DrawnSet, type FactorialSelection } from "../stages/select-factorial.ts";
 import { gateCandidates } from "../../shared/gate-candidates.ts";
 import { SCREEN_IMAGES, screenDraws, screenImageIndices, type ScreenResult } from "../stages/gate-screen.ts";
 import {
@@ -107,8 +108,10 @@ export class Pipeline {
       throw new Error(
         `${gateFlag} sets the recover gate, which runs only with --init real and without --no-recover-gate: drop ${gateFlag.split(" ")[0]}, or the flag that turns the gate off`,
       );
-    if (o.screenEpochs !== undefined && o.gateScreen === 0)
-      throw new Error("--screen-epochs sets the gate's screening students: add --gate-screen N, or drop it");
+    if (o.screenEpochs !== undefined && !this.screens())
+      throw new Error(
+        "--screen-epochs sets the short students of --gate-screen and --select factorial: add one of them, or drop it",
+      );
     if (o.gateScreen > 0 && this.gateDraws < 2)
       throw new Error(
         `--gate-screen ${o.gateScreen} chooses the draws the gate weighs besides (b)'s, and --gate-draws ${this.gateDraws} weighs none: add --gate-draws 2 or more`,
@@ -282,8 +285,10 @@ export class Pipeline {
           data: o.init !== "noise" ? this.dataId() : undefined,
           select:
             o.init === "real" && o.select !== "random"
-              ? // kmeans-labels clusters the teacher's log-probabilities at the relabel temperature
-                [o.select, o.selectFrom, ...(o.select === "kmeans-labels" ? [o.temperature] : [])]
+              ? o.select === "factorial"
+                ? [o.select, SCREEN_IMAGES]
+                : // kmeans-labels clusters the teacher's log-probabilities at the relabel temperature
+                  [o.select, o.selectFrom, ...(o.select === "kmeans-labels" ? [o.temperature] : [])]
               : undefined,
           // the gate's students decide which images are kept
           gate: this.gateApplies() ? this.gateConfig() : undefined,
@@ -291,12 +296,12 @@ export class Pipeline {
           competitor: cfg.compete
             ? { student: this.studentRecipe(o.students[0]), relabel: this.relabelConfig("gate") }
             : undefined,
-          // the probe student's recipe decides the images too
+          // the probe student's (or the factorial's short students') recipe decides the images too
           probe:
-            o.init === "real" && needsProbe(o.select)
+            o.init === "real" && (needsProbe(o.select) || o.select === "factorial")
               ? {
                   student: this.studentConfig(o.students[0]),
-                  epochs: this.epochs,
+                  epochs: o.select === "factorial" ? this.screenEpochs : this.epochs,
                   relabel: this.relabelConfig("probe"),
                 }
               : undefined,
@@ -341,6 +346,7 @@ export class Pipeline {
             screen: gate.screen && { epochs: this.screenEpochs, scores: gate.screen.scores },
           },
           probe: start && "probeAccuracy" in start ? { accuracy: start.probeAccuracy, kl: start.meanKl } : undefined,
+          factorial: start && "factorial" in start ? { epochs: this.screenEpochs, ...start.factorial } : undefined,
         });
       },
     );
@@ -357,7 +363,7 @@ export class Pipeline {
     if (this.scoringImages === undefined) {
       const o = this.o;
       const exclude = this.candidateSources();
-      if (o.gateScreen > 0) for (const i of this.screenImages()) exclude.add(i);
+      if (this.screens()) for (const i of this.screenImages()) exclude.add(i);
       const enough = this.data.train.labels.length - exclude.size >= this.data.train.classes.length;
       this.scoringImages = enough ? gateScoringSet(this.data.train, exclude, o.seed) : null;
     }
@@ -369,17 +375,23 @@ export class Pipeline {
     this.sources ??= [
       ...this.randomDraws().flatMap((d) => d.set.sources),
       ...this.startCandidates().candidates.sources,
+      ...(this.o.select === "factorial" ? this.factorialDraws().flatMap((d) => d.sources) : []),
     ];
     return new Set(this.sources);
   }
 
-  /** --gate-screen: the training images the screening students are scored on, none of them the gate's. */
+  /** Whether short students are trained on images of their own (--gate-screen, --select factorial). */
+  private screens(): boolean {
+    return this.o.gateScreen > 0 || (this.o.init === "real" && this.o.select === "factorial");
+  }
+
+  /** --gate-screen, --select factorial: the training images the short students are scored on, none of them the gate's. */
   private screenImages(): number[] {
     this.screenIndices ??= screenImageIndices(this.data.train, this.candidateSources(), this.o.seed);
     return this.screenIndices;
   }
 
-  /** --gate-screen: each screening student's epochs (--screen-epochs, else a quarter of the student's: a twentieth ranks draws no better than chance, docs/ablations.md). */
+  /** --gate-screen, --select factorial: each short student's epochs (--screen-epochs, else a quarter of the student's: a twentieth ranks draws no better than chance, docs/ablations.md). */
   private get screenEpochs(): number {
     return this.o.screenEpochs ?? Math.max(1, Math.round(this.epochs / 4));
   }
@@ -584,16 +596,23 @@ export class Pipeline {
   private startCandidates() {
     const o = this.o;
     const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
-    const m = o.select === "random" ? 1 : Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / o.ipc)));
+    const m =
+      o.select === "random" || o.select === "factorial"
+        ? 1
+        : Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / o.ipc)));
     return { candidates: randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed), m };
   }
 
   /** The real images recover starts from: (b)'s random subset, or a selection among --select-from candidates per image. */
-  async initialRealImages(teacher: Uint8Array, classes: number): Promise<ImageSet | ProbeSelection | undefined> {
+  async initialRealImages(
+    teacher: Uint8Array,
+    classes: number,
+  ): Promise<ImageSet | ProbeSelection | Awaited<ReturnType<Pipeline["factorialStart"]>> | undefined> {
     const o = this.o;
     if (o.init === "noise") return undefined;
     if (o.init !== "real" && o.select !== "random")
       throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}: add --select random`);
+    if (o.select === "factorial") return await this.factorialStart();
     const { candidates, m } = this.startCandidates();
     if (m === 1 || o.select === "random") return candidates;
     this.log(
@@ -612,6 +631,32 @@ export class Pipeline {
       `recover: probe student ${(100 * r.probeAccuracy).toFixed(2)} % on held-out training images; KL(teacher ‖ probe) ${r.meanKl.chosen.toFixed(4)} on the chosen images, ${r.meanKl.candidates.toFixed(4)} on all candidates`,
     );
     return r;
+  }
+
+  /** --select factorial: (b)'s random subset and the next two draws (the gate's draw-2 and draw-3). */
+  private factorialDraws(): DrawnSet[] {
+    const { train } = this.data;
+    const { ipc, seed } = this.o;
+    return [1, 2, 3].map((i) =>
+      i === 1 ? randomRealSubset(train, ipc, seed) : randomRealSubset(train, ipc, seed, `random-subset/draw-${i}`),
+    );
+  }
+
+  /** --select factorial: short students on an orthogonal array of the draws' classes, scored on training images of their own. */
+  private async factorialStart(): Promise<DrawnSet & { factorial: Omit<FactorialSelection, "set"> }> {
+    const { train } = this.data;
+    const images = subset(train, this.screenImages(), `${train.name}/screen`);
+    const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+    const r = await selectFactorial(this.factorialDraws(), train.classes.length, this.o.ipc, async (set, run, runs) => {
+      const { accuracy } = await this.probeStudent(set, this.screenEpochs, `factorial-${run}`, undefined, images);
+      this.log(`recover: factorial run ${run + 1}/${runs} (${this.screenEpochs} epochs): ${pct(accuracy)}`);
+      return accuracy;
+    });
+    this.log(
+      `recover: each class's images from draw ${r.levels.map((l) => l + 1).join(" ")} (1 = (b)'s); the additive model's score ${pct(r.predicted)}, (b)'s set ${pct(r.scores[0])}, the runs' best ${pct(Math.max(...r.scores))} on ${images.labels.length} training images of their own`,
+    );
+    const { set, ...factorial } = r;
+    return { ...set, factorial };
   }
 
   /**

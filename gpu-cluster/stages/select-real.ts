@@ -25,7 +25,16 @@ export interface Selection extends ImageSet {
   chosen: number[];
 }
 
-export type SelectionKind = "random" | "typical" | "hard" | "kmeans" | "kmeans-labels" | "probe" | "probe-cover";
+export type SelectionKind =
+  | "random"
+  | "typical"
+  | "hard"
+  | "kmeans"
+  | "kmeans-labels"
+  | "probe"
+  | "probe-cover"
+  // which of three random draws each class's images come from (select-factorial.ts)
+  | "factorial";
 
 /** The selections that train a probe student on the k-means choice first (select-probe.ts). */
 export type ProbeSelectionKind = "probe" | "probe-cover";
@@ -279,9 +288,9 @@ export async function selectKMeansLabels(pool: CandidatePool, teacher: TeacherVi
   return centresOf(pool, kmeansOfPoints(points, pool));
 }
 
-/** The selections that need no student: the start `kind` chooses from the pool (probe, probe-cover: select-probe.ts). */
+/** The selections that need no student: the start `kind` chooses from the pool (probe, probe-cover: select-probe.ts; factorial: select-factorial.ts). */
 export async function selectFromPool(
-  kind: Exclude<SelectionKind, "random" | ProbeSelectionKind>,
+  kind: Exclude<SelectionKind, "random" | ProbeSelectionKind | "factorial">,
   pool: CandidatePool,
   teacher: TeacherView,
 ): Promise<Selection> {

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { writePng } from "../../gpu-cluster/io/png.ts";
 import { Random } from "../../gpu-cluster/data/index.ts";
 import { parseReport } from "../../gpu-cluster/cli/report.ts";
+import { mean } from "../../gpu-cluster/cli/summary-stats.ts";
 import { parseManifest } from "../../shared/manifest.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
 import { readTeacherFile } from "../../gpu-cluster/stages/teacher-file.ts";
@@ -226,7 +227,9 @@ describe("distill run", () => {
     expect(few.stderr).toMatch(/--gate-screen 2 screens fewer draws than the gate weighs besides \(b\)'s \(3\)/);
     const lone = distill(["recover", ...tiny, "--screen-epochs", "3"]);
     expect(lone.status).not.toBe(0);
-    expect(lone.stderr).toMatch(/--screen-epochs sets the gate's screening students: add --gate-screen N/);
+    expect(lone.stderr).toMatch(
+      /--screen-epochs sets the short students of --gate-screen and --select factorial: add one/,
+    );
     const noStart = distill(["recover", ...tiny, "--r-compete", "1", "--init", "noise"]);
     expect(noStart.status).not.toBe(0);
     expect(noStart.stderr).toMatch(/--r-compete .*--init noise has none: use --init real or drop --r-compete/);
@@ -410,5 +413,45 @@ describe("distill run", () => {
     ]);
     expect(shard.status).not.toBe(0);
     expect(shard.stderr).toMatch(/--gate-screen chooses the gate's draws at run time/);
+  });
+
+  it("--select factorial takes each class's images from one of three draws, by short students on an orthogonal array", () => {
+    const designed = join(root, "factorial");
+    const args = tiny.map((a) => (a === out ? designed : a)).filter((a) => a !== "--quiet");
+    const flags = ["--select", "factorial", "--screen-epochs", "3"];
+    const r = distill(["recover", ...args, "--teacher", join(out, "teacher.onnx"), ...flags]);
+    expect(r.status, r.stderr).toBe(0);
+    // four classes: OA(9, 4, 3, 2), a short student per run, scored on images of their own
+    expect(r.stderr.match(/^recover: factorial run \d\/9 \(3 epochs\): \d+\.\d\d %$/gm)).toHaveLength(9);
+    expect(r.stderr).toMatch(/each class's images from draw [1-3] [1-3] [1-3] [1-3] \(1 = \(b\)'s\)/);
+    const { factorial, gate } = JSON.parse(readFileSync(join(designed, "recover.json"), "utf8"));
+    expect(factorial.epochs).toBe(3);
+    expect(factorial.design).toHaveLength(9);
+    expect(factorial.design[0]).toEqual([0, 0, 0, 0]); // (b)'s own set is a run
+    // each class keeps the level whose runs scored best on average
+    factorial.levels.forEach((level: number, c: number) => {
+      const at = (l: number) => mean(factorial.scores.filter((_: number, i: number) => factorial.design[i][c] === l));
+      expect(at(level)).toBe(Math.max(at(0), at(1), at(2)));
+    });
+    // the composite is the gate's start, weighed against (b)'s images as any selection is
+    expect(Object.keys(gate.scores)).toEqual(["random", "start", "recovered"]);
+    const config = JSON.parse(readFileSync(join(designed, "stages.json"), "utf8")).stages.recover.config;
+    expect(config.select).toEqual(["factorial", 10_000]);
+    expect(config.probe.epochs).toBe(3);
+    // recover shards would each train the design again
+    const shard = distill([
+      "shard",
+      "recover",
+      ...args,
+      ...flags,
+      "--recover-shards",
+      "1",
+      "--relabel-shards",
+      "1",
+      "--index",
+      "0",
+    ]);
+    expect(shard.status).not.toBe(0);
+    expect(shard.stderr).toMatch(/--select factorial trains its short students before recover, in one process/);
   });
 });

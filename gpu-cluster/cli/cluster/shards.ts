@@ -64,6 +64,11 @@ export class ClusterShards {
       throw new Error(
         "--gate-screen chooses the gate's draws at run time, and a cluster run's gate tasks are fixed at launch: drop --gate-screen, or use `distill run`",
       );
+    // every recover shard would train the design's short students again
+    if (p.o.init === "real" && p.o.select === "factorial")
+      throw new Error(
+        "--select factorial trains its short students before recover, in one process, and recover shards run apart: use `distill run`, or another --select",
+      );
   }
 
   private log(msg: string): void {
