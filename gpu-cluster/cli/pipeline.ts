@@ -648,7 +648,8 @@ export class Pipeline {
     const images = subset(train, this.screenImages(), `${train.name}/screen`);
     const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
     const r = await selectFactorial(this.factorialDraws(), train.classes.length, this.o.ipc, async (set, run, runs) => {
-      const { accuracy } = await this.probeStudent(set, this.screenEpochs, `factorial-${run}`, undefined, images);
+      // one crop schedule for every run (common random numbers): the runs differ in their images alone
+      const { accuracy } = await this.probeStudent(set, this.screenEpochs, "factorial", undefined, images);
       this.log(`recover: factorial run ${run + 1}/${runs} (${this.screenEpochs} epochs): ${pct(accuracy)}`);
       return accuracy;
     });
