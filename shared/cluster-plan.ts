@@ -42,6 +42,13 @@ const FLAG_VALUES: Record<string, RegExp> = {
 };
 const FLAGS_WITHOUT_VALUE = new Set(["--no-baselines", "--no-recover-gate"]);
 
+/** Choices of a flag that only `distill run` takes, and why: its patterns above leave them out. */
+export const RUN_ONLY_CHOICES: Record<string, Record<string, string>> = {
+  "--select": {
+    factorial: "trains its short students in one process before recover, and recover shards run apart",
+  },
+};
+
 function checkOptions(options: string[], ctx: z.RefinementCtx): void {
   for (let i = 0; i < options.length; i++) {
     const flag = options[i];
@@ -56,6 +63,15 @@ function checkOptions(options: string[], ctx: z.RefinementCtx): void {
       return;
     }
     const value = options[++i];
+    const runOnly = value === undefined ? undefined : RUN_ONLY_CHOICES[flag]?.[value];
+    if (runOnly) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["options", i],
+        message: `${flag} ${value} ${runOnly}: use \`distill run\` for it, or another ${flag}`,
+      });
+      return;
+    }
     if (value === undefined || !pattern.test(value)) {
       ctx.addIssue({ code: "custom", path: ["options", i], message: `${flag} needs a value matching ${pattern}` });
       return;

@@ -2,7 +2,7 @@
 // every choice `distill run` offers for it, so the two lists cannot drift apart silently.
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { parseClusterPlan } from "../../shared/cluster-plan.ts";
+import { parseClusterPlan, RUN_ONLY_CHOICES } from "../../shared/cluster-plan.ts";
 import { GATE_FLAG_DEFAULTS } from "../../shared/gate-candidates.ts";
 import { addRunOptions } from "../../gpu-cluster/cli/options.ts";
 
@@ -20,12 +20,22 @@ describe("cluster plan options", () => {
     const withChoices = addRunOptions(new Command()).options.filter((o) => o.argChoices && o.long);
     expect(withChoices.map((o) => o.long)).toContain("--select");
     for (const o of withChoices) {
-      const accepted = o.argChoices!.filter((c) => accepts(o.long!, c));
-      expect([0, o.argChoices!.length], `${o.long}: ${accepted.join(",")} of ${o.argChoices!.join(",")}`).toContain(
+      // the choices a launch may take: all but those that only `distill run` takes
+      const runOnly = Object.keys(RUN_ONLY_CHOICES[o.long!] ?? {});
+      const choices = o.argChoices!.filter((c) => !runOnly.includes(c));
+      const accepted = choices.filter((c) => accepts(o.long!, c));
+      expect([0, choices.length], `${o.long}: ${accepted.join(",")} of ${choices.join(",")}`).toContain(
         accepted.length,
       );
+      for (const c of runOnly) {
+        expect(o.argChoices).toContain(c);
+        expect(accepts(o.long!, c)).toBe(false);
+      }
     }
     expect(accepts("--select", "probe")).toBe(true);
+    expect(() =>
+      parseClusterPlan({ run: "r", ipc: 1, options: ["--select", "factorial"], recoverShards: 1, relabelShards: 1 }),
+    ).toThrow(/--select factorial trains its short students in one process .*: use `distill run` for it/);
     expect(accepts("--select", "probe;rm")).toBe(false);
     // the gate screen chooses draws at run time, which a launch's fixed gate array cannot follow
     expect(accepts("--gate-screen", "3")).toBe(false);

@@ -16,6 +16,7 @@ import { relabel } from "../../stages/relabel.ts";
 import { zooTeacher } from "../../stages/teacher-file.ts";
 import type { ImageSet } from "../../stages/crops.ts";
 import { mergeLabelTableShards } from "../../../shared/label-table/index.ts";
+import { RUN_ONLY_CHOICES } from "../../../shared/cluster-plan.ts";
 import type { Pipeline } from "../pipeline.ts";
 import { canonicalJson, fingerprintFolder, sha256 } from "../run-folder.ts";
 import { pixelBytes } from "../student-cache.ts";
@@ -64,11 +65,9 @@ export class ClusterShards {
       throw new Error(
         "--gate-screen chooses the gate's draws at run time, and a cluster run's gate tasks are fixed at launch: drop --gate-screen, or use `distill run`",
       );
-    // every recover shard would train the design's short students again
-    if (p.o.init === "real" && p.o.select === "factorial")
-      throw new Error(
-        "--select factorial trains its short students before recover, in one process, and recover shards run apart: use `distill run`, or another --select",
-      );
+    const runOnly = RUN_ONLY_CHOICES["--select"][p.o.select];
+    if (p.o.init === "real" && runOnly)
+      throw new Error(`--select ${p.o.select} ${runOnly}: use \`distill run\` for it, or another --select`);
   }
 
   private log(msg: string): void {
