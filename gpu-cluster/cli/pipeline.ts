@@ -302,7 +302,7 @@ export class Pipeline {
               ? {
                   student: this.studentConfig(o.students[0]),
                   epochs: o.select === "factorial" ? this.screenEpochs : this.epochs,
-                  relabel: this.relabelConfig("probe"),
+                  relabel: this.relabelConfig(o.select === "factorial" ? "factorial" : "probe"),
                 }
               : undefined,
         },

@@ -76,6 +76,10 @@ beforeAll(() => {
   }
 });
 
+/** The first task of a one-shard cluster stage, as a job script runs it. */
+const shardTask = (stage: string, args: string[]) =>
+  distill(["shard", stage, ...args, "--recover-shards", "1", "--relabel-shards", "1", "--index", "0"]);
+
 describe("distill run", () => {
   it("runs all stages, writes the run folder and a report with the baselines; reruns skip", () => {
     const first = distill(["run", ...tiny.filter((a) => a !== "--quiet")]);
@@ -399,18 +403,7 @@ describe("distill run", () => {
       /random draws were the best of 3 screened by 3-epoch students on training images of their own \(`--gate-screen`\): random \d/,
     );
     // a cluster run's gate tasks are fixed at launch: its shard commands refuse the screen
-    const shard = distill([
-      "shard",
-      "gate",
-      ...args,
-      ...flags,
-      "--recover-shards",
-      "1",
-      "--relabel-shards",
-      "1",
-      "--index",
-      "0",
-    ]);
+    const shard = shardTask("gate", [...args, ...flags]);
     expect(shard.status).not.toBe(0);
     expect(shard.stderr).toMatch(/--gate-screen chooses the gate's draws at run time/);
   });
@@ -439,18 +432,7 @@ describe("distill run", () => {
     expect(config.select).toEqual(["factorial", 10_000]);
     expect(config.probe.epochs).toBe(3);
     // recover shards would each train the design again
-    const shard = distill([
-      "shard",
-      "recover",
-      ...args,
-      ...flags,
-      "--recover-shards",
-      "1",
-      "--relabel-shards",
-      "1",
-      "--index",
-      "0",
-    ]);
+    const shard = shardTask("recover", [...args, ...flags]);
     expect(shard.status).not.toBe(0);
     expect(shard.stderr).toMatch(
       /--select factorial trains its short students in one process before recover, .*: use `distill run`/,
