@@ -162,16 +162,20 @@ const epochsAt = ipcs.map((ipc) => [...new Set(rows.filter((r) => r.ipc === ipc)
 const studentEpochs = epochsAt.flat().every((e) => e !== null)
   ? ` Students trained for ${epochsAt.map((es) => es.join(" or ")).join(" / ")} epochs (IPC ${ipcs.join(" / ")}).`
   : "";
-// Merged rows: which command produced which IPCs.
-const sources = [...new Set(rows.map((r) => JSON.stringify(r.source)))].map((s) => JSON.parse(s) as RowSource);
+// Merged rows: which command produced which IPCs (without --merge, every row is this command's).
+const ipcsBySource = new Map<string, Set<number>>();
+for (const r of rows) {
+  const key = JSON.stringify(r.source);
+  ipcsBySource.set(key, (ipcsBySource.get(key) ?? new Set()).add(r.ipc));
+}
 const provenance =
-  sources.length === 1 && o.merge.length === 0
+  o.merge.length === 0
     ? `produced by \`${command}\` on ${host}, ${date}.`
     : `put together by \`${command}\` on ${date} from: ` +
-      sources
-        .map((s) => {
-          const at = rows.filter((r) => JSON.stringify(r.source) === JSON.stringify(s)).map((r) => r.ipc);
-          return `IPC ${[...new Set(at)].join(", ")} by \`${s.command}\` on ${s.machine}, ${s.date}`;
+      [...ipcsBySource]
+        .map(([key, at]) => {
+          const s = JSON.parse(key) as RowSource;
+          return `IPC ${[...at].join(", ")} by \`${s.command}\` on ${s.machine}, ${s.date}`;
         })
         .join("; ") +
       ".";

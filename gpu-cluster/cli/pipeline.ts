@@ -27,7 +27,7 @@ import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { needsProbe, selectFromPool } from "../stages/select-real.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
-import { selectFactorial, type DrawnSet, type FactorialSelection } from "../stages/select-factorial.ts";
+import { selectFactorial, type FactorialSelection } from "../stages/select-factorial.ts";
 import { gateCandidates } from "../../shared/gate-candidates.ts";
 import { SCREEN_IMAGES, screenDraws, screenImageIndices, type ScreenResult } from "../stages/gate-screen.ts";
 import {
@@ -43,7 +43,7 @@ import type { Graph } from "../graph/graph.ts";
 import { relabel } from "../stages/relabel.ts";
 import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { defaultStudentWidth } from "../stages/student-width.ts";
-import { randomRealSubset } from "../stages/random-subset.ts";
+import { randomRealSubset, type RealSubset } from "../stages/random-subset.ts";
 import { topOneAccuracy, topOneCorrect } from "../stages/accuracy.ts";
 import {
   readTeacherFile,
@@ -518,16 +518,17 @@ export class Pipeline {
   }
 
   /** (b)'s random subset and the further draws of as many images (the gate's, or those screened for it), each its own seeded stream. */
-  private randomDraws(): { name: GateCandidate; set: ReturnType<typeof randomRealSubset> }[] {
+  private randomDraws(): { name: GateCandidate; set: RealSubset }[] {
+    return this.drawNames().map((name) => ({ name, set: this.randomDraw(name) }));
+  }
+
+  /** One random draw of the run's size: (b)'s ("random"), or draw-N from its own seeded stream. */
+  private randomDraw(name: GateCandidate): RealSubset {
     const { train } = this.data;
     const { ipc, seed } = this.o;
-    return this.drawNames().map((name) => ({
-      name,
-      set:
-        name === "random"
-          ? randomRealSubset(train, ipc, seed)
-          : randomRealSubset(train, ipc, seed, `random-subset/${name}`),
-    }));
+    return name === "random"
+      ? randomRealSubset(train, ipc, seed)
+      : randomRealSubset(train, ipc, seed, `random-subset/${name}`);
   }
 
   /** Which images of `d` a frozen student (ONNX bytes) gets right. */
@@ -634,16 +635,12 @@ export class Pipeline {
   }
 
   /** --select factorial: (b)'s random subset and the next two draws (the gate's draw-2 and draw-3). */
-  private factorialDraws(): DrawnSet[] {
-    const { train } = this.data;
-    const { ipc, seed } = this.o;
-    return [1, 2, 3].map((i) =>
-      i === 1 ? randomRealSubset(train, ipc, seed) : randomRealSubset(train, ipc, seed, `random-subset/draw-${i}`),
-    );
+  private factorialDraws(): RealSubset[] {
+    return (["random", "draw-2", "draw-3"] as const).map((name) => this.randomDraw(name));
   }
 
   /** --select factorial: short students on an orthogonal array of the draws' classes, scored on training images of their own. */
-  private async factorialStart(): Promise<DrawnSet & { factorial: Omit<FactorialSelection, "set"> }> {
+  private async factorialStart(): Promise<RealSubset & { factorial: Omit<FactorialSelection, "set"> }> {
     const { train } = this.data;
     const images = subset(train, this.screenImages(), `${train.name}/screen`);
     const pct = (v: number) => `${(100 * v).toFixed(2)} %`;

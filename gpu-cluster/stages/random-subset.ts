@@ -3,13 +3,16 @@
 import { Random, indicesByClass, pixelScale, pixelsPerImage, type Dataset } from "../data/index.ts";
 import type { ImageSet } from "./crops.ts";
 
+/** Real images in class blocks, with their classes and their indices into the dataset. */
+export type RealSubset = ImageSet & { labels: Int32Array; sources: number[] };
+
 export function randomRealSubset(
   d: Dataset,
   ipc: number,
   seed: number,
   /** Another stream of the same seed: the recover gate's further draws (draw-2, …). */
   stream = "random-subset",
-): ImageSet & { labels: Int32Array; sources: number[] } {
+): RealSubset {
   const byClass = indicesByClass(d);
   const per = pixelsPerImage(d);
   const K = d.classes.length;

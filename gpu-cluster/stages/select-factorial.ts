@@ -7,11 +7,9 @@
 // equally with every level of every other class, so each class's main effect is estimated from all
 // runs at once, and the chosen set combines each class's best level: a set none of the runs
 // needs to have tried (row 0, all levels 0, is (b)'s set itself).
-import type { ImageSet } from "./crops.ts";
+import type { RealSubset } from "./random-subset.ts";
 
 export const FACTORIAL_LEVELS = 3;
-
-export type DrawnSet = ImageSet & { labels: Int32Array; sources: number[] };
 
 /** Digits of v in base 3, most significant first, k of them. */
 function base3(v: number, k: number): number[] {
@@ -40,7 +38,7 @@ export function orthogonalArray(factors: number): number[][] {
 }
 
 /** The set whose class c's images are draw levels[c]'s (draws hold ipc images per class in class blocks). */
-export function composeByClass(draws: DrawnSet[], levels: number[], ipc: number): DrawnSet {
+export function composeByClass(draws: RealSubset[], levels: number[], ipc: number): RealSubset {
   const { count, channels, size } = draws[0];
   const per = channels * size * size;
   const pixels = new Float32Array(count * per);
@@ -68,7 +66,7 @@ export function mainEffects(design: number[][], scores: number[]): number[][] {
 }
 
 export interface FactorialSelection {
-  set: DrawnSet;
+  set: RealSubset;
   /** The draw each class's images come from (0 = (b)'s). */
   levels: number[];
   /** Each run's levels and its short student's score. */
@@ -83,10 +81,10 @@ export interface FactorialSelection {
  * keeps each class's level of highest main effect (ties: the lower level, (b)'s first).
  */
 export async function selectFactorial(
-  draws: DrawnSet[],
+  draws: RealSubset[],
   classes: number,
   ipc: number,
-  score: (set: DrawnSet, run: number, runs: number) => Promise<number>,
+  score: (set: RealSubset, run: number, runs: number) => Promise<number>,
 ): Promise<FactorialSelection> {
   if (draws.length !== FACTORIAL_LEVELS)
     throw new Error(`--select factorial: ${draws.length} draws, ${FACTORIAL_LEVELS} needed`);

@@ -9,11 +9,11 @@ import {
   mainEffects,
   orthogonalArray,
   selectFactorial,
-  type DrawnSet,
 } from "../../gpu-cluster/stages/select-factorial.ts";
+import type { RealSubset } from "../../gpu-cluster/stages/random-subset.ts";
 
 /** A draw: K classes × ipc images of 1 × 2 × 2, every pixel = draw id + image index / 1000. */
-function draw(id: number, classes: number, ipc: number): DrawnSet {
+function draw(id: number, classes: number, ipc: number): RealSubset {
   const count = classes * ipc;
   const pixels = new Float32Array(count * 4).map((_, q) => id + Math.floor(q / 4) / 1000);
   const labels = Int32Array.from({ length: count }, (_, i) => Math.floor(i / ipc));
