@@ -21,8 +21,13 @@ export function defaultGateDraws(ipc: number): number {
  * random), the further draws, the start, the recovered images.
  */
 export function gateCandidates(o: { select: string; draws: number }): GateCandidate[] {
-  const draws = Array.from({ length: o.draws - 1 }, (_, i): GateCandidate => `draw-${i + 2}`);
+  const draws = drawNames(o.draws).slice(1);
   return o.select === "random" ? ["start", ...draws, "recovered"] : ["random", ...draws, "start", "recovered"];
+}
+
+/** The names of `n` random draws of a run's size, each its own seeded stream: (b)'s ("random"), draw-2, …, draw-n. */
+export function drawNames(n: number): GateCandidate[] {
+  return Array.from({ length: n }, (_, i): GateCandidate => (i === 0 ? "random" : `draw-${i + 1}`));
 }
 
 /** `distill run`'s defaults of the flags that decide the gate (tests/shared/cluster-plan.test.ts holds them equal). */

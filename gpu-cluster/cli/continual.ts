@@ -19,7 +19,8 @@ import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
 import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
-import { needsProbe, selectFromPool } from "../stages/select-real.ts";
+import { selectFromPool } from "../stages/select-real.ts";
+import { isPoolSelection, SELECTIONS } from "../stages/selection-kinds.ts";
 import { relabel } from "../stages/relabel.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { readTeacherFile, zooTeacher } from "../stages/teacher-file.ts";
@@ -78,7 +79,7 @@ export class ContinualRun {
       );
     if (o.students.length !== 1)
       throw new Error(`continual: one student architecture at a time, got ${o.students.join(",")}`);
-    if (needsProbe(o.select) || o.select === "factorial")
+    if (SELECTIONS[o.select].students || SELECTIONS[o.select].draws > 0)
       throw new Error(
         `continual: --select ${o.select} is not supported here (its students would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random`,
       );
@@ -248,17 +249,17 @@ export class ContinualRun {
     // With one seen class there is no class to separate (the teacher's cross-entropy is 0): the
     // block is the real images recover would start from, k-means representatives of the class.
     const seenFull = classSubset(train, st.seen);
-    const m = o.select === "random" ? 1 : o.selectFrom;
+    const m = SELECTIONS[o.select].pool ? o.selectFrom : 1;
     const perImage = K === 1 ? 1 : realImagesPerSynthetic(o.init);
     let init: ImageSet | undefined;
     if (perImage > 0) {
       const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
       const mm = Math.max(1, Math.min(m, Math.floor(smallest / (o.ipc * perImage))));
       const candidates = randomRealSubset(seenFull, o.ipc * perImage * mm, seed);
-      // the step's own teacher judges the candidates (it has seen exactly these classes); probe and
-      // factorial, refused in the constructor, are named only to narrow the type
+      // the step's own teacher judges the candidates (it has seen exactly these classes); the kinds
+      // that train students were refused in the constructor
       init =
-        mm === 1 || perImage !== 1 || o.select === "random" || o.select === "factorial" || needsProbe(o.select)
+        mm === 1 || perImage !== 1 || !isPoolSelection(o.select)
           ? candidates
           : await selectFromPool(
               o.select,

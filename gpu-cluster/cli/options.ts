@@ -2,7 +2,7 @@
 // resolve to. Defaults follow the original SRe2L scripts, scaled for small images where the
 // paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
 import type { RecoverConfig, RecoverInit } from "../stages/recover.ts";
-import type { SelectionKind } from "../stages/select-real.ts";
+import { SELECTION_KINDS, type SelectionKind } from "../stages/selection-kinds.ts";
 import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
@@ -196,7 +196,7 @@ export function addRunOptions(cmd: Command): Command {
         "--select <how>",
         "recover, --init real: which real images to start from: random (baseline b's), typical (lowest teacher CE of m per image), hard (highest teacher CE of m per image among those classified correctly), kmeans (pixel k-means over m per image), kmeans-labels (k-means over the teacher's log-probabilities at --temperature instead of pixels), probe (of each k-means cluster, the member a student trained on the k-means choice gets most wrong; costs one student more), probe-cover (pixel k-means with each candidate weighted by that student's disagreement with the teacher; costs one student more), factorial (each class's images from (b)'s random draw or one of two more, chosen by short students (--screen-epochs) on an orthogonal array of 3^k combinations: 27 for up to 13 classes, 81 up to 40)",
       )
-        .choices(["random", "typical", "hard", "kmeans", "kmeans-labels", "probe", "probe-cover", "factorial"])
+        .choices(SELECTION_KINDS)
         .default("kmeans"),
     )
     .option(

@@ -25,10 +25,11 @@ import { datasetSize } from "../stages/squeeze.ts";
 import { squeezeWidening } from "../stages/teacher-width.ts";
 import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
-import { needsProbe, selectFromPool } from "../stages/select-real.ts";
+import { selectFromPool } from "../stages/select-real.ts";
+import { isPoolSelection, needsProbe, SELECTIONS } from "../stages/selection-kinds.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import { selectFactorial, type FactorialSelection } from "../stages/select-factorial.ts";
-import { gateCandidates } from "../../shared/gate-candidates.ts";
+import { drawNames, gateCandidates } from "../../shared/gate-candidates.ts";
 import { SCREEN_IMAGES, screenDraws, screenImageIndices, type ScreenResult } from "../stages/gate-screen.ts";
 import {
   defaultGateDraws,
@@ -283,28 +284,13 @@ export class Pipeline {
         config: {
           ...cfg,
           data: o.init !== "noise" ? this.dataId() : undefined,
-          select:
-            o.init === "real" && o.select !== "random"
-              ? o.select === "factorial"
-                ? [o.select, SCREEN_IMAGES]
-                : // kmeans-labels clusters the teacher's log-probabilities at the relabel temperature
-                  [o.select, o.selectFrom, ...(o.select === "kmeans-labels" ? [o.temperature] : [])]
-              : undefined,
+          ...this.selectionConfig(),
           // the gate's students decide which images are kept
           gate: this.gateApplies() ? this.gateConfig() : undefined,
           // the competing student (the gate's on the start) shapes the images
           competitor: cfg.compete
             ? { student: this.studentRecipe(o.students[0]), relabel: this.relabelConfig("gate") }
             : undefined,
-          // the probe student's (or the factorial's short students') recipe decides the images too
-          probe:
-            o.init === "real" && (needsProbe(o.select) || o.select === "factorial")
-              ? {
-                  student: this.studentConfig(o.students[0]),
-                  epochs: o.select === "factorial" ? this.screenEpochs : this.epochs,
-                  relabel: this.relabelConfig(o.select === "factorial" ? "factorial" : "probe"),
-                }
-              : undefined,
         },
         inputs: ["teacher.onnx"],
         outputs: ["images.npy", "images", "grid.png"],
@@ -375,14 +361,43 @@ export class Pipeline {
     this.sources ??= [
       ...this.randomDraws().flatMap((d) => d.set.sources),
       ...this.startCandidates().candidates.sources,
-      ...(this.o.select === "factorial" ? this.factorialDraws().flatMap((d) => d.sources) : []),
+      ...this.selectionDraws().flatMap((d) => d.sources),
     ];
     return new Set(this.sources);
   }
 
   /** Whether short students are trained on images of their own (--gate-screen, --select factorial). */
   private screens(): boolean {
-    return this.o.gateScreen > 0 || (this.o.init === "real" && this.o.select === "factorial");
+    return this.o.gateScreen > 0 || this.selectionStudents()?.epochs === "screen";
+  }
+
+  /** The students the --init real start's selection trains before recover (selection-kinds.ts), if any. */
+  private selectionStudents() {
+    return this.o.init === "real" ? SELECTIONS[this.o.select].students : undefined;
+  }
+
+  /**
+   * The start's selection in recover's stage config: its kind and what it reads besides the teacher
+   * (select), and the recipe of the students it trains (probe), which decides the images too.
+   */
+  private selectionConfig() {
+    const o = this.o;
+    if (o.init !== "real") return {};
+    const needs = SELECTIONS[o.select];
+    const select = [
+      o.select,
+      ...(needs.pool ? [o.selectFrom] : []),
+      ...(needs.temperature ? [o.temperature] : []),
+      ...(needs.students?.epochs === "screen" ? [SCREEN_IMAGES] : []),
+    ];
+    return {
+      select: o.select === "random" ? undefined : select,
+      probe: needs.students && {
+        student: this.studentConfig(o.students[0]),
+        epochs: needs.students.epochs === "screen" ? this.screenEpochs : this.epochs,
+        relabel: this.relabelConfig(needs.students.labels),
+      },
+    };
   }
 
   /** --gate-screen, --select factorial: the training images the short students are scored on, none of them the gate's. */
@@ -513,8 +528,7 @@ export class Pipeline {
 
   /** "random" for (b)'s subset, then draw-2 … draw-N (--gate-draws; with --gate-screen S, draw-2 … draw-(S + 1)). */
   private drawNames(): GateCandidate[] {
-    const n = this.o.gateScreen > 0 ? 1 + this.o.gateScreen : this.gateDraws;
-    return Array.from({ length: n }, (_, i): GateCandidate => (i === 0 ? "random" : `draw-${i + 1}`));
+    return drawNames(this.o.gateScreen > 0 ? 1 + this.o.gateScreen : this.gateDraws);
   }
 
   /** (b)'s random subset and the further draws of as many images (the gate's, or those screened for it), each its own seeded stream. */
@@ -597,10 +611,7 @@ export class Pipeline {
   private startCandidates() {
     const o = this.o;
     const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
-    const m =
-      o.select === "random" || o.select === "factorial"
-        ? 1
-        : Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / o.ipc)));
+    const m = SELECTIONS[o.select].pool ? Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / o.ipc))) : 1;
     return { candidates: randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed), m };
   }
 
@@ -615,13 +626,12 @@ export class Pipeline {
       throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}: add --select random`);
     if (o.select === "factorial") return await this.factorialStart();
     const { candidates, m } = this.startCandidates();
-    if (m === 1 || o.select === "random") return candidates;
-    this.log(
-      `recover: start from the ${{ random: "random", typical: "most typical", hard: "hardest correctly classified", kmeans: "k-means representatives", "kmeans-labels": "k-means representatives of the teacher's soft labels", probe: "k-means cluster members a probe student gets most wrong", "probe-cover": "k-means representatives weighted by a probe student's disagreement with the teacher" }[o.select]} of ${m} real candidates per image`,
-    );
+    if (m === 1 || !SELECTIONS[o.select].pool) return candidates;
+    this.log(`recover: start from the ${SELECTIONS[o.select].describe} of ${m} real candidates per image`);
     const pool = { candidates, classes, ipc: o.ipc, m, seed: o.seed };
     const view = { ...this.compile, onnx: teacher, stats: this.teacherStats(), temperature: o.temperature };
-    if (!needsProbe(o.select)) return await selectFromPool(o.select, pool, view);
+    if (isPoolSelection(o.select)) return await selectFromPool(o.select, pool, view);
+    if (!needsProbe(o.select)) throw new Error(`--select ${o.select}: no way to choose from a pool`);
     const r = await selectByProbe(
       pool,
       view,
@@ -634,9 +644,10 @@ export class Pipeline {
     return r;
   }
 
-  /** --select factorial: (b)'s random subset and the next two draws (the gate's draw-2 and draw-3). */
-  private factorialDraws(): RealSubset[] {
-    return (["random", "draw-2", "draw-3"] as const).map((name) => this.randomDraw(name));
+  /** The random draws the start's selection composes (--select factorial: (b)'s and the gate's draw-2 and draw-3). */
+  private selectionDraws(): RealSubset[] {
+    const n = this.o.init === "real" ? SELECTIONS[this.o.select].draws : 0;
+    return drawNames(n).map((name) => this.randomDraw(name));
   }
 
   /** --select factorial: short students on an orthogonal array of the draws' classes, scored on training images of their own. */
@@ -644,7 +655,7 @@ export class Pipeline {
     const { train } = this.data;
     const images = subset(train, this.screenImages(), `${train.name}/screen`);
     const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
-    const r = await selectFactorial(this.factorialDraws(), train.classes.length, this.o.ipc, async (set, run, runs) => {
+    const r = await selectFactorial(this.selectionDraws(), train.classes.length, this.o.ipc, async (set, run, runs) => {
       // one crop schedule for every run (common random numbers): the runs differ in their images alone
       const { accuracy } = await this.probeStudent(set, this.screenEpochs, "factorial", undefined, images);
       this.log(`recover: factorial run ${run + 1}/${runs} (${this.screenEpochs} epochs): ${pct(accuracy)}`);

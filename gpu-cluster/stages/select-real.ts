@@ -18,28 +18,12 @@ import { Random, type ChannelStats } from "../data/index.ts";
 import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { imageOf, type ImageSet } from "./crops.ts";
+import type { PoolSelectionKind } from "./selection-kinds.ts";
 import { logSoftmax, logSumExp } from "./softmax.ts";
 
 export interface Selection extends ImageSet {
   /** Index into the candidate set of each chosen image. */
   chosen: number[];
-}
-
-export type SelectionKind =
-  | "random"
-  | "typical"
-  | "hard"
-  | "kmeans"
-  | "kmeans-labels"
-  | "probe"
-  | "probe-cover"
-  // which of three random draws each class's images come from (select-factorial.ts)
-  | "factorial";
-
-/** The selections that train a probe student on the k-means choice first (select-probe.ts). */
-export type ProbeSelectionKind = "probe" | "probe-cover";
-export function needsProbe(kind: SelectionKind): kind is ProbeSelectionKind {
-  return kind === "probe" || kind === "probe-cover";
 }
 
 /**
@@ -288,9 +272,9 @@ export async function selectKMeansLabels(pool: CandidatePool, teacher: TeacherVi
   return centresOf(pool, kmeansOfPoints(points, pool));
 }
 
-/** The selections that need no student: the start `kind` chooses from the pool (probe, probe-cover: select-probe.ts; factorial: select-factorial.ts). */
+/** The selections that need no student: the start `kind` chooses from the pool (the others: selection-kinds.ts). */
 export async function selectFromPool(
-  kind: Exclude<SelectionKind, "random" | ProbeSelectionKind | "factorial">,
+  kind: PoolSelectionKind,
   pool: CandidatePool,
   teacher: TeacherView,
 ): Promise<Selection> {
