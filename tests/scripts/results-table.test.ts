@@ -5,32 +5,20 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parseReport, writeReport, type Report } from "../../gpu-cluster/cli/report.ts";
+import { reportFixture } from "../stages/report-fixture.ts";
 import { distill, ok, tinyOptions, writeQuadrants } from "../cluster/tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "results-table");
 const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
 
-// A report as `distill run` writes it; only the figures the table reads differ between runs.
+// A report of one run; only the figures the table reads differ between runs.
 function report(ipc: number, seed: number, ours: number, b: number, studentEpochs?: number): Report {
-  return {
-    dataset: "mnist",
+  return reportFixture({
     ipc,
     seed,
-    teacher_accuracy: 0.9952,
     students: { "convnet-3": { distilled: ours, random_hard: 0.5, random_soft: b } },
     ...(studentEpochs === undefined ? {} : { student_epochs: studentEpochs }),
-    classes: 10,
-    images: 10 * ipc,
-    shape: [1, 28, 28],
-    val_images: 10000,
-    teacher: { arch: "convnet-3", source: "imported", file: "teacher.onnx" },
-    label_table: { file: "labels.dlt", bytes: 100, fp32_bytes: 400, epochs: 3, top_k: 10, quant: "u8" },
-    image_bytes: { npy: 100, png: 100 },
-    seconds: {},
-    ep: "cpu",
-    created: "2026-12-03T00:00:00.000Z",
-    command: "distill run",
-  };
+  });
 }
 
 // The table of these reports' runs (written under runs/<sub>), as results/<name>.*; `flags` add to the command.

@@ -5,7 +5,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pairedDifference, studentInitSeeds } from "../../gpu-cluster/cli/student-inits.ts";
 import { populationSd, sampleSd } from "../../gpu-cluster/cli/summary-stats.ts";
-import { renderReportMarkdown, type Report } from "../../gpu-cluster/cli/report.ts";
+import { renderReportMarkdown } from "../../gpu-cluster/cli/report.ts";
+import { reportFixture } from "./report-fixture.ts";
 
 const accuracy = fc.double({ min: 0, max: 1, noNaN: true });
 
@@ -50,8 +51,7 @@ describe("student draws", () => {
   });
 
   it("the report shows each column's mean ± SD and ours − (b) paired, with the seeds", () => {
-    const report = {
-      dataset: "d",
+    const report = reportFixture({
       ipc: 10,
       seed: 0,
       student_seed: 0,
@@ -69,18 +69,7 @@ describe("student draws", () => {
           },
         },
       },
-      classes: 10,
-      images: 100,
-      shape: [1, 28, 28],
-      val_images: 10000,
-      teacher: { arch: "convnet-3", source: "trained", file: "teacher.onnx" },
-      label_table: { file: "labels.dlt", bytes: 1, fp32_bytes: 4, epochs: 1, top_k: 10, quant: "u8" },
-      image_bytes: { npy: 1, png: 1 },
-      seconds: {},
-      ep: "cpu",
-      created: "2026-12-05",
-      command: "distill run",
-    } satisfies Report;
+    });
     const md = renderReportMarkdown(report);
     // differences 0.1, 0.2, 0.15 pt: mean 0.15, SD 0.05, SE 0.05/√3 = 0.029
     expect(md).toContain(
