@@ -6,9 +6,10 @@
 // --merge takes in the rows of earlier tables' JSON (IPCs run in another session or machine), each
 // row keeping the command that produced it.
 // Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table --teacher T.onnx --jobs 2 -- <extra distill flags>]
-// (--jobs 2 -- --threads 1 on 2 cores: two runs at a time, each on one core)
+// (--jobs 2 -- --threads 1 on 2 cores: two runs at a time, each on one core; each run's whole output,
+// progress bars included, goes to <run folder>.log, the table shows its decisions and, every
+// --heartbeat seconds, its latest bar)
 //        npm run results:fashion-mnist (the same with --data /usr/share/datasets/fashion-mnist)
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +19,7 @@ import { mean, populationSd as std } from "../gpu-cluster/cli/summary-stats.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
+import { loggedRun } from "./logged-run.ts";
 import { machine, typedCommand } from "./provenance.ts";
 import { mergeRows, readStoredRows, rowsFromReports, type RowSource } from "./results-rows.ts";
 
@@ -52,6 +54,16 @@ const program = new Command("results-table")
     },
     1,
   )
+  .option(
+    "--heartbeat <seconds>",
+    "how often each running job's latest progress bar is shown (every line of it is in <run folder>.log)",
+    (s) => {
+      const n = Number(s);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`--heartbeat ${s}: give seconds, 0 or more (0: never)`);
+      return n;
+    },
+    120,
+  )
   .option("--report-only", "run nothing: tabulate the runs that have finished (a table with missing seeds says so)")
   .option(
     "--merge <files>",
@@ -73,6 +85,7 @@ const opts = program.opts<{
   reportOnly?: boolean;
   merge: string[];
   jobs: number;
+  heartbeat: number;
 }>();
 const o = { ...opts, out: opts.out ?? join("runs", `${opts.name}-table`) };
 const ANCHORS = PUBLISHED_RECORDS[o.records];
@@ -85,17 +98,17 @@ if (!o.reportOnly && overlap.length)
   throw new Error(`--merge: IPC ${overlap.join(", ")} would also be run here; leave those IPCs out of --ipc`);
 
 const distill = fileURLToPath(new URL("../gpu-cluster/cli/distill.ts", import.meta.url));
-function run(args: string[]): Promise<void> {
-  console.error(`$ distill ${args.join(" ")}`);
-  return new Promise((resolve, reject) =>
-    spawn(process.execPath, [...process.execArgv, distill, ...args], { stdio: ["ignore", "ignore", "inherit"] })
-      .on("error", reject)
-      .on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`distill ${args.join(" ")}: exit ${code}`)))),
-  );
+/** One `distill` command; its whole output (bars included) goes to `<dir>.log`, its decisions here. */
+function run(args: string[], dir: string): Promise<void> {
+  const log = `${dir}.log`;
+  console.error(`$ distill ${args.join(" ")}  (log: ${log})`);
+  mkdirSync(o.out, { recursive: true });
+  const name = dir.split("/").pop()!;
+  return loggedRun(process.execPath, [...process.execArgv, distill, ...args], { name, log, heartbeat: o.heartbeat });
 }
 
 const teacherDir = join(o.out, "teacher");
-if (!o.teacher && !o.reportOnly) await run(["squeeze", ...data, "--out", teacherDir, "--seed", "0", "--quiet"]);
+if (!o.teacher && !o.reportOnly) await run(["squeeze", ...data, "--out", teacherDir, "--seed", "0"], teacherDir);
 const teacher = o.teacher ?? join(teacherDir, "teacher.onnx");
 
 const runs = o.ipc.flatMap((ipc) => o.seeds.map((seed) => ({ ipc, seed, dir: join(o.out, `ipc${ipc}-seed${seed}`) })));
@@ -104,12 +117,15 @@ if (!o.reportOnly) {
   const queue = [...runs];
   const worker = async () => {
     for (let r = queue.shift(); r; r = queue.shift())
-      await run([
-        "run",
-        ...data,
-        ...["--teacher", teacher, "--ipc", String(r.ipc), "--seed", String(r.seed), "--out", r.dir, "--quiet"],
-        ...extra,
-      ]);
+      await run(
+        [
+          "run",
+          ...data,
+          ...["--teacher", teacher, "--ipc", String(r.ipc), "--seed", String(r.seed), "--out", r.dir],
+          ...extra,
+        ],
+        r.dir,
+      );
   };
   await Promise.all(Array.from({ length: o.jobs }, worker));
 }

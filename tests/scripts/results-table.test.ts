@@ -183,7 +183,7 @@ describe("results table", () => {
     expect(alone.stderr).toMatch(/predate the dataset and teacher fields .*: tabulate at least one run with them/);
   });
 
-  it("runs --jobs runs at a time, each as it would run alone", () => {
+  it("runs --jobs runs at a time, each as it would run alone, each with its log and its decisions named", () => {
     const data = join(root, "quadrants");
     writeQuadrants(data);
     // tinyOptions' flags with the run's own (data, folder, IPC, seed) left to the table
@@ -191,12 +191,39 @@ describe("results table", () => {
     ok(distill(["squeeze", "--data", data, "--out", join(root, "teacher"), ...flags]));
     const teacher = join(root, "teacher", "teacher.onnx");
     const table = ["scripts/results-table.ts", "--data", data, "--ipc", "2,4", "--seeds", "0", "--jobs", "2"];
+    const runs = join(root, "runs");
+    // with bars (no --quiet): they go to each run's log; the table shows the latest once a second
+    const withBars = flags.filter((f) => f !== "--quiet");
     const p = spawnSync(
       tsx,
-      [...table, "--teacher", teacher, "--out", join(root, "runs"), "--results", join(root, "results"), "--", ...flags],
+      [
+        ...table,
+        "--teacher",
+        teacher,
+        "--out",
+        runs,
+        "--results",
+        join(root, "results"),
+        "--heartbeat",
+        "1",
+        "--",
+        ...withBars,
+      ],
       { encoding: "utf8" },
     );
     expect(p.status, p.stderr).toBe(0);
+    const bar = /\|[█░]+\|/;
+    for (const run of ["ipc2-seed0", "ipc4-seed0"]) {
+      expect(p.stderr).toMatch(new RegExp(`^\\[${run}\\] recover: \\d+ images`, "m"));
+      const log = readFileSync(join(runs, `${run}.log`), "utf8");
+      expect(log).toMatch(bar);
+      expect(log).toMatch(/recover: \d+ images/);
+    }
+    const lines = p.stderr.split("\n");
+    // every line of a run is named; the bars the table shows are the heartbeat's
+    expect(lines.filter((l) => l.startsWith("[ipc")).length).toBeGreaterThan(4);
+    expect(lines.filter((l) => bar.test(l)).every((l) => /^\[ipc[24]-seed0\] /.test(l))).toBe(true);
+    expect(lines.some((l) => bar.test(l))).toBe(true);
     const md = readFileSync(join(root, "results", "mnist.md"), "utf8");
     expect(md).toMatch(/\| 2 \| convnet-2 \|/);
     expect(md).toMatch(/\| 4 \| convnet-2 \|/);
