@@ -44,12 +44,19 @@ export function loggedRun(command: string, args: string[], o: LoggedRun): Promis
       partial = lines.pop()!;
       lines.forEach(line);
     });
-    child.on("error", reject).on("close", (code) => {
+    // the heartbeat stops and the log is flushed whichever way the child ends
+    let ended = false;
+    const finish = (error?: Error) => {
+      if (ended) return; // a child that failed to start may report both
+      ended = true;
       line(partial);
       clearInterval(heartbeat);
-      file.end(() =>
-        code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")}: exit ${code} (its log: ${o.log})`)),
+      file.end(() => (error ? reject(error) : resolve()));
+    };
+    child
+      .on("error", finish)
+      .on("close", (code) =>
+        finish(code === 0 ? undefined : new Error(`${command} ${args.join(" ")}: exit ${code} (its log: ${o.log})`)),
       );
-    });
   });
 }

@@ -11,7 +11,7 @@
 // --heartbeat seconds, its latest bar)
 //        npm run results:fashion-mnist (the same with --data /usr/share/datasets/fashion-mnist)
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
@@ -103,8 +103,11 @@ function run(args: string[], dir: string): Promise<void> {
   const log = `${dir}.log`;
   console.error(`$ distill ${args.join(" ")}  (log: ${log})`);
   mkdirSync(o.out, { recursive: true });
-  const name = dir.split("/").pop()!;
-  return loggedRun(process.execPath, [...process.execArgv, distill, ...args], { name, log, heartbeat: o.heartbeat });
+  return loggedRun(process.execPath, [...process.execArgv, distill, ...args], {
+    name: basename(dir),
+    log,
+    heartbeat: o.heartbeat,
+  });
 }
 
 const teacherDir = join(o.out, "teacher");
