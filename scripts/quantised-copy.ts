@@ -4,10 +4,10 @@
 // the same bytes (a bit-depth multi-formation). Writes <out>/ with the four IDX files (the
 // training images uncompressed), each through a temporary name.
 // Usage: npx tsx scripts/quantised-copy.ts --data DIR --bits 4 --out DIR
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { Command } from "commander";
+import { readIdx } from "../gpu-cluster/data/idx.ts";
 import { findIdxFiles } from "../gpu-cluster/data/idx-dataset.ts";
 import { writeFileAtomic } from "../gpu-cluster/io/atomic-write.ts";
 
@@ -25,13 +25,13 @@ const files = findIdxFiles(o.data);
 if (!files) throw new Error(`--data ${o.data}: no IDX files there; give a folder in the MNIST layout`);
 mkdirSync(o.out, { recursive: true });
 for (const f of [files.trainLabels, files.valImages, files.valLabels]) copyFileSync(f, join(o.out, basename(f)));
-const raw = readFileSync(files.trainImages);
-const idx = files.trainImages.endsWith(".gz") ? gunzipSync(raw) : raw;
-const dims = idx[3];
-const header = 4 + 4 * dims;
+// the loader's parser: gzip or not, unsigned bytes, a complete file (else its error names the fix)
+const { dims, data } = readIdx(files.trainImages);
+const header = Buffer.alloc(4 + 4 * dims.length);
+header.set([0, 0, 0x08, dims.length]);
+dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
 // each pixel to the nearest of 2^bits levels evenly spaced over 0..255
 const levels = (1 << o.bits) - 1;
-const out = Buffer.from(idx);
-for (let i = header; i < out.length; i++) out[i] = Math.round((Math.round((idx[i] * levels) / 255) * 255) / levels);
-writeFileAtomic(join(o.out, basename(files.trainImages).replace(/\.gz$/, "")), out);
+const quantised = Uint8Array.from(data, (v) => Math.round((Math.round((v * levels) / 255) * 255) / levels));
+writeFileAtomic(join(o.out, basename(files.trainImages).replace(/\.gz$/, "")), Buffer.concat([header, quantised]));
 console.log(`${o.out}: training images at ${o.bits} bits (${levels + 1} levels), test images as they were`);

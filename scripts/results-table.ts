@@ -102,7 +102,6 @@ const distill = fileURLToPath(new URL("../gpu-cluster/cli/distill.ts", import.me
 function run(args: string[], dir: string): Promise<void> {
   const log = `${dir}.log`;
   console.error(`$ distill ${args.join(" ")}  (log: ${log})`);
-  mkdirSync(o.out, { recursive: true });
   return loggedRun(process.execPath, [...process.execArgv, distill, ...args], {
     name: basename(dir),
     log,
@@ -111,6 +110,7 @@ function run(args: string[], dir: string): Promise<void> {
 }
 
 const teacherDir = join(o.out, "teacher");
+if (!o.reportOnly) mkdirSync(o.out, { recursive: true }); // the runs' logs go beside their folders
 if (!o.teacher && !o.reportOnly) await run(["squeeze", ...data, "--out", teacherDir, "--seed", "0"], teacherDir);
 const teacher = o.teacher ?? join(teacherDir, "teacher.onnx");
 

@@ -26,7 +26,7 @@ import { squeezeWidening } from "../stages/teacher-width.ts";
 import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectFromPool } from "../stages/select-real.ts";
-import { isPoolSelection, needsProbe, SELECTIONS } from "../stages/selection-kinds.ts";
+import { isPoolSelection, needsProbe, SELECTIONS, type SelectionNeeds } from "../stages/selection-kinds.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import { selectFactorial, type FactorialSelection } from "../stages/select-factorial.ts";
 import { drawNames, gateCandidates } from "../../shared/gate-candidates.ts";
@@ -368,12 +368,12 @@ export class Pipeline {
 
   /** Whether short students are trained on images of their own (--gate-screen, --select factorial). */
   private screens(): boolean {
-    return this.o.gateScreen > 0 || this.selectionStudents()?.epochs === "screen";
+    return this.o.gateScreen > 0 || this.selectionNeeds()?.students?.epochs === "screen";
   }
 
-  /** The students the --init real start's selection trains before recover (selection-kinds.ts), if any. */
-  private selectionStudents() {
-    return this.o.init === "real" ? SELECTIONS[this.o.select].students : undefined;
+  /** What the --init real start's selection needs besides the teacher (selection-kinds.ts); none for other starts. */
+  private selectionNeeds(): SelectionNeeds | undefined {
+    return this.o.init === "real" ? SELECTIONS[this.o.select] : undefined;
   }
 
   /**
@@ -382,8 +382,8 @@ export class Pipeline {
    */
   private selectionConfig() {
     const o = this.o;
-    if (o.init !== "real") return {};
-    const needs = SELECTIONS[o.select];
+    const needs = this.selectionNeeds();
+    if (!needs) return {};
     const select = [
       o.select,
       ...(needs.pool ? [o.selectFrom] : []),
@@ -646,8 +646,7 @@ export class Pipeline {
 
   /** The random draws the start's selection composes (--select factorial: (b)'s and the gate's draw-2 and draw-3). */
   private selectionDraws(): RealSubset[] {
-    const n = this.o.init === "real" ? SELECTIONS[this.o.select].draws : 0;
-    return drawNames(n).map((name) => this.randomDraw(name));
+    return drawNames(this.selectionNeeds()?.draws ?? 0).map((name) => this.randomDraw(name));
   }
 
   /** --select factorial: short students on an orthogonal array of the draws' classes, scored on training images of their own. */
