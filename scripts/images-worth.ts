@@ -68,7 +68,7 @@ const runs = o.place.map((dir) => {
   const r = parseReport(JSON.parse(readFileSync(file, "utf8")));
   if (!r.students[arch])
     throw new Error(`--place ${dir}: its report has no ${arch} student; give --students as that run did`);
-  const crops = (r.student_epochs ?? 0) * classes * r.ipc;
+  const crops = (r.student_epochs ?? 0) * r.images;
   if (crops !== o.crops)
     throw new Error(
       `--place ${dir}: its students saw ${crops} crops, the curve's ${o.crops}: give --crops ${crops} to compare like with like`,

@@ -20,9 +20,11 @@ export function defaultGateDraws(ipc: number): number {
  * The candidates in the gate's order: (b)'s random subset (the start itself under --select
  * random), the further draws, the start, the recovered images.
  */
-export function gateCandidates(o: { select: string; draws: number }): GateCandidate[] {
+export function gateCandidates(o: { select: string; draws: number; imageBits?: number }): GateCandidate[] {
   const draws = drawNames(o.draws).slice(1);
-  return o.select === "random" ? ["start", ...draws, "recovered"] : ["random", ...draws, "start", "recovered"];
+  // at fewer bits per pixel the start holds more (quantised) images than (b)'s subset: both compete
+  const startIsRandom = o.select === "random" && (o.imageBits ?? 8) === 8;
+  return startIsRandom ? ["start", ...draws, "recovered"] : ["random", ...draws, "start", "recovered"];
 }
 
 /** The names of `n` random draws of a run's size, each its own seeded stream: (b)'s ("random"), draw-2, …, draw-n. */
@@ -46,6 +48,7 @@ export function gateCandidatesOfOptions(options: readonly string[], ipc: number)
   return gateCandidates({
     select: value("--select") ?? GATE_FLAG_DEFAULTS.select,
     draws: draws === undefined ? defaultGateDraws(ipc) : Number(draws),
+    imageBits: Number(value("--image-bits") ?? 8),
   });
 }
 

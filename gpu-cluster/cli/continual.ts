@@ -83,6 +83,10 @@ export class ContinualRun {
       throw new Error(
         `continual: --select ${o.select} is not supported here (its students would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random`,
       );
+    if (o.imageBits < 8)
+      throw new Error(
+        `continual: --image-bits ${o.imageBits} is not supported: memory blocks hold --ipc 8-bit images per class; drop --image-bits`,
+      );
     if (!o.baselines)
       throw new Error("continual: --no-baselines is not supported: the curves are ours against (a) and (b)");
     if (o.studentSeed !== undefined)

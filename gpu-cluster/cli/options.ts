@@ -7,6 +7,7 @@ import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import { ARCHITECTURES, WITHOUT_BATCHNORM } from "../models/zoo.ts";
+import { IMAGE_BITS, imagesPerByteImage, type ImageBits } from "../../shared/image-bits.ts";
 
 /** Teacher width when --teacher-width is not given; squeeze doubles it once for a teacher that underfits (stages/teacher-width.ts). */
 export const DEFAULT_TEACHER_WIDTH = 32;
@@ -15,6 +16,8 @@ export interface CliOptions {
   data?: string;
   resolution?: number;
   ipc: number;
+  /** Bits per stored pixel: the run keeps 8 / imageBits images per class for each of --ipc's 8-bit images. */
+  imageBits: ImageBits;
   out?: string;
   seed: number;
   /** Run id written into label tables and the manifest (default: from the run folder's path). */
@@ -122,6 +125,14 @@ const teacherArch = (v: string): string => {
     );
   return arch("--teacher-arch")(v);
 };
+const imageBitsArg = (v: string): ImageBits => {
+  const b = Number(v) as ImageBits;
+  if (!IMAGE_BITS.includes(b))
+    throw new InvalidArgumentError(
+      `--image-bits must be one of ${IMAGE_BITS.join(", ")} (8 / b images per byte), got '${v}'`,
+    );
+  return b;
+};
 const list = (v: string): string[] =>
   v
     .split(",")
@@ -136,7 +147,18 @@ export function addRunOptions(cmd: Command): Command {
       "image folders: resize every image to px × px (default: the first image's size)",
       int("--resolution", 4),
     )
-    .option("--ipc <n>", "synthetic images per class", int("--ipc", 1), 10)
+    .option(
+      "--ipc <n>",
+      "synthetic images per class (at --image-bits below 8: their bytes' worth)",
+      int("--ipc", 1),
+      10,
+    )
+    .option(
+      "--image-bits <b>",
+      "bits per pixel of the distilled images (1, 2, 4 or 8): at b < 8 the run keeps 8 / b images per class for each of --ipc's 8-bit images, in the same bytes (levels k / (2^b − 1); images.dpk holds them packed). (a) and (b) keep --ipc 8-bit real images; every student sees the same number of crops and labels (its epochs scale with its image count)",
+      imageBitsArg,
+      8,
+    )
     .option("--out <dir>", "run folder (default runs/<dataset>-ipc<N>-seed<S>)")
     .option("--seed <s>", "seed of every random choice in the run", int("--seed"), 0)
     .option("--run-id <id>", "run id of the label tables and manifest (default: from the run folder's path)", runIdArg)
@@ -287,10 +309,15 @@ export function addRunOptions(cmd: Command): Command {
     .option("--no-baselines", "evaluate: skip the random-subset baselines");
 }
 
+/** The run's images per class: --ipc, times 8 / --image-bits. */
+export function imagesPerClass(o: Pick<CliOptions, "ipc" | "imageBits">): number {
+  return o.ipc * imagesPerByteImage(o.imageBits);
+}
+
 /** Recover's settings from the options (one place for `distill run`, the shards and `distill continual`). */
 export function recoverConfigOf(o: CliOptions, flipProb: number, seed: number): RecoverConfig {
   return {
-    ipc: o.ipc,
+    ipc: imagesPerClass(o),
     iterations: o.iterations,
     batch: o.recoverBatch,
     lr: o.recoverLr,

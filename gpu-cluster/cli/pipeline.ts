@@ -58,7 +58,8 @@ import type { TeacherSource } from "../stages/teacher-graph.ts";
 import { fingerprintFolder, RunFolder, sha256, type StageSpec } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
-import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
+import { DEFAULT_TEACHER_WIDTH, imagesPerClass, recoverConfigOf, type CliOptions } from "./options.ts";
+import { packImages, quantisePixels, unpackImages } from "../../shared/image-bits.ts";
 import { studentInitSeeds } from "./student-inits.ts";
 import { mean } from "./summary-stats.ts";
 import { labelSourceKey, StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
@@ -120,6 +121,10 @@ export class Pipeline {
     if (o.gateScreen > 0 && o.gateScreen < this.gateDraws - 1)
       throw new Error(
         `--gate-screen ${o.gateScreen} screens fewer draws than the gate weighs besides (b)'s (${this.gateDraws - 1}): screen at least that many, or lower --gate-draws`,
+      );
+    if (o.imageBits < 8 && o.init === "real" && o.select === "factorial")
+      throw new Error(
+        `--select factorial composes random draws of --ipc 8-bit images, and --image-bits ${o.imageBits} stores ${imagesPerClass(o)} images per class: use another --select, or --image-bits 8`,
       );
     if (o.rCompete > 0 && o.init !== "real")
       throw new Error(
@@ -283,6 +288,8 @@ export class Pipeline {
         name: "recover",
         config: {
           ...cfg,
+          // absent at 8 bits, so the stage keys of runs without it are unchanged
+          imageBits: o.imageBits < 8 ? o.imageBits : undefined,
           data: o.init !== "noise" ? this.dataId() : undefined,
           ...this.selectionConfig(),
           // the gate's students decide which images are kept
@@ -293,7 +300,7 @@ export class Pipeline {
             : undefined,
         },
         inputs: ["teacher.onnx"],
-        outputs: ["images.npy", "images", "grid.png"],
+        outputs: ["images.npy", "images", "grid.png", ...(o.imageBits < 8 ? ["images.dpk"] : [])],
         force: o.force,
       },
       async () => {
@@ -303,7 +310,7 @@ export class Pipeline {
         if (K !== this.data.train.classes.length && o.init !== "noise")
           throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
         const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
-        const start = await this.initialRealImages(tf.bytes, K);
+        const start = this.quantised(await this.initialRealImages(tf.bytes, K));
         const competitor = cfg.compete ? await this.competitor(start!) : undefined;
         const r = await recover(
           { source, classes: K, channels: C, size: H, stats: this.teacherStats(), competitor },
@@ -311,16 +318,21 @@ export class Pipeline {
           start,
           this.compile,
         );
-        const N = K * o.ipc;
         const last = r.batches.at(-1)!.last;
         this.log(
-          `recover: ${N} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)}${last.compete !== undefined ? `, compete ${last.compete.toFixed(3)} from ${r.batches[0].first.compete!.toFixed(3)}` : ""})`,
+          `recover: ${r.pixels.length / (C * H * H)} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)}${last.compete !== undefined ? `, compete ${last.compete.toFixed(3)} from ${r.batches[0].first.compete!.toFixed(3)}` : ""})`,
         );
-        const gate = this.gateApplies() ? await this.gate(start!, r.pixels) : undefined;
-        const pixels = gate ? gate.pixels : r.pixels;
+        // recover moves the (quantised) start freely; what is stored is quantised again
+        const recovered = o.imageBits < 8 ? quantisePixels(r.pixels, o.imageBits) : r.pixels;
+        const gate = this.gateApplies() ? await this.gate(start!, recovered) : undefined;
+        const pixels = gate ? gate.pixels : recovered;
+        const N = pixels.length / (C * H * H);
         writeNpy(this.run.path("images.npy"), { data: pixels, shape: [N, C, H, H] });
         this.writeImageFolder(pixels, N, C, H);
-        writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, o.ipc);
+        writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, N / K);
+        // (b)'s random subsets are 8-bit real images: a gate that keeps one stores it at 8 bits
+        const bits = gate && gate.kept !== "start" && gate.kept !== "recovered" ? 8 : o.imageBits;
+        if (o.imageBits < 8) writeFileAtomic(this.run.path("images.dpk"), packImages(pixels, [N, C, H, H], bits));
         writeJsonAtomic(this.run.path("recover.json"), {
           batches: r.batches,
           // students: each candidate's key in students/ (its ONNX file there)
@@ -333,10 +345,17 @@ export class Pipeline {
           },
           probe: start && "probeAccuracy" in start ? { accuracy: start.probeAccuracy, kl: start.meanKl } : undefined,
           factorial: start && "factorial" in start ? { epochs: this.screenEpochs, ...start.factorial } : undefined,
+          image_bits: o.imageBits < 8 ? bits : undefined,
         });
       },
     );
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");
+  }
+
+  /** The start at --image-bits (its other fields, such as a selection's record, kept); as it is at 8 bits. */
+  private quantised<T extends ImageSet | undefined>(start: T): T {
+    const bits = this.o.imageBits;
+    return start && bits < 8 ? { ...start, pixels: quantisePixels(start.pixels, bits) } : start;
   }
 
   /** The recover gate runs for real-image starts, unless --no-recover-gate, where training images are left to score it on. */
@@ -394,8 +413,8 @@ export class Pipeline {
       select: o.select === "random" ? undefined : select,
       probe: needs.students && {
         student: this.studentConfig(o.students[0]),
-        epochs: needs.students.epochs === "screen" ? this.screenEpochs : this.epochs,
-        relabel: this.relabelConfig(needs.students.labels),
+        epochs: needs.students.epochs === "screen" ? this.screenEpochs : this.epochsOf(this.ourImages),
+        relabel: this.relabelConfig(needs.students.labels, this.ourImages),
       },
     };
   }
@@ -523,7 +542,7 @@ export class Pipeline {
    * random subset (the start itself under --select random), the further draws, start, recovered.
    */
   gateCandidates(): GateCandidate[] {
-    return gateCandidates({ select: this.o.select, draws: this.gateDraws });
+    return gateCandidates({ select: this.o.select, draws: this.gateDraws, imageBits: this.o.imageBits });
   }
 
   /** "random" for (b)'s subset, then draw-2 … draw-N (--gate-draws; with --gate-screen S, draw-2 … draw-(S + 1)). */
@@ -576,12 +595,12 @@ export class Pipeline {
   /** What a run's student on `set` is trained from (labels named `name`), and the key the cache records it by. */
   private studentSource(set: ImageSet, name: string) {
     const tf = this.teacher();
-    const recipe = this.studentRecipe(this.o.students[0]);
+    const recipe = this.studentRecipe(this.o.students[0], this.o.seed, set.count);
     const source = {
       teacher: tf.bytes,
       stats: this.teacherStats(),
       classes: tf.classes,
-      relabel: this.relabelConfig(name),
+      relabel: this.relabelConfig(name, set.count),
     };
     return { recipe, source, sourceKey: labelSourceKey(set, source, recipe) };
   }
@@ -602,7 +621,7 @@ export class Pipeline {
     });
     const key = studentKey(set, labels.table, recipe);
     const onnx =
-      cache.get(key) ?? cache.put(key, (await this.probeStudent(set, this.epochs, name, labels.table)).graph);
+      cache.get(key) ?? cache.put(key, (await this.probeStudent(set, recipe.epochs, name, labels.table)).graph);
     cache.recordSource(sourceKey, key);
     return { key, onnx };
   }
@@ -611,8 +630,9 @@ export class Pipeline {
   private startCandidates() {
     const o = this.o;
     const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
-    const m = SELECTIONS[o.select].pool ? Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / o.ipc))) : 1;
-    return { candidates: randomRealSubset(this.data.train, o.ipc * realImagesPerSynthetic(o.init) * m, o.seed), m };
+    const ipc = this.perClass;
+    const m = SELECTIONS[o.select].pool ? Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / ipc))) : 1;
+    return { candidates: randomRealSubset(this.data.train, ipc * realImagesPerSynthetic(o.init) * m, o.seed), m };
   }
 
   /** The real images recover starts from: (b)'s random subset, or a selection among --select-from candidates per image. */
@@ -628,14 +648,14 @@ export class Pipeline {
     const { candidates, m } = this.startCandidates();
     if (m === 1 || !SELECTIONS[o.select].pool) return candidates;
     this.log(`recover: start from the ${SELECTIONS[o.select].describe} of ${m} real candidates per image`);
-    const pool = { candidates, classes, ipc: o.ipc, m, seed: o.seed };
+    const pool = { candidates, classes, ipc: this.perClass, m, seed: o.seed };
     const view = { ...this.compile, onnx: teacher, stats: this.teacherStats(), temperature: o.temperature };
     if (isPoolSelection(o.select)) return await selectFromPool(o.select, pool, view);
     if (!needsProbe(o.select)) throw new Error(`--select ${o.select}: no way to choose from a pool`);
     const r = await selectByProbe(
       pool,
       view,
-      (set) => this.probeStudent(set, this.epochs, "probe"),
+      (set) => this.probeStudent(set, this.epochsOf(set.count), "probe"),
       o.select === "probe" ? "blind-spot" : "cover",
     );
     this.log(
@@ -680,14 +700,14 @@ export class Pipeline {
     scoreOn: Dataset = this.heldOut(),
   ): Promise<{ graph: Graph; accuracy: number }> {
     const tf = this.teacher();
-    const labelEpochs = Math.min(this.labelEpochs, epochs);
+    const labelEpochs = Math.min(this.labelEpochsOf(set.count), epochs);
     table ??= (
       await relabel(
         tf.bytes,
         this.teacherStats(),
         set,
         tf.classes,
-        { ...this.relabelConfig(name), epochs: labelEpochs },
+        { ...this.relabelConfig(name, set.count), epochs: labelEpochs },
         { ...this.compile, label: `relabel-${name}` },
       )
     ).table;
@@ -730,20 +750,61 @@ export class Pipeline {
     renameSync(tmp, final);
   }
 
+  /** The bits per pixel of the stored images (images.dpk): --image-bits, or 8 where the gate kept a random real subset. */
+  private storedBits(): number {
+    return unpackImages(readFileSync(this.run.path("images.dpk"))).bits;
+  }
+
+  /** The distilled set's image count: images.npy's, or what recover will write. */
+  private syntheticCount(): number {
+    return existsSync(this.run.path("images.npy")) ? this.synthetic().count : this.ourImages;
+  }
+
   synthetic(): ImageSet {
     const t = readNpy(this.run.path("images.npy"));
     const [N, C, H] = t.shape;
     return { pixels: t.data as Float32Array, count: N, channels: C, size: H };
   }
 
-  /** Student epochs: the flag, else decided from the distilled set's size (classes × IPC). */
-  get epochs(): number {
-    return this.o.epochs ?? defaultStudentEpochs(this.data.train.classes.length * this.o.ipc);
+  /** (b)'s images: --ipc real images per class. */
+  private get randomImages(): number {
+    return this.data.train.classes.length * this.o.ipc;
   }
 
-  /** Epochs the label tables hold: every student epoch, or --label-epochs of them, reused in turn. */
+  /** The distilled set's images per class (--ipc, times 8 / --image-bits) and in all. */
+  get perClass(): number {
+    return imagesPerClass(this.o);
+  }
+
+  private get ourImages(): number {
+    return this.data.train.classes.length * this.perClass;
+  }
+
+  /** (b)'s student epochs: the flag, else decided from (b)'s size (classes × IPC). */
+  get epochs(): number {
+    return this.o.epochs ?? defaultStudentEpochs(this.randomImages);
+  }
+
+  /**
+   * A student's epochs on `count` images: as many crops as (b)'s student sees (--image-bits sets
+   * hold more images in the same bytes; they get fewer epochs, not more crops or labels).
+   */
+  epochsOf(count: number): number {
+    return count === this.randomImages
+      ? this.epochs
+      : Math.max(1, Math.round((this.epochs * this.randomImages) / count));
+  }
+
+  /** (b)'s labelled epochs: every student epoch, or --label-epochs of them, reused in turn. */
   get labelEpochs(): number {
     return Math.min(this.o.labelEpochs ?? Infinity, this.epochs);
+  }
+
+  /** The labelled epochs of a set of `count` images: as many labelled crops as (b)'s table holds. */
+  labelEpochsOf(count: number): number {
+    return count === this.randomImages
+      ? this.labelEpochs
+      : Math.min(this.epochsOf(count), Math.max(1, Math.round((this.labelEpochs * this.randomImages) / count)));
   }
 
   /** The label tables' run id: --run-id (a cluster run: the edge's id), else from the run folder's path. */
@@ -751,9 +812,10 @@ export class Pipeline {
     return this.o.runId ?? `r${sha256(this.run.dir).slice(0, 12)}`;
   }
 
-  relabelConfig(runId: string) {
+  /** The relabel of a set of `count` images ((b)'s size unless given) under label-table run id `runId`. */
+  relabelConfig(runId: string, count = this.randomImages) {
     return {
-      epochs: this.labelEpochs,
+      epochs: this.labelEpochsOf(count),
       k: this.o.topK,
       quant: this.o.quant,
       temperature: this.o.temperature,
@@ -766,7 +828,7 @@ export class Pipeline {
   async relabel(): Promise<void> {
     const o = this.o;
     const runId = this.runId();
-    const cfg = this.relabelConfig(runId);
+    const cfg = this.relabelConfig(runId, this.syntheticCount());
     const outcome = await this.run.stage(
       {
         name: "relabel",
@@ -807,11 +869,12 @@ export class Pipeline {
         width: set.size,
         classNames,
       },
-      ipc: this.o.ipc,
+      // images per class as stored (at --image-bits, 8 / b times --ipc; (b)'s images where the gate kept them)
+      ipc: set.count / classes,
       images: set.count,
       resolution: set.size,
       relabel: {
-        epochs: this.labelEpochs,
+        epochs: this.labelEpochsOf(set.count),
         cropsPerImage: 1,
         k: Math.min(this.o.topK, classes),
         quant: this.o.quant,
@@ -854,11 +917,11 @@ export class Pipeline {
   }
 
   /** What a student of the run is trained with besides its images and labels (the student cache's key). */
-  private studentRecipe(arch: string, seed = this.o.seed): StudentRecipe {
+  private studentRecipe(arch: string, seed = this.o.seed, count = this.randomImages): StudentRecipe {
     return {
       student: this.studentConfig(arch, seed),
-      epochs: this.epochs,
-      labelEpochs: this.labelEpochs,
+      epochs: this.epochsOf(count),
+      labelEpochs: this.labelEpochsOf(count),
       temperature: this.o.temperature,
       schedule: this.schedule(),
     };
@@ -882,7 +945,7 @@ export class Pipeline {
     const tf = this.teacher();
     const cached =
       labels.kind === "soft"
-        ? this.studentCache.get(studentKey(set, labels.table, this.studentRecipe(arch, seed)))
+        ? this.studentCache.get(studentKey(set, labels.table, this.studentRecipe(arch, seed, set.count)))
         : undefined;
     if (cached) {
       const correct = await this.correctOn(cached, this.data.val);
@@ -896,12 +959,12 @@ export class Pipeline {
       set,
       labels,
       this.schedule(),
-      this.epochs,
+      this.epochsOf(set.count),
       tf.classes,
       this.studentConfig(arch, seed),
       this.data.val,
       this.teacherStats(),
-      { ...this.compile, label, labelEpochs: this.labelEpochs },
+      { ...this.compile, label, labelEpochs: this.labelEpochsOf(set.count) },
     );
     return r.accuracy;
   }
@@ -934,7 +997,8 @@ export class Pipeline {
    * quality shows when soft labels do not swamp it (scripts/hard-label-students.ts).
    */
   hardLabelStudent(set: ImageSet, arch: string, label: string): Promise<number> {
-    const labels = Int32Array.from({ length: set.count }, (_, i) => Math.floor(i / this.o.ipc));
+    const perClass = set.count / this.data.train.classes.length;
+    const labels = Int32Array.from({ length: set.count }, (_, i) => Math.floor(i / perClass));
     return this.trainOne(set, { kind: "hard", labels }, arch, label);
   }
 
@@ -1066,7 +1130,13 @@ export class Pipeline {
       baselines: o.baselines,
       data: this.dataId(),
     };
-    const inputs = ["teacher.onnx", "images.npy", "labels.dlt", ...(o.baselines ? ["baselines/results.json"] : [])];
+    const inputs = [
+      "teacher.onnx",
+      "images.npy",
+      "labels.dlt",
+      ...(o.imageBits < 8 ? ["images.dpk"] : []),
+      ...(o.baselines ? ["baselines/results.json"] : []),
+    ];
     await this.run.stage(
       { name: "evaluate", config, inputs, outputs: ["report.json", "report.md"], force: o.force },
       async () => {
@@ -1109,7 +1179,8 @@ export class Pipeline {
           student_seed: this.evaluateSeed,
           teacher_accuracy: teacherAccuracy,
           students,
-          student_epochs: this.epochs,
+          student_epochs: this.epochsOf(synthetic.count),
+          ...(o.imageBits < 8 && { image_bits: this.storedBits(), random_epochs: this.epochs }),
           gate: gate && { kept: gate.kept, scores: gate.scores, screen: gate.screen },
           classes: K,
           images: synthetic.count,
@@ -1123,12 +1194,16 @@ export class Pipeline {
           label_table: {
             file: "labels.dlt",
             bytes: table.length,
-            fp32_bytes: this.labelEpochs * synthetic.count * K * 4,
-            epochs: this.labelEpochs,
+            fp32_bytes: this.labelEpochsOf(synthetic.count) * K * synthetic.count * 4,
+            epochs: this.labelEpochsOf(synthetic.count),
             top_k: Math.min(o.topK, K),
             quant: o.quant,
           },
-          image_bytes: { npy: statSync(this.run.path("images.npy")).size, png: pngBytes },
+          image_bytes: {
+            npy: statSync(this.run.path("images.npy")).size,
+            png: pngBytes,
+            ...(o.imageBits < 8 && { packed: statSync(this.run.path("images.dpk")).size }),
+          },
           seconds: Object.fromEntries(
             ["squeeze", "recover", "relabel", "baselines"].map((s) => [s, this.run.stageSeconds(s) ?? 0]),
           ),

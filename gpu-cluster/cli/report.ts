@@ -37,6 +37,9 @@ export const reportSchema = z.object({
   students: z.record(z.string(), studentResultSchema),
   /** Epochs every student above trained for (absent in reports written before 2026-12-03). */
   student_epochs: z.number().int().positive().optional(),
+  /** --image-bits below 8: the stored images' bits per pixel, and (a)'s and (b)'s epochs (the same crops on their --ipc images). */
+  image_bits: z.number().int().positive().optional(),
+  random_epochs: z.number().int().positive().optional(),
   /** What recover's gate kept, and each candidate student's top-1 on unseen training images (absent where no gate ran, and before 2026-12-04). */
   gate: z
     .object({
@@ -60,7 +63,7 @@ export const reportSchema = z.object({
     top_k: z.number().int(),
     quant: z.string(),
   }),
-  image_bytes: z.object({ npy: z.number().int(), png: z.number().int() }),
+  image_bytes: z.object({ npy: z.number().int(), png: z.number().int(), packed: z.number().int().optional() }),
   seconds: z.record(z.string(), z.number()),
   ep: z.string(),
   created: z.string(),
@@ -93,7 +96,9 @@ export function renderReportMarkdown(r: Report): string {
   const lines: string[] = [];
   lines.push(`# Distillation report: ${r.dataset}, IPC ${r.ipc}, seed ${r.seed}`, "");
   lines.push(
-    `${r.images} synthetic images (${r.classes} classes × ${r.ipc}), ${r.shape.join(" × ")} each; ` +
+    `${r.images} synthetic images (${r.classes} classes × ${r.images / r.classes}` +
+      (r.image_bits ? ` at ${r.image_bits} bits per pixel: the bytes of ${r.ipc} 8-bit images per class` : "") +
+      `), ${r.shape.join(" × ")} each; ` +
       `top-1 on the real val set (${r.val_images} images).`,
     "",
   );
@@ -142,9 +147,17 @@ export function renderReportMarkdown(r: Report): string {
       );
     }
   }
+  const epochs =
+    r.student_epochs === undefined
+      ? ""
+      : r.random_epochs === undefined || r.random_epochs === r.student_epochs
+        ? ` (${r.student_epochs} epochs)`
+        : ` (ours ${r.student_epochs} epochs, (a) and (b) ${r.random_epochs}: the same number of crops)`;
   lines.push(
-    `Every student is trained from scratch with the same recipe${r.student_epochs === undefined ? "" : ` (${r.student_epochs} epochs)`}; ` +
-      "(a) and (b) use a random real subset of the same size, " +
+    `Every student is trained from scratch with the same recipe${epochs}; ` +
+      (r.image_bits
+        ? `(a) and (b) use a random real subset of ${r.ipc} 8-bit images per class (the same bytes), `
+        : "(a) and (b) use a random real subset of the same size, ") +
       "(b) with the soft labels of the same crop schedule, so (b) isolates what the synthetic images add over the relabelling.",
     "",
   );
@@ -153,6 +166,8 @@ export function renderReportMarkdown(r: Report): string {
   lines.push(`| what | bytes |`, `|---|---:|`);
   lines.push(`| images, lossless (\`images.npy\`) | ${bytes(r.image_bytes.npy)} |`);
   lines.push(`| images, PNG (\`images/\`) | ${bytes(r.image_bytes.png)} |`);
+  if (r.image_bytes.packed !== undefined)
+    lines.push(`| images, packed (\`images.dpk\`, ${r.image_bits} bits per pixel) | ${bytes(r.image_bytes.packed)} |`);
   lines.push(
     `| soft labels, label table (\`${lt.file}\`: ${lt.epochs} epochs, top-${lt.top_k}, ${lt.quant}) | ${bytes(lt.bytes)} |`,
   );

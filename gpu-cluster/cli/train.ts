@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { BatchClient } from "../../edge/client/batch-client.ts";
 import { channelStats, decodeImage, loadDataset, type DatasetSplits } from "../data/index.ts";
 import { readNpy } from "../io/npy.ts";
+import { unpackImages } from "../../shared/image-bits.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { serializeModel } from "../graph/onnx-serialize.ts";
 import { ARCHITECTURES } from "../models/zoo.ts";
@@ -67,8 +68,12 @@ const int =
     return n;
   };
 
-/** The run's synthetic images from a local copy: a run folder (images.npy) or a folder of PNGs (000000.png …). */
+/** The run's synthetic images from a local copy: a run folder (images.npy), a packed file (images.dpk, --image-bits) or a folder of PNGs (000000.png …). */
 export function loadLocalImages(dir: string): ImageSet {
+  if (dir.endsWith(".dpk")) {
+    const { pixels, shape } = unpackImages(new Uint8Array(readFileSync(dir)));
+    return { pixels, count: shape[0], channels: shape[1], size: shape[2] };
+  }
   const npy = [join(dir, "images.npy"), dir].find((p) => p.endsWith(".npy") && existsSync(p));
   if (npy) {
     const t = readNpy(npy);
@@ -233,7 +238,10 @@ export function addTrainCommand(program: Command): void {
     .option("--epochs <n>", "epochs to train (default: the run's relabel epochs)", int("--epochs", 1))
     .option("--seed <s>", "weight initialisation seed (default: the run's seed, as evaluate)", int("--seed"))
     .option("--pixels", "crops from the edge (pixels=1); the default when --images is absent", false)
-    .option("--images <dir>", "crop local copies of the synthetic images (a run folder's images.npy, or numbered PNGs)")
+    .option(
+      "--images <dir>",
+      "crop local copies of the synthetic images (a run folder's images.npy, its packed images.dpk, or numbered PNGs)",
+    )
     .option("--data <path>", "the val data (IDX or image folder, as given to distill run; default: the embedded MNIST)")
     .option("--resolution <px>", "image folders: resize as distill run --resolution did", int("--resolution", 4))
     .option("--out <dir>", "checkpoint, result.json and student.onnx (default runs/train-<run>-<student>)")

@@ -96,9 +96,10 @@ export interface GateResult {
 }
 
 /**
- * `sets` hold the same synthetic slots (K × ipc, class blocks), listed from the least to the most
- * processed; `correct` is which scoring images a student trained on a set gets right. The first
- * set is kept unless a later one beats it (and then that one) by more than `z` standard errors.
+ * `sets` hold images of one shape in class blocks (K × ipc; at --image-bits below 8 the start and
+ * the recovered images are more than (b)'s), listed from the least to the most processed;
+ * `correct` is which scoring images a student trained on a set gets right. The first set is kept
+ * unless a later one beats it (and then that one) by more than `z` standard errors.
  */
 export async function recoverGate(
   sets: { name: GateCandidate; set: ImageSet }[],
@@ -107,8 +108,11 @@ export async function recoverGate(
 ): Promise<GateResult> {
   if (sets.length === 0) throw new Error("recover gate: no candidate image sets");
   for (const { name, set } of sets) {
-    if (set.count !== sets[0].set.count || set.pixels.length !== sets[0].set.pixels.length)
-      throw new Error(`recover gate: ${sets[0].set.count} ${sets[0].name} images but ${set.count} ${name} ones`);
+    const first = sets[0];
+    if (set.pixels.length * first.set.count !== first.set.pixels.length * set.count)
+      throw new Error(
+        `recover gate: ${first.set.count} ${first.name} images in ${first.set.pixels.length} values but ${set.count} ${name} images in ${set.pixels.length}: not images of one shape`,
+      );
   }
   const result: GateResult = { scores: {}, z: {}, kept: sets[0].name };
   let keptCorrect: Uint8Array | undefined;

@@ -12,6 +12,9 @@ import { mean } from "../../gpu-cluster/cli/summary-stats.ts";
 import { parseManifest } from "../../shared/manifest.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
 import { readTeacherFile } from "../../gpu-cluster/stages/teacher-file.ts";
+import { readNpy } from "../../gpu-cluster/io/npy.ts";
+import { unpackImages } from "../../shared/image-bits.ts";
+import { loadLocalImages } from "../../gpu-cluster/cli/train.ts";
 
 const root = join(process.cwd(), "test-output", "cli");
 const data = join(root, "quadrants");
@@ -369,6 +372,56 @@ describe("distill run", () => {
     const scores = Object.values(regated.scores) as number[];
     expect(regated.kept).toBe(Object.keys(regated.scores)[scores.indexOf(Math.max(...scores))]);
     expect(JSON.parse(readFileSync(join(drawn, "stages.json"), "utf8")).stages.recover.config.gate.scoring.z).toBe(0);
+  });
+
+  it("--image-bits 4 keeps twice the images per class at 16 grey levels in the same bytes; every student sees the same crops", () => {
+    const dir = join(root, "four-bit");
+    const args = [
+      ...tiny.map((a) => (a === out ? dir : a)),
+      "--teacher",
+      join(out, "teacher.onnx"),
+      "--image-bits",
+      "4",
+    ];
+    const r = distill(["run", ...args, "--no-recover-gate"]);
+    expect(r.status, r.stderr).toBe(0);
+    const npy = readNpy(join(dir, "images.npy"));
+    expect(npy.shape).toEqual([16, 1, 16, 16]); // 4 classes × 2 × --ipc 2
+    for (const v of npy.data) expect(Math.abs(v * 15 - Math.round(v * 15))).toBeLessThan(1e-5);
+    // the packed file holds exactly those images, in the bytes of (b)'s 8 images at 8 bits (+ its header)
+    const packed = unpackImages(new Uint8Array(readFileSync(join(dir, "images.dpk"))));
+    expect(packed.bits).toBe(4);
+    expect(Array.from(packed.pixels)).toEqual(Array.from(npy.data));
+    expect(statSync(join(dir, "images.dpk")).size).toBe(21 + 8 * 256);
+    // a training client given only the packed file crops the same images
+    expect(Array.from(loadLocalImages(join(dir, "images.dpk")).pixels)).toEqual(Array.from(npy.data));
+    // ours: 16 images × 4 epochs; (a) and (b): 8 images × 8 epochs (--epochs): as many crops and labels
+    const report = parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8")));
+    expect([report.images, report.image_bits, report.student_epochs, report.random_epochs]).toEqual([16, 4, 4, 8]);
+    const ours = decodeLabelTable(new Uint8Array(readFileSync(join(dir, "labels.dlt")))).header;
+    const b = decodeLabelTable(new Uint8Array(readFileSync(join(dir, "baselines", "labels-random.dlt")))).header;
+    expect([ours.images, ours.epochs, b.images, b.epochs]).toEqual([16, 4, 8, 8]);
+    expect(parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")))).toMatchObject({
+      ipc: 4,
+      images: 16,
+    });
+    expect(readFileSync(join(dir, "report.md"), "utf8")).toMatch(
+      /4 classes × 4 at 4 bits per pixel: the bytes of 2 8-bit images per class.*\n[\s\S]*ours 4 epochs, \(a\) and \(b\) 8/,
+    );
+    // the gate weighs (b)'s 8-bit subset against the 4-bit start and recovered images; what it keeps is stored at its own depth
+    const gated = distill(["recover", ...args, "--select-from", "3"]);
+    expect(gated.status, gated.stderr).toBe(0);
+    const gate = JSON.parse(readFileSync(join(dir, "recover.json"), "utf8")).gate;
+    expect(Object.keys(gate.scores)).toEqual(["random", "start", "recovered"]);
+    const kept = unpackImages(new Uint8Array(readFileSync(join(dir, "images.dpk"))));
+    expect([kept.bits, kept.shape[0]]).toEqual(gate.kept === "random" ? [8, 8] : [4, 16]);
+    // a depth that does not divide a byte, and a selection of 8-bit draws, are refused
+    const three = distill(["run", ...args, "--image-bits", "3"]);
+    expect(three.status).not.toBe(0);
+    expect(three.stderr).toMatch(/--image-bits must be one of 1, 2, 4, 8/);
+    const factorial = distill(["recover", ...args, "--select", "factorial"]);
+    expect(factorial.status).not.toBe(0);
+    expect(factorial.stderr).toMatch(/--select factorial composes random draws of --ipc 8-bit images/);
   });
 
   it("--gate-screen ranks more draws by short students on images of their own; the gate weighs the best", () => {

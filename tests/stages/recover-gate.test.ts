@@ -71,7 +71,7 @@ describe("recover gate", () => {
         ],
         async () => random,
       ),
-    ).rejects.toThrow(/1 start images but 3 recovered/);
+    ).rejects.toThrow(/1 start images in 4 values but 3 recovered images in 4: not images of one shape/);
   });
 
   it("several random draws raise the bar: Bonferroni over the draws, the plain 5 % bar for one", async () => {
