@@ -83,7 +83,7 @@ export class ContinualRun {
       throw new Error(
         `continual: --select ${o.select} is not supported here (its students would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random`,
       );
-    if (o.imageBits < 8)
+    if (o.imageBits !== 8)
       throw new Error(
         `continual: --image-bits ${o.imageBits} is not supported: memory blocks hold --ipc 8-bit images per class; drop --image-bits`,
       );

@@ -16,8 +16,8 @@ export interface CliOptions {
   data?: string;
   resolution?: number;
   ipc: number;
-  /** Bits per stored pixel: the run keeps 8 / imageBits images per class for each of --ipc's 8-bit images. */
-  imageBits: ImageBits;
+  /** Bits per stored pixel: the run keeps 8 / imageBits images per class for each of --ipc's 8-bit images; auto: from the teacher on quantised held-out images (stages/image-bits-choice.ts). */
+  imageBits: ImageBits | "auto";
   out?: string;
   seed: number;
   /** Run id written into label tables and the manifest (default: from the run folder's path). */
@@ -125,13 +125,13 @@ const teacherArch = (v: string): string => {
     );
   return arch("--teacher-arch")(v);
 };
-const imageBitsArg = (v: string): ImageBits => {
+const imageBitsArg = (v: string): ImageBits | "auto" => {
   const b = Number(v) as ImageBits;
-  if (!IMAGE_BITS.includes(b))
+  if (v !== "auto" && !IMAGE_BITS.includes(b))
     throw new InvalidArgumentError(
-      `--image-bits must be one of ${IMAGE_BITS.join(", ")} (8 / b images per byte), got '${v}'`,
+      `--image-bits must be one of ${IMAGE_BITS.join(", ")} (8 / b images per byte) or auto, got '${v}'`,
     );
-  return b;
+  return v === "auto" ? v : b;
 };
 const list = (v: string): string[] =>
   v
@@ -155,7 +155,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--image-bits <b>",
-      "bits per pixel of the distilled images (1, 2, 4 or 8): at b < 8 the run keeps 8 / b images per class for each of --ipc's 8-bit images, in the same bytes (levels k / (2^b − 1); images.dpk holds them packed). (a) and (b) keep --ipc 8-bit real images; every student sees the same number of crops and labels (its epochs scale with its image count)",
+      "bits per pixel of the distilled images (1, 2, 4, 8 or auto: 4 where 16 grey levels cost the teacher at most 0.5 pt of top-1 on held-out training images, else 8): at b < 8 the run keeps 8 / b images per class for each of --ipc's 8-bit images, in the same bytes (levels k / (2^b − 1); images.dpk holds them packed). (a) and (b) keep --ipc 8-bit real images; every student sees the same number of crops and labels (its epochs scale with its image count)",
       imageBitsArg,
       8,
     )
@@ -309,15 +309,10 @@ export function addRunOptions(cmd: Command): Command {
     .option("--no-baselines", "evaluate: skip the random-subset baselines");
 }
 
-/** The run's images per class: --ipc, times 8 / --image-bits. */
-export function imagesPerClass(o: Pick<CliOptions, "ipc" | "imageBits">): number {
-  return o.ipc * imagesPerByteImage(o.imageBits);
-}
-
-/** Recover's settings from the options (one place for `distill run`, the shards and `distill continual`). */
-export function recoverConfigOf(o: CliOptions, flipProb: number, seed: number): RecoverConfig {
+/** Recover's settings from the options (one place for `distill run`, the shards and `distill continual`); `bits`: the run's --image-bits, resolved. */
+export function recoverConfigOf(o: CliOptions, flipProb: number, seed: number, bits: ImageBits = 8): RecoverConfig {
   return {
-    ipc: imagesPerClass(o),
+    ipc: o.ipc * imagesPerByteImage(bits),
     iterations: o.iterations,
     batch: o.recoverBatch,
     lr: o.recoverLr,

@@ -58,8 +58,15 @@ import type { TeacherSource } from "../stages/teacher-graph.ts";
 import { fingerprintFolder, RunFolder, sha256, type StageSpec } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
-import { DEFAULT_TEACHER_WIDTH, imagesPerClass, recoverConfigOf, type CliOptions } from "./options.ts";
-import { packImages, quantisePixels, unpackImages } from "../../shared/image-bits.ts";
+import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
+import {
+  imagesPerByteImage,
+  packImages,
+  quantisePixels,
+  unpackImages,
+  type ImageBits,
+} from "../../shared/image-bits.ts";
+import { AUTO_IMAGE_BITS, chooseImageBits, type ImageBitsChoice } from "../stages/image-bits-choice.ts";
 import { studentInitSeeds } from "./student-inits.ts";
 import { mean } from "./summary-stats.ts";
 import { labelSourceKey, StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
@@ -88,6 +95,9 @@ export class Pipeline {
   private readonly studentsBySet = new WeakMap<ImageSet, Promise<{ key: string; onnx: Uint8Array }>>();
   readonly run: RunFolder;
   readonly datasetName: string;
+  /** --image-bits, resolved (auto: by resolveImageBits, before recover), and auto's measurement. */
+  private bits?: ImageBits;
+  private bitsChoice?: ImageBitsChoice;
   /** Random real subsets the recover gate weighs: --gate-draws, else defaultGateDraws(ipc). */
   readonly gateDraws: number;
 
@@ -122,9 +132,9 @@ export class Pipeline {
       throw new Error(
         `--gate-screen ${o.gateScreen} screens fewer draws than the gate weighs besides (b)'s (${this.gateDraws - 1}): screen at least that many, or lower --gate-draws`,
       );
-    if (o.imageBits < 8 && o.init === "real" && o.select === "factorial")
+    if (typeof o.imageBits === "number" && o.imageBits < 8 && o.init === "real" && o.select === "factorial")
       throw new Error(
-        `--select factorial composes random draws of --ipc 8-bit images, and --image-bits ${o.imageBits} stores ${imagesPerClass(o)} images per class: use another --select, or --image-bits 8`,
+        `--select factorial composes random draws of --ipc 8-bit images, and --image-bits ${o.imageBits} stores ${o.ipc * imagesPerByteImage(o.imageBits)} images per class: use another --select, or --image-bits 8`,
       );
     if (o.rCompete > 0 && o.init !== "real")
       throw new Error(
@@ -277,11 +287,43 @@ export class Pipeline {
 
   /** Recover's config (also the cluster shards', gpu-cluster/cli/cluster). */
   recoverConfig() {
-    return recoverConfigOf(this.o, this.flipProb(), this.o.seed);
+    return recoverConfigOf(this.o, this.flipProb(), this.o.seed, this.imageBits);
+  }
+
+  /** The run's bits per stored pixel: --image-bits, or auto's choice once resolveImageBits has made it. */
+  get imageBits(): ImageBits {
+    const asked = this.o.imageBits;
+    if (asked !== "auto") return asked;
+    if (this.bits === undefined) throw new Error("--image-bits auto is decided before recover (resolveImageBits)");
+    return this.bits;
+  }
+
+  /**
+   * --image-bits auto: the teacher on held-out training images at 8 bits and fewer
+   * (stages/image-bits-choice.ts); 8 for --select factorial, whose draws are 8-bit images.
+   */
+  async resolveImageBits(): Promise<ImageBits> {
+    if (this.o.imageBits !== "auto" || this.bits !== undefined) return this.imageBits;
+    if (this.o.init === "real" && this.o.select === "factorial") return (this.bits = 8);
+    const teacher = await Classifier.fromOnnx(this.teacher().bytes, this.compile);
+    try {
+      this.bitsChoice = await chooseImageBits((x) => teacher.logits(x), this.heldOut(), this.teacherStats());
+    } finally {
+      await teacher.release();
+    }
+    const { bits, accuracy, images } = this.bitsChoice;
+    const tried = ([8, ...AUTO_IMAGE_BITS] as const).flatMap((b) =>
+      accuracy[b] === undefined ? [] : [`${b} bits ${(100 * accuracy[b]).toFixed(2)} %`],
+    );
+    this.log(
+      `image bits: the teacher on ${images} held-out training images: ${tried.join(", ")}; ${bits} bits per pixel`,
+    );
+    return (this.bits = bits);
   }
 
   async recover(): Promise<void> {
     const o = this.o;
+    const bits = await this.resolveImageBits();
     const cfg = this.recoverConfig();
     const outcome = await this.run.stage(
       {
@@ -289,7 +331,7 @@ export class Pipeline {
         config: {
           ...cfg,
           // absent at 8 bits, so the stage keys of runs without it are unchanged
-          imageBits: o.imageBits < 8 ? o.imageBits : undefined,
+          imageBits: bits < 8 ? bits : undefined,
           data: o.init !== "noise" ? this.dataId() : undefined,
           ...this.selectionConfig(),
           // the gate's students decide which images are kept
@@ -300,7 +342,7 @@ export class Pipeline {
             : undefined,
         },
         inputs: ["teacher.onnx"],
-        outputs: ["images.npy", "images", "grid.png", ...(o.imageBits < 8 ? ["images.dpk"] : [])],
+        outputs: ["images.npy", "images", "grid.png", ...(bits < 8 ? ["images.dpk"] : [])],
         force: o.force,
       },
       async () => {
@@ -323,7 +365,7 @@ export class Pipeline {
           `recover: ${r.pixels.length / (C * H * H)} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)}${last.compete !== undefined ? `, compete ${last.compete.toFixed(3)} from ${r.batches[0].first.compete!.toFixed(3)}` : ""})`,
         );
         // recover moves the (quantised) start freely; what is stored is quantised again
-        const recovered = o.imageBits < 8 ? quantisePixels(r.pixels, o.imageBits) : r.pixels;
+        const recovered = bits < 8 ? quantisePixels(r.pixels, bits) : r.pixels;
         const gate = this.gateApplies() ? await this.gate(start!, recovered) : undefined;
         const pixels = gate ? gate.pixels : recovered;
         const N = pixels.length / (C * H * H);
@@ -331,8 +373,10 @@ export class Pipeline {
         this.writeImageFolder(pixels, N, C, H);
         writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, N / K);
         // (b)'s random subsets are 8-bit real images: a gate that keeps one stores it at 8 bits
-        const bits = gate && gate.kept !== "start" && gate.kept !== "recovered" ? 8 : o.imageBits;
-        if (o.imageBits < 8) writeFileAtomic(this.run.path("images.dpk"), packImages(pixels, [N, C, H, H], bits));
+        const stored = gate && gate.kept !== "start" && gate.kept !== "recovered" ? 8 : bits;
+        // evaluate reads the packed file's presence as the run's depth: none at 8 bits
+        if (bits < 8) writeFileAtomic(this.run.path("images.dpk"), packImages(pixels, [N, C, H, H], stored));
+        else rmSync(this.run.path("images.dpk"), { force: true });
         writeJsonAtomic(this.run.path("recover.json"), {
           batches: r.batches,
           // students: each candidate's key in students/ (its ONNX file there)
@@ -345,7 +389,8 @@ export class Pipeline {
           },
           probe: start && "probeAccuracy" in start ? { accuracy: start.probeAccuracy, kl: start.meanKl } : undefined,
           factorial: start && "factorial" in start ? { epochs: this.screenEpochs, ...start.factorial } : undefined,
-          image_bits: o.imageBits < 8 ? bits : undefined,
+          image_bits: bits < 8 ? stored : undefined,
+          image_bits_auto: this.bitsChoice,
         });
       },
     );
@@ -354,7 +399,7 @@ export class Pipeline {
 
   /** The start at --image-bits (its other fields, such as a selection's record, kept); as it is at 8 bits. */
   private quantised<T extends ImageSet | undefined>(start: T): T {
-    const bits = this.o.imageBits;
+    const bits = this.imageBits;
     return start && bits < 8 ? { ...start, pixels: quantisePixels(start.pixels, bits) } : start;
   }
 
@@ -542,7 +587,7 @@ export class Pipeline {
    * random subset (the start itself under --select random), the further draws, start, recovered.
    */
   gateCandidates(): GateCandidate[] {
-    return gateCandidates({ select: this.o.select, draws: this.gateDraws, imageBits: this.o.imageBits });
+    return gateCandidates({ select: this.o.select, draws: this.gateDraws, imageBits: this.imageBits });
   }
 
   /** "random" for (b)'s subset, then draw-2 … draw-N (--gate-draws; with --gate-screen S, draw-2 … draw-(S + 1)). */
@@ -755,9 +800,9 @@ export class Pipeline {
     return unpackImages(readFileSync(this.run.path("images.dpk"))).bits;
   }
 
-  /** The distilled set's image count: images.npy's, or what recover will write. */
+  /** The distilled set's image count: images.npy's (where recover has not written it, (b)'s: relabel then names the missing input). */
   private syntheticCount(): number {
-    return existsSync(this.run.path("images.npy")) ? this.synthetic().count : this.ourImages;
+    return existsSync(this.run.path("images.npy")) ? this.synthetic().count : this.randomImages;
   }
 
   synthetic(): ImageSet {
@@ -773,7 +818,7 @@ export class Pipeline {
 
   /** The distilled set's images per class (--ipc, times 8 / --image-bits) and in all. */
   get perClass(): number {
-    return imagesPerClass(this.o);
+    return this.o.ipc * imagesPerByteImage(this.imageBits);
   }
 
   private get ourImages(): number {
@@ -1130,11 +1175,13 @@ export class Pipeline {
       baselines: o.baselines,
       data: this.dataId(),
     };
+    // --image-bits below 8 (or auto's choice of fewer): recover stored the images packed too
+    const packed = existsSync(this.run.path("images.dpk"));
     const inputs = [
       "teacher.onnx",
       "images.npy",
       "labels.dlt",
-      ...(o.imageBits < 8 ? ["images.dpk"] : []),
+      ...(packed ? ["images.dpk"] : []),
       ...(o.baselines ? ["baselines/results.json"] : []),
     ];
     await this.run.stage(
@@ -1180,7 +1227,7 @@ export class Pipeline {
           teacher_accuracy: teacherAccuracy,
           students,
           student_epochs: this.epochsOf(synthetic.count),
-          ...(o.imageBits < 8 && { image_bits: this.storedBits(), random_epochs: this.epochs }),
+          ...(packed && { image_bits: this.storedBits(), random_epochs: this.epochs }),
           gate: gate && { kept: gate.kept, scores: gate.scores, screen: gate.screen },
           classes: K,
           images: synthetic.count,
@@ -1202,7 +1249,7 @@ export class Pipeline {
           image_bytes: {
             npy: statSync(this.run.path("images.npy")).size,
             png: pngBytes,
-            ...(o.imageBits < 8 && { packed: statSync(this.run.path("images.dpk")).size }),
+            ...(packed && { packed: statSync(this.run.path("images.dpk")).size }),
           },
           seconds: Object.fromEntries(
             ["squeeze", "recover", "relabel", "baselines"].map((s) => [s, this.run.stageSeconds(s) ?? 0]),

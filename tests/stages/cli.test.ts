@@ -415,10 +415,25 @@ describe("distill run", () => {
     expect(Object.keys(gate.scores)).toEqual(["random", "start", "recovered"]);
     const kept = unpackImages(new Uint8Array(readFileSync(join(dir, "images.dpk"))));
     expect([kept.bits, kept.shape[0]]).toEqual(gate.kept === "random" ? [8, 8] : [4, 16]);
+    // auto: 4 bits where the teacher keeps its top-1 on quantised held-out training images (within half a point)
+    const autoDir = join(root, "auto-bits");
+    const auto = distill([
+      "recover",
+      ...args.map((a) => (a === dir ? autoDir : a)),
+      "--image-bits",
+      "auto",
+      "--no-recover-gate",
+    ]);
+    expect(auto.status, auto.stderr).toBe(0);
+    const choice = JSON.parse(readFileSync(join(autoDir, "recover.json"), "utf8")).image_bits_auto;
+    expect(auto.stderr).toContain(`image bits: the teacher on ${choice.images} held-out training images: 8 bits`);
+    expect(choice.bits).toBe(choice.accuracy[4] >= choice.accuracy[8] - 0.005 ? 4 : 8);
+    expect(readNpy(join(autoDir, "images.npy")).shape[0]).toBe(choice.bits === 4 ? 16 : 8);
+    expect(existsSync(join(autoDir, "images.dpk"))).toBe(choice.bits === 4);
     // a depth that does not divide a byte, and a selection of 8-bit draws, are refused
     const three = distill(["run", ...args, "--image-bits", "3"]);
     expect(three.status).not.toBe(0);
-    expect(three.stderr).toMatch(/--image-bits must be one of 1, 2, 4, 8/);
+    expect(three.stderr).toMatch(/--image-bits must be one of 1, 2, 4, 8 .*or auto, got '3'/);
     const factorial = distill(["recover", ...args, "--select", "factorial"]);
     expect(factorial.status).not.toBe(0);
     expect(factorial.stderr).toMatch(/--select factorial composes random draws of --ipc 8-bit images/);

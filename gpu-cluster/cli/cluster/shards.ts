@@ -65,7 +65,7 @@ export class ClusterShards {
       throw new Error(
         "--gate-screen chooses the gate's draws at run time, and a cluster run's gate tasks are fixed at launch: drop --gate-screen, or use `distill run`",
       );
-    if (p.o.imageBits < 8)
+    if (p.o.imageBits !== 8)
       throw new Error(
         `--image-bits ${p.o.imageBits}: the shards split --ipc 8-bit images, not yet the packed images: use \`distill run\`, or --image-bits 8`,
       );
