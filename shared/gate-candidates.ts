@@ -48,7 +48,6 @@ export function gateCandidatesOfOptions(options: readonly string[], ipc: number)
   return gateCandidates({
     select: value("--select") ?? GATE_FLAG_DEFAULTS.select,
     draws: draws === undefined ? defaultGateDraws(ipc) : Number(draws),
-    imageBits: Number(value("--image-bits") ?? 8),
   });
 }
 
