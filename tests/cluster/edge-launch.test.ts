@@ -103,14 +103,6 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
     };
     dispatcher = startDispatcher();
     await until("the dispatcher's lock", () => existsSync(join(root, "runs", "dispatch.lock")));
-    // a second dispatcher on the same root is refused (it could submit the launch again)
-    const second = spawnSync(
-      process.execPath,
-      ["--import", "tsx", "gpu-cluster/cli/distill.ts", "cluster", "dispatch", "--once", ...dispatchArgs],
-      { encoding: "utf8", env: { ...process.env, ...slurm!.env } },
-    );
-    expect(second.status).not.toBe(0);
-    expect(second.stderr).toMatch(/another dispatcher \(.*pid [0-9]+\) serves/);
 
     // (b) a running recover array task is cancelled, as an operator or a preemption would
     let task = "";
@@ -137,6 +129,15 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
 
     const done = await untilLaunch("e2e1", admin, (l) => l.state === "completed" || l.state === "failed");
     expect(done.state, dispatchLog).toBe("completed");
+    // a second dispatcher on the same root is refused (it could submit a launch again); asked only
+    // now, since starting one takes seconds under load, longer than the recover tasks above run
+    const second = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "gpu-cluster/cli/distill.ts", "cluster", "dispatch", "--once", ...dispatchArgs],
+      { encoding: "utf8", env: { ...process.env, ...slurm!.env } },
+    );
+    expect(second.status).not.toBe(0);
+    expect(second.stderr).toMatch(/another dispatcher \(.*pid [0-9]+\) serves/);
     const shards = done.shards as { stage: string; state: string }[];
     expect(shards.filter((s) => s.stage === "recover").length).toBe(4);
     expect(shards.filter((s) => s.stage === "gate").length).toBe(3); // random, start, recovered
