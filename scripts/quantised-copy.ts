@@ -10,6 +10,7 @@ import { Command } from "commander";
 import { readIdx } from "../gpu-cluster/data/idx.ts";
 import { findIdxFiles } from "../gpu-cluster/data/idx-dataset.ts";
 import { writeFileAtomic } from "../gpu-cluster/io/atomic-write.ts";
+import { quantiseBytes } from "../shared/image-bits.ts";
 
 const program = new Command("quantised-copy")
   .requiredOption("--data <dir>", "an IDX dataset folder (MNIST layout)")
@@ -32,6 +33,6 @@ header.set([0, 0, 0x08, dims.length]);
 dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
 // each pixel to the nearest of 2^bits levels evenly spaced over 0..255
 const levels = (1 << o.bits) - 1;
-const quantised = Uint8Array.from(data, (v) => Math.round((Math.round((v * levels) / 255) * 255) / levels));
+const quantised = quantiseBytes(data, o.bits);
 writeFileAtomic(join(o.out, basename(files.trainImages).replace(/\.gz$/, "")), Buffer.concat([header, quantised]));
 console.log(`${o.out}: training images at ${o.bits} bits (${levels + 1} levels), test images as they were`);

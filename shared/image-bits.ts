@@ -18,6 +18,12 @@ export function quantisePixels(pixels: Float32Array, bits: ImageBits): Float32Ar
   return Float32Array.from(pixels, (v) => Math.round(Math.min(1, Math.max(0, v)) * top) / top);
 }
 
+/** 8-bit pixels (0..255) to the nearest of the 2^bits levels, as 8-bit values (k · 255 / (2^b − 1), rounded). */
+export function quantiseBytes(bytes: Uint8Array, bits: number): Uint8Array {
+  const top = 2 ** bits - 1;
+  return Uint8Array.from(bytes, (v) => Math.round((Math.round((v * top) / 255) * 255) / top));
+}
+
 const MAGIC = [0x44, 0x50, 0x4b, 0x31]; // "DPK1"
 const HEADER_BYTES = 4 + 1 + 4 * 4;
 

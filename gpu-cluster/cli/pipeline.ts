@@ -835,9 +835,7 @@ export class Pipeline {
    * hold more images in the same bytes; they get fewer epochs, not more crops or labels).
    */
   epochsOf(count: number): number {
-    return count === this.randomImages
-      ? this.epochs
-      : Math.max(1, Math.round((this.epochs * this.randomImages) / count));
+    return Math.max(1, Math.round((this.epochs * this.randomImages) / count));
   }
 
   /** (b)'s labelled epochs: every student epoch, or --label-epochs of them, reused in turn. */
@@ -847,9 +845,7 @@ export class Pipeline {
 
   /** The labelled epochs of a set of `count` images: as many labelled crops as (b)'s table holds. */
   labelEpochsOf(count: number): number {
-    return count === this.randomImages
-      ? this.labelEpochs
-      : Math.min(this.epochsOf(count), Math.max(1, Math.round((this.labelEpochs * this.randomImages) / count)));
+    return Math.min(this.epochsOf(count), Math.max(1, Math.round((this.labelEpochs * this.randomImages) / count)));
   }
 
   /** The label tables' run id: --run-id (a cluster run: the edge's id), else from the run folder's path. */

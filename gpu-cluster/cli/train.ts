@@ -71,6 +71,7 @@ const int =
 /** The run's synthetic images from a local copy: a run folder (images.npy), a packed file (images.dpk, --image-bits) or a folder of PNGs (000000.png …). */
 export function loadLocalImages(dir: string): ImageSet {
   if (dir.endsWith(".dpk")) {
+    if (!existsSync(dir)) throw new Error(`--images ${dir}: no such packed image file; pass a run's images.dpk`);
     const { pixels, shape } = unpackImages(new Uint8Array(readFileSync(dir)));
     return { pixels, count: shape[0], channels: shape[1], size: shape[2] };
   }

@@ -2,7 +2,7 @@
 // teacher, never from a dataset's name. The teacher classifies held-out training images as they
 // are and quantised; fewer bits are chosen where they cost it at most IMAGE_BITS_TOLERANCE of
 // top-1 (Fashion-MNIST's 64-wide teacher: 4 bits −0.22 pt, 2 bits −4.2 pt; docs/ablations.md).
-import { quantisePixels, type ImageBits } from "../../shared/image-bits.ts";
+import { quantiseBytes, quantisePixels, type ImageBits } from "../../shared/image-bits.ts";
 import type { Dataset } from "../data/dataset.ts";
 import type { ChannelStats } from "../data/stats.ts";
 import { topOneAccuracy, type Predict } from "./accuracy.ts";
@@ -15,11 +15,7 @@ export const IMAGE_BITS_TOLERANCE = 0.005;
 
 /** `d` with every pixel at the nearest of 2^bits levels (its pixel type kept). */
 export function quantisedDataset(d: Dataset, bits: ImageBits): Dataset {
-  const top = 2 ** bits - 1;
-  const images =
-    d.images instanceof Uint8Array
-      ? Uint8Array.from(d.images, (v) => Math.round((Math.round((v * top) / 255) * 255) / top))
-      : quantisePixels(d.images, bits);
+  const images = d.images instanceof Uint8Array ? quantiseBytes(d.images, bits) : quantisePixels(d.images, bits);
   return { ...d, images, name: `${d.name}@${bits}bit` };
 }
 
