@@ -83,7 +83,8 @@ export class ContinualRun {
       throw new Error(
         `continual: --select ${o.select} is not supported here (its students would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random`,
       );
-    if (o.imageBits !== 8)
+    // auto (the default) means 8 here: memory blocks hold --ipc 8-bit images per class
+    if (o.imageBits !== 8 && o.imageBits !== "auto")
       throw new Error(
         `continual: --image-bits ${o.imageBits} is not supported: memory blocks hold --ipc 8-bit images per class; drop --image-bits`,
       );

@@ -157,7 +157,7 @@ export function addRunOptions(cmd: Command): Command {
       "--image-bits <b>",
       "bits per pixel of the distilled images (1, 2, 4, 8 or auto: 4 where 16 grey levels cost the teacher at most 0.5 pt of top-1 on held-out training images, else 8): at b < 8 the run keeps 8 / b images per class for each of --ipc's 8-bit images, in the same bytes (levels k / (2^b − 1); images.dpk holds them packed). (a) and (b) keep --ipc 8-bit real images; every student sees the same number of crops and labels (its epochs scale with its image count)",
       imageBitsArg,
-      8,
+      "auto",
     )
     .option("--out <dir>", "run folder (default runs/<dataset>-ipc<N>-seed<S>)")
     .option("--seed <s>", "seed of every random choice in the run", int("--seed"), 0)

@@ -298,13 +298,23 @@ export class Pipeline {
     return this.bits;
   }
 
+  /** --image-bits auto where only 8-bit images are built: 8, said once with the reason. */
+  useEightBits(why: string): void {
+    if (this.o.imageBits !== "auto" || this.bits !== undefined) return;
+    this.bits = 8;
+    this.log(`image bits: 8 per pixel (--image-bits auto): ${why}`);
+  }
+
   /**
    * --image-bits auto: the teacher on held-out training images at 8 bits and fewer
    * (stages/image-bits-choice.ts); 8 for --select factorial, whose draws are 8-bit images.
    */
   async resolveImageBits(): Promise<ImageBits> {
     if (this.o.imageBits !== "auto" || this.bits !== undefined) return this.imageBits;
-    if (this.o.init === "real" && this.o.select === "factorial") return (this.bits = 8);
+    if (this.o.init === "real" && this.o.select === "factorial") {
+      this.useEightBits("--select factorial composes random draws of --ipc 8-bit images");
+      return 8;
+    }
     const teacher = await Classifier.fromOnnx(this.teacher().bytes, this.compile);
     try {
       this.bitsChoice = await chooseImageBits((x) => teacher.logits(x), this.heldOut(), this.teacherStats());

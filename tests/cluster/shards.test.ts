@@ -73,8 +73,17 @@ describe("distill shard", () => {
     ]);
   });
 
-  it("refuses a shard index outside the plan, and a plan with more shards than work", () => {
+  it("refuses a shard index outside the plan, a plan with more shards than work, and packed images (auto is 8 here)", () => {
     const o = tinyOptions(data, sharded);
+    // the default --image-bits auto holds 8-bit images in shards, as the 8-bit run above: shard 0 is the same
+    const loud = o.slice(0, -2).filter((a) => a !== "--quiet");
+    const auto = distill(["shard", "recover", ...loud, ...plan, "--index", "0"]);
+    expect(auto.status, auto.stderr).toBe(0);
+    expect(auto.stderr).toContain("image bits: 8 per pixel (--image-bits auto): a cluster run's shards hold");
+    expect(auto.stderr).toContain("recover shard 0: up to date");
+    const four = distill(["shard", "recover", ...o, "--image-bits", "4", ...plan, "--index", "0"]);
+    expect(four.status).not.toBe(0);
+    expect(four.stderr).toMatch(/--image-bits 4: the shards split --ipc 8-bit images/);
     const r = distill(["shard", "recover", ...o, ...plan, "--index", "4"]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/recover shard 4 does not exist: the plan has 4/);

@@ -25,7 +25,7 @@ export function writeQuadrants(dir: string, perClass = 24): void {
 }
 
 /**
- * Run options: IPC 4 with recover batches of 4 (4 recover batches), 6 relabel epochs; `gate`
+ * Run options: IPC 4 with recover batches of 4 (4 recover batches), 6 relabel epochs, 8-bit images; `gate`
  * extra flags of the recover gate (its defaults: []), else none (--no-recover-gate).
  */
 export function tinyOptions(data: string, out: string, runId = "tiny0", gate?: string[]): string[] {
@@ -35,6 +35,8 @@ export function tinyOptions(data: string, out: string, runId = "tiny0", gate?: s
     ...["--iterations", "12", "--recover-batch", "4", "--select-from", "3", "--epochs", "6"],
     ...(gate ?? ["--no-recover-gate"]),
     ...["--students", "convnet-2", "--student-width", "8", "--student-batch", "4", "--threads", "1", "--quiet"],
+    // 8-bit images, as a cluster run holds them (auto, the default, would choose 4 bits here: 2 × IPC images per class)
+    ...["--image-bits", "8"],
   ];
 }
 

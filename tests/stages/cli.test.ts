@@ -20,7 +20,11 @@ const root = join(process.cwd(), "test-output", "cli");
 const data = join(root, "quadrants");
 const out = join(root, "run");
 const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
+// the features below at 8 bits: auto, the default, chooses 4 on these images, and 2 × IPC images
+// per class leave too few of the 24 training images to score the gate's students on (its own test below)
 const tiny = [
+  "--image-bits",
+  "8",
   "--data",
   data,
   "--out",
@@ -53,6 +57,8 @@ const tiny = [
   "1",
   "--quiet",
 ];
+/** `args` without `flag` and its value. */
+const without = (args: string[], flag: string) => args.filter((a, i) => a !== flag && args[i - 1] !== flag);
 
 function distill(args: string[]) {
   return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
@@ -377,7 +383,7 @@ describe("distill run", () => {
   it("--image-bits 4 keeps twice the images per class at 16 grey levels in the same bytes; every student sees the same crops", () => {
     const dir = join(root, "four-bit");
     const args = [
-      ...tiny.map((a) => (a === out ? dir : a)),
+      ...without(tiny, "--image-bits").map((a) => (a === out ? dir : a)),
       "--teacher",
       join(out, "teacher.onnx"),
       "--image-bits",
@@ -415,13 +421,11 @@ describe("distill run", () => {
     expect(Object.keys(gate.scores)).toEqual(["random", "start", "recovered"]);
     const kept = unpackImages(new Uint8Array(readFileSync(join(dir, "images.dpk"))));
     expect([kept.bits, kept.shape[0]]).toEqual(gate.kept === "random" ? [8, 8] : [4, 16]);
-    // auto: 4 bits where the teacher keeps its top-1 on quantised held-out training images (within half a point)
+    // auto, the default: 4 bits where the teacher keeps its top-1 on quantised held-out training images (within half a point)
     const autoDir = join(root, "auto-bits");
     const auto = distill([
       "recover",
-      ...args.map((a) => (a === dir ? autoDir : a)),
-      "--image-bits",
-      "auto",
+      ...without(args, "--image-bits").map((a) => (a === dir ? autoDir : a)),
       "--no-recover-gate",
     ]);
     expect(auto.status, auto.stderr).toBe(0);
@@ -478,10 +482,14 @@ describe("distill run", () => {
 
   it("--select factorial takes each class's images from one of three draws, by short students on an orthogonal array", () => {
     const designed = join(root, "factorial");
-    const args = tiny.map((a) => (a === out ? designed : a)).filter((a) => a !== "--quiet");
+    const args = without(tiny, "--image-bits")
+      .map((a) => (a === out ? designed : a))
+      .filter((a) => a !== "--quiet");
     const flags = ["--select", "factorial", "--screen-epochs", "3"];
     const r = distill(["recover", ...args, "--teacher", join(out, "teacher.onnx"), ...flags]);
     expect(r.status, r.stderr).toBe(0);
+    // its draws are 8-bit images: auto (the default) is 8 here, and says why
+    expect(r.stderr).toContain("image bits: 8 per pixel (--image-bits auto): --select factorial composes");
     // four classes: OA(9, 4, 3, 2), a short student per run, scored on images of their own
     expect(r.stderr.match(/^recover: factorial run \d\/9 \(3 epochs\): \d+\.\d\d %$/gm)).toHaveLength(9);
     expect(r.stderr).toMatch(/each class's images from draw [1-3] [1-3] [1-3] [1-3] \(1 = \(b\)'s\)/);

@@ -65,10 +65,11 @@ export class ClusterShards {
       throw new Error(
         "--gate-screen chooses the gate's draws at run time, and a cluster run's gate tasks are fixed at launch: drop --gate-screen, or use `distill run`",
       );
-    if (p.o.imageBits !== 8)
+    if (p.o.imageBits !== 8 && p.o.imageBits !== "auto")
       throw new Error(
         `--image-bits ${p.o.imageBits}: the shards split --ipc 8-bit images, not yet the packed images: use \`distill run\`, or --image-bits 8`,
       );
+    p.useEightBits("a cluster run's shards hold --ipc 8-bit images; `distill run` packs fewer bits");
     const runOnly = RUN_ONLY_CHOICES["--select"][p.o.select];
     if (p.o.init === "real" && runOnly)
       throw new Error(`--select ${p.o.select} ${runOnly}: use \`distill run\` for it, or another --select`);
