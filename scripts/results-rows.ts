@@ -25,12 +25,14 @@ const rowSchema = z
     // tables written before 2026-12-03 / 12-04 lack these two
     student_epochs: z.array(z.number().int().positive().nullable()).optional(),
     gate_kept: z.array(z.string().nullable()).optional(),
+    // bits per pixel of ours' stored images (--image-bits); tables written before 2026-12-06 lack it: 8
+    image_bits: z.array(z.number().int().positive()).optional(),
     /** --student-inits runs: the draws where ours led (b), over all the row's runs. */
     draws_ahead: z.object({ ahead: z.number().int(), draws: z.number().int() }).nullable().optional(),
     source: sourceSchema.optional(),
   })
   .superRefine((r, ctx) => {
-    for (const k of ["distilled", "random_hard", "random_soft", "student_epochs", "gate_kept"] as const)
+    for (const k of ["distilled", "random_hard", "random_soft", "student_epochs", "gate_kept", "image_bits"] as const)
       if (r[k] && r[k].length !== r.seeds.length)
         ctx.addIssue({ code: "custom", message: `${k} has ${r[k].length} entries for ${r.seeds.length} seeds` });
   });
@@ -74,6 +76,7 @@ export function rowsFromReports(reports: Report[], ipcs: number[], source: RowSo
         random_soft: rs.map((r) => r.students[arch].random_soft ?? null),
         student_epochs: rs.map((r) => r.student_epochs ?? null),
         gate_kept: rs.map((r) => r.gate?.kept ?? null),
+        image_bits: rs.map((r) => r.image_bits ?? 8),
         draws_ahead: paired.length
           ? { ahead: paired.reduce((n, p) => n + p.ahead, 0), draws: paired.reduce((n, p) => n + p.draws, 0) }
           : null,
@@ -106,6 +109,7 @@ export function readStoredRows(file: string): { basis: TableBasis; rows: Row[] }
       ...r,
       student_epochs: r.student_epochs ?? r.seeds.map(() => null),
       gate_kept: r.gate_kept ?? r.seeds.map(() => null),
+      image_bits: r.image_bits ?? r.seeds.map(() => 8),
       source: r.source ?? source,
     })),
   };

@@ -161,6 +161,11 @@ const cell = (xs: number[]) =>
 // NaN where a run skipped its baselines: the cell then says so rather than showing 0
 const figures = (xs: (number | null)[]) => xs.map((x) => x ?? NaN);
 
+// beside a seed: the set the gate kept, and the bits per pixel of ours' images where fewer than 8
+const seedNote = (kept: string | null, bits: number) => {
+  const notes = [...(kept ? [kept] : []), ...(bits < 8 ? [`${bits}-bit`] : [])];
+  return notes.length ? ` (${notes.join(", ")})` : "";
+};
 const lines = [
   "| IPC | student | distilled (ours) | (a) random real, hard | (b) random real, soft | ours − (b) | seeds (set the gate kept) |",
   "|---:|---|---:|---:|---:|---:|---|",
@@ -171,7 +176,7 @@ for (const r of rows) {
   const drawsAhead = r.draws_ahead ? `; ${r.draws_ahead.ahead}/${r.draws_ahead.draws} draws` : "";
   lines.push(
     `| ${r.ipc} | ${r.student} | ${cell(figures(r.distilled))} | ${cell(figures(r.random_hard))} | ${cell(figures(r.random_soft))} | ` +
-      `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}${drawsAhead}) | ${r.seeds.map((s, i) => s + (r.gate_kept[i] ? ` (${r.gate_kept[i]})` : "")).join(", ")} |`,
+      `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}${drawsAhead}) | ${r.seeds.map((s, i) => s + seedNote(r.gate_kept[i], r.image_bits[i])).join(", ")} |`,
   );
 }
 const teacherAcc = basis.teacher_accuracy;

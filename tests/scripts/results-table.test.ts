@@ -88,16 +88,18 @@ describe("results table", () => {
     expect(md).toMatch(/pt \(ahead in 1\/2; 3\/5 draws\) \| 0, 1 \|/);
   });
 
-  it("names the set the gate kept beside each seed, where the report records it", () => {
-    const gated = (r: Report, kept: string): Report => ({
+  it("names the set the gate kept beside each seed, and ours' bits per pixel below 8, where the report records them", () => {
+    const gated = (r: Report, kept: string, bits?: number): Report => ({
       ...r,
       gate: { kept, scores: { random: 0.9, [kept]: 0.95 } },
+      ...(bits && { image_bits: bits }),
     });
     const { md, json, png } = tabulate([
-      gated(report(10, 0, 0.995, 0.994, 6000), "start"),
+      gated(report(10, 0, 0.995, 0.994, 6000), "start", 4),
       gated(report(10, 1, 0.992, 0.992, 6000), "random"),
     ]);
-    expect(md).toContain("| 0 (start), 1 (random) |");
+    expect(md).toContain("| 0 (start, 4-bit), 1 (random) |");
+    expect(json.rows[0].image_bits).toEqual([4, 8]);
     // one IPC: no curve to draw, and no link to one
     expect(png).toBeUndefined();
     expect(md).not.toContain(".png");
