@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { encodeLabelTable, mergeLabelTableShards, decodeLabelTable } from "../../shared/label-table/index.ts";
 import { splitEvenly, shardPlan } from "../../gpu-cluster/cli/cluster/shard-plan.ts";
 import { shardIndex } from "../../gpu-cluster/cli/cluster/shard-commands.ts";
-import { distill, ok, tinyOptions, writeQuadrants } from "./tiny-run.ts";
+import { distill, ok, tinyOptions, without, writeQuadrants } from "./tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "cluster-shards");
 const data = join(root, "data");
@@ -76,7 +76,7 @@ describe("distill shard", () => {
   it("refuses a shard index outside the plan, a plan with more shards than work, and packed images (auto is 8 here)", () => {
     const o = tinyOptions(data, sharded);
     // the default --image-bits auto holds 8-bit images in shards, as the 8-bit run above: shard 0 is the same
-    const loud = o.slice(0, -2).filter((a) => a !== "--quiet");
+    const loud = without(o, "--image-bits").filter((a) => a !== "--quiet");
     const auto = distill(["shard", "recover", ...loud, ...plan, "--index", "0"]);
     expect(auto.status, auto.stderr).toBe(0);
     expect(auto.stderr).toContain("image bits: 8 per pixel (--image-bits auto): a cluster run's shards hold");

@@ -40,6 +40,9 @@ export function tinyOptions(data: string, out: string, runId = "tiny0", gate?: s
   ];
 }
 
+/** `args` without `flag` and its value. */
+export const without = (args: string[], flag: string) => args.filter((a, i) => a !== flag && args[i - 1] !== flag);
+
 /** A distill call that must succeed; its stderr. */
 export function ok(r: ReturnType<typeof distill>): string {
   if (r.status !== 0) throw new Error(`distill exited ${r.status}: ${r.stderr}`);

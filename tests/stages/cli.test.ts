@@ -15,6 +15,7 @@ import { readTeacherFile } from "../../gpu-cluster/stages/teacher-file.ts";
 import { readNpy } from "../../gpu-cluster/io/npy.ts";
 import { unpackImages } from "../../shared/image-bits.ts";
 import { loadLocalImages } from "../../gpu-cluster/cli/train.ts";
+import { without } from "../cluster/tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "cli");
 const data = join(root, "quadrants");
@@ -57,8 +58,6 @@ const tiny = [
   "1",
   "--quiet",
 ];
-/** `args` without `flag` and its value. */
-const without = (args: string[], flag: string) => args.filter((a, i) => a !== flag && args[i - 1] !== flag);
 
 function distill(args: string[]) {
   return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
