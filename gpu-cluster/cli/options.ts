@@ -155,7 +155,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--image-bits <b>",
-      "bits per pixel of the distilled images (1, 2, 4, 8 or auto: 4 where 16 grey levels cost the teacher at most 0.5 pt of top-1 on held-out training images, else 8): at b < 8 the run keeps 8 / b images per class for each of --ipc's 8-bit images, in the same bytes (levels k / (2^b − 1); images.dpk holds them packed). (a) and (b) keep --ipc 8-bit real images; every student sees the same number of crops and labels (its epochs scale with its image count)",
+      "bits per pixel of the distilled images (1, 2, 4, 8 or auto: 4 where 16 grey levels cost the teacher at most 0.5 pt of top-1 on held-out training images and the smallest class holds 4 × --ipc (the start takes at most half of it), else 8): at b < 8 the run keeps 8 / b images per class for each of --ipc's 8-bit images, in the same bytes (levels k / (2^b − 1); images.dpk holds them packed). (a) and (b) keep --ipc 8-bit real images; every student sees the same number of crops and labels (its epochs scale with its image count)",
       imageBitsArg,
       "auto",
     )
@@ -251,7 +251,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--select-from <m>",
-      "recover, --select typical|hard|kmeans|kmeans-labels|probe|probe-cover: random real candidates per synthetic image",
+      "recover, --select typical|hard|kmeans|kmeans-labels|probe|probe-cover: random real candidates per synthetic image (fewer where they would take more than half of a class: the recover gate scores on the rest)",
       int("--select-from", 1),
       10,
     )

@@ -26,7 +26,14 @@ import { squeezeWidening } from "../stages/teacher-width.ts";
 import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectFromPool } from "../stages/select-real.ts";
-import { isPoolSelection, needsProbe, SELECTIONS, type SelectionNeeds } from "../stages/selection-kinds.ts";
+import {
+  candidatesPerImage,
+  isPoolSelection,
+  needsProbe,
+  SELECTIONS,
+  startFits,
+  type SelectionNeeds,
+} from "../stages/selection-kinds.ts";
 import { selectByProbe, type ProbeSelection } from "../stages/select-probe.ts";
 import { selectFactorial, type FactorialSelection } from "../stages/select-factorial.ts";
 import { drawNames, gateCandidates } from "../../shared/gate-candidates.ts";
@@ -315,9 +322,25 @@ export class Pipeline {
       this.useEightBits("--select factorial composes random draws of --ipc 8-bit images");
       return 8;
     }
+    // a start of real images leaves the gate its share of each class to score on
+    const smallest = this.smallestClass();
+    const depths = AUTO_IMAGE_BITS.filter(
+      (b) => this.o.init === "noise" || startFits(smallest, this.o.ipc * imagesPerByteImage(b)),
+    );
+    if (depths.length === 0) {
+      const fewer = AUTO_IMAGE_BITS.map(
+        (b) => `${this.o.ipc * imagesPerByteImage(b)} images per class at ${b} bits`,
+      ).join(", ");
+      this.useEightBits(
+        `the smallest class has ${smallest} training images, and a start of fewer bits would take more than half of them (${fewer}); the recover gate scores on the rest`,
+      );
+      return 8;
+    }
     const teacher = await Classifier.fromOnnx(this.teacher().bytes, this.compile);
     try {
-      this.bitsChoice = await chooseImageBits((x) => teacher.logits(x), this.heldOut(), this.teacherStats());
+      this.bitsChoice = await chooseImageBits((x) => teacher.logits(x), this.heldOut(), this.teacherStats(), {
+        depths,
+      });
     } finally {
       await teacher.release();
     }
@@ -681,12 +704,17 @@ export class Pipeline {
     return { key, onnx };
   }
 
+  /** Training images of the smallest class. */
+  private smallestClass(): number {
+    return Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
+  }
+
   /** The real images recover's start is chosen from: `m` random candidates per image, as many as the smallest class allows. */
   private startCandidates() {
     const o = this.o;
-    const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
+    const smallest = this.smallestClass();
     const ipc = this.perClass;
-    const m = SELECTIONS[o.select].pool ? Math.max(1, Math.min(o.selectFrom, Math.floor(smallest / ipc))) : 1;
+    const m = SELECTIONS[o.select].pool ? candidatesPerImage(o.selectFrom, smallest, ipc) : 1;
     return { candidates: randomRealSubset(this.data.train, ipc * realImagesPerSynthetic(o.init) * m, o.seed), m };
   }
 

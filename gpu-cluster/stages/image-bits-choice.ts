@@ -26,15 +26,18 @@ export interface ImageBitsChoice {
   images: number;
 }
 
-/** The fewest bits of AUTO_IMAGE_BITS whose quantised images cost the teacher at most the tolerance; else 8. */
+/** The fewest bits of `depths` whose quantised images cost the teacher at most the tolerance; else 8. */
 export async function chooseImageBits(
   teacher: Predict,
   heldOut: Dataset,
   stats: ChannelStats,
-  tolerance = IMAGE_BITS_TOLERANCE,
+  {
+    tolerance = IMAGE_BITS_TOLERANCE,
+    depths = AUTO_IMAGE_BITS,
+  }: { tolerance?: number; depths?: readonly ImageBits[] } = {},
 ): Promise<ImageBitsChoice> {
   const accuracy: Partial<Record<ImageBits, number>> = { 8: await topOneAccuracy(teacher, heldOut, stats) };
-  for (const bits of AUTO_IMAGE_BITS) {
+  for (const bits of depths) {
     accuracy[bits] = await topOneAccuracy(teacher, quantisedDataset(heldOut, bits), stats);
     if (accuracy[bits]! >= accuracy[8]! - tolerance) return { bits, accuracy, images: heldOut.labels.length };
   }

@@ -79,3 +79,16 @@ export function isPoolSelection(kind: SelectionKind): kind is PoolSelectionKind 
 export function needsProbe(kind: SelectionKind): kind is ProbeSelectionKind {
   return SELECTIONS[kind].pool && SELECTIONS[kind].students !== undefined;
 }
+
+/** The share of each class the start's candidates may take: the recover gate scores its students on the rest. */
+export const START_SHARE_OF_CLASS = 0.5;
+
+/** Whether a start of `perClass` images per class leaves the gate its share of the smallest class. */
+export function startFits(smallestClass: number, perClass: number): boolean {
+  return smallestClass * START_SHARE_OF_CLASS >= perClass;
+}
+
+/** Real candidates per start image: --select-from, fewer where they would take more than the start's share of a class; at least one. */
+export function candidatesPerImage(selectFrom: number, smallestClass: number, perClass: number): number {
+  return Math.max(1, Math.min(selectFrom, Math.floor((smallestClass * START_SHARE_OF_CLASS) / perClass)));
+}

@@ -21,8 +21,7 @@ const root = join(process.cwd(), "test-output", "cli");
 const data = join(root, "quadrants");
 const out = join(root, "run");
 const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
-// the features below at 8 bits: auto, the default, chooses 4 on these images, and 2 × IPC images
-// per class leave too few of the 24 training images to score the gate's students on (its own test below)
+// the features below at 8 bits, whose image counts they check (auto, the default, has its own test below)
 const tiny = [
   "--image-bits",
   "8",
@@ -433,6 +432,21 @@ describe("distill run", () => {
     expect(choice.bits).toBe(choice.accuracy[4] >= choice.accuracy[8] - 0.005 ? 4 : 8);
     expect(readNpy(join(autoDir, "images.npy")).shape[0]).toBe(choice.bits === 4 ? 16 : 8);
     expect(existsSync(join(autoDir, "images.dpk"))).toBe(choice.bits === 4);
+    // …and 8 bits, without asking the teacher, where a start of 2 × IPC images per class would take
+    // more than half of the smallest class (24 training images here), which the gate scores on
+    const large = distill([
+      "recover",
+      ...without(args, "--image-bits").map((a) => (a === dir ? join(root, "auto-large") : a)),
+      "--ipc",
+      "7",
+      "--no-recover-gate",
+    ]);
+    expect(large.status, large.stderr).toBe(0);
+    expect(large.stderr).toContain(
+      "image bits: 8 per pixel (--image-bits auto): the smallest class has 24 training images, and a start of fewer bits would take more than half of them (14 images per class at 4 bits)",
+    );
+    expect(large.stderr).not.toContain("held-out training images");
+    expect(readNpy(join(root, "auto-large", "images.npy")).shape[0]).toBe(28);
     // a depth that does not divide a byte, and a selection of 8-bit draws, are refused
     const three = distill(["run", ...args, "--image-bits", "3"]);
     expect(three.status).not.toBe(0);

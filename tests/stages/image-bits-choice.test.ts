@@ -35,7 +35,13 @@ describe("--image-bits auto", () => {
     expect(1 - lost.accuracy[4]!).toBeCloseTo(0.45 - 13 / 30, 3);
     expect(1 - lost.accuracy[4]!).toBeGreaterThan(IMAGE_BITS_TOLERANCE);
     // a looser tolerance accepts that loss
-    expect((await chooseImageBits(thresholdAt(0.45), brightness(3000, 0.45), asIs, 0.02)).bits).toBe(4);
+    expect((await chooseImageBits(thresholdAt(0.45), brightness(3000, 0.45), asIs, { tolerance: 0.02 })).bits).toBe(4);
+    // depths ruled out beforehand are not tried
+    expect(await chooseImageBits(thresholdAt(0.5), brightness(3000, 0.5), asIs, { depths: [] })).toEqual({
+      bits: 8,
+      accuracy: { 8: 1 },
+      images: 3000,
+    });
   });
 
   it("property: a quantised dataset keeps its pixel type and equals the quantised pixels, labels untouched", () => {

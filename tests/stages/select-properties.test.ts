@@ -1,10 +1,12 @@
 // Properties of the k-means selections on random candidate pools (fast-check): whatever the
 // layout, every synthetic slot gets a distinct candidate of its own class, the clusters partition
 // each class's candidates, the chosen pixels are the candidates' own, and a seed fixes the result.
-// Weighted k-means (probe-cover's): a candidate heavy enough becomes a centre.
+// Weighted k-means (probe-cover's): a candidate heavy enough becomes a centre. The candidate pool
+// leaves the recover gate its share of every class wherever a start of that size fits.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { kmeansOfPoints, selectKMeans, type CandidatePool } from "../../gpu-cluster/stages/select-real.ts";
+import { candidatesPerImage, START_SHARE_OF_CLASS, startFits } from "../../gpu-cluster/stages/selection-kinds.ts";
 import { Random } from "../../gpu-cluster/data/index.ts";
 
 const poolArb = fc
@@ -105,6 +107,27 @@ describe("k-means selection on random pools", () => {
         ).toThrow(/one positive weight per candidate/);
       }),
       { seed: 9, numRuns: 60 },
+    );
+  });
+
+  it("property: the candidates take at most the start's share of the smallest class where the start fits, --select-from at most, one at least", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 1, max: 200 }),
+        (selectFrom, smallest, perClass) => {
+          const m = candidatesPerImage(selectFrom, smallest, perClass);
+          expect(m).toBeGreaterThanOrEqual(1);
+          expect(m).toBeLessThanOrEqual(selectFrom);
+          expect(startFits(smallest, perClass)).toBe(smallest * START_SHARE_OF_CLASS >= perClass);
+          if (startFits(smallest, perClass)) {
+            expect(m * perClass).toBeLessThanOrEqual(smallest * START_SHARE_OF_CLASS);
+            // as many as that share allows: one more would exceed it, unless --select-from stops first
+            if (m < selectFrom) expect((m + 1) * perClass).toBeGreaterThan(smallest * START_SHARE_OF_CLASS);
+          } else expect(m).toBe(1);
+        },
+      ),
     );
   });
 });
