@@ -20,6 +20,7 @@ const FLAG_VALUES: Record<string, RegExp> = {
   "--recover-lr": /^[0-9.e-]+$/,
   "--r-bn": /^[0-9.e-]+$/,
   "--first-bn-multiplier": /^[0-9.e-]+$/,
+  "--image-bits": /^(1|2|4|8|auto)$/,
   "--init": /^(noise|real|collage)$/,
   "--select": /^(random|typical|hard|kmeans|kmeans-labels|probe|probe-cover)$/,
   "--select-from": /^[0-9]+$/,

@@ -45,9 +45,12 @@ export function gateCandidatesOfOptions(options: readonly string[], ipc: number)
   if (options.includes("--no-recover-gate")) return [];
   if ((value("--init") ?? GATE_FLAG_DEFAULTS.init) !== "real") return [];
   const draws = value("--gate-draws");
+  const bits = value("--image-bits");
   return gateCandidates({
     select: value("--select") ?? GATE_FLAG_DEFAULTS.select,
     draws: draws === undefined ? defaultGateDraws(ipc) : Number(draws),
+    // auto: a cluster run under --select random keeps 8 bits (gpu-cluster/cli/cluster/shards.ts)
+    imageBits: bits === undefined || bits === "auto" ? 8 : Number(bits),
   });
 }
 

@@ -385,7 +385,7 @@ export class Pipeline {
         if (K !== this.data.train.classes.length && o.init !== "noise")
           throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
         const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
-        const start = this.quantised(await this.initialRealImages(tf.bytes, K));
+        const start = await this.startImages();
         const competitor = cfg.compete ? await this.competitor(start!) : undefined;
         const r = await recover(
           { source, classes: K, channels: C, size: H, stats: this.teacherStats(), competitor },
@@ -398,42 +398,72 @@ export class Pipeline {
           `recover: ${r.pixels.length / (C * H * H)} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)}${last.compete !== undefined ? `, compete ${last.compete.toFixed(3)} from ${r.batches[0].first.compete!.toFixed(3)}` : ""})`,
         );
         // recover moves the (quantised) start freely; what is stored is quantised again
-        const recovered = bits < 8 ? quantisePixels(r.pixels, bits) : r.pixels;
+        const recovered = this.atRunDepth(r.pixels);
         const gate = this.gateApplies() ? await this.gate(start!, recovered) : undefined;
-        const pixels = gate ? gate.pixels : recovered;
-        const N = pixels.length / (C * H * H);
-        writeNpy(this.run.path("images.npy"), { data: pixels, shape: [N, C, H, H] });
-        this.writeImageFolder(pixels, N, C, H);
-        writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, N / K);
-        // (b)'s random subsets are 8-bit real images: a gate that keeps one stores it at 8 bits
-        const stored = gate && gate.kept !== "start" && gate.kept !== "recovered" ? 8 : bits;
-        // evaluate reads the packed file's presence as the run's depth: none at 8 bits
-        if (bits < 8) writeFileAtomic(this.run.path("images.dpk"), packImages(pixels, [N, C, H, H], stored));
-        else rmSync(this.run.path("images.dpk"), { force: true });
-        writeJsonAtomic(this.run.path("recover.json"), {
-          batches: r.batches,
-          // students: each candidate's key in students/ (its ONNX file there)
-          gate: gate && {
-            scores: gate.scores,
-            z: gate.z,
-            kept: gate.kept,
-            students: gate.students,
-            screen: gate.screen && { epochs: this.screenEpochs, scores: gate.screen.scores },
-          },
-          probe: start && "probeAccuracy" in start ? { accuracy: start.probeAccuracy, kl: start.meanKl } : undefined,
-          factorial: start && "factorial" in start ? { epochs: this.screenEpochs, ...start.factorial } : undefined,
-          image_bits: bits < 8 ? stored : undefined,
-          image_bits_auto: this.bitsChoice,
-        });
+        this.writeRecovered(gate ? gate.pixels : recovered, K, { batches: r.batches, gate, start });
       },
     );
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");
   }
 
-  /** The start at --image-bits (its other fields, such as a selection's record, kept); as it is at 8 bits. */
-  private quantised<T extends ImageSet | undefined>(start: T): T {
+  /** Recover's starting images at --image-bits (a selection's record kept); undefined for --init noise. */
+  async startImages(): ReturnType<Pipeline["initialRealImages"]> {
+    const tf = this.teacher();
+    const start = await this.initialRealImages(tf.bytes, tf.classes);
+    if (!start || this.imageBits === 8) return start;
+    return { ...start, pixels: this.atRunDepth(start.pixels) };
+  }
+
+  /** Pixels at the run's depth: quantised below 8 bits, as they are at 8. */
+  atRunDepth(pixels: Float32Array): Float32Array {
     const bits = this.imageBits;
-    return start && bits < 8 ? { ...start, pixels: quantisePixels(start.pixels, bits) } : start;
+    return bits < 8 ? quantisePixels(pixels, bits) : pixels;
+  }
+
+  /**
+   * What recover leaves in the run folder (one process, or a cluster run's merge): images.npy,
+   * images/, grid.png, images.dpk below 8 bits, and recover.json with the batches' losses, the
+   * gate's decision and the start's selection record.
+   */
+  writeRecovered(
+    pixels: Float32Array,
+    classes: number,
+    r: {
+      batches: unknown[];
+      gate?: Pick<GateResult, "scores" | "z" | "kept"> & {
+        students: Partial<Record<GateCandidate, string>>;
+        screen?: ScreenResult;
+      };
+      start?: Awaited<ReturnType<Pipeline["startImages"]>>;
+    },
+  ): void {
+    const [C, H] = this.teacher().inputShape;
+    const N = pixels.length / (C * H * H);
+    const { gate, start } = r;
+    writeNpy(this.run.path("images.npy"), { data: pixels, shape: [N, C, H, H] });
+    this.writeImageFolder(pixels, N, C, H);
+    writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, N / classes);
+    const bits = this.imageBits;
+    // (b)'s random subsets are 8-bit real images: a gate that keeps one stores it at 8 bits
+    const stored = gate && gate.kept !== "start" && gate.kept !== "recovered" ? 8 : bits;
+    // evaluate reads the packed file's presence as the run's depth: none at 8 bits
+    if (bits < 8) writeFileAtomic(this.run.path("images.dpk"), packImages(pixels, [N, C, H, H], stored));
+    else rmSync(this.run.path("images.dpk"), { force: true });
+    writeJsonAtomic(this.run.path("recover.json"), {
+      batches: r.batches,
+      // students: each candidate's key in students/ (its ONNX file there)
+      gate: gate && {
+        scores: gate.scores,
+        z: gate.z,
+        kept: gate.kept,
+        students: gate.students,
+        screen: gate.screen && { epochs: this.screenEpochs, scores: gate.screen.scores },
+      },
+      probe: start && "probeAccuracy" in start ? { accuracy: start.probeAccuracy, kl: start.meanKl } : undefined,
+      factorial: start && "factorial" in start ? { epochs: this.screenEpochs, ...start.factorial } : undefined,
+      image_bits: bits < 8 ? stored : undefined,
+      image_bits_auto: this.bitsChoice,
+    });
   }
 
   /** The recover gate runs for real-image starts, unless --no-recover-gate, where training images are left to score it on. */

@@ -1,8 +1,8 @@
 // The whole loop on real servers: `wrangler dev` (the edge), a private single-node Slurm, and
 // `distill cluster dispatch` between them. An admin launches the tiny run (recover gate on, as
-// `distill run` by default) as 4 recover shards, 3 gate tasks and 3 relabel shards; the dispatcher
-// submits the job arrays (afterok chain), the jobs publish the manifest, the images the gate kept
-// and their table shards as they finish. Faults on the way: a second
+// `distill run` by default; 4 bits per pixel) as 4 recover shards, 3 gate tasks and 3 relabel
+// shards; the dispatcher submits the job arrays (afterok chain), the jobs publish the images the
+// gate kept with their manifest (the kept count is in it) and their table shards as they finish. Faults on the way: a second
 // dispatcher on the same root is refused; a running recover array task is scancelled (the
 // dispatcher resubmits that shard and redoes the stages after it); the dispatcher is SIGKILLed
 // and restarted with its record deleted (it adopts its jobs from squeue: every job name is
@@ -19,6 +19,7 @@ import { slurmUnavailable, startSlurm, type LocalSlurm } from "../../scripts/slu
 import { startEdge, token, type Edge } from "../stream/fixture.ts";
 import { BatchClient } from "../../edge/client/batch-client.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
+import { splitEvenly } from "../../gpu-cluster/cli/cluster/shard-plan.ts";
 import { referenceRun, tinyPlan } from "./tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "cluster-edge");
@@ -61,7 +62,7 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });
     const servers = Promise.all([startSlurm(), startEdge(join(root, "wrangler-state"))]);
-    referenceRun(data, single, []); // with the gate's defaults, while wrangler dev starts
+    referenceRun(data, single, [], "4"); // with the gate's defaults, at 4 bits, while wrangler dev starts
     [slurm, edge] = await servers;
   });
   afterAll(async () => {
@@ -73,7 +74,7 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
   it("admin launch → Slurm job arrays → shards stream back → the trainer's labels equal distill run's; cancel stops a run", async () => {
     const admin = await token("admin", "*");
     const trainer = await token("trainer", ["e2e1"]);
-    const plan = tinyPlan(data, join(single, "teacher.onnx"), "e2e1", 4, 3, []);
+    const plan = tinyPlan(data, join(single, "teacher.onnx"), "e2e1", 4, 3, [], "4");
     expect((await api("/v1/launches", trainer, "POST", plan)).status).toBe(403);
     expect((await api("/v1/launches", admin, "POST", plan)).status).toBe(201);
     expect((await api("/v1/launches", admin, "POST", plan)).status).toBe(200); // the same launch
@@ -159,7 +160,7 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
     );
     expect(logs.join("\n")).toMatch(/stage relabel attempt 1 of 3 failed/);
     // the cluster's merged run folder is the single-process one, and nothing half-written is left
-    for (const f of ["images.npy", "grid.png", "recover.json"])
+    for (const f of ["images.npy", "images.dpk", "grid.png", "recover.json"])
       expect(readFileSync(join(runDir, f)).equals(readFileSync(join(single, f))), f).toBe(true);
     expect(spawnSync("find", [runDir, "-name", "*.tmp-*"], { encoding: "utf8" }).stdout.trim()).toBe("");
 
@@ -168,7 +169,11 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
       tables: { shards: unknown[] };
       labelsReady: boolean;
     };
-    expect(status.images.present).toBe(16);
+    // the gate decided the count (16 8-bit images of (b), or 32 at 4 bits) and the epochs: the
+    // manifest waited for it (published with the kept images), and holds what distill run wrote
+    const table = decodeLabelTable(new Uint8Array(readFileSync(join(single, "labels.dlt"))));
+    const { images, epochs } = table.header;
+    expect(status.images.present).toBe(images);
     expect(status.tables.shards.length).toBe(3);
     expect(status.labelsReady).toBe(true);
     // the admin's view: shard states and what trainers can use
@@ -190,7 +195,11 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
     );
     expect(cli.stdout, cli.stderr).toMatch(/run e2e1: completed/);
     expect(cli.stdout).toMatch(/recover +[0-3] +COMPLETED job [0-9]+ +attempts 2/);
-    expect(cli.stdout).toMatch(/ready for trainers: classes \[0,1,2,3\], epochs 0–1, 2–3, 4–5/);
+    const ranges = splitEvenly(epochs, 3, "epochs").map((r) => `${r.start}–${r.end - 1}`);
+    expect(cli.stdout).toContain(`ready for trainers: classes [0,1,2,3], epochs ${ranges.join(", ")}`);
+    const manifest = (await api("/v1/runs/e2e1/manifest", admin)).json as { images: number; createdAt: string };
+    const own = JSON.parse(readFileSync(join(single, "manifest.json"), "utf8"));
+    expect({ ...manifest, createdAt: "", runId: "" }).toEqual({ ...own, createdAt: "", runId: "" });
 
     // the edge holds the single-process run's image bytes: each re-upload is "unchanged"
     const worker = await token("worker", ["e2e1"]);
@@ -211,7 +220,6 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
     }
 
     // a trainer streams every batch of every epoch: 0 labels differ from the single-process table
-    const table = decodeLabelTable(new Uint8Array(readFileSync(join(single, "labels.dlt"))));
     const client = await BatchClient.open({ baseUrl: edge!.url, token: trainer, run: "e2e1", batchSize: 5 });
     let crops = 0,
       differing = 0;
@@ -224,7 +232,7 @@ describe.skipIf(skip)("a cluster run launched through the edge", () => {
         crops++;
       }
     }
-    expect(crops).toBe(6 * 16);
+    expect(crops).toBe(epochs * images);
     expect(differing).toBe(0);
 
     // cancel: a second launch is cancelled while its jobs wait or run

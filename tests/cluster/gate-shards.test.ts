@@ -4,10 +4,13 @@
 // from them and records it. Merged, the run equals the single-process `distill run` with its gate
 // byte for byte: the kept images, recover.json with the gate's scores and decision, the table, and
 // the gate's students themselves. A relabel shard before the gate tasks is refused, naming the task.
+// At 4 bits per pixel: the gate weighs (b)'s 16 8-bit images against 32 4-bit ones, so the kept
+// set's size, and with it the relabel shards' epochs, is known only after the decision.
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { gateCandidatesOfOptions } from "../../shared/gate-candidates.ts";
+import { decodeLabelTable } from "../../shared/label-table/index.ts";
 import { parseClusterPlan, planStages, stageWidth } from "../../shared/cluster-plan.ts";
 import { distill, ok, tinyOptions, writeQuadrants } from "./tiny-run.ts";
 
@@ -23,11 +26,11 @@ describe("the recover gate as cluster tasks", () => {
     rmSync(root, { recursive: true, force: true });
     writeQuadrants(data);
     for (const stage of ["squeeze", "recover", "relabel"])
-      ok(distill([stage, ...tinyOptions(data, single, "tiny0", gate)]));
+      ok(distill([stage, ...tinyOptions(data, single, "tiny0", gate, "4")]));
   });
 
   it("gate tasks in any order, then relabel and merge, equal the single-process gate byte for byte", () => {
-    const o = tinyOptions(data, sharded, "tiny0", gate);
+    const o = tinyOptions(data, sharded, "tiny0", gate, "4");
     ok(distill(["squeeze", ...o, "--teacher", join(single, "teacher.onnx")]));
     for (const i of [1, 0]) ok(distill(["shard", "recover", ...o, ...plan, "--index", String(i)]));
 
@@ -56,10 +59,14 @@ describe("the recover gate as cluster tasks", () => {
     ok(distill(["shard", "merge", ...o, ...plan]));
     expect(statSync(decision).mtimeMs, "merge reads the recorded decision").toBe(decidedAt);
 
-    for (const f of ["images.npy", "grid.png", "recover.json", "labels.dlt"])
+    for (const f of ["images.npy", "images.dpk", "grid.png", "recover.json", "labels.dlt"])
       expect(readFileSync(join(sharded, f)).equals(readFileSync(join(single, f))), f).toBe(true);
     const gateOf = (dir: string) => JSON.parse(readFileSync(join(dir, "recover.json"), "utf8")).gate;
     expect(Object.keys(gateOf(sharded).scores)).toEqual(["random", "draw-2", "start", "recovered"]);
+    // what the gate kept decides the count and the table's epochs (as many crops as (b)'s 6 × 16)
+    const packed = ["start", "recovered"].includes(gateOf(sharded).kept);
+    const table = decodeLabelTable(new Uint8Array(readFileSync(join(sharded, "labels.dlt")))).header;
+    expect([table.images, table.epochs]).toEqual(packed ? [32, 3] : [16, 6]);
     const students = readdirSync(join(single, "students")).filter((f) => f.endsWith(".onnx"));
     expect(students.length).toBe(4);
     for (const f of students)
@@ -75,6 +82,9 @@ describe("the recover gate as cluster tasks", () => {
     expect(stageWidth(p([]), "gate")).toBe(3);
     expect(stageWidth(p([], 1), "gate")).toBe(7); // five draws at IPC 1
     expect(stageWidth(p(["--select", "random"]), "gate")).toBe(2);
+    // at fewer bits (b)'s subset and the start differ (the start holds twice the images): one more
+    expect(stageWidth(p(["--select", "random", "--image-bits", "4"]), "gate")).toBe(3);
+    expect(stageWidth(p(["--select", "random", "--image-bits", "auto"]), "gate")).toBe(2); // 8 bits there
     expect(stageWidth(p(["--gate-draws", "3", "--gate-keep", "best"]), "gate")).toBe(5);
     expect(planStages(p(["--no-recover-gate"]))).toEqual(["squeeze", "recover", "relabel", "merge"]);
     expect(stageWidth(p(["--init", "noise"]), "gate")).toBe(0);

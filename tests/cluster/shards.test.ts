@@ -73,17 +73,50 @@ describe("distill shard", () => {
     ]);
   });
 
-  it("refuses a shard index outside the plan, a plan with more shards than work, and packed images (auto is 8 here)", () => {
+  it("packed images: 4-bit shards equal the single-process 4-bit run byte for byte, images.dpk included", () => {
+    const single4 = join(root, "single4");
+    const sharded4 = join(root, "sharded4");
+    const teacher = ["--teacher", join(single, "teacher.onnx")];
+    for (const stage of ["recover", "relabel"])
+      ok(distill([stage, ...tinyOptions(data, single4, "tiny0", undefined, "4"), ...teacher]));
+    const o = tinyOptions(data, sharded4, "tiny0", undefined, "4");
+    ok(distill(["squeeze", ...o, ...teacher]));
+    // 32 images (twice --ipc 4 per class) in 8 recover batches; 3 labelled epochs (as many crops as (b)'s 6 × 16)
+    for (const i of [2, 0, 3, 1]) ok(distill(["shard", "recover", ...o, ...plan, "--index", String(i)]));
+    for (const j of [1, 2, 0]) ok(distill(["shard", "relabel", ...o, ...plan, "--index", String(j)]));
+    ok(distill(["shard", "merge", ...o, ...plan]));
+    for (const f of ["images.npy", "images.dpk", "grid.png", "recover.json", "labels.dlt"])
+      expect(readFileSync(join(sharded4, f)).equals(readFileSync(join(single4, f))), f).toBe(true);
+    expect(readdirSync(join(sharded4, "images")).length).toBe(32);
+    const m1 = JSON.parse(readFileSync(join(single4, "manifest.json"), "utf8"));
+    const m2 = JSON.parse(readFileSync(join(sharded4, "manifest.json"), "utf8"));
+    expect({ ...m2, createdAt: "" }).toEqual({ ...m1, createdAt: "" });
+    expect([m1.ipc, m1.images, m1.relabel.epochs]).toEqual([8, 32, 3]);
+    // a fourth relabel shard has no epoch of its own
+    const four = distill(["shard", "relabel", ...o, "--recover-shards", "4", "--relabel-shards", "4", "--index", "0"]);
+    expect(four.stderr).toMatch(/4 shards for 3 units of work; use at most 3 shards/);
+  });
+
+  it("auto decides the depth in each shard as distill run does; --select random with a gate keeps 8 bits", () => {
+    const o = without(tinyOptions(data, join(root, "auto"), "tiny0", []), "--image-bits").filter(
+      (a) => a !== "--quiet",
+    );
+    const teacher = ["--teacher", join(single, "teacher.onnx")];
+    ok(distill(["squeeze", ...o, ...teacher]));
+    const auto = ok(distill(["shard", "recover", ...o, ...plan, "--index", "0"]));
+    const choice = auto.match(/image bits: the teacher on [0-9]+ held-out training images: .*; ([48]) bits per pixel/);
+    expect(choice, auto).not.toBeNull();
+    // shard 0 of 4: one recover batch of 4 images at 8 bits, two at 4 (twice the images)
+    expect(auto).toContain(
+      `recover shard 0: batches 0..${choice![1] === "4" ? 1 : 0}, ${choice![1] === "4" ? 8 : 4} images`,
+    );
+    const random = ok(distill(["shard", "recover", ...o, "--select", "random", ...plan, "--index", "0"]));
+    expect(random).toContain("image bits: 8 per pixel (--image-bits auto): --select random in a cluster run");
+    expect(random).toContain("recover shard 0: batches 0..0, 4 images");
+  });
+
+  it("refuses a shard index outside the plan and a plan with more shards than work", () => {
     const o = tinyOptions(data, sharded);
-    // the default --image-bits auto holds 8-bit images in shards, as the 8-bit run above: shard 0 is the same
-    const loud = without(o, "--image-bits").filter((a) => a !== "--quiet");
-    const auto = distill(["shard", "recover", ...loud, ...plan, "--index", "0"]);
-    expect(auto.status, auto.stderr).toBe(0);
-    expect(auto.stderr).toContain("image bits: 8 per pixel (--image-bits auto): a cluster run's shards hold");
-    expect(auto.stderr).toContain("recover shard 0: up to date");
-    const four = distill(["shard", "recover", ...o, "--image-bits", "4", ...plan, "--index", "0"]);
-    expect(four.status).not.toBe(0);
-    expect(four.stderr).toMatch(/--image-bits 4: the shards split --ipc 8-bit images/);
     const r = distill(["shard", "recover", ...o, ...plan, "--index", "4"]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/recover shard 4 does not exist: the plan has 4/);

@@ -25,18 +25,18 @@ export function writeQuadrants(dir: string, perClass = 24): void {
 }
 
 /**
- * Run options: IPC 4 with recover batches of 4 (4 recover batches), 6 relabel epochs, 8-bit images; `gate`
- * extra flags of the recover gate (its defaults: []), else none (--no-recover-gate).
+ * Run options: IPC 4 with recover batches of 4 (4 recover batches at 8 bits), 6 relabel epochs
+ * for 16 images; `gate` extra flags of the recover gate (its defaults: []), else none
+ * (--no-recover-gate); `bits` per pixel: 8 unless given (auto, the default, may choose 4 here).
  */
-export function tinyOptions(data: string, out: string, runId = "tiny0", gate?: string[]): string[] {
+export function tinyOptions(data: string, out: string, runId = "tiny0", gate?: string[], bits = "8"): string[] {
   return [
     ...["--data", data, "--out", out, "--run-id", runId, "--ipc", "4", "--seed", "3"],
     ...["--teacher-arch", "convnet-2", "--teacher-width", "8", "--teacher-epochs", "2"],
     ...["--iterations", "12", "--recover-batch", "4", "--select-from", "3", "--epochs", "6"],
     ...(gate ?? ["--no-recover-gate"]),
     ...["--students", "convnet-2", "--student-width", "8", "--student-batch", "4", "--threads", "1", "--quiet"],
-    // 8-bit images, as a cluster run holds them (auto, the default, would choose 4 bits here: 2 × IPC images per class)
-    ...["--image-bits", "8"],
+    ...["--image-bits", bits],
   ];
 }
 
@@ -57,10 +57,10 @@ export function distill(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 /** The single-process reference: data, then squeeze, recover and relabel in `single` (about 10 s; the gate's students add some). */
-export function referenceRun(data: string, single: string, gate?: string[]): void {
+export function referenceRun(data: string, single: string, gate?: string[], bits?: string): void {
   writeQuadrants(data);
   for (const stage of ["squeeze", "recover", "relabel"]) {
-    const r = distill([stage, ...tinyOptions(data, single, "tiny0", gate)]);
+    const r = distill([stage, ...tinyOptions(data, single, "tiny0", gate, bits)]);
     if (r.status !== 0) throw new Error(`distill ${stage} failed: ${r.stderr}`);
   }
 }
@@ -73,17 +73,25 @@ export function tinyPlan(
   recoverShards = 4,
   relabelShards = 3,
   gate?: string[],
+  bits?: string,
 ) {
-  const o = tinyOptions(data, "", run);
+  const o = tinyOptions(data, "", run, undefined, bits);
   const keep = (flag: string) => [flag, o[o.indexOf(flag) + 1]];
   return {
     run,
     ipc: 4,
     options: [
       ...["--teacher", teacher],
-      ...["--data", "--seed", "--iterations", "--recover-batch", "--select-from", "--epochs", "--threads"].flatMap(
-        keep,
-      ),
+      ...[
+        "--data",
+        "--seed",
+        "--iterations",
+        "--recover-batch",
+        "--select-from",
+        "--epochs",
+        "--threads",
+        "--image-bits",
+      ].flatMap(keep),
       // the gate's students
       ...["--students", "--student-width", "--student-batch"].flatMap(keep),
       ...(gate ?? ["--no-recover-gate"]),

@@ -149,4 +149,21 @@ describe("launches", () => {
       "403 FORBIDDEN_ROLE",
     );
   });
+
+  it("a launch's manifest holds its IPC, or 8 / b times it at b bits per pixel; any other IPC is refused", async () => {
+    const admin = await tokenFor("admin", "*");
+    for (const [ipc, expected] of [
+      [4, "201"], // 4-bit images: twice the plan's 2 per class
+      [16, "201"], // 1 bit
+      [3, "400 MANIFEST_INVALID"],
+      [32, "400 MANIFEST_INVALID"],
+    ] as const) {
+      const run = newRunId("P");
+      await call("/v1/launches", { token: admin, method: "POST", json: plan(run) });
+      const worker = await tokenFor("worker", [run]);
+      const m = manifestFor(run, { classes: 2, ipc, epochs: 6, k: 2 });
+      const r = await call(`/v1/launches/${run}/manifest`, { token: worker, method: "PUT", json: m });
+      expect(r.status === 201 ? "201" : await got(r), `ipc ${ipc}`).toBe(expected);
+    }
+  });
 });

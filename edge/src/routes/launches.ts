@@ -140,11 +140,13 @@ export const launchRoutes = new Hono<AppEnv>()
     if (launch.cancelRequested)
       throw new ApiError(409, "LAUNCH_EXISTS", `the launch of run ${run} was cancelled: nothing more is published`);
     const m = validateManifest(await readJson(c));
-    if (m.runId !== run || m.ipc !== launch.plan.ipc)
+    // below 8 bits per pixel a run keeps 8 / b images per class for each of the plan's IPC
+    const ipcs = [1, 2, 4, 8].map((k) => k * launch.plan.ipc);
+    if (m.runId !== run || !ipcs.includes(m.ipc))
       throw new ApiError(
         400,
         "MANIFEST_INVALID",
-        `the manifest must have runId ${run} and ipc ${launch.plan.ipc} (the launch's plan); got ${m.runId}, ${m.ipc}`,
+        `the manifest must have runId ${run} and ipc ${ipcs.join(", ")} (the launch's plan: its IPC, times 8 / b at b bits per pixel); got ${m.runId}, ${m.ipc}`,
       );
     try {
       const existing = await loadManifest(c.env.BUCKET, run);

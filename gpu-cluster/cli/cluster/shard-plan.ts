@@ -28,17 +28,27 @@ export function splitEvenly(n: number, parts: number, what: string): Range[] {
   }));
 }
 
+/** Recover shards: ranges of the recover batches of `ipc` images per class, and the images they hold. */
+export function recoverShardPlan(
+  p: { classes: number; ipc: number; recoverBatch: number },
+  recoverShards: number,
+): ShardPlan["recover"] {
+  const batches = recoverPlan(p.classes, p.ipc, p.recoverBatch);
+  return splitEvenly(batches.length, recoverShards, "recover (batches)").map((r) => ({
+    ...r,
+    images: batches.slice(r.start, r.end).flatMap((b) => b.images),
+  }));
+}
+
+/** Relabel shards: ranges of the kept images' labelled epochs. */
+export function relabelShardPlan(epochs: number, relabelShards: number): Range[] {
+  return splitEvenly(epochs, relabelShards, "relabel (epochs)");
+}
+
 export function shardPlan(
   p: { classes: number; ipc: number; recoverBatch: number; epochs: number },
   recoverShards: number,
   relabelShards: number,
 ): ShardPlan {
-  const batches = recoverPlan(p.classes, p.ipc, p.recoverBatch);
-  return {
-    recover: splitEvenly(batches.length, recoverShards, "recover (batches)").map((r) => ({
-      ...r,
-      images: batches.slice(r.start, r.end).flatMap((b) => b.images),
-    })),
-    relabel: splitEvenly(p.epochs, relabelShards, "relabel (epochs)"),
-  };
+  return { recover: recoverShardPlan(p, recoverShards), relabel: relabelShardPlan(p.epochs, relabelShards) };
 }

@@ -20,7 +20,7 @@ import { RUN_ONLY_CHOICES } from "../../../shared/cluster-plan.ts";
 import type { Pipeline } from "../pipeline.ts";
 import { canonicalJson, fingerprintFolder, sha256 } from "../run-folder.ts";
 import { pixelBytes } from "../student-cache.ts";
-import { shardPlan, type ShardPlan } from "./shard-plan.ts";
+import { recoverShardPlan, relabelShardPlan, type Range, type ShardPlan } from "./shard-plan.ts";
 import type { EdgeApi } from "./edge-api.ts";
 import type { GateCandidate, GateResult } from "../../stages/recover-gate.ts";
 
@@ -65,11 +65,10 @@ export class ClusterShards {
       throw new Error(
         "--gate-screen chooses the gate's draws at run time, and a cluster run's gate tasks are fixed at launch: drop --gate-screen, or use `distill run`",
       );
-    if (p.o.imageBits !== 8 && p.o.imageBits !== "auto")
-      throw new Error(
-        `--image-bits ${p.o.imageBits}: the shards split --ipc 8-bit images, not yet the packed images: use \`distill run\`, or --image-bits 8`,
-      );
-    p.useEightBits("a cluster run's shards hold --ipc 8-bit images; `distill run` packs fewer bits");
+    // a launch names the gate's tasks before auto has chosen a depth, and under --select random
+    // the names depend on it (shared/gate-candidates.ts): such a run keeps 8-bit images
+    if (p.o.init === "real" && p.o.select === "random" && p.o.recoverGate)
+      p.useEightBits("--select random in a cluster run: the gate's tasks are named at launch, for 8-bit images");
     const runOnly = RUN_ONLY_CHOICES["--select"][p.o.select];
     if (p.o.init === "real" && runOnly)
       throw new Error(`--select ${p.o.select} ${runOnly}: use \`distill run\` for it, or another --select`);
@@ -79,13 +78,23 @@ export class ClusterShards {
     if (!this.p.o.quiet) process.stderr.write(`${msg}\n`);
   }
 
-  plan(): ShardPlan {
+  /** The run's depth, decided as `distill run` decides it (auto: the teacher on held-out images), once per process. */
+  private async ready(): Promise<void> {
+    await this.p.resolveImageBits();
+  }
+
+  /** Recover shards: batches of --ipc images per class, 8 / b times that below 8 bits. */
+  recoverPlan(): ShardPlan["recover"] {
     const t = this.p.teacher();
-    return shardPlan(
-      { classes: t.classes, ipc: this.p.o.ipc, recoverBatch: this.p.o.recoverBatch, epochs: this.p.epochs },
+    return recoverShardPlan(
+      { classes: t.classes, ipc: this.p.perClass, recoverBatch: this.p.o.recoverBatch },
       this.recoverShards,
-      this.relabelShards,
     );
+  }
+
+  /** Relabel shards: epoch ranges of the kept images' table (fewer epochs for more images: as many crops as (b)'s). */
+  relabelPlan(set: ImageSet): Range[] {
+    return relabelShardPlan(this.p.labelEpochsOf(set.count), this.relabelShards);
   }
 
   path(stage: "recover" | "relabel", i: number, ext: string): string {
@@ -109,6 +118,7 @@ export class ClusterShards {
 
   /** Gate task k: the student of the gate's k-th candidate image set, trained into the run's student cache. */
   async gateShard(k: number): Promise<ShardOutcome> {
+    await this.ready();
     if (!this.p.gateApplies()) {
       this.log(
         `gate task ${k}: this run has no recover gate (--no-recover-gate, --init other than real, or no training image left to score on)`,
@@ -121,8 +131,7 @@ export class ClusterShards {
         `gate task ${k} does not exist: the gate has ${names.length} candidates (${names.join(", ")}; indices 0..${names.length - 1})`,
       );
     const { set } = this.assembleImages();
-    const tf = this.p.teacher();
-    const start = await this.p.initialRealImages(tf.bytes, tf.classes);
+    const start = await this.p.startImages();
     const outcome = await this.p.gateStudent(names[k], start!, set.pixels);
     this.log(
       `gate task ${k}: the student of the ${names[k]} images ${outcome === "ran" ? "trained" : "is up to date"}`,
@@ -142,16 +151,16 @@ export class ClusterShards {
   }
 
   private async readOrDecideKept(): Promise<KeptImages> {
+    await this.ready();
     const { set, batches } = this.assembleImages();
     if (!this.p.gateApplies()) return { set, batches };
     // the recover shards' keys name the teacher, the data and recover's config
-    const recoverKeys = this.plan().recover.map((_, i) => this.recoverKey(i));
+    const recoverKeys = this.recoverPlan().map((_, i) => this.recoverKey(i));
     const key = sha256(canonicalJson({ gate: this.p.gateConfig(), recoverKeys, recovered: sha256(pixelBytes(set)) }));
     const npy = this.gatePath("npy");
     let record = verifiedRecord(this.gatePath("json"), npy, key) as GateRecord | undefined;
     if (!record) {
-      const tf = this.p.teacher();
-      const start = await this.p.initialRealImages(tf.bytes, tf.classes);
+      const start = await this.p.startImages();
       const names = this.p.gateCandidates();
       const g = await this.p.gate(
         start!,
@@ -161,17 +170,19 @@ export class ClusterShards {
             `the recover gate has no student of the ${name} images in ${this.p.run.path("students")}: run \`distill shard gate --index ${names.indexOf(name)}\` (with the same options) first`,
           ),
       );
-      writeNpy(npy, { data: g.pixels, shape: [set.count, set.channels, set.size, set.size] });
+      // the gate may keep (b)'s --ipc 8-bit images where the start and recovered sets hold more
+      const kept = g.pixels.length / (set.channels * set.size * set.size);
+      writeNpy(npy, { data: g.pixels, shape: [kept, set.channels, set.size, set.size] });
       record = { key, sha256: sha256(readFileSync(npy)), scores: g.scores, z: g.z, kept: g.kept, students: g.students };
       writeJsonAtomic(this.gatePath("json"), record);
     }
-    const pixels = readNpy(npy).data as Float32Array;
-    return { set: { ...set, pixels }, batches, gate: record };
+    const t = readNpy(npy);
+    return { set: { ...set, pixels: t.data as Float32Array, count: t.shape[0] }, batches, gate: record };
   }
 
   private recoverKey(i: number): string {
     const o = this.p.o;
-    const { start, end } = this.plan().recover[i];
+    const { start, end } = this.recoverPlan()[i];
     return sha256(
       canonicalJson({
         stage: "recover",
@@ -185,8 +196,9 @@ export class ClusterShards {
   }
 
   async recoverShard(i: number): Promise<ShardOutcome> {
-    const plan = this.plan();
-    this.checkIndex("recover", i, plan.recover.length);
+    await this.ready();
+    const plan = this.recoverPlan();
+    this.checkIndex("recover", i, plan.length);
     if (this.p.recoverConfig().compete)
       throw new Error(
         "--r-compete needs the student of the starting images before recover starts, and a cluster run trains the gate's students after its recover shards: drop --r-compete, or use `distill run`",
@@ -196,7 +208,7 @@ export class ClusterShards {
       this.log(`recover shard ${i}: up to date`);
       return "skipped";
     }
-    const { start, end, images } = plan.recover[i];
+    const { start, end, images } = plan[i];
     const tf = this.p.teacher();
     const [C, H] = tf.inputShape;
     const K = tf.classes;
@@ -206,15 +218,17 @@ export class ClusterShards {
     const r = await recover(
       { source, classes: K, channels: C, size: H, stats: this.p.teacherStats() },
       this.p.recoverConfig(),
-      await this.p.initialRealImages(tf.bytes, K),
+      await this.p.startImages(),
       this.p.compile,
       { start, end },
     );
     const per = C * H * H;
     const mine = new Float32Array(images.length * per);
     images.forEach((img, k) => mine.set(r.pixels.subarray(img * per, (img + 1) * per), k * per));
+    // recover moves the (quantised) start freely; what is stored is at the run's depth again
+    const stored = this.p.atRunDepth(mine);
     const npy = this.path("recover", i, "npy");
-    writeNpy(npy, { data: mine, shape: [images.length, C, H, H] });
+    writeNpy(npy, { data: stored, shape: [images.length, C, H, H] });
     const record: ShardRecord = { key, sha256: sha256(readFileSync(npy)), start, end, images, batches: r.batches };
     writeJsonAtomic(this.path("recover", i, "json"), record);
     this.log(`recover shard ${i}: batches ${start}..${end - 1}, ${images.length} images`);
@@ -225,12 +239,12 @@ export class ClusterShards {
   assembleImages(): { set: ImageSet; batches: unknown[] } {
     const tf = this.p.teacher();
     const [C, H] = tf.inputShape;
-    const N = tf.classes * this.p.o.ipc;
+    const N = tf.classes * this.p.perClass;
     const per = C * H * H;
     const pixels = new Float32Array(N * per);
     const batches: unknown[] = [];
-    const plan = this.plan();
-    for (let i = 0; i < plan.recover.length; i++) {
+    const plan = this.recoverPlan();
+    for (let i = 0; i < plan.length; i++) {
       const rec = this.verified("recover", i, "npy", this.recoverKey(i));
       if (!rec)
         throw new Error(
@@ -244,16 +258,16 @@ export class ClusterShards {
     return { set: { pixels, count: N, channels: C, size: H }, batches };
   }
 
-  private relabelConfig(j: number) {
-    const { start, end } = this.plan().relabel[j];
-    return { ...this.p.relabelConfig(this.p.runId()), epochStart: start, epochCount: end - start };
+  private relabelConfig(j: number, set: ImageSet) {
+    const { start, end } = this.relabelPlan(set)[j];
+    return { ...this.p.relabelConfig(this.p.runId(), set.count), epochStart: start, epochCount: end - start };
   }
 
   private relabelKey(j: number, set: ImageSet): string {
     return sha256(
       canonicalJson({
         stage: "relabel",
-        config: this.relabelConfig(j),
+        config: this.relabelConfig(j, set),
         teacher: sha256(this.p.teacher().bytes),
         images: sha256(pixelBytes(set)),
       }),
@@ -261,15 +275,15 @@ export class ClusterShards {
   }
 
   async relabelShard(j: number): Promise<ShardOutcome> {
-    this.checkIndex("relabel", j, this.plan().relabel.length);
     const { set } = await this.keptImages();
+    this.checkIndex("relabel", j, this.relabelPlan(set).length);
     const key = this.relabelKey(j, set);
     if (this.verified("relabel", j, "dlt", key)) {
       this.log(`relabel shard ${j}: up to date`);
       return "skipped";
     }
     const tf = this.p.teacher();
-    const cfg = this.relabelConfig(j);
+    const cfg = this.relabelConfig(j, set);
     const r = await relabel(tf.bytes, this.p.teacherStats(), set, tf.classes, cfg, {
       ...this.p.compile,
       label: `relabel ${j}`,
@@ -290,7 +304,6 @@ export class ClusterShards {
   /** The run folder's images and label table from the verified shards, as `distill run` writes them. */
   async merge(): Promise<void> {
     const { set, batches, gate } = await this.keptImages();
-    const { pixels, count: N, channels: C, size: H } = set;
     const tables: Uint8Array[] = [];
     for (let j = 0; j < this.relabelShards; j++) {
       if (!this.verified("relabel", j, "dlt", this.relabelKey(j, set)))
@@ -300,17 +313,15 @@ export class ClusterShards {
       tables.push(new Uint8Array(readFileSync(this.path("relabel", j, "dlt"))));
     }
     const table = mergeLabelTableShards(tables);
-    writeNpy(this.p.run.path("images.npy"), { data: pixels, shape: [N, C, H, H] });
-    this.p.writeImageFolder(pixels, N, C, H);
-    writeGridPng(this.p.run.path("grid.png"), pixels, N, C, H, H, this.p.o.ipc);
-    writeJsonAtomic(this.p.run.path("recover.json"), {
+    const classes = this.p.teacher().classes;
+    this.p.writeRecovered(set.pixels, classes, {
       batches,
       gate: gate && { scores: gate.scores, z: gate.z, kept: gate.kept, students: gate.students },
     });
     writeFileAtomic(this.p.run.path("labels.dlt"), table);
-    writeJsonAtomic(this.p.run.path("manifest.json"), this.p.manifest(this.p.runId(), this.p.teacher().classes, set));
+    writeJsonAtomic(this.p.run.path("manifest.json"), this.p.manifest(this.p.runId(), classes, set));
     this.log(
-      `merge: ${N} images, ${this.relabelShards} table shards → labels.dlt (${table.length} B) in ${join(this.p.run.dir)}`,
+      `merge: ${set.count} images, ${this.relabelShards} table shards → labels.dlt (${table.length} B) in ${join(this.p.run.dir)}`,
     );
   }
 
@@ -318,14 +329,31 @@ export class ClusterShards {
   // the edge's ordinary upload routes (sha256-checked, atomic publish; the same bytes again are
   // "unchanged", so a rerun publishes nothing twice).
 
-  /** The run's manifest (after squeeze: it names the teacher), created on the edge for the launch. */
+  /**
+   * The run's manifest (after squeeze: it names the teacher), created on the edge for the launch.
+   * Below 8 bits a gate may keep (b)'s --ipc 8-bit images instead of 8 / b times as many: the
+   * image count, and with it the manifest, waits for the gate's decision (publishKept sends it).
+   */
   async publishManifest(api: EdgeApi): Promise<void> {
+    await this.ready();
+    if (this.p.imageBits < 8 && this.p.gateApplies()) {
+      this.log("manifest: published with the images the recover gate keeps (their count is in it)");
+      return;
+    }
     const tf = this.p.teacher();
     const [C, H] = tf.inputShape;
-    const set = { pixels: new Float32Array(0), count: tf.classes * this.p.o.ipc, channels: C, size: H };
-    const m = this.p.manifest(this.p.runId(), tf.classes, set);
+    await this.publishManifestOf(api, {
+      pixels: new Float32Array(0),
+      count: tf.classes * this.p.perClass,
+      channels: C,
+      size: H,
+    });
+  }
+
+  private async publishManifestOf(api: EdgeApi, set: ImageSet): Promise<void> {
+    const m = this.p.manifest(this.p.runId(), this.p.teacher().classes, set);
     await api.call("PUT", `/v1/launches/${m.runId}/manifest`, m);
-    this.log(`manifest of run ${m.runId} published`);
+    this.log(`manifest of run ${m.runId} published (${set.count} images)`);
   }
 
   /**
@@ -333,6 +361,7 @@ export class ClusterShards {
    * images are not final until it decides: the first relabel shard to publish sends them instead.
    */
   async publishRecover(i: number, api: EdgeApi): Promise<void> {
+    await this.ready();
     const rec = this.verified("recover", i, "npy", this.recoverKey(i));
     if (!rec) throw new Error(`recover shard ${i} has no verified output to publish`);
     if (this.p.gateApplies()) {
@@ -349,6 +378,7 @@ export class ClusterShards {
     const marker = this.gatePath("published");
     const { set, gate } = await this.keptImages();
     if (existsSync(marker) && readFileSync(marker, "utf8") === gate!.sha256) return;
+    if (this.p.imageBits < 8) await this.publishManifestOf(api, set);
     const shape = [set.count, set.channels, set.size, set.size];
     await this.publishImages(
       api,
