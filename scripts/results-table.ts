@@ -4,7 +4,8 @@
 // that already exist with the same config are skipped by the CLI, so an interrupted table
 // resumes. Writes results/<name>.md, .json and .png (the plot when two or more IPCs finished).
 // --merge takes in the rows of earlier tables' JSON (IPCs run in another session or machine), each
-// row keeping the command that produced it.
+// row keeping the command that produced it; --merge-ipc picks which of their IPCs (an IPC rerun
+// here replaces its stored row).
 // Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table --teacher T.onnx --jobs 2 -- <extra distill flags>]
 // (--jobs 2 -- --threads 1 on 2 cores: two runs at a time, each on one core; each run's whole output,
 // progress bars included, goes to <run folder>.log, the table shows its decisions and, every
@@ -71,6 +72,11 @@ const program = new Command("results-table")
     (s: string) => s.split(",").filter(Boolean),
     [] as string[],
   )
+  .option(
+    "--merge-ipc <list>",
+    "of the merged tables, take only these IPCs (the others, such as an IPC rerun here, are left out)",
+    ints,
+  )
   .allowExcessArguments(true)
   .parse();
 const opts = program.opts<{
@@ -84,6 +90,7 @@ const opts = program.opts<{
   teacher?: string;
   reportOnly?: boolean;
   merge: string[];
+  mergeIpc?: number[];
   jobs: number;
   heartbeat: number;
 }>();
@@ -92,7 +99,10 @@ const ANCHORS = PUBLISHED_RECORDS[o.records];
 const data = o.data ? ["--data", o.data] : [];
 const extra = program.args;
 // the merged tables are read before any run, so that a bad file is refused before the teacher and hours of runs
-const stored = o.merge.map((file) => ({ file, ...readStoredRows(file) }));
+const stored = o.merge.map((file) => {
+  const t = readStoredRows(file);
+  return { file, ...t, rows: t.rows.filter((r) => !o.mergeIpc || o.mergeIpc.includes(r.ipc)) };
+});
 const overlap = stored.flatMap((s) => s.rows.filter((r) => o.ipc.includes(r.ipc)).map((r) => `${r.ipc} (${s.file})`));
 if (!o.reportOnly && overlap.length)
   throw new Error(`--merge: IPC ${overlap.join(", ")} would also be run here; leave those IPCs out of --ipc`);
