@@ -8,7 +8,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeLabelTable, mergeLabelTableShards, decodeLabelTable } from "../../shared/label-table/index.ts";
-import { splitEvenly, shardPlan } from "../../gpu-cluster/cli/cluster/shard-plan.ts";
+import { recoverShardPlan, relabelShardPlan, splitEvenly } from "../../gpu-cluster/cli/cluster/shard-plan.ts";
 import { shardIndex } from "../../gpu-cluster/cli/cluster/shard-commands.ts";
 import { distill, ok, tinyOptions, without, writeQuadrants } from "./tiny-run.ts";
 
@@ -144,10 +144,10 @@ describe("shard plan", () => {
   });
 
   it("gives every synthetic image to exactly one recover shard (ImageNet-1K IPC 50, 100-image batches)", () => {
-    const p = shardPlan({ classes: 1000, ipc: 50, recoverBatch: 100, epochs: 300 }, 64, 30);
-    const all = p.recover.flatMap((s) => s.images).sort((a, b) => a - b);
+    const recover = recoverShardPlan({ classes: 1000, ipc: 50, recoverBatch: 100 }, 64);
+    const all = recover.flatMap((s) => s.images).sort((a, b) => a - b);
     expect(all).toEqual(Array.from({ length: 50_000 }, (_, i) => i));
-    expect(p.relabel.map((r) => r.end - r.start)).toEqual(Array(30).fill(10));
+    expect(relabelShardPlan(300, 30).map((r) => r.end - r.start)).toEqual(Array(30).fill(10));
   });
 });
 

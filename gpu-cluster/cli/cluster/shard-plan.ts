@@ -9,11 +9,9 @@ export interface Range {
   end: number;
 }
 
-export interface ShardPlan {
-  /** Per recover shard: its range of recover batches and the images they hold. */
-  recover: (Range & { images: number[] })[];
-  /** Per relabel shard: its range of epochs. */
-  relabel: Range[];
+/** A recover shard: its range of recover batches and the images they hold. */
+export interface RecoverShard extends Range {
+  images: number[];
 }
 
 /** n items in `parts` contiguous ranges whose sizes differ by at most one. */
@@ -32,7 +30,7 @@ export function splitEvenly(n: number, parts: number, what: string): Range[] {
 export function recoverShardPlan(
   p: { classes: number; ipc: number; recoverBatch: number },
   recoverShards: number,
-): ShardPlan["recover"] {
+): RecoverShard[] {
   const batches = recoverPlan(p.classes, p.ipc, p.recoverBatch);
   return splitEvenly(batches.length, recoverShards, "recover (batches)").map((r) => ({
     ...r,
@@ -45,10 +43,11 @@ export function relabelShardPlan(epochs: number, relabelShards: number): Range[]
   return splitEvenly(epochs, relabelShards, "relabel (epochs)");
 }
 
+/** Both plans of a run whose kept set has `epochs` labelled epochs (bench/cluster.bench.ts sizes ImageNet runs with it). */
 export function shardPlan(
   p: { classes: number; ipc: number; recoverBatch: number; epochs: number },
   recoverShards: number,
   relabelShards: number,
-): ShardPlan {
+): { recover: RecoverShard[]; relabel: Range[] } {
   return { recover: recoverShardPlan(p, recoverShards), relabel: relabelShardPlan(p.epochs, relabelShards) };
 }

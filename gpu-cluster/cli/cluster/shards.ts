@@ -20,7 +20,7 @@ import { RUN_ONLY_CHOICES } from "../../../shared/cluster-plan.ts";
 import type { Pipeline } from "../pipeline.ts";
 import { canonicalJson, fingerprintFolder, sha256 } from "../run-folder.ts";
 import { pixelBytes } from "../student-cache.ts";
-import { recoverShardPlan, relabelShardPlan, type Range, type ShardPlan } from "./shard-plan.ts";
+import { recoverShardPlan, relabelShardPlan, type Range, type RecoverShard } from "./shard-plan.ts";
 import type { EdgeApi } from "./edge-api.ts";
 import type { GateCandidate, GateResult } from "../../stages/recover-gate.ts";
 
@@ -84,7 +84,7 @@ export class ClusterShards {
   }
 
   /** Recover shards: batches of --ipc images per class, 8 / b times that below 8 bits. */
-  recoverPlan(): ShardPlan["recover"] {
+  recoverPlan(): RecoverShard[] {
     const t = this.p.teacher();
     return recoverShardPlan(
       { classes: t.classes, ipc: this.p.perClass, recoverBatch: this.p.o.recoverBatch },
