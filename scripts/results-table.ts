@@ -4,8 +4,8 @@
 // that already exist with the same config are skipped by the CLI, so an interrupted table
 // resumes. Writes results/<name>.md, .json and .png (the plot when two or more IPCs finished).
 // --merge takes in the rows of earlier tables' JSON (IPCs run in another session or machine), each
-// row keeping the command that produced it; --merge-ipc picks which of their IPCs (an IPC rerun
-// here replaces its stored row).
+// row keeping the command that produced it; `FILE:1+50` takes only those IPCs of a file (an IPC
+// rerun here, or one another file holds, is left out).
 // Usage: npm run results:mnist [-- --ipc 1,10 --seeds 0,1 --out runs/mnist-table --teacher T.onnx --jobs 2 -- <extra distill flags>]
 // (--jobs 2 -- --threads 1 on 2 cores: two runs at a time, each on one core; each run's whole output,
 // progress bars included, goes to <run folder>.log, the table shows its decisions and, every
@@ -68,14 +68,9 @@ const program = new Command("results-table")
   .option("--report-only", "run nothing: tabulate the runs that have finished (a table with missing seeds says so)")
   .option(
     "--merge <files>",
-    "also take in the rows of earlier tables (comma-separated .json files of this script; same dataset and teacher, other IPCs)",
+    "also take in the rows of earlier tables (comma-separated .json files of this script; same dataset and teacher, other IPCs); FILE:1+50 takes only those IPCs of FILE",
     (s: string) => s.split(",").filter(Boolean),
     [] as string[],
-  )
-  .option(
-    "--merge-ipc <list>",
-    "of the merged tables, take only these IPCs (the others, such as an IPC rerun here, are left out)",
-    ints,
   )
   .allowExcessArguments(true)
   .parse();
@@ -90,7 +85,6 @@ const opts = program.opts<{
   teacher?: string;
   reportOnly?: boolean;
   merge: string[];
-  mergeIpc?: number[];
   jobs: number;
   heartbeat: number;
 }>();
@@ -99,9 +93,11 @@ const ANCHORS = PUBLISHED_RECORDS[o.records];
 const data = o.data ? ["--data", o.data] : [];
 const extra = program.args;
 // the merged tables are read before any run, so that a bad file is refused before the teacher and hours of runs
-const stored = o.merge.map((file) => {
+const stored = o.merge.map((entry) => {
+  const [, file, only] = /^(.*?)(?::([0-9]+(?:\+[0-9]+)*))?$/.exec(entry)!;
+  const ipcs = only?.split("+").map(Number);
   const t = readStoredRows(file);
-  return { file, ...t, rows: t.rows.filter((r) => !o.mergeIpc || o.mergeIpc.includes(r.ipc)) };
+  return { file, ...t, rows: t.rows.filter((r) => !ipcs || ipcs.includes(r.ipc)) };
 });
 const overlap = stored.flatMap((s) => s.rows.filter((r) => o.ipc.includes(r.ipc)).map((r) => `${r.ipc} (${s.file})`));
 if (!o.reportOnly && overlap.length)

@@ -164,10 +164,10 @@ describe("results table", () => {
     expect(existsSync(join(root, "none"))).toBe(false);
   });
 
-  it("--merge-ipc takes only some IPCs of a merged table: an IPC rerun here replaces its stored row", () => {
+  it("--merge FILE:IPC takes only some IPCs of a merged table: an IPC rerun here replaces its stored row", () => {
     tabulate([report(1, 0, 0.99, 0.98, 60000), report(10, 0, 0.991, 0.99, 6000)], [], "both", "both");
     const stored = join(root, "results", "both.json");
-    const { md, json } = tabulate([report(10, 0, 0.995, 0.994, 6000)], ["--merge", stored, "--merge-ipc", "1"]);
+    const { md, json } = tabulate([report(10, 0, 0.995, 0.994, 6000)], ["--merge", `${stored}:1`]);
     expect(json.rows.map((r: { ipc: number }) => r.ipc)).toEqual([1, 10]);
     expect(md).toContain("| 1 | convnet-3 | 99.00 | 50.00 | 98.00 | +1.00 pt (ahead in 1/1) | 0 |");
     expect(md).toContain("| 10 | convnet-3 | 99.50 | 50.00 | 99.40 | +0.10 pt (ahead in 1/1) | 0 |");
