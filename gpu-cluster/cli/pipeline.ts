@@ -739,7 +739,7 @@ export class Pipeline {
     return Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
   }
 
-  /** The real images recover's start is chosen from: `m` random candidates per image, as many as the smallest class allows. */
+  /** The real images recover's start is chosen from: `m` random candidates per image, at most half of the smallest class (candidatesPerImage). */
   private startCandidates() {
     const o = this.o;
     const smallest = this.smallestClass();
