@@ -52,8 +52,11 @@ describe("top-1 over a dataset", () => {
             classes,
           );
           const top = await topOneClasses(clf.predict, d, stats, batch);
-          // the same images one at a time
-          const expected = Array.from({ length: n }, (_, i) => argmax(clf.scores(makeBatch(d, [i], stats), 0)));
+          // the same images one at a time, their scores as float32 as predict returns them (with 300
+          // classes two scores can round to one float32: the first of equals wins in both)
+          const expected = Array.from({ length: n }, (_, i) =>
+            argmax(Float32Array.from(clf.scores(makeBatch(d, [i], stats), 0))),
+          );
           expect(Array.from(top)).toEqual(expected);
           const correct = await topOneCorrect(clf.predict, d, stats, batch);
           expect(Array.from(correct)).toEqual(expected.map((c, i) => (c === d.labels[i] ? 1 : 0)));
@@ -61,7 +64,8 @@ describe("top-1 over a dataset", () => {
           expect(acc).toBeCloseTo(correct.reduce((a, v) => a + v, 0) / n, 12);
         },
       ),
-      { numRuns: 40 },
+      // the example: two of 300 scores equal in float32 (a failure of the float64 reference, 2026-12-06)
+      { numRuns: 40, examples: [[35, 300, 1, 2147483632]] },
     );
   });
 });
