@@ -62,7 +62,7 @@ import {
 } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
 import type { TeacherSource } from "../stages/teacher-graph.ts";
-import { fingerprintFolder, RunFolder, sha256, type StageSpec } from "./run-folder.ts";
+import { canonicalJson, fingerprintFolder, RunFolder, sha256, type StageSpec } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
 import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
@@ -73,7 +73,12 @@ import {
   unpackImages,
   type ImageBits,
 } from "../../shared/image-bits.ts";
-import { AUTO_IMAGE_BITS, chooseImageBits, type ImageBitsChoice } from "../stages/image-bits-choice.ts";
+import {
+  AUTO_IMAGE_BITS,
+  chooseImageBits,
+  IMAGE_BITS_TOLERANCE,
+  type ImageBitsChoice,
+} from "../stages/image-bits-choice.ts";
 import { studentInitSeeds } from "./student-inits.ts";
 import { mean } from "./summary-stats.ts";
 import { labelSourceKey, StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
@@ -336,20 +341,37 @@ export class Pipeline {
       );
       return 8;
     }
-    const teacher = await Classifier.fromOnnx(this.teacher().bytes, this.compile);
-    try {
-      this.bitsChoice = await chooseImageBits((x) => teacher.logits(x), this.heldOut(), this.teacherStats(), {
+    // measured once per run folder (a cluster run's shards all ask): image-bits.json holds the
+    // choice under the key of what decides it
+    const key = sha256(
+      canonicalJson({
+        teacher: sha256(this.teacher().bytes),
+        data: this.dataId(),
+        seed: this.o.seed,
         depths,
-      });
-    } finally {
-      await teacher.release();
+        tolerance: IMAGE_BITS_TOLERANCE,
+      }),
+    );
+    const file = this.run.path("image-bits.json");
+    const stored = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { key?: string }) : undefined;
+    if (stored?.key === key) this.bitsChoice = (stored as { choice: ImageBitsChoice }).choice;
+    else {
+      const teacher = await Classifier.fromOnnx(this.teacher().bytes, this.compile);
+      try {
+        this.bitsChoice = await chooseImageBits((x) => teacher.logits(x), this.heldOut(), this.teacherStats(), {
+          depths,
+        });
+      } finally {
+        await teacher.release();
+      }
+      writeJsonAtomic(file, { key, choice: this.bitsChoice });
     }
     const { bits, accuracy, images } = this.bitsChoice;
     const tried = ([8, ...AUTO_IMAGE_BITS] as const).flatMap((b) =>
       accuracy[b] === undefined ? [] : [`${b} bits ${(100 * accuracy[b]).toFixed(2)} %`],
     );
     this.log(
-      `image bits: the teacher on ${images} held-out training images: ${tried.join(", ")}; ${bits} bits per pixel`,
+      `image bits: the teacher on ${images} held-out training images: ${tried.join(", ")}; ${bits} bits per pixel${stored?.key === key ? " (measured before: image-bits.json)" : ""}`,
     );
     return (this.bits = bits);
   }

@@ -432,6 +432,15 @@ describe("distill run", () => {
     expect(choice.bits).toBe(choice.accuracy[4] >= choice.accuracy[8] - 0.005 ? 4 : 8);
     expect(readNpy(join(autoDir, "images.npy")).shape[0]).toBe(choice.bits === 4 ? 16 : 8);
     expect(existsSync(join(autoDir, "images.dpk"))).toBe(choice.bits === 4);
+    // measured once per run folder: a rerun (or another cluster shard) reads the choice back
+    const again = distill([
+      "recover",
+      ...without(args, "--image-bits").map((a) => (a === dir ? autoDir : a)),
+      "--no-recover-gate",
+    ]);
+    expect(again.stderr).toContain(`${choice.bits} bits per pixel (measured before: image-bits.json)`);
+    expect(again.stderr).toContain("recover: up to date");
+    expect(JSON.parse(readFileSync(join(autoDir, "image-bits.json"), "utf8")).choice).toEqual(choice);
     // …and 8 bits, without asking the teacher, where a start of 2 × IPC images per class would take
     // more than half of the smallest class (24 training images here), which the gate scores on
     const large = distill([
