@@ -1,8 +1,8 @@
 // Sharded runs reproduce the single-process run: recover shards (ranges of recover batches) and
 // relabel shards (epoch ranges), run in any order, merged, give images.npy, images/, grid.png,
 // recover.json and labels.dlt byte for byte as `distill recover` + `distill relabel`; manifest.json
-// differs only in createdAt. Shards are idempotent (a verified shard is skipped) and a damaged
-// shard output is refused downstream and redone by a rerun.
+// differs only in createdAt; at 4 bits per pixel images.dpk too. Shards are idempotent (a verified
+// shard is skipped) and a damaged shard output is refused downstream and redone by a rerun.
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";

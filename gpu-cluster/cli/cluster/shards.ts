@@ -2,10 +2,11 @@
 // recover shard i writes shards/recover-NNNN.npy (its images, in plan order) and then its
 // record shards/recover-NNNN.json; relabel shard j writes the label-table shard
 // shards/relabel-NNNN.dlt and its record; merge assembles images.npy, images/, grid.png,
-// recover.json, labels.dlt and manifest.json exactly as `distill run` writes them. Every output
-// is written under a temporary name and renamed; the record, written last, holds the shard's
-// key (config, teacher, inputs) and the output's SHA-256, so a shard whose record and output
-// still match is skipped: a rerun (a retried array task, a resubmitted job) resumes.
+// images.dpk (below 8 bits per pixel), recover.json, labels.dlt and manifest.json exactly as
+// `distill run` writes them. Every output is written under a temporary name and renamed; the
+// record, written last, holds the shard's key (config, teacher, inputs) and the output's SHA-256,
+// so a shard whose record and output still match is skipped: a rerun (a retried array task, a
+// resubmitted job) resumes.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readNpy, writeNpy } from "../../io/npy.ts";
