@@ -353,8 +353,10 @@ export class Pipeline {
       }),
     );
     const file = this.run.path("image-bits.json");
-    const stored = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { key?: string }) : undefined;
-    if (stored?.key === key) this.bitsChoice = (stored as { choice: ImageBitsChoice }).choice;
+    const stored = readJsonIfValid<{ key?: string; choice?: ImageBitsChoice }>(file);
+    const cached = stored?.key === key ? stored.choice : undefined;
+    const reused = cached !== undefined;
+    if (cached) this.bitsChoice = cached;
     else {
       const teacher = await Classifier.fromOnnx(this.teacher().bytes, this.compile);
       try {
@@ -371,7 +373,7 @@ export class Pipeline {
       accuracy[b] === undefined ? [] : [`${b} bits ${(100 * accuracy[b]).toFixed(2)} %`],
     );
     this.log(
-      `image bits: the teacher on ${images} held-out training images: ${tried.join(", ")}; ${bits} bits per pixel${stored?.key === key ? " (measured before: image-bits.json)" : ""}`,
+      `image bits: the teacher on ${images} held-out training images: ${tried.join(", ")}; ${bits} bits per pixel${reused ? " (measured before: image-bits.json)" : ""}`,
     );
     return (this.bits = bits);
   }
@@ -422,7 +424,7 @@ export class Pipeline {
         // recover moves the (quantised) start freely; what is stored is quantised again
         const recovered = this.atRunDepth(r.pixels);
         const gate = this.gateApplies() ? await this.gate(start!, recovered) : undefined;
-        this.writeRecovered(gate ? gate.pixels : recovered, K, { batches: r.batches, gate, start });
+        this.writeRecovered(gate ? gate.pixels : recovered, { batches: r.batches, gate, start });
       },
     );
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");
@@ -449,7 +451,6 @@ export class Pipeline {
    */
   writeRecovered(
     pixels: Float32Array,
-    classes: number,
     r: {
       batches: unknown[];
       gate?: Pick<GateResult, "scores" | "z" | "kept"> & {
@@ -459,7 +460,8 @@ export class Pipeline {
       start?: Awaited<ReturnType<Pipeline["startImages"]>>;
     },
   ): void {
-    const [C, H] = this.teacher().inputShape;
+    const { inputShape, classes } = this.teacher();
+    const [C, H] = inputShape;
     const N = pixels.length / (C * H * H);
     const { gate, start } = r;
     writeNpy(this.run.path("images.npy"), { data: pixels, shape: [N, C, H, H] });
@@ -1355,4 +1357,14 @@ function sumFolder(dir: string): number {
   let total = 0;
   for (const name of readdirSync(dir)) total += statSync(join(dir, name)).size;
   return total;
+}
+
+/** A JSON file's content, or undefined where it is missing or not JSON (a cache that is then remade). */
+function readJsonIfValid<T>(file: string): T | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as T;
+  } catch {
+    return undefined;
+  }
 }

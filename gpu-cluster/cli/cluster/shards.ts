@@ -314,13 +314,12 @@ export class ClusterShards {
       tables.push(new Uint8Array(readFileSync(this.path("relabel", j, "dlt"))));
     }
     const table = mergeLabelTableShards(tables);
-    const classes = this.p.teacher().classes;
-    this.p.writeRecovered(set.pixels, classes, {
+    this.p.writeRecovered(set.pixels, {
       batches,
       gate: gate && { scores: gate.scores, z: gate.z, kept: gate.kept, students: gate.students },
     });
     writeFileAtomic(this.p.run.path("labels.dlt"), table);
-    writeJsonAtomic(this.p.run.path("manifest.json"), this.p.manifest(this.p.runId(), classes, set));
+    writeJsonAtomic(this.p.run.path("manifest.json"), this.p.manifest(this.p.runId(), this.p.teacher().classes, set));
     this.log(
       `merge: ${set.count} images, ${this.relabelShards} table shards → labels.dlt (${table.length} B) in ${join(this.p.run.dir)}`,
     );
