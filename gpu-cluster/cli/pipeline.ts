@@ -25,7 +25,7 @@ import { datasetSize } from "../stages/squeeze.ts";
 import { squeezeWidening } from "../stages/teacher-width.ts";
 import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
-import { selectFromPool } from "../stages/select-real.ts";
+import { selectFromPool, type Selection } from "../stages/select-real.ts";
 import {
   candidatesPerImage,
   isPoolSelection,
@@ -51,7 +51,7 @@ import type { Graph } from "../graph/graph.ts";
 import { relabel } from "../stages/relabel.ts";
 import { defaultStudentEpochs, trainStudent, type StudentConfig } from "../stages/evaluate.ts";
 import { defaultStudentWidth } from "../stages/student-width.ts";
-import { randomRealSubset, type RealSubset } from "../stages/random-subset.ts";
+import { randomRealSubset, realImagesAt, type RealSubset } from "../stages/random-subset.ts";
 import { topOneAccuracy, topOneCorrect } from "../stages/accuracy.ts";
 import {
   readTeacherFile,
@@ -781,24 +781,61 @@ export class Pipeline {
     if (o.init === "noise") return undefined;
     if (o.init !== "real" && o.select !== "random")
       throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}: add --select random`);
-    if (o.select === "factorial") return await this.factorialStart();
+    if (o.select === "factorial") return await this.chosenOnce(classes, () => this.factorialStart());
     const { candidates, m } = this.startCandidates();
     if (m === 1 || !SELECTIONS[o.select].pool) return candidates;
-    this.log(`recover: start from the ${SELECTIONS[o.select].describe} of ${m} real candidates per image`);
-    const pool = { candidates, classes, ipc: this.perClass, m, seed: o.seed };
-    const view = { ...this.compile, onnx: teacher, stats: this.teacherStats(), temperature: o.temperature };
-    if (isPoolSelection(o.select)) return await selectFromPool(o.select, pool, view);
-    if (!needsProbe(o.select)) throw new Error(`--select ${o.select}: no way to choose from a pool`);
-    const r = await selectByProbe(
-      pool,
-      view,
-      (set) => this.probeStudent(set, this.epochsOf(set.count), "probe"),
-      o.select === "probe" ? "blind-spot" : "cover",
+    const what = `the ${SELECTIONS[o.select].describe} of ${m} real candidates per image`;
+    return await this.chosenOnce(classes, async () => {
+      this.log(`recover: start from ${what}`);
+      const pool = { candidates, classes, ipc: this.perClass, m, seed: o.seed };
+      const view = { ...this.compile, onnx: teacher, stats: this.teacherStats(), temperature: o.temperature };
+      const sourced = <T extends Selection>(r: T) => ({ ...r, sources: r.chosen.map((i) => candidates.sources[i]) });
+      if (isPoolSelection(o.select)) return sourced(await selectFromPool(o.select, pool, view));
+      if (!needsProbe(o.select)) throw new Error(`--select ${o.select}: no way to choose from a pool`);
+      const r = await selectByProbe(
+        pool,
+        view,
+        (set) => this.probeStudent(set, this.epochsOf(set.count), "probe"),
+        o.select === "probe" ? "blind-spot" : "cover",
+      );
+      this.log(
+        `recover: probe student ${(100 * r.probeAccuracy).toFixed(2)} % on held-out training images; KL(teacher ‖ probe) ${r.meanKl.chosen.toFixed(4)} on the chosen images, ${r.meanKl.candidates.toFixed(4)} on all candidates`,
+      );
+      return sourced(r);
+    });
+  }
+
+  /**
+   * The start's selection, made once per run folder (as image-bits.json is): start.json holds the
+   * chosen training images' indices and the selection's record under the key of what decides them,
+   * so a cluster run's later tasks (gate students, the relabel shard that decides, merge) and a
+   * rerun after a crash read it back instead of choosing again (k-means; a probe student; 27 short
+   * students for factorial).
+   */
+  private async chosenOnce<T extends ImageSet & { sources: number[] }>(
+    classes: number,
+    choose: () => Promise<T>,
+  ): Promise<T> {
+    const key = sha256(
+      canonicalJson({
+        teacher: sha256(this.teacher().bytes),
+        data: this.dataId(),
+        seed: this.o.seed,
+        perClass: this.perClass,
+        ...this.selectionConfig(),
+      }),
     );
-    this.log(
-      `recover: probe student ${(100 * r.probeAccuracy).toFixed(2)} % on held-out training images; KL(teacher ‖ probe) ${r.meanKl.chosen.toFixed(4)} on the chosen images, ${r.meanKl.candidates.toFixed(4)} on all candidates`,
-    );
-    return r;
+    const file = this.run.path("start.json");
+    const stored = readJsonIfValid<{ key?: string; sources?: number[]; record?: object }>(file);
+    if (stored?.key === key && stored.sources?.length === classes * this.perClass) {
+      this.log(`recover: start from the ${SELECTIONS[this.o.select].describe} (chosen before: start.json)`);
+      return { ...stored.record, ...realImagesAt(this.data.train, stored.sources) } as unknown as T;
+    }
+    const chosen = await choose();
+    // the pixels are the training images at `sources`: what is stored beside them is the record
+    const record = Object.fromEntries(Object.entries(chosen).filter(([k]) => !IMAGE_SET_FIELDS.has(k)));
+    writeJsonAtomic(file, { key, sources: chosen.sources, record });
+    return chosen;
   }
 
   /** The random draws the start's selection composes (--select factorial: (b)'s and the gate's draw-2 and draw-3). */
@@ -1358,6 +1395,9 @@ function sumFolder(dir: string): number {
   for (const name of readdirSync(dir)) total += statSync(join(dir, name)).size;
   return total;
 }
+
+/** What start.json rebuilds from the training images rather than storing (Pipeline.chosenOnce). */
+const IMAGE_SET_FIELDS = new Set(["pixels", "labels", "sources", "count", "channels", "size"]);
 
 /** A JSON file's content, or undefined where it is missing or not JSON (a cache that is then remade). */
 function readJsonIfValid<T>(file: string): T | undefined {

@@ -13,24 +13,26 @@ export function randomRealSubset(
   /** Another stream of the same seed: the recover gate's further draws (draw-2, …). */
   stream = "random-subset",
 ): RealSubset {
-  const byClass = indicesByClass(d);
-  const per = pixelsPerImage(d);
-  const K = d.classes.length;
-  const pixels = new Float32Array(K * ipc * per);
-  const labels = new Int32Array(K * ipc);
-  const sources: number[] = [];
-  const s = pixelScale(d.images);
   const rng = new Random(seed, stream);
-  byClass.forEach((pool, c) => {
+  const sources = indicesByClass(d).flatMap((pool, c) => {
     if (pool.length < ipc)
       throw new Error(`${d.name}: class '${d.classes[c]}' has ${pool.length} images, fewer than --ipc ${ipc}`);
-    const picked = (rng.shuffle([...pool]) as number[]).slice(0, ipc);
-    picked.forEach((src, j) => {
-      const i = c * ipc + j;
-      for (let q = 0; q < per; q++) pixels[i * per + q] = d.images[src * per + q] * s;
-      labels[i] = c;
-      sources.push(src);
-    });
+    return (rng.shuffle([...pool]) as number[]).slice(0, ipc);
   });
-  return { pixels, labels, sources, count: K * ipc, channels: d.channels, size: d.height };
+  return realImagesAt(d, sources);
+}
+
+/** The dataset's images at `sources` (indices into it), in that order, scaled to [0, 1]. */
+export function realImagesAt(d: Dataset, sources: number[]): RealSubset {
+  const per = pixelsPerImage(d);
+  const pixels = new Float32Array(sources.length * per);
+  const labels = new Int32Array(sources.length);
+  const s = pixelScale(d.images);
+  sources.forEach((src, i) => {
+    if (!(Number.isInteger(src) && src >= 0 && src < d.labels.length))
+      throw new Error(`${d.name}: no image ${src} (it has ${d.labels.length})`);
+    for (let q = 0; q < per; q++) pixels[i * per + q] = d.images[src * per + q] * s;
+    labels[i] = d.labels[src];
+  });
+  return { pixels, labels, sources: [...sources], count: sources.length, channels: d.channels, size: d.height };
 }

@@ -167,6 +167,25 @@ describe("distill run", () => {
       expect(kl >= 0 && Number.isFinite(kl), String(kl)).toBe(true);
     expect(mtime("images.npy")).not.toBe(images);
     expect(mtime("baselines/results.json")).toBe(baselines);
+    // the selection is made once per run folder (the k-means start's start.json, written above, had
+    // another key): recover redone reads it back, with no probe student, and recovers the same images
+    const probedImages = readFileSync(join(out, "images.npy"));
+    const redone = distill([
+      "recover",
+      ...tiny,
+      "--top-k",
+      "2",
+      "--recover-lr",
+      "0.02",
+      "--select",
+      "probe",
+      "--force",
+    ]);
+    expect(redone.status, redone.stderr).toBe(0);
+    expect(redone.stderr).toContain("(chosen before: start.json)");
+    expect(redone.stderr).not.toContain("recover: probe student");
+    expect(JSON.parse(readFileSync(join(out, "recover.json"), "utf8")).probe).toEqual(probe);
+    expect(readFileSync(join(out, "images.npy")).equals(probedImages)).toBe(true);
   });
 
   it("squeeze without --teacher-width widens an underfitting teacher and records both widths; a width asked for is kept", () => {
