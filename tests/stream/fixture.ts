@@ -95,6 +95,9 @@ export function makeRun(data: string, out: string): RunManifest {
     "4",
     "--seed",
     "3",
+    // 4-bit images: exact in the edge's PNGs (the train clients' test checks the edge's crops bit for bit)
+    "--image-bits",
+    "4",
     "--teacher-arch",
     "convnet-2",
     "--teacher-width",
