@@ -18,6 +18,8 @@ const rowSchema = z
   .object({
     ipc: z.number().int().positive(),
     student: z.string(),
+    // the students' width per seed; tables written before 2026-12-06 lack it
+    student_width: z.array(z.number().int().positive().nullable()).optional(),
     seeds: z.array(z.number().int().nonnegative()).min(1),
     distilled: figures,
     random_hard: figures,
@@ -32,7 +34,15 @@ const rowSchema = z
     source: sourceSchema.optional(),
   })
   .superRefine((r, ctx) => {
-    for (const k of ["distilled", "random_hard", "random_soft", "student_epochs", "gate_kept", "image_bits"] as const)
+    for (const k of [
+      "distilled",
+      "random_hard",
+      "random_soft",
+      "student_width",
+      "student_epochs",
+      "gate_kept",
+      "image_bits",
+    ] as const)
       if (r[k] && r[k].length !== r.seeds.length)
         ctx.addIssue({ code: "custom", message: `${k} has ${r[k].length} entries for ${r.seeds.length} seeds` });
   });
@@ -70,6 +80,7 @@ export function rowsFromReports(reports: Report[], ipcs: number[], source: RowSo
       return {
         ipc,
         student: arch,
+        student_width: rs.map((r) => r.student_widths?.[arch] ?? null),
         seeds: rs.map((r) => r.seed),
         distilled: rs.map((r) => r.students[arch].distilled),
         random_hard: rs.map((r) => r.students[arch].random_hard ?? null),
@@ -107,6 +118,7 @@ export function readStoredRows(file: string): { basis: TableBasis; rows: Row[] }
     basis: { dataset: t.dataset, teacher_arch: t.teacher_arch, teacher_accuracy: t.teacher_accuracy },
     rows: t.rows.map((r) => ({
       ...r,
+      student_width: r.student_width ?? r.seeds.map(() => null),
       student_epochs: r.student_epochs ?? r.seeds.map(() => null),
       gate_kept: r.gate_kept ?? r.seeds.map(() => null),
       image_bits: r.image_bits ?? r.seeds.map(() => 8),

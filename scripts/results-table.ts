@@ -172,6 +172,11 @@ const seedNote = (kept: string | null, bits: number) => {
   const notes = [...(kept ? [kept] : []), ...(bits < 8 ? [`${bits}-bit`] : [])];
   return notes.length ? ` (${notes.join(", ")})` : "";
 };
+// the student's name, with its width where the runs recorded one (it follows the teacher's: the data decides it)
+const studentName = (r: (typeof rows)[number]) => {
+  const widths = [...new Set(r.student_width.filter((w) => w !== null))];
+  return widths.length ? `${r.student}, ${widths.join(" or ")} wide` : r.student;
+};
 const lines = [
   "| IPC | student | distilled (ours) | (a) random real, hard | (b) random real, soft | ours − (b) | seeds (set the gate kept) |",
   "|---:|---|---:|---:|---:|---:|---|",
@@ -181,7 +186,7 @@ for (const r of rows) {
   // runs with --student-inits: also how many of all their student draws ours led (b) on
   const drawsAhead = r.draws_ahead ? `; ${r.draws_ahead.ahead}/${r.draws_ahead.draws} draws` : "";
   lines.push(
-    `| ${r.ipc} | ${r.student} | ${cell(figures(r.distilled))} | ${cell(figures(r.random_hard))} | ${cell(figures(r.random_soft))} | ` +
+    `| ${r.ipc} | ${studentName(r)} | ${cell(figures(r.distilled))} | ${cell(figures(r.random_hard))} | ${cell(figures(r.random_soft))} | ` +
       `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${gap.filter((g) => g > 0).length}/${gap.length}${drawsAhead}) | ${r.seeds.map((s, i) => s + seedNote(r.gate_kept[i], r.image_bits[i])).join(", ")} |`,
   );
 }

@@ -1351,6 +1351,7 @@ export class Pipeline {
           student_seed: this.evaluateSeed,
           teacher_accuracy: teacherAccuracy,
           students,
+          student_widths: Object.fromEntries(config.students.flatMap((s) => (s.width ? [[s.arch, s.width]] : []))),
           student_epochs: this.epochsOf(synthetic.count),
           ...(packed && { image_bits: this.storedBits(), random_epochs: this.epochs }),
           gate: gate && { kept: gate.kept, scores: gate.scores, screen: gate.screen },

@@ -35,6 +35,8 @@ export const reportSchema = z.object({
   /** Baseline (c): the teacher's top-1 on the real val set (trained on the full data). */
   teacher_accuracy: fraction,
   students: z.record(z.string(), studentResultSchema),
+  /** Each student's width (absent in reports written before 2026-12-06; it follows the teacher's, so it varies with the data). */
+  student_widths: z.record(z.string(), z.number().int().positive()).optional(),
   /** Epochs every student above trained for (absent in reports written before 2026-12-03). */
   student_epochs: z.number().int().positive().optional(),
   /** --image-bits below 8: the stored images' bits per pixel, and (a)'s and (b)'s epochs (the same crops on their --ipc images). */

@@ -106,6 +106,13 @@ describe("results table", () => {
     expect(json.rows[0].gate_kept).toEqual(["start", "random"]);
   });
 
+  it("names the students' width where the reports record it (it follows the teacher's, so the data decides it)", () => {
+    const wide = (r: Report): Report => ({ ...r, student_widths: { "convnet-3": 64 } });
+    const { md, json } = tabulate([wide(report(10, 0, 0.995, 0.994, 6000)), wide(report(10, 1, 0.992, 0.992, 6000))]);
+    expect(md).toContain("| 10 | convnet-3, 64 wide | 99.35 ± 0.15 |");
+    expect(json.rows[0].student_width).toEqual([64, 64]);
+  });
+
   it("leaves the epochs out when a report predates the field, and tabulates the seeds that finished", () => {
     const { md } = tabulate([report(1, 0, 0.99, 0.98, 60000), report(10, 1, 0.993, 0.992)]);
     expect(md).not.toContain("Students trained");
@@ -238,8 +245,8 @@ describe("results table", () => {
     expect(lines.filter((l) => l.startsWith("[ipc")).length).toBeGreaterThan(4);
     expect(lines.filter((l) => bar.test(l)).every((l) => /^\[ipc[24]-seed0\] /.test(l))).toBe(true);
     const md = readFileSync(join(root, "results", "mnist.md"), "utf8");
-    expect(md).toMatch(/\| 2 \| convnet-2 \|/);
-    expect(md).toMatch(/\| 4 \| convnet-2 \|/);
+    expect(md).toMatch(/\| 2 \| convnet-2, 8 wide \|/);
+    expect(md).toMatch(/\| 4 \| convnet-2, 8 wide \|/);
     const alone = join(root, "alone");
     ok(distill(["run", "--data", data, "--teacher", teacher, "--ipc", "4", "--seed", "0", "--out", alone, ...flags]));
     const read = (dir: string) => parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))).students;

@@ -119,6 +119,7 @@ describe("distill run", () => {
     expect(first.stderr).toMatch(/convnet-2 \(b\): the recover gate's student/);
     const report = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8")));
     expect(report.ipc).toBe(2);
+    expect(report.student_widths).toEqual({ "convnet-2": 8 });
     expect(report.classes).toBe(4);
     expect(report.student_epochs).toBe(8); // --epochs
     expect(report.gate).toEqual({ kept: gate.kept, scores: gate.scores });
