@@ -48,8 +48,8 @@ export function packImages(pixels: Float32Array, shape: readonly number[], bits:
   return out;
 }
 
-/** The images of a packed file (packImages), as pixels in [0, 1]; a clear error for anything else. */
-export function unpackImages(bytes: Uint8Array): { pixels: Float32Array; shape: number[]; bits: ImageBits } {
+/** A packed file's shape and depth, read from its header (and checked against its length) without decoding it. */
+export function packedHeader(bytes: Uint8Array): { shape: number[]; bits: ImageBits } {
   if (bytes.length < HEADER_BYTES || MAGIC.some((m, i) => bytes[i] !== m))
     throw new Error("not a packed image file (no DPK1 header): write one with `distill run --image-bits`");
   const bits = bytes[4] as ImageBits;
@@ -57,15 +57,22 @@ export function unpackImages(bytes: Uint8Array): { pixels: Float32Array; shape: 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shape = [0, 1, 2, 3].map((i) => view.getUint32(5 + 4 * i, true));
   const count = shape.reduce((a, b) => a * b, 1);
-  const perByte = 8 / bits;
-  if (count === 0 || bytes.length !== HEADER_BYTES + Math.ceil(count / perByte))
+  const need = HEADER_BYTES + Math.ceil(count / (8 / bits));
+  if (count === 0 || bytes.length !== need)
     throw new Error(
-      `packed images: shape [${shape.join(", ")}] at ${bits} bits needs ${HEADER_BYTES + Math.ceil(count / perByte)} bytes, the file has ${bytes.length} (truncated or not one file)`,
+      `packed images: shape [${shape.join(", ")}] at ${bits} bits needs ${need} bytes, the file has ${bytes.length} (truncated or not one file)`,
     );
+  return { shape, bits };
+}
+
+/** The images of a packed file (packImages), as pixels in [0, 1]; a clear error for anything else. */
+export function unpackImages(bytes: Uint8Array): { pixels: Float32Array; shape: number[]; bits: ImageBits } {
+  const { shape, bits } = packedHeader(bytes);
+  const count = shape.reduce((a, b) => a * b, 1);
+  const perByte = 8 / bits;
   const top = 2 ** bits - 1;
-  const mask = top;
   const pixels = new Float32Array(count);
   for (let i = 0; i < count; i++)
-    pixels[i] = ((bytes[HEADER_BYTES + Math.floor(i / perByte)] >> (8 - bits * (1 + (i % perByte)))) & mask) / top;
+    pixels[i] = ((bytes[HEADER_BYTES + Math.floor(i / perByte)] >> (8 - bits * (1 + (i % perByte)))) & top) / top;
   return { pixels, shape, bits };
 }

@@ -70,7 +70,7 @@ import {
   imagesPerByteImage,
   packImages,
   quantisePixels,
-  unpackImages,
+  packedHeader,
   type ImageBits,
 } from "../../shared/image-bits.ts";
 import {
@@ -926,7 +926,7 @@ export class Pipeline {
 
   /** The bits per pixel of the stored images (images.dpk): --image-bits, or 8 where the gate kept a random real subset. */
   private storedBits(): number {
-    return unpackImages(readFileSync(this.run.path("images.dpk"))).bits;
+    return packedHeader(readFileSync(this.run.path("images.dpk"))).bits;
   }
 
   /** The distilled set's image count: images.npy's (where recover has not written it, (b)'s: relabel then names the missing input). */

@@ -2,7 +2,7 @@
 // the run stores (images.dpk) read back exactly, at its promised size, for any shape and depth.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { IMAGE_BITS, packImages, quantisePixels, unpackImages } from "../../shared/image-bits.ts";
+import { IMAGE_BITS, packImages, packedHeader, quantisePixels, unpackImages } from "../../shared/image-bits.ts";
 
 const shapes = fc.tuple(
   fc.integer({ min: 1, max: 3 }),
@@ -42,6 +42,7 @@ describe("image bits", () => {
         const packed = packImages(pixels, shape, bits);
         expect(packed.length).toBe(21 + Math.ceil((n * bits) / 8));
         const back = unpackImages(packed);
+        expect(packedHeader(packed)).toEqual({ shape, bits }); // the header alone says as much
         expect(back.bits).toBe(bits);
         expect(back.shape).toEqual(shape);
         expect(Array.from(back.pixels)).toEqual(Array.from(quantisePixels(pixels, bits)));
@@ -61,6 +62,7 @@ describe("image bits", () => {
     const packed = packImages(new Float32Array(8).fill(0.5), [2, 1, 2, 2], 4);
     expect(() => unpackImages(new Uint8Array([1, 2, 3]))).toThrow(/not a packed image file .*--image-bits/);
     expect(() => unpackImages(packed.subarray(0, packed.length - 1))).toThrow(/needs 25 bytes, the file has 24/);
+    expect(() => packedHeader(packed.subarray(0, packed.length - 1))).toThrow(/needs 25 bytes, the file has 24/);
     const odd = packed.slice();
     odd[4] = 3;
     expect(() => unpackImages(odd)).toThrow(/3 bits per pixel; expected 1, 2, 4 or 8/);
