@@ -4,8 +4,9 @@
 // recorded in the run folder (slurm/dispatch.json) right after sbatch returns; a dispatcher that
 // restarts reads that record and adopts any job of its names that squeue knows but the record
 // lost, so nothing is submitted twice. Shards that fail (a cancelled array task, a node lost,
-// a process killed more often than its script retries) are resubmitted as a new generation of
-// just those indices, and the stages after it are cancelled and resubmitted to depend on it.
+// a process killed more often than its script retries) are resubmitted at once as a new
+// generation of just those indices, while the rest of their array runs on, and the stages after
+// it are cancelled and resubmitted to depend on the unfinished tasks (array tasks one by one).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -50,6 +51,21 @@ export interface LaunchStatus {
 
 const TERMINAL_OK = new Set(["COMPLETED"]);
 const ACTIVE = new Set(["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED"]);
+
+/**
+ * The afterok list of unfinished shards: a whole job where all its tasks are unfinished, else its
+ * unfinished tasks one by one (jobId_index): a job that holds a failed, retried task never
+ * satisfies afterok, while its other tasks may still be running.
+ */
+function waitOn(stage: Stage, unfinished: [number, { sub: Submission }][]): string[] {
+  const bySub = new Map<Submission, number[]>();
+  for (const [i, { sub }] of unfinished) bySub.set(sub, [...(bySub.get(sub) ?? []), i]);
+  return [...bySub].flatMap(([sub, indices]) =>
+    !ARRAY_STAGES.includes(stage) || indices.length === sub.indices.length
+      ? [sub.jobId]
+      : indices.map((i) => `${sub.jobId}_${i}`),
+  );
+}
 
 /** Slurm's many states folded into the five a shard can be in. */
 export function foldState(s: string): TaskState {
@@ -210,11 +226,11 @@ export class SlurmLauncher {
         after = [sub.jobId];
         continue;
       }
-      const latest = this.latest(stage);
-      const states = [...latest.values()];
-      const busy = states.some((x) => x.state === "PENDING" || x.state === "RUNNING");
-      const failed = [...latest.entries()].filter(([, x]) => x.state === "FAILED" || x.state === "CANCELLED");
-      if (!busy && failed.length) {
+      // failed shards are retried at once, not when the rest of their array ends
+      const failed = [...this.latest(stage).entries()].filter(
+        ([, x]) => x.state === "FAILED" || x.state === "CANCELLED",
+      );
+      if (failed.length) {
         const spent = failed.find(([, x]) => x.attempts > this.plan.maxRetries);
         if (spent) {
           this.record.failed = `${stage} shard ${spent[0]} failed ${spent[1].attempts} times (last job ${spent[1].sub.jobId}; log in ${join(this.dir, "logs")})`;
@@ -242,9 +258,11 @@ export class SlurmLauncher {
         );
         this.o.log?.(`retrying ${stage} shards ${failed.map(([i]) => i).join(",")} as job ${retry.jobId}`);
       }
-      // the next stage waits on the jobs holding this stage's unfinished shards (finished ones need no wait)
-      const now = [...this.latest(stage).values()];
-      after = [...new Set(now.filter((x) => x.state !== "COMPLETED").map((x) => x.sub.jobId))];
+      // the next stage waits on this stage's unfinished shards (finished ones need no wait)
+      after = waitOn(
+        stage,
+        [...this.latest(stage).entries()].filter(([, x]) => x.state !== "COMPLETED"),
+      );
     }
   }
 
