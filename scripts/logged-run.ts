@@ -27,7 +27,10 @@ export function loggedRun(command: string, args: string[], o: LoggedRun): Promis
   let bar: string | undefined;
   const line = (l: string) => {
     if (BAR.test(l)) bar = l.trim();
-    else if (l.trim()) out.write(`[${o.name}] ${l}\n`);
+    else if (l.trim()) {
+      out.write(`[${o.name}] ${l}\n`);
+      bar = undefined; // a bar before a later decision is stale: a heartbeat must not show it after it
+    }
   };
   const heartbeat =
     o.heartbeat > 0
