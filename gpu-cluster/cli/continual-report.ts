@@ -2,6 +2,7 @@
 // for the whole run continual.json, a table per step (continual.md: mean ± std over the class
 // orders) and the curve of top-1 against classes seen with ± bands (continual.png).
 import { z } from "zod";
+import { IMAGE_BITS } from "../../shared/image-bits.ts";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { writeLineChartPng } from "../io/plot.ts";
@@ -14,7 +15,7 @@ export const stepResultSchema = z.object({
   /** Class names seen so far, in arrival order (the students' outputs), and those this step added. */
   seen: z.array(z.string()).min(1),
   added: z.array(z.string()).min(1),
-  /** Images in each method's memory after this step (classes seen × IPC). */
+  /** Images in (a)'s and (b)'s memory after this step (classes seen × IPC); ours: `ours` below. */
   memory_images: z.number().int().positive(),
   /** Student epochs of this step. */
   epochs: z.number().int().positive(),
@@ -39,6 +40,21 @@ export const stepResultSchema = z.object({
       mix: z.object({ kind: z.enum(["none", "cutmix", "mixup"]), alpha: z.number(), prob: z.number() }),
     }),
   }),
+  /** Ours' block and memory at its depth: 8 / bits images per class for each of (b)'s, so the bytes are (b)'s (absent in runs before --image-bits). */
+  ours: z
+    .object({
+      bits: z
+        .number()
+        .refine(
+          (b) => (IMAGE_BITS as readonly number[]).includes(b),
+          `bits per pixel: one of ${IMAGE_BITS.join(", ")}`,
+        ),
+      images: z.number().int().positive(),
+      labels: z.array(z.number().int().min(0)),
+      memory_images: z.number().int().positive(),
+      epochs: z.number().int().positive(),
+    })
+    .optional(),
   seconds: z.number(),
 });
 export type StepResult = z.infer<typeof stepResultSchema>;
@@ -64,6 +80,14 @@ const METHODS = [
 
 const cell = (xs: number[]) => `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
 
+/** Ours' memory where it holds fewer bits per pixel than (b)'s ("40 at 4 bits"; the class orders' distinct ones), else undefined. */
+function oursMemory(at: StepResult[]): string | undefined {
+  const below = at.flatMap((r) =>
+    r.ours && r.ours.bits < 8 ? [`${r.ours.memory_images} at ${r.ours.bits} bits`] : [],
+  );
+  return below.length ? [...new Set(below)].join(" or ") : undefined;
+}
+
 /** Per step: mean and std (population, over class orders) of each method and of the teacher. */
 export function summarise(s: ContinualSummary) {
   return s.results[0].map((_, i) => {
@@ -73,6 +97,7 @@ export function summarise(s: ContinualSummary) {
       step: i + 1,
       classes_seen: at[0].seen.length,
       memory_images: at[0].memory_images,
+      ours_memory: oursMemory(at),
       ours: col((r) => r.accuracy.ours),
       random_hard: col((r) => r.accuracy.random_hard),
       random_soft: col((r) => r.accuracy.random_soft),
@@ -89,7 +114,8 @@ export function renderContinualMarkdown(s: ContinualSummary): string {
     `# Class-incremental ${s.dataset}: ${s.steps} steps, IPC ${s.ipc}`,
     "",
     `Top-1 (%) on the real test images of the classes seen so far, mean ± std over ${s.seeds.length} class order(s) (seeds ${s.seeds.join(", ")}). ` +
-      "Each step: a teacher trained on the seen classes only; a student from scratch on the whole memory. " +
+      "Each step: a teacher trained on the seen classes only; a student from scratch on the whole memory " +
+      "(every method's in the same bytes: below 8 bits ours keeps 8 / bits images per class for each of (b)'s). " +
       (s.memoryLabels === "kept"
         ? "Soft labels: each memory block keeps those of the teacher of the step it arrived in."
         : "Soft labels: every memory block relabelled by each step's teacher."),
@@ -105,7 +131,7 @@ export function renderContinualMarkdown(s: ContinualSummary): string {
     const c = (k: "ours" | "random_hard" | "random_soft") => cell(at.map((x) => x.accuracy[k]));
     const gap = at.map((x) => x.accuracy.ours - x.accuracy.random_soft);
     lines.push(
-      `| ${r.step} | ${r.classes_seen} | ${r.memory_images} | ${c("ours")} | ${c("random_hard")} | ${c("random_soft")} | ` +
+      `| ${r.step} | ${r.classes_seen} | ${r.memory_images}${r.ours_memory ? `; ours ${r.ours_memory}` : ""} | ${c("ours")} | ${c("random_hard")} | ${c("random_soft")} | ` +
         `${mean(gap) > 0 ? "+" : ""}${cell(gap)} pt (ahead in ${r.ahead_of_b}/${at.length}) | ${cell(at.map((x) => x.teacher.accuracy))} |`,
     );
   }

@@ -1,8 +1,10 @@
 // `distill continual`: class-incremental learning from distilled sets (stages/class-increments.ts
 // has the protocol). Per class order and per step, in the order's run folder:
 //   1. a teacher squeezed on the real training images of the classes seen so far (none later),
-//   2. ours: recover through that teacher, keeping the images of the classes this step adds;
-//      (a)/(b): a random real subset of the added classes, IPC images each,
+//   2. ours: recover through that teacher, keeping the images of the classes this step adds, at
+//      --image-bits (auto: the step's teacher decides, as in distill run; 8 / b images per class
+//      for each 8-bit one, so every method's memory holds the same bytes);
+//      (a)/(b): a random real subset of the added classes, IPC 8-bit images each,
 //   3. both new blocks relabelled once by that teacher (soft labels over the seen classes), and
 //      kept in memory with their labels from then on,
 //   4. three students from scratch on the whole memory — ours, (a) hard labels, (b) soft labels —
@@ -12,15 +14,26 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { loadDataset, mirrorAsymmetry, defaultAugment, type DatasetSplits } from "../data/index.ts";
+import {
+  loadDataset,
+  mirrorAsymmetry,
+  defaultAugment,
+  type ChannelStats,
+  type Dataset,
+  type DatasetSplits,
+} from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
+import { validationSplit } from "../data/split.ts";
+import { Classifier } from "../runtime/inference.ts";
+import { imagesPerByteImage, quantisePixels, type ImageBits } from "../../shared/image-bits.ts";
+import { AUTO_IMAGE_BITS, chooseImageBits } from "../stages/image-bits-choice.ts";
 import { writeGridPng } from "../io/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
 import { squeeze, datasetSize } from "../stages/squeeze.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { selectFromPool } from "../stages/select-real.ts";
-import { isPoolSelection, SELECTIONS } from "../stages/selection-kinds.ts";
+import { isPoolSelection, SELECTIONS, startFits } from "../stages/selection-kinds.ts";
 import { relabel } from "../stages/relabel.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
 import { readTeacherFile, zooTeacher } from "../stages/teacher-file.ts";
@@ -83,11 +96,6 @@ export class ContinualRun {
       throw new Error(
         `continual: --select ${o.select} is not supported here (its students would need every step's student recipe): use kmeans, kmeans-labels, typical, hard or random`,
       );
-    // auto (the default) means 8 here: memory blocks hold --ipc 8-bit images per class
-    if (o.imageBits !== 8 && o.imageBits !== "auto")
-      throw new Error(
-        `continual: --image-bits ${o.imageBits} is not supported: memory blocks hold --ipc 8-bit images per class; drop --image-bits`,
-      );
     if (!o.baselines)
       throw new Error("continual: --no-baselines is not supported: the curves are ours against (a) and (b)");
     if (o.studentSeed !== undefined)
@@ -133,6 +141,8 @@ export class ContinualRun {
       student: [o.students[0], this.studentWidth, o.studentBatch, o.studentLr, o.epochs, o.studentCrops],
       // absent for the default, so that runs made before the option keep their keys
       memoryLabels: o.memoryLabels === "kept" ? undefined : o.memoryLabels,
+      // absent at 8 bits (what every run before the option kept)
+      imageBits: o.imageBits === 8 ? undefined : o.imageBits,
     };
   }
 
@@ -207,10 +217,37 @@ export class ContinualRun {
     const [count, channels, size] = t.shape;
     return {
       set: { pixels: t.data as Float32Array, count, channels, size },
-      labels: r.block.labels,
+      labels: method === "ours" && r.ours ? r.ours.labels : r.block.labels,
       schedule: r.block.schedule,
       table: new Uint8Array(readFileSync(folder.path(stepName(step), `labels-${method}.dlt`))),
     };
+  }
+
+  /**
+   * The depth of ours' new block: --image-bits, or for auto the fewest bits that cost this step's
+   * teacher at most the tolerance on held-out images of the seen classes (distill run's rule,
+   * stages/image-bits-choice.ts), among those whose images per class fit the smallest class.
+   */
+  private async stepBits(
+    teacher: Uint8Array,
+    stats: ChannelStats,
+    seenTrain: Dataset,
+    smallestClass: number,
+    seed: number,
+  ): Promise<ImageBits> {
+    if (this.o.imageBits !== "auto") return this.o.imageBits;
+    const depths = AUTO_IMAGE_BITS.filter((b) => startFits(smallestClass, this.o.ipc * imagesPerByteImage(b)));
+    if (depths.length === 0) return 8;
+    const heldOut = validationSplit(seenTrain, seed)?.holdout ?? seenTrain;
+    const clf = await Classifier.fromOnnx(teacher, this.compile);
+    try {
+      const c = await chooseImageBits((x) => clf.logits(x), heldOut, stats, { depths });
+      const tried = Object.entries(c.accuracy).map(([b, a]) => `${b} bits ${pct(a!)}`);
+      this.log(`image bits: the step's teacher on ${c.images} held-out images: ${tried.join(", ")}; ${c.bits} bits`);
+      return c.bits;
+    } finally {
+      await clf.release();
+    }
   }
 
   private async step(folder: RunFolder, seed: number, st: IncrementStep): Promise<void> {
@@ -253,51 +290,66 @@ export class ContinualRun {
     // and the memory keeps the added classes' images; the earlier ones are in memory already.
     // With one seen class there is no class to separate (the teacher's cross-entropy is 0): the
     // block is the real images recover would start from, k-means representatives of the class.
+    // Below 8 bits ours keeps 8 / bits images per class for each of (b)'s, in the same bytes.
     const seenFull = classSubset(train, st.seen);
+    const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
+    const bits = await this.stepBits(tf.bytes, stats, seenTrain, smallest, seed);
+    const pc = o.ipc * imagesPerByteImage(bits);
+    const atDepth = (pixels: Float32Array) => (bits < 8 ? quantisePixels(pixels, bits) : pixels);
     const m = SELECTIONS[o.select].pool ? o.selectFrom : 1;
     const perImage = K === 1 ? 1 : realImagesPerSynthetic(o.init);
     let init: ImageSet | undefined;
     if (perImage > 0) {
-      const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
-      const mm = Math.max(1, Math.min(m, Math.floor(smallest / (o.ipc * perImage))));
-      const candidates = randomRealSubset(seenFull, o.ipc * perImage * mm, seed);
+      const mm = Math.max(1, Math.min(m, Math.floor(smallest / (pc * perImage))));
+      const candidates = randomRealSubset(seenFull, pc * perImage * mm, seed);
       // the step's own teacher judges the candidates (it has seen exactly these classes); the kinds
       // that train students were refused in the constructor
-      init =
+      const chosen =
         mm === 1 || perImage !== 1 || !isPoolSelection(o.select)
           ? candidates
           : await selectFromPool(
               o.select,
-              { candidates, classes: K, ipc: o.ipc, m: mm, seed },
+              { candidates, classes: K, ipc: pc, m: mm, seed },
               { ...this.compile, onnx: tf.bytes, stats, temperature: o.temperature },
             );
+      init = { ...chosen, pixels: atDepth(chosen.pixels) };
     }
+    // recover moves the (quantised) start freely; what the memory keeps is quantised again
     const synthesised =
       K === 1
         ? init!.pixels
-        : (
-            await recover(
-              { source: zooTeacher(tf)!, classes: K, channels: train.channels, size, stats },
-              recoverConfigOf(o, flip, seed),
-              init,
-              this.compile,
-            )
-          ).pixels;
+        : atDepth(
+            (
+              await recover(
+                { source: zooTeacher(tf)!, classes: K, channels: train.channels, size, stats },
+                recoverConfigOf(o, flip, seed, bits),
+                init,
+                this.compile,
+              )
+            ).pixels,
+          );
     const per = train.channels * size * size;
     const n = st.added.length * o.ipc;
+    const nOurs = st.added.length * pc;
     const ours: ImageSet = {
-      pixels: synthesised.slice(prevK * o.ipc * per, K * o.ipc * per),
-      count: n,
+      pixels: synthesised.slice(prevK * pc * per, K * pc * per),
+      count: nOurs,
       channels: train.channels,
       size,
     };
     const random = randomRealSubset(classSubset(train, st.added), o.ipc, seed * 1000 + st.step);
     const labels = Array.from(random.labels, (c) => prevK + c);
+    const oursLabels = Array.from({ length: nOurs }, (_, j) => prevK + Math.floor(j / pc));
 
     // 3. soft labels of the new blocks, for as many epochs as this step's students train (later
-    // steps, with more memory, train fewer)
+    // steps, with more memory, train fewer; ours, with more images per byte, fewer than (b))
+    const earlier = (method: (typeof METHODS)[number]) =>
+      Array.from({ length: st.step - 1 }, (_, i) => this.block(folder, i + 1, method));
+    const earlierOurs = earlier("ours");
     const memoryImages = K * o.ipc;
+    const oursMemory = earlierOurs.reduce((a, b) => a + b.set.count, 0) + nOurs;
     const epochs = this.epochsFor(memoryImages);
+    const oursEpochs = this.epochsFor(oursMemory);
     const schedule = defaultCropSchedule({
       seed: seed * 1000 + st.step,
       sourceSize: size,
@@ -305,8 +357,8 @@ export class ContinualRun {
       scale: o.cropScale,
       flipProb: flip,
     });
-    const relabelCfg = (id: string) => ({
-      epochs,
+    const relabelCfg = (id: string, e: number) => ({
+      epochs: e,
       k: o.topK,
       quant: o.quant,
       temperature: o.temperature,
@@ -315,24 +367,22 @@ export class ContinualRun {
       batch: 500,
     });
     const tableOurs = (
-      await relabel(tf.bytes, stats, ours, K, relabelCfg("ours"), { ...this.compile, label: "relabel" })
+      await relabel(tf.bytes, stats, ours, K, relabelCfg("ours", oursEpochs), { ...this.compile, label: "relabel" })
     ).table;
     const tableRandom = (
-      await relabel(tf.bytes, stats, random, K, relabelCfg("rand"), { ...this.compile, label: "relabel-b" })
+      await relabel(tf.bytes, stats, random, K, relabelCfg("rand", epochs), { ...this.compile, label: "relabel-b" })
     ).table;
 
     // 4. students on the whole memory, tested on the seen classes only
-    const earlier = (method: (typeof METHODS)[number]) =>
-      Array.from({ length: st.step - 1 }, (_, i) => this.block(folder, i + 1, method));
     const memory = {
-      ours: [...earlier("ours"), { set: ours, labels, schedule, table: tableOurs }],
+      ours: [...earlierOurs, { set: ours, labels: oursLabels, schedule, table: tableOurs }],
       random: [...earlier("random"), { set: random, labels, schedule, table: tableRandom }],
     };
     if (o.memoryLabels === "current" && st.step > 1) {
       // the earlier blocks' labels from this step's teacher too (over all seen classes)
-      const { schedule: _, runId: __, ...cfg } = relabelCfg("m");
-      const again = (blocks: MemoryBlock[], id: string) =>
-        relabelMemory(
+      const again = (blocks: MemoryBlock[], id: string, e: number) => {
+        const { schedule: _, runId: __, ...cfg } = relabelCfg("m", e);
+        return relabelMemory(
           blocks.slice(0, -1),
           tf.bytes,
           stats,
@@ -340,11 +390,12 @@ export class ContinualRun {
           { ...cfg, runId: `c${seed}-${st.step}-${id}` },
           this.compile,
         );
-      memory.ours = [...(await again(memory.ours, "o")), memory.ours.at(-1)!];
-      memory.random = [...(await again(memory.random, "r")), memory.random.at(-1)!];
+      };
+      memory.ours = [...(await again(memory.ours, "o", oursEpochs)), memory.ours.at(-1)!];
+      memory.random = [...(await again(memory.random, "r", epochs)), memory.random.at(-1)!];
     }
-    const inMemory = memory.ours.reduce((a, b) => a + b.set.count, 0);
-    if (inMemory !== memoryImages || memory.random.reduce((a, b) => a + b.set.count, 0) !== memoryImages)
+    const inMemory = memory.random.reduce((a, b) => a + b.set.count, 0);
+    if (inMemory !== memoryImages)
       throw new Error(`step ${st.step}: memory holds ${inMemory} images, expected ${memoryImages}`);
     const student = {
       arch: o.students[0],
@@ -356,35 +407,26 @@ export class ContinualRun {
     };
     const soft = { kind: "soft" as const, temperature: o.temperature };
     // One seen class: a one-output model labels every test image with it; there is nothing to learn.
-    const train1 = async (blocks: MemoryBlock[], kind: "soft" | "hard", label: string) =>
+    const train1 = async (blocks: MemoryBlock[], kind: "soft" | "hard", label: string, e: number) =>
       K === 1
         ? 1
         : (
-            await trainOnMemory(
-              blocks,
-              kind === "soft" ? soft : { kind: "hard" },
-              K,
-              epochs,
-              student,
-              seenTest,
-              stats,
-              {
-                ...this.compile,
-                label,
-              },
-            )
+            await trainOnMemory(blocks, kind === "soft" ? soft : { kind: "hard" }, K, e, student, seenTest, stats, {
+              ...this.compile,
+              label,
+            })
           ).accuracy;
     const accuracy = {
-      ours: await train1(memory.ours, "soft", "ours"),
-      random_hard: await train1(memory.random, "hard", "(a)"),
-      random_soft: await train1(memory.random, "soft", "(b)"),
+      ours: await train1(memory.ours, "soft", "ours", oursEpochs),
+      random_hard: await train1(memory.random, "hard", "(a)", epochs),
+      random_soft: await train1(memory.random, "soft", "(b)", epochs),
     };
 
-    writeNpy(folder.path(dir, "ours.npy"), { data: ours.pixels, shape: [n, train.channels, size, size] });
+    writeNpy(folder.path(dir, "ours.npy"), { data: ours.pixels, shape: [nOurs, train.channels, size, size] });
     writeNpy(folder.path(dir, "random.npy"), { data: random.pixels, shape: [n, train.channels, size, size] });
     writeFileAtomic(folder.path(dir, "labels-ours.dlt"), tableOurs);
     writeFileAtomic(folder.path(dir, "labels-random.dlt"), tableRandom);
-    writeGridPng(folder.path(dir, "grid.png"), ours.pixels, n, train.channels, size, size, o.ipc);
+    writeGridPng(folder.path(dir, "grid.png"), ours.pixels, nOurs, train.channels, size, size, pc);
     const result: StepResult = {
       step: st.step,
       seen: st.seen.map((c) => train.classes[c]),
@@ -397,6 +439,7 @@ export class ContinualRun {
       accuracy,
       trained: K > 1,
       block: { images: n, labels, schedule },
+      ours: { bits, images: nOurs, labels: oursLabels, memory_images: oursMemory, epochs: oursEpochs },
       seconds: Math.round((performance.now() - t0) / 100) / 10,
     };
     writeJsonAtomic(folder.path(dir, "result.json"), stepResultSchema.parse(result));

@@ -15,7 +15,7 @@ import {
   type Dataset,
   type DatasetSplits,
 } from "../data/index.ts";
-import { readNpy, writeNpy } from "../io/npy.ts";
+import { readNpy, readNpyShape, writeNpy } from "../io/npy.ts";
 import { encodePlanarPng, writeGridPng } from "../io/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { defaultCropSchedule, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
@@ -781,11 +781,11 @@ export class Pipeline {
     if (o.init === "noise") return undefined;
     if (o.init !== "real" && o.select !== "random")
       throw new Error(`--select ${o.select} applies to --init real, not --init ${o.init}: add --select random`);
-    if (o.select === "factorial") return await this.chosenOnce(classes, () => this.factorialStart());
+    if (o.select === "factorial") return await this.chosenOnce(() => this.factorialStart());
     const { candidates, m } = this.startCandidates();
     if (m === 1 || !SELECTIONS[o.select].pool) return candidates;
     const what = `the ${SELECTIONS[o.select].describe} of ${m} real candidates per image`;
-    return await this.chosenOnce(classes, async () => {
+    return await this.chosenOnce(async () => {
       this.log(`recover: start from ${what}`);
       const pool = { candidates, classes, ipc: this.perClass, m, seed: o.seed };
       const view = { ...this.compile, onnx: teacher, stats: this.teacherStats(), temperature: o.temperature };
@@ -812,10 +812,7 @@ export class Pipeline {
    * rerun after a crash read it back instead of choosing again (k-means; a probe student; 27 short
    * students for factorial).
    */
-  private async chosenOnce<T extends ImageSet & { sources: number[] }>(
-    classes: number,
-    choose: () => Promise<T>,
-  ): Promise<T> {
+  private async chosenOnce<T extends ImageSet & { sources: number[] }>(choose: () => Promise<T>): Promise<T> {
     const key = sha256(
       canonicalJson({
         teacher: sha256(this.teacher().bytes),
@@ -827,7 +824,7 @@ export class Pipeline {
     );
     const file = this.run.path("start.json");
     const stored = readJsonIfValid<{ key?: string; sources?: number[]; record?: object }>(file);
-    if (stored?.key === key && stored.sources?.length === classes * this.perClass) {
+    if (stored?.key === key && stored.sources?.length === this.teacher().classes * this.perClass) {
       this.log(`recover: start from the ${SELECTIONS[this.o.select].describe} (chosen before: start.json)`);
       return { ...stored.record, ...realImagesAt(this.data.train, stored.sources) } as unknown as T;
     }
@@ -931,7 +928,8 @@ export class Pipeline {
 
   /** The distilled set's image count: images.npy's (where recover has not written it, (b)'s: relabel then names the missing input). */
   private syntheticCount(): number {
-    return existsSync(this.run.path("images.npy")) ? this.synthetic().count : this.randomImages;
+    const file = this.run.path("images.npy");
+    return existsSync(file) ? readNpyShape(file)[0] : this.randomImages;
   }
 
   synthetic(): ImageSet {

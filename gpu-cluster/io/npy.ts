@@ -2,7 +2,7 @@
 // engineer can `np.load` it). Layout: "\x93NUMPY", major 1, minor 0, u16 LE header length, an
 // ASCII Python dict literal padded with spaces and a final "\n" so that the payload starts at a
 // multiple of 64 bytes, then the C-order little-endian payload.
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { writeFileAtomic } from "./atomic-write.ts";
 
 export type NpyArray = Float32Array | Float64Array | Uint8Array | Int32Array | Uint16Array | Int16Array;
@@ -74,7 +74,11 @@ export function encodeNpy(t: NpyTensor): Uint8Array {
   return out;
 }
 
-export function decodeNpy(bytes: Uint8Array, file = "<memory>"): NpyTensor {
+/** The header's dtype, shape and the payload's offset (the bytes need reach only past the header). */
+function npyHeader(
+  bytes: Uint8Array,
+  file: string,
+): { descr: Descr; shape: number[]; shapeText: string; start: number } {
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m))
     throw new NpyError("BAD_MAGIC", file, "not a .npy file (magic \\x93NUMPY missing)");
   if (bytes[6] !== 1) throw new NpyError("BAD_VERSION", file, `npy format ${bytes[6]}.${bytes[7]}; only 1.0 is read`);
@@ -97,9 +101,13 @@ export function decodeNpy(bytes: Uint8Array, file = "<memory>"): NpyTensor {
     .map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0))
     throw new NpyError("BAD_HEADER", file, `bad shape (${shapeText})`);
-  const Ctor = DTYPES[descr as Descr];
+  return { descr: descr as Descr, shape, shapeText, start: 10 + hlen };
+}
+
+export function decodeNpy(bytes: Uint8Array, file = "<memory>"): NpyTensor {
+  const { descr, shape, shapeText, start } = npyHeader(bytes, file);
+  const Ctor = DTYPES[descr];
   const count = shape.reduce((a, b) => a * b, 1);
-  const start = 10 + hlen;
   const need = count * Ctor.BYTES_PER_ELEMENT;
   if (bytes.length - start < need)
     throw new NpyError(
@@ -122,4 +130,18 @@ export function writeNpy(file: string, t: NpyTensor): void {
 
 export function readNpy(file: string): NpyTensor {
   return decodeNpy(readFileSync(file), file);
+}
+
+/** A .npy file's shape, from its header alone (a count or a size check need not read the payload). */
+export function readNpyShape(file: string): number[] {
+  const fd = openSync(file, "r");
+  try {
+    const head = new Uint8Array(10);
+    const hlen = readSync(fd, head, 0, 10, 0) === 10 ? head[8] | (head[9] << 8) : 0;
+    const bytes = new Uint8Array(10 + hlen);
+    const got = readSync(fd, bytes, 0, bytes.length, 0);
+    return npyHeader(bytes.subarray(0, got), file).shape;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodeNpy, encodeNpy, NpyError, readNpy, writeNpy } from "../../gpu-cluster/io/npy.ts";
+import { decodeNpy, encodeNpy, NpyError, readNpy, readNpyShape, writeNpy } from "../../gpu-cluster/io/npy.ts";
 import { decodeImage } from "../../gpu-cluster/data/index.ts";
 import { encodeGridPng, writePng } from "../../gpu-cluster/io/png.ts";
 
@@ -47,6 +47,28 @@ describe(".npy tensor files", () => {
     extra.set(bytes);
     expect(() => decodeNpy(extra, "e.npy")).toThrow(/e\.npy: 4 bytes after the payload/);
     expect(() => decodeNpy(new Uint8Array(20), "z.npy")).toThrow(/magic/);
+  });
+
+  it("reads a shape from the header alone, as decoding the whole file gives it", () => {
+    let state = 7;
+    const next = (n: number) => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % n;
+    for (let trial = 0; trial < 20; trial++) {
+      const shape = Array.from({ length: 1 + next(4) }, () => next(6));
+      const count = shape.reduce((a, b) => a * b, 1);
+      const file = join(dir, `s${trial}.npy`);
+      writeNpy(file, { data: new Int16Array(count), shape });
+      expect(readNpyShape(file)).toEqual(readNpy(file).shape);
+    }
+    // the payload is not read: a file cut inside it still has its shape; one cut inside the header does not
+    const bytes = encodeNpy({ data: new Float32Array(6), shape: [2, 3] });
+    const file = join(dir, "head.npy");
+    const payloadAt = 10 + (bytes[8] | (bytes[9] << 8));
+    writeFileSync(file, bytes.subarray(0, payloadAt + 3));
+    expect(readNpyShape(file)).toEqual([2, 3]);
+    writeFileSync(file, bytes.subarray(0, payloadAt - 1));
+    expect(() => readNpyShape(file)).toThrow(/head\.npy: file ends inside its \d+-byte header/);
+    writeFileSync(file, bytes.subarray(0, 5));
+    expect(() => readNpyShape(file)).toThrow(/magic/);
   });
 });
 

@@ -179,7 +179,7 @@ function block(order: number, step: number, method: "ours" | "random"): MemoryBl
   const t = readNpy(join(dir, `${method}.npy`));
   return {
     set: { pixels: t.data as Float32Array, count: t.shape[0], channels: t.shape[1], size: t.shape[2] },
-    labels: r.block.labels,
+    labels: method === "ours" ? r.ours!.labels : r.block.labels,
     schedule: r.block.schedule,
     table: new Uint8Array(readFileSync(join(dir, `labels-${method}.dlt`))),
   };
@@ -229,6 +229,7 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
       const names = JSON.parse(readFileSync(join(out, `order-${order}`, "order.json"), "utf8")).order as string[];
       expect([...names].sort()).toEqual([...val.classes].sort());
       let prevSeen: string[] = [];
+      let oursMemory = 0;
       for (const step of [1, 2, 3]) {
         const r = readResult(order, step);
         // seen classes: the order's prefix; added: what is new since the step before
@@ -240,18 +241,30 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
         expect(r.test_classes).toEqual(r.seen);
         expect(r.test_images).toBe(Array.from(val.labels).filter((l) => r.seen.includes(val.classes[l])).length);
         if (step < 3) expect(r.test_images).toBeLessThan(val.labels.length);
-        // memory: IPC images per seen class; this step's block holds the added classes, labelled after the earlier ones
+        // memory: IPC images per seen class for (b), 8 / bits as many for ours at the depth its
+        // step chose (the same bytes); this step's block holds the added classes, labelled after the earlier ones
+        const ours = r.ours!;
+        const pc = (IPC * 8) / ours.bits;
         expect(r.memory_images).toBe(r.seen.length * IPC);
         expect(r.block.images).toBe(r.added.length * IPC);
-        expect(r.block.labels).toEqual(
-          Array.from({ length: r.block.images }, (_, j) => prevSeen.length + Math.floor(j / IPC)),
-        );
+        expect(ours.images).toBe(r.added.length * pc);
+        const classMajor = (n: number, per: number) =>
+          Array.from({ length: n }, (_, j) => prevSeen.length + Math.floor(j / per));
+        expect(r.block.labels).toEqual(classMajor(r.block.images, IPC));
+        expect(ours.labels).toEqual(classMajor(ours.images, pc));
+        oursMemory += ours.images;
+        expect(ours.memory_images).toBe(oursMemory);
+        expect(ours.epochs).toBeLessThanOrEqual(r.epochs);
         for (const m of ["ours", "random"] as const) {
           const b = block(order, step, m);
-          expect(b.set.count).toBe(r.block.images);
+          const [images, epochs] = m === "ours" ? [ours.images, ours.epochs] : [r.block.images, r.epochs];
+          expect(b.set.count).toBe(images);
           const h = decodeLabelTable(b.table!).header;
-          expect([h.images, h.classes, h.epochs >= r.epochs]).toEqual([r.block.images, r.seen.length, true]);
+          expect([h.images, h.classes, h.epochs >= epochs]).toEqual([images, r.seen.length, true]);
         }
+        const levels = 2 ** ours.bits - 1;
+        const oursPixels = block(order, step, "ours").set.pixels;
+        expect(oursPixels.every((v) => Math.abs(v * levels - Math.round(v * levels)) < 1e-4)).toBe(true);
         // the memory of step s is the blocks of steps 1..s: the stage's inputs are every earlier step's files
         const rec = JSON.parse(readFileSync(join(out, `order-${order}`, "stages.json"), "utf8")).stages[
           `step-0${step}`
@@ -314,7 +327,7 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
       }
     }
     await Promise.all(clfs.map((c) => c.release()));
-    expect(rowsOf).toEqual([2 * 6 * IPC, 2 * 7 * IPC]);
+    expect(rowsOf).toEqual([2 * 6 * ((IPC * 8) / readResult(1, 1).ours!.bits), 2 * 7 * IPC]);
 
     // --memory-labels current: block 1 relabelled by step 2's teacher, over all 13 seen classes
     const [again] = await relabelMemory(blocks.slice(0, 1), teachers[1].bytes, stats, K, {
@@ -337,7 +350,8 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
   });
 
   it("one class at the first step: nothing to train, every test image right; bad input is refused with the fix", () => {
-    const run = distill(tiny(data3, join(root, "run3"), 3, "0"));
+    // at 8 bits, where a real image's pixels (multiples of 1/255) tell it from a recovered one's
+    const run = distill([...tiny(data3, join(root, "run3"), 3, "0"), "--image-bits", "8"]);
     expect(run.status, run.stderr).toBe(0);
     const r1 = stepResultSchema.parse(
       JSON.parse(readFileSync(join(root, "run3", "order-0", "step-01", "result.json"), "utf8")),
@@ -355,11 +369,29 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
     expect([r3.seen.length, r3.trained, r3.memory_images]).toEqual([3, true, 3 * IPC]);
 
     // the step's teacher chooses the start among the candidates: another block than pixel k-means
-    const kl = distill([...tiny(data3, join(root, "run3-kl"), 3, "0"), "--select", "kmeans-labels"]);
+    const kl = distill([
+      ...tiny(data3, join(root, "run3-kl"), 3, "0"),
+      ...["--image-bits", "8", "--select", "kmeans-labels"],
+    ]);
     expect(kl.status, kl.stderr).toBe(0);
     const block = (dir: string) =>
       Array.from(readNpy(join(root, dir, "order-0", "step-02", "ours.npy")).data as Float32Array);
     expect(block("run3-kl")).not.toEqual(block("run3"));
+
+    // --image-bits 4: ours keeps twice (b)'s images per class, on 16 grey levels, in (b)'s bytes
+    const four = distill([...tiny(data3, join(root, "run3-4"), 3, "0"), "--image-bits", "4"]);
+    expect(four.status, four.stderr).toBe(0);
+    for (const step of [1, 2, 3]) {
+      const dir = join(root, "run3-4", "order-0", `step-0${step}`);
+      const r = stepResultSchema.parse(JSON.parse(readFileSync(join(dir, "result.json"), "utf8")));
+      const ours = readNpy(join(dir, "ours.npy"));
+      const random = readNpy(join(dir, "random.npy"));
+      expect([r.ours!.bits, ours.shape[0], r.ours!.memory_images]).toEqual([4, 2 * IPC, 2 * IPC * step]);
+      expect(ours.shape[0] * r.ours!.bits).toBe(random.shape[0] * 8);
+      expect((ours.data as Float32Array).every((v) => Math.abs(v * 15 - Math.round(v * 15)) < 1e-4)).toBe(true);
+      if (step > 1) expect(r.ours!.epochs).toBeLessThan(r.epochs);
+    }
+    expect(four.stdout).toMatch(/^\| 3 \| 3 \| 6; ours 12 at 4 bits \|/m);
 
     const bad = (extra: string[], message: RegExp) => {
       const r = distill([...tiny(data3, join(root, "bad"), 3, "0"), ...extra]);
