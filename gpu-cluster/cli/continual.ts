@@ -184,7 +184,7 @@ export class ContinualRun {
         const outcome = await folder.stage(this.stepSpec(seed, steps, st), () => this.step(folder, seed, st));
         const r = readStep(folder, st.step);
         this.log(
-          `order ${seed} step ${st.step}/${steps.length} (${r.seen.length} classes, memory ${r.memory_images}): ` +
+          `order ${seed} step ${st.step}/${steps.length} (${r.seen.length} classes, memory ${r.memory_images}${r.ours && r.ours.bits < 8 ? `, ours ${r.ours.memory_images} at ${r.ours.bits} bits` : ""}): ` +
             `ours ${pct(r.accuracy.ours)}, (a) ${pct(r.accuracy.random_hard)}, (b) ${pct(r.accuracy.random_soft)}` +
             (outcome === "skipped" ? " (done earlier)" : ""),
         );
@@ -242,7 +242,10 @@ export class ContinualRun {
     const clf = await Classifier.fromOnnx(teacher, this.compile);
     try {
       const c = await chooseImageBits((x) => clf.logits(x), heldOut, stats, { depths });
-      const tried = Object.entries(c.accuracy).map(([b, a]) => `${b} bits ${pct(a!)}`);
+      const tried = ([8, ...depths] as const).flatMap((b) => {
+        const a = c.accuracy[b];
+        return a === undefined ? [] : [`${b} bits ${pct(a)}`];
+      });
       this.log(`image bits: the step's teacher on ${c.images} held-out images: ${tried.join(", ")}; ${c.bits} bits`);
       return c.bits;
     } finally {
