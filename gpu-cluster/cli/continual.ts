@@ -234,6 +234,7 @@ export class ContinualRun {
     seenTrain: Dataset,
     smallestClass: number,
     seed: number,
+    step: number,
   ): Promise<ImageBits> {
     if (this.o.imageBits !== "auto") return this.o.imageBits;
     const depths = AUTO_IMAGE_BITS.filter((b) => startFits(smallestClass, this.o.ipc * imagesPerByteImage(b)));
@@ -246,7 +247,9 @@ export class ContinualRun {
         const a = c.accuracy[b];
         return a === undefined ? [] : [`${b} bits ${pct(a)}`];
       });
-      this.log(`image bits: the step's teacher on ${c.images} held-out images: ${tried.join(", ")}; ${c.bits} bits`);
+      this.log(
+        `order ${seed} step ${step}: image bits: the teacher on ${c.images} held-out images: ${tried.join(", ")}; ${c.bits} bits per pixel`,
+      );
       return c.bits;
     } finally {
       await clf.release();
@@ -296,7 +299,7 @@ export class ContinualRun {
     // Below 8 bits ours keeps 8 / bits images per class for each of (b)'s, in the same bytes.
     const seenFull = classSubset(train, st.seen);
     const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
-    const bits = await this.stepBits(tf.bytes, stats, seenTrain, smallest, seed);
+    const bits = await this.stepBits(tf.bytes, stats, seenTrain, smallest, seed, st.step);
     const pc = o.ipc * imagesPerByteImage(bits);
     const atDepth = (pixels: Float32Array) => (bits < 8 ? quantisePixels(pixels, bits) : pixels);
     const m = SELECTIONS[o.select].pool ? o.selectFrom : 1;
