@@ -114,8 +114,10 @@ export function renderContinualMarkdown(s: ContinualSummary): string {
     `# Class-incremental ${s.dataset}: ${s.steps} steps, IPC ${s.ipc}`,
     "",
     `Top-1 (%) on the real test images of the classes seen so far, mean ± std over ${s.seeds.length} class order(s) (seeds ${s.seeds.join(", ")}). ` +
-      "Each step: a teacher trained on the seen classes only; a student from scratch on the whole memory " +
-      "(every method's in the same bytes: below 8 bits ours keeps 8 / bits images per class for each of (b)'s). " +
+      "Each step: a teacher trained on the seen classes only; a student from scratch on the whole memory" +
+      (rows.some((r) => r.ours_memory)
+        ? " (every method's in the same bytes: below 8 bits ours keeps 8 / bits images per class for each of (b)'s). "
+        : ". ") +
       (s.memoryLabels === "kept"
         ? "Soft labels: each memory block keeps those of the teacher of the step it arrived in."
         : "Soft labels: every memory block relabelled by each step's teacher."),

@@ -241,9 +241,10 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
         expect(r.test_classes).toEqual(r.seen);
         expect(r.test_images).toBe(Array.from(val.labels).filter((l) => r.seen.includes(val.classes[l])).length);
         if (step < 3) expect(r.test_images).toBeLessThan(val.labels.length);
-        // memory: IPC images per seen class for (b), 8 / bits as many for ours at the depth its
-        // step chose (the same bytes); this step's block holds the added classes, labelled after the earlier ones
+        // memory: IPC images per seen class for (b), 8 / bits as many for ours (the same bytes;
+        // auto is 8 bits here); this step's block holds the added classes, labelled after the earlier ones
         const ours = r.ours!;
+        expect(ours.bits).toBe(8);
         const pc = (IPC * 8) / ours.bits;
         expect(r.memory_images).toBe(r.seen.length * IPC);
         expect(r.block.images).toBe(r.added.length * IPC);
@@ -262,9 +263,6 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
           const h = decodeLabelTable(b.table!).header;
           expect([h.images, h.classes, h.epochs >= epochs]).toEqual([images, r.seen.length, true]);
         }
-        const levels = 2 ** ours.bits - 1;
-        const oursPixels = block(order, step, "ours").set.pixels;
-        expect(oursPixels.every((v) => Math.abs(v * levels - Math.round(v * levels)) < 1e-4)).toBe(true);
         // the memory of step s is the blocks of steps 1..s: the stage's inputs are every earlier step's files
         const rec = JSON.parse(readFileSync(join(out, `order-${order}`, "stages.json"), "utf8")).stages[
           `step-0${step}`
