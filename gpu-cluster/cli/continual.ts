@@ -14,7 +14,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { loadDataset, mirrorAsymmetry, defaultAugment, type DatasetSplits } from "../data/index.ts";
+import { loadDataset, mirrorAsymmetry, defaultAugment, indicesByClass, type DatasetSplits } from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
 import { imagesPerByteImage, quantisePixels, type ImageBits } from "../../shared/image-bits.ts";
 import { writeGridPng } from "../io/png.ts";
@@ -170,6 +170,13 @@ export class ContinualRun {
   async run(): Promise<void> {
     const C = this.data.train.classes.length;
     if (C < 2) throw new Error(`${this.datasetName}: ${C} class; class-incremental learning needs at least 2`);
+    // refused before any teacher: ours' blocks take 8 / bits × --ipc real images of every class to start from
+    const perClass = this.o.ipc * imagesPerByteImage(this.bits);
+    const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
+    if (smallest < perClass)
+      throw new Error(
+        `continual: the smallest class has ${smallest} training images, and ours' blocks need ${perClass} per class (--ipc ${this.o.ipc}${this.bits < 8 ? ` × 8 / --image-bits ${this.bits}` : ""}): lower --ipc${this.bits < 8 ? " or raise --image-bits" : ""}`,
+      );
     const orders = this.o.seeds.map((seed) => ({
       seed,
       steps: incrementSteps(classOrder(C, seed), this.o.steps),
