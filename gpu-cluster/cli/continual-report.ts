@@ -80,11 +80,14 @@ const METHODS = [
 
 const cell = (xs: number[]) => `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
 
-/** Ours' memory where it holds fewer bits per pixel than (b)'s ("40 at 4 bits"; the class orders' distinct ones), else undefined. */
+/** Ours' memory of a step where it holds fewer bits per pixel than (b)'s ("40 at 4 bits"), else undefined. */
+export function oursMemoryBelow8(r: StepResult): string | undefined {
+  return r.ours && r.ours.bits < 8 ? `${r.ours.memory_images} at ${r.ours.bits} bits` : undefined;
+}
+
+/** The class orders' distinct {@link oursMemoryBelow8}, joined; undefined where every order's is 8-bit. */
 function oursMemory(at: StepResult[]): string | undefined {
-  const below = at.flatMap((r) =>
-    r.ours && r.ours.bits < 8 ? [`${r.ours.memory_images} at ${r.ours.bits} bits`] : [],
-  );
+  const below = at.flatMap((r) => oursMemoryBelow8(r) ?? []);
   return below.length ? [...new Set(below)].join(" or ") : undefined;
 }
 

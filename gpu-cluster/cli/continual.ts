@@ -40,7 +40,7 @@ import { relabelMemory, trainOnMemory, type MemoryBlock } from "../stages/memory
 import { fingerprintFolder, RunFolder } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { addRunOptions, DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
-import { stepResultSchema, writeContinualReport, type StepResult } from "./continual-report.ts";
+import { oursMemoryBelow8, stepResultSchema, writeContinualReport, type StepResult } from "./continual-report.ts";
 
 export interface ContinualOptions extends CliOptions {
   steps: number;
@@ -146,6 +146,11 @@ export class ContinualRun {
     return this.o.imageBits === "auto" ? 8 : this.o.imageBits;
   }
 
+  /** Ours' images per added class: 8 / bits for each of (b)'s --ipc, in the same bytes. */
+  private get oursPerClass(): number {
+    return this.o.ipc * imagesPerByteImage(this.bits);
+  }
+
   private epochsFor(images: number): number {
     return this.o.epochs ?? memoryEpochs(images, this.o.studentCrops);
   }
@@ -171,7 +176,7 @@ export class ContinualRun {
     const C = this.data.train.classes.length;
     if (C < 2) throw new Error(`${this.datasetName}: ${C} class; class-incremental learning needs at least 2`);
     // refused before any teacher: ours' blocks take 8 / bits × --ipc real images of every class to start from
-    const perClass = this.o.ipc * imagesPerByteImage(this.bits);
+    const perClass = this.oursPerClass;
     const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
     if (smallest < perClass)
       throw new Error(
@@ -191,7 +196,7 @@ export class ContinualRun {
         const outcome = await folder.stage(this.stepSpec(seed, steps, st), () => this.step(folder, seed, st));
         const r = readStep(folder, st.step);
         this.log(
-          `order ${seed} step ${st.step}/${steps.length} (${r.seen.length} classes, memory ${r.memory_images}${r.ours && r.ours.bits < 8 ? `, ours ${r.ours.memory_images} at ${r.ours.bits} bits` : ""}): ` +
+          `order ${seed} step ${st.step}/${steps.length} (${r.seen.length} classes, memory ${r.memory_images}${oursMemoryBelow8(r) ? `, ours ${oursMemoryBelow8(r)}` : ""}): ` +
             `ours ${pct(r.accuracy.ours)}, (a) ${pct(r.accuracy.random_hard)}, (b) ${pct(r.accuracy.random_soft)}` +
             (outcome === "skipped" ? " (done earlier)" : ""),
         );
@@ -272,14 +277,14 @@ export class ContinualRun {
     // block is the real images recover would start from, k-means representatives of the class.
     // Below 8 bits ours keeps 8 / bits images per class for each of (b)'s, in the same bytes.
     const seenFull = classSubset(train, st.seen);
-    const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
     const bits = this.bits;
-    const pc = o.ipc * imagesPerByteImage(bits);
+    const pc = this.oursPerClass;
     const atDepth = (pixels: Float32Array) => (bits < 8 ? quantisePixels(pixels, bits) : pixels);
     const m = SELECTIONS[o.select].pool ? o.selectFrom : 1;
     const perImage = K === 1 ? 1 : realImagesPerSynthetic(o.init);
     let init: ImageSet | undefined;
     if (perImage > 0) {
+      const smallest = Math.min(...st.seen.map((_, k) => countOf(seenFull.labels, k)));
       const mm = Math.max(1, Math.min(m, Math.floor(smallest / (pc * perImage))));
       const candidates = randomRealSubset(seenFull, pc * perImage * mm, seed);
       // the step's own teacher judges the candidates (it has seen exactly these classes); the kinds
