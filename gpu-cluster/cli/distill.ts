@@ -26,6 +26,7 @@ function stageCommand(name: Stage | "run", description: string, stages: Stage[])
     const p = new Pipeline(opts, ["distill", ...process.argv.slice(2)].join(" "));
     process.stderr.write(`run folder: ${p.run.dir}\n`);
     if (opts.ep === "webgpu") process.stderr.write(`WebGPU adapter: ${chooseWebGpuDriver().description}\n`);
+    p.refuseSmallClasses();
     // a teacher handed to a later stage is imported first, as squeeze does (skipped once imported)
     if (opts.teacher && !stages.includes("squeeze")) await p.squeeze();
     for (const s of stages) {

@@ -758,6 +758,26 @@ export class Pipeline {
     return { key, onnx };
   }
 
+  /**
+   * Refuses, before any stage, a run whose draws of real images the smallest class cannot give:
+   * recover's start (--ipc × 8 / --image-bits × real images per synthetic one) and the baselines' --ipc.
+   */
+  refuseSmallClasses(): void {
+    const o = this.o;
+    const bits = o.imageBits === "auto" ? 8 : o.imageBits; // auto falls back to 8 where fewer bits would not fit
+    const start = o.ipc * imagesPerByteImage(bits) * realImagesPerSynthetic(o.init);
+    const need = Math.max(start, o.baselines ? o.ipc : 0);
+    const smallest = this.smallestClass();
+    if (smallest >= need) return;
+    const times = [
+      bits < 8 ? ` × 8 / --image-bits ${bits}` : "",
+      o.init === "collage" ? ` × ${realImagesPerSynthetic(o.init)} for --init collage` : "",
+    ].join("");
+    throw new Error(
+      `the smallest class has ${smallest} training images, and the run draws ${need} real images per class (--ipc ${o.ipc}${need === start ? times : ""}): lower --ipc${need === start && bits < 8 ? " or raise --image-bits" : ""}`,
+    );
+  }
+
   /** Training images of the smallest class. */
   private smallestClass(): number {
     return Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));

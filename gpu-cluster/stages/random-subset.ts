@@ -16,7 +16,9 @@ export function randomRealSubset(
   const rng = new Random(seed, stream);
   const sources = indicesByClass(d).flatMap((pool, c) => {
     if (pool.length < ipc)
-      throw new Error(`${d.name}: class '${d.classes[c]}' has ${pool.length} images, fewer than --ipc ${ipc}`);
+      throw new Error(
+        `${d.name}: class '${d.classes[c]}' has ${pool.length} images, fewer than the ${ipc} per class drawn`,
+      );
     return (rng.shuffle([...pool]) as number[]).slice(0, ipc);
   });
   return realImagesAt(d, sources);

@@ -483,6 +483,20 @@ describe("distill run", () => {
     const factorial = distill(["recover", ...args, "--select", "factorial"]);
     expect(factorial.status).not.toBe(0);
     expect(factorial.stderr).toMatch(/--select factorial composes random draws of --ipc 8-bit images/);
+    // a start or a baseline the smallest class cannot give is refused before any stage writes
+    const smallDir = join(root, "small-class");
+    const small = (flags: string[]) =>
+      distill(["run", ...without(args, "--image-bits").map((a) => (a === dir ? smallDir : a)), ...flags]);
+    const start = small(["--ipc", "13", "--image-bits", "4"]);
+    expect(start.status).not.toBe(0);
+    expect(start.stderr).toContain(
+      "the smallest class has 24 training images, and the run draws 26 real images per class (--ipc 13 × 8 / --image-bits 4): lower --ipc or raise --image-bits",
+    );
+    const baselines = small(["--ipc", "25", "--image-bits", "8", "--init", "noise"]);
+    expect(baselines.stderr).toContain(
+      "the smallest class has 24 training images, and the run draws 25 real images per class (--ipc 25): lower --ipc",
+    );
+    expect(existsSync(join(smallDir, "stages.json"))).toBe(false);
   });
 
   it("--gate-screen ranks more draws by short students on images of their own; the gate weighs the best", () => {
