@@ -16,7 +16,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
-import { mean, populationSd as std } from "../gpu-cluster/cli/summary-stats.ts";
+import { mean, percent, populationSd as std } from "../gpu-cluster/cli/summary-stats.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
@@ -162,8 +162,7 @@ const { basis, rows } = mergeRows(own, stored);
 const ipcs = [...new Set(rows.map((r) => r.ipc))];
 
 // one seed: the figure alone (a spread of one run would read as ± 0.00)
-const cell = (xs: number[]) =>
-  xs.length === 1 ? (100 * xs[0]).toFixed(2) : `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
+const cell = (xs: number[]) => (xs.length === 1 ? percent(xs[0]) : `${percent(mean(xs))} ± ${percent(std(xs))}`);
 // NaN where a run skipped its baselines: the cell then says so rather than showing 0
 const figures = (xs: (number | null)[]) => xs.map((x) => x ?? NaN);
 

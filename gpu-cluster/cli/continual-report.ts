@@ -6,7 +6,7 @@ import { IMAGE_BITS } from "../../shared/image-bits.ts";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { writeLineChartPng } from "../io/plot.ts";
-import { mean, populationSd as std } from "./summary-stats.ts";
+import { mean, percent, populationSd as std } from "./summary-stats.ts";
 
 const fraction = z.number().min(0).max(1);
 
@@ -78,7 +78,7 @@ const METHODS = [
   { key: "random_soft", name: "(b) random real, soft labels" },
 ] as const;
 
-const cell = (xs: number[]) => `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
+const cell = (xs: number[]) => `${percent(mean(xs))} ± ${percent(std(xs))}`;
 
 /** Ours' memory of a step where it holds fewer bits per pixel than (b)'s ("40 at 4 bits"), else undefined. */
 export function oursMemoryBelow8(r: StepResult): string | undefined {

@@ -16,3 +16,9 @@ export function populationSd(xs: number[]): number {
   const m = mean(xs);
   return Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
 }
+
+/** A fraction in percent with two decimals, for table cells; a mean that rounds to zero prints "0.00", never "-0.00". */
+export function percent(x: number): string {
+  const s = (100 * x).toFixed(2);
+  return s === "-0.00" ? "0.00" : s;
+}
