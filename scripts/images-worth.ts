@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { addRunOptions, type CliOptions } from "../gpu-cluster/cli/options.ts";
 import { Pipeline } from "../gpu-cluster/cli/pipeline.ts";
-import { indicesByClass } from "../gpu-cluster/data/dataset.ts";
+import { smallestClassSize } from "../gpu-cluster/data/dataset.ts";
 import { parseReport } from "../gpu-cluster/cli/report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
@@ -52,7 +52,7 @@ const command = ["images-worth", ...process.argv.slice(2)].join(" ");
 const first = new Pipeline(o, command);
 const { train } = first.data;
 const classes = train.classes.length;
-const smallestClass = Math.min(...indicesByClass(train).map((images) => images.length));
+const smallestClass = smallestClassSize(train);
 const sizes = o.ipcs.map((v) => {
   const n = v === "all" ? smallestClass : Number(v);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--ipcs: '${v}' is not a whole number ≥ 1 or 'all'`);

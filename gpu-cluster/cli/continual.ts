@@ -14,7 +14,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { loadDataset, mirrorAsymmetry, defaultAugment, indicesByClass, type DatasetSplits } from "../data/index.ts";
+import { loadDataset, mirrorAsymmetry, defaultAugment, smallestClassSize, type DatasetSplits } from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
 import { imagesPerByteImage, quantisePixels, type ImageBits } from "../../shared/image-bits.ts";
 import { writeGridPng } from "../io/png.ts";
@@ -39,7 +39,7 @@ import {
 import { relabelMemory, trainOnMemory, type MemoryBlock } from "../stages/memory-student.ts";
 import { fingerprintFolder, RunFolder } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
-import { addRunOptions, DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
+import { addRunOptions, DEFAULT_TEACHER_WIDTH, perClassFlags, recoverConfigOf, type CliOptions } from "./options.ts";
 import { oursMemoryBelow8, stepResultSchema, writeContinualReport, type StepResult } from "./continual-report.ts";
 
 export interface ContinualOptions extends CliOptions {
@@ -177,11 +177,13 @@ export class ContinualRun {
     if (C < 2) throw new Error(`${this.datasetName}: ${C} class; class-incremental learning needs at least 2`);
     // refused before any teacher: ours' blocks take 8 / bits × --ipc real images of every class to start from
     const perClass = this.oursPerClass;
-    const smallest = Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
-    if (smallest < perClass)
+    const smallest = smallestClassSize(this.data.train);
+    if (smallest < perClass) {
+      const { flags, fix } = perClassFlags(this.o.ipc, this.bits);
       throw new Error(
-        `continual: the smallest class has ${smallest} training images, and ours' blocks need ${perClass} per class (--ipc ${this.o.ipc}${this.bits < 8 ? ` × 8 / --image-bits ${this.bits}` : ""}): lower --ipc${this.bits < 8 ? " or raise --image-bits" : ""}`,
+        `continual: the smallest class has ${smallest} training images, and ours' blocks need ${perClass} per class (${flags}): ${fix}`,
       );
+    }
     const orders = this.o.seeds.map((seed) => ({
       seed,
       steps: incrementSteps(classOrder(C, seed), this.o.steps),

@@ -310,6 +310,17 @@ export function addRunOptions(cmd: Command): Command {
 }
 
 /** Recover's settings from the options (one place for `distill run`, the shards and `distill continual`); `bits`: the run's --image-bits, resolved. */
+/**
+ * A per-class count of real images in the flags that set it, and the fix where a class is too
+ * small for it: "--ipc 13 × 8 / --image-bits 4", "lower --ipc or raise --image-bits".
+ */
+export function perClassFlags(ipc: number, bits: ImageBits, extra = ""): { flags: string; fix: string } {
+  return {
+    flags: `--ipc ${ipc}${bits < 8 ? ` × 8 / --image-bits ${bits}` : ""}${extra}`,
+    fix: `lower --ipc${bits < 8 ? " or raise --image-bits" : ""}`,
+  };
+}
+
 export function recoverConfigOf(o: CliOptions, flipProb: number, seed: number, bits: ImageBits = 8): RecoverConfig {
   return {
     ipc: o.ipc * imagesPerByteImage(bits),

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import {
   channelStats,
   defaultAugment,
-  indicesByClass,
+  smallestClassSize,
   loadDataset,
   mirrorAsymmetry,
   subset,
@@ -65,7 +65,7 @@ import type { TeacherSource } from "../stages/teacher-graph.ts";
 import { canonicalJson, fingerprintFolder, RunFolder, sha256, type StageSpec } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
-import { DEFAULT_TEACHER_WIDTH, recoverConfigOf, type CliOptions } from "./options.ts";
+import { DEFAULT_TEACHER_WIDTH, perClassFlags, recoverConfigOf, type CliOptions } from "./options.ts";
 import {
   imagesPerByteImage,
   packImages,
@@ -769,18 +769,16 @@ export class Pipeline {
     const need = Math.max(start, o.baselines ? o.ipc : 0);
     const smallest = this.smallestClass();
     if (smallest >= need) return;
-    const times = [
-      bits < 8 ? ` × 8 / --image-bits ${bits}` : "",
-      o.init === "collage" ? ` × ${realImagesPerSynthetic(o.init)} for --init collage` : "",
-    ].join("");
+    const collage = o.init === "collage" ? ` × ${realImagesPerSynthetic(o.init)} for --init collage` : "";
+    const { flags, fix } = need === start ? perClassFlags(o.ipc, bits, collage) : perClassFlags(o.ipc, 8);
     throw new Error(
-      `the smallest class has ${smallest} training images, and the run draws ${need} real images per class (--ipc ${o.ipc}${need === start ? times : ""}): lower --ipc${need === start && bits < 8 ? " or raise --image-bits" : ""}`,
+      `the smallest class has ${smallest} training images, and the run draws ${need} real images per class (${flags}): ${fix}`,
     );
   }
 
   /** Training images of the smallest class. */
   private smallestClass(): number {
-    return Math.min(...indicesByClass(this.data.train).map((pool) => pool.length));
+    return smallestClassSize(this.data.train);
   }
 
   /** The real images recover's start is chosen from: `m` random candidates per image, at most half of the smallest class (candidatesPerImage). */

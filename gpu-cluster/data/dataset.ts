@@ -60,6 +60,11 @@ export function indicesByClass(d: Dataset): number[][] {
   return byClass;
 }
 
+/** Images in the dataset's smallest class: how many real images per class a run can draw. */
+export function smallestClassSize(d: Dataset): number {
+  return Math.min(...indicesByClass(d).map((pool) => pool.length));
+}
+
 /** Images of one index as floats in [0, 1], NCHW. */
 export function imageAsFloat(d: Dataset, index: number): Float32Array {
   const p = pixelsPerImage(d);
