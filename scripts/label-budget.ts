@@ -13,6 +13,7 @@ import { Command } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
+import { percent, signedPercent } from "../gpu-cluster/cli/summary-stats.ts";
 import { machine, typedCommand } from "./provenance.ts";
 
 const program = new Command("label-budget")
@@ -114,8 +115,7 @@ const md = [
   ...table.map(
     (r) =>
       `| ${r.topK} | ${r.quant} | ${r.labelEpochs} | ${r.bytesPerCrop.toFixed(1)} | ${kib(r.bytesPerImage)} | ${kib(r.tableBytes)} | ` +
-      `${((100 * r.tableBytes) / r.fp32Bytes).toFixed(0)} % | ${(100 * r.accuracy).toFixed(2)} | ` +
-      `${r.accuracy >= full.accuracy ? "+" : ""}${(100 * (r.accuracy - full.accuracy)).toFixed(2)} |`,
+      `${((100 * r.tableBytes) / r.fp32Bytes).toFixed(0)} % | ${percent(r.accuracy)} | ${signedPercent(r.accuracy - full.accuracy)} |`,
   ),
   "",
   "![accuracy vs label bytes](label-budget.png)",

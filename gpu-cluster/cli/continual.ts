@@ -41,6 +41,7 @@ import { fingerprintFolder, RunFolder } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { addRunOptions, DEFAULT_TEACHER_WIDTH, perClassFlags, recoverConfigOf, type CliOptions } from "./options.ts";
 import { oursMemoryBelow8, stepResultSchema, writeContinualReport, type StepResult } from "./continual-report.ts";
+import { percent } from "./summary-stats.ts";
 
 export interface ContinualOptions extends CliOptions {
   steps: number;
@@ -439,7 +440,7 @@ function countOf(labels: Int32Array, k: number): number {
   return n;
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+const pct = (x: number) => `${percent(x)} %`;
 
 export function stepName(step: number): string {
   return `step-${String(step).padStart(2, "0")}`;

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { pairedDifference } from "./student-inits.ts";
-import { sampleSd } from "./summary-stats.ts";
+import { percent, sampleSd, signedPercent } from "./summary-stats.ts";
 
 const fraction = z.number().min(0).max(1);
 
@@ -80,7 +80,7 @@ export function parseReport(json: unknown): Report {
 }
 
 function pct(x: number): string {
-  return `${(x * 100).toFixed(2)} %`;
+  return `${percent(x)} %`;
 }
 
 export function bytes(n: number): string {
@@ -112,17 +112,16 @@ export function renderReportMarkdown(r: Report): string {
     "| student | distilled (ours) | random real, hard labels (a) | random real, same soft labels (b) | ours − (b) |",
   );
   lines.push("|---|---:|---:|---:|---:|");
-  const signed = (pt: number) => `${pt >= 0 ? "+" : ""}${pt.toFixed(2)}`;
   for (const [arch, s] of Object.entries(r.students)) {
     const d = s.draws;
     // with several draws: their mean ± their sample SD
     const cell = (v: number | undefined, all: number[] | undefined) =>
-      v === undefined ? "– (skipped)" : all ? `${pct(v)} ± ${(sampleSd(all) * 100).toFixed(2)}` : pct(v);
+      v === undefined ? "– (skipped)" : all ? `${pct(v)} ± ${percent(sampleSd(all))}` : pct(v);
     let gap = "–";
     if (d?.random_soft) {
       const p = pairedDifference(d.distilled, d.random_soft);
-      gap = `${signed(p.mean * 100)} ± ${(p.se * 100).toFixed(2)} pt (ahead on ${p.ahead}/${p.draws} draws)`;
-    } else if (s.random_soft !== undefined) gap = `${signed((s.distilled - s.random_soft) * 100)} pt`;
+      gap = `${signedPercent(p.mean)} ± ${percent(p.se)} pt (ahead on ${p.ahead}/${p.draws} draws)`;
+    } else if (s.random_soft !== undefined) gap = `${signedPercent(s.distilled - s.random_soft)} pt`;
     lines.push(
       `| ${arch} | ${cell(s.distilled, d?.distilled)} | ${cell(s.random_hard, d?.random_hard)} | ${cell(s.random_soft, d?.random_soft)} | ${gap} |`,
     );

@@ -22,3 +22,9 @@ export function percent(x: number): string {
   const s = (100 * x).toFixed(2);
   return s === "-0.00" ? "0.00" : s;
 }
+
+/** A difference of fractions in percentage points with its sign ("+0.33", "-0.10"); a tie prints "+0.00". */
+export function signedPercent(x: number): string {
+  const s = percent(x);
+  return s.startsWith("-") ? s : `+${s}`;
+}

@@ -2,8 +2,9 @@
 // relabel shards (epoch ranges), run in any order, merged, give images.npy, images/, grid.png,
 // recover.json and labels.dlt byte for byte as `distill recover` + `distill relabel`; manifest.json
 // differs only in createdAt; at 4 bits per pixel images.dpk too. Shards are idempotent (a verified
-// shard is skipped) and a damaged shard output is refused downstream and redone by a rerun.
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+// shard is skipped), a damaged shard output is refused downstream and redone by a rerun, and a shard
+// whose draws the smallest class cannot give is refused before it writes.
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -71,6 +72,27 @@ describe("distill shard", () => {
       [2, 2],
       [4, 2],
     ]);
+
+    // a shard whose run draws more real images than the smallest class holds is refused before it writes
+    const small = join(root, "small-class");
+    const smallArgs = without(without(o, "--ipc"), "--image-bits").map((a) => (a === sharded ? small : a));
+    const refusedShard = distill([
+      "shard",
+      "recover",
+      ...smallArgs,
+      ...plan,
+      "--index",
+      "0",
+      "--ipc",
+      "13",
+      "--image-bits",
+      "4",
+    ]);
+    expect(refusedShard.status).not.toBe(0);
+    expect(refusedShard.stderr).toContain(
+      "the smallest class has 19 training images, and the run draws 26 real images per class (--ipc 13 × 8 / --image-bits 4): lower --ipc or raise --image-bits",
+    );
+    expect(existsSync(join(small, "shards"))).toBe(false);
   });
 
   it("packed images: 4-bit shards equal the single-process 4-bit run byte for byte, images.dpk included", () => {

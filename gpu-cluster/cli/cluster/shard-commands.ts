@@ -54,6 +54,7 @@ export function addShardCommands(program: Command): void {
   const shards = (o: ShardOptions) => {
     const p = new Pipeline(o, ["distill", ...process.argv.slice(2)].join(" "));
     process.stderr.write(`run folder: ${p.run.dir}\n`);
+    p.refuseSmallClasses(); // as `distill run` does: a shard started by hand is refused before it writes
     return new ClusterShards(p, o.recoverShards, o.relabelShards);
   };
   const edge = (o: ShardOptions) => (o.edge ? new EdgeApi(o.edge, tokenFromEnv()) : undefined);
