@@ -133,11 +133,18 @@ const imageBitsArg = (v: string): ImageBits | "auto" => {
     );
   return v === "auto" ? v : b;
 };
-const list = (v: string): string[] =>
-  v
+/** --students: architectures of the zoo, checked here so a typo is refused before squeeze, not after it. */
+const studentArchs = (v: string): string[] => {
+  const archs = v
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
+  if (archs.length === 0) throw new InvalidArgumentError(`--students needs at least one architecture, got '${v}'`);
+  const repeated = archs.find((a, i) => archs.indexOf(a) !== i);
+  if (repeated) throw new InvalidArgumentError(`--students names ${repeated} twice, got '${v}'`);
+  for (const a of archs) arch("--students")(a);
+  return archs;
+};
 
 export function addRunOptions(cmd: Command): Command {
   return cmd
@@ -287,7 +294,7 @@ export function addRunOptions(cmd: Command): Command {
         .choices(["none", "cutmix", "mixup"])
         .default("cutmix"),
     )
-    .option("--students <archs>", "evaluate: student architectures, comma separated", list, ["convnet-3"])
+    .option("--students <archs>", "evaluate: student architectures, comma separated", studentArchs, ["convnet-3"])
     .option(
       "--student-width <n>",
       "evaluate: student first-stage width (ConvNet width, ResNet base planes, ViT embedding width) (default: the teacher's width for a teacher of the student's family, else 32)",

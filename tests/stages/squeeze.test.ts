@@ -84,4 +84,13 @@ describe("teacher flags", () => {
     expect(arch.status).not.toBe(0);
     expect(arch.stderr).toMatch(/--teacher-arch must be one of convnet-1, .*resnet18, resnet50, .*got 'vgg16'/);
   });
+
+  it("a student architecture evaluate cannot build is refused before squeeze, not hours later", () => {
+    const refused = (students: string) => distill(["run", "--students", students, "--out", "/nonexistent/run"]);
+    const typo = refused("convnet-3,resnet-18");
+    expect(typo.status).not.toBe(0);
+    expect(typo.stderr).toMatch(/--students must be one of convnet-1, .*resnet18, .*got 'resnet-18'/);
+    expect(refused("convnet-3, convnet-3").stderr).toMatch(/--students names convnet-3 twice/);
+    expect(refused(" , ").stderr).toMatch(/--students needs at least one architecture/);
+  });
 });
