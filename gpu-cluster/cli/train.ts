@@ -18,6 +18,7 @@ import type { ImageSet } from "../stages/crops.ts";
 import { StreamTrainer } from "../stream/stream-trainer.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
 import { createProgress } from "./progress.ts";
+import { edgeUrl } from "./edge-url.ts";
 
 export interface TrainOptions {
   edge: string;
@@ -207,7 +208,7 @@ export function addTrainCommand(program: Command): void {
     .description(
       "train a student from the edge's batch stream (labels, with local or edge crops); --serve: the browser trainer page",
     )
-    .requiredOption("--edge <url>", "the edge service, e.g. http://127.0.0.1:8787")
+    .requiredOption("--edge <url>", "the edge service, e.g. http://127.0.0.1:8787", edgeUrl)
     .option("--token <jwt>", "a trainer token for the run (default: $DISTILL_TOKEN)")
     .option("--run <id>", "the run's id on the edge")
     .option(

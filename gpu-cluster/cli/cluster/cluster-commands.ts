@@ -9,6 +9,7 @@ import { parseClusterPlan, stageWidth } from "../../../shared/cluster-plan.ts";
 import { SlurmLauncher, type LaunchStatus } from "./slurm.ts";
 import { addDispatchCommand } from "./dispatch.ts";
 import { EdgeApi } from "./edge-api.ts";
+import { edgeUrl } from "../edge-url.ts";
 import { kubectlCommands, kubernetesJobs } from "./kubernetes.ts";
 
 export function renderStatus(s: LaunchStatus): string {
@@ -52,7 +53,7 @@ export function addClusterCommands(program: Command): void {
     .option("--repo <dir>", "the project checkout on the volume", "/data/distill")
     .option("--run-dir <dir>", "the run folder on the volume (default /data/runs/<run>)")
     .option("--namespace <ns>", "namespace of the Jobs")
-    .option("--edge <url>", "edge to stream results to (token from the Secret distill-edge-<run>, key token)")
+    .option("--edge <url>", "edge to stream results to (token from the Secret distill-edge-<run>, key token)", edgeUrl)
     .option("--parallelism <n>", "shards of a stage running at once")
     .requiredOption("--out <dir>", "where the Job files go")
     .action(
@@ -102,7 +103,7 @@ function addAdminCommands(cluster: Command): void {
   const admin = (o: AdminOptions) => new EdgeApi(o.edge, readFileSync(o.tokenFile, "utf8").trim());
   const common = (c: Command) =>
     c
-      .requiredOption("--edge <url>", "the edge's base URL")
+      .requiredOption("--edge <url>", "the edge's base URL", edgeUrl)
       .requiredOption("--token-file <file>", "a file holding an admin token (for this run, or *)");
   common(
     cluster.command("launch").description("launch a plan through the edge (the same plan again is the same launch)"),

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { writeFileAtomic } from "../../io/atomic-write.ts";
 import { parseClusterPlan } from "../../../shared/cluster-plan.ts";
+import { edgeUrl } from "../edge-url.ts";
 import { EdgeApi } from "./edge-api.ts";
 import { SlurmLauncher, type LaunchStatus } from "./slurm.ts";
 
@@ -123,7 +124,7 @@ export function addDispatchCommand(cluster: Command): void {
   cluster
     .command("dispatch")
     .description("poll the edge for launches; submit them to Slurm, follow, retry, cancel, report (docs/cluster.md)")
-    .requiredOption("--edge <url>", "the edge's base URL")
+    .requiredOption("--edge <url>", "the edge's base URL", edgeUrl)
     .requiredOption("--token-file <file>", "a file holding an admin token (scoped to the runs it may launch, or *)")
     .option("--root <dir>", "where run folders go (the cluster's shared file system)", "runs/cluster")
     .option("--poll <seconds>", "seconds between polls", "5")

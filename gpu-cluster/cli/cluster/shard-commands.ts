@@ -7,6 +7,7 @@ import { addRunOptions, type CliOptions } from "../options.ts";
 import { Pipeline } from "../pipeline.ts";
 import { ClusterShards } from "./shards.ts";
 import { EdgeApi, tokenFromEnv } from "./edge-api.ts";
+import { edgeUrl } from "../edge-url.ts";
 
 export interface ShardOptions extends CliOptions {
   recoverShards: number;
@@ -44,6 +45,7 @@ export function addShardOptions(cmd: Command): Command {
     .option(
       "--edge <url>",
       "publish what the shard made to this edge (worker token from DISTILL_EDGE_TOKEN_FILE or DISTILL_EDGE_TOKEN)",
+      edgeUrl,
     );
 }
 
