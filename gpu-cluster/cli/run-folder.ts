@@ -72,7 +72,13 @@ export class RunFolder {
 
   constructor(dir: string) {
     this.dir = resolve(dir);
-    mkdirSync(this.dir, { recursive: true });
+    try {
+      mkdirSync(this.dir, { recursive: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === "EEXIST" ? "a file is there" : code === "ENOTDIR" ? "a file is on its path" : String(e);
+      throw new Error(`${this.dir}: cannot make the run folder (${why}): give --out a folder that can be created`);
+    }
     this.stagesFile = join(this.dir, "stages.json");
     this.state = existsSync(this.stagesFile)
       ? (JSON.parse(readFileSync(this.stagesFile, "utf8")) as StagesFile)

@@ -1,7 +1,9 @@
 // Squeeze's recipe decisions: epochs as a function of the training-set size, the epoch kept
 // chosen on a held-out part of train (the test set's labels cannot change it), the optional
-// weight average scored beside the raw weights, and clear errors for bad teacher flags.
+// weight average scored beside the raw weights, and clear errors for bad flags (teacher, --students, --out) before any work.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { defaultAugment } from "../../gpu-cluster/data/index.ts";
@@ -68,7 +70,7 @@ describe("squeeze picks its epoch on held-out training images", () => {
   });
 });
 
-describe("teacher flags", () => {
+describe("flags refused before any work", () => {
   const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
   const distill = (args: string[]) =>
     spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
@@ -92,5 +94,21 @@ describe("teacher flags", () => {
     expect(typo.stderr).toMatch(/--students must be one of convnet-1, .*resnet18, .*got 'resnet-18'/);
     expect(refused("convnet-3, convnet-3").stderr).toMatch(/--students names convnet-3 twice/);
     expect(refused(" , ").stderr).toMatch(/--students needs at least one architecture/);
+  });
+
+  it("an --out that cannot be a folder is refused with the reason, not an errno", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "distill-out-")), "a-file");
+    writeFileSync(file, "not a folder");
+    for (const [out, why] of [
+      [file, "a file is there"],
+      [join(file, "run"), "a file is on its path"],
+    ]) {
+      const r = distill(["run", "--out", out]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(
+        `${out}: cannot make the run folder (${why}): give --out a folder that can be created`,
+      );
+    }
+    expect(readFileSync(file, "utf8")).toBe("not a folder");
   });
 });
