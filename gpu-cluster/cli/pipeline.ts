@@ -201,7 +201,12 @@ export class Pipeline {
   }
 
   teacher(): TeacherFile {
-    this.teacherFile ??= readTeacherFile(this.run.path("teacher.onnx"));
+    const file = this.run.path("teacher.onnx");
+    if (!this.teacherFile && !existsSync(file))
+      throw new Error(
+        `${file} does not exist: squeeze makes it (\`distill squeeze\`, or --teacher FILE.onnx to import one; \`distill run\` runs every stage in order)`,
+      );
+    this.teacherFile ??= readTeacherFile(file);
     return this.teacherFile;
   }
 

@@ -1,6 +1,6 @@
 // Squeeze's recipe decisions: epochs as a function of the training-set size, the epoch kept
 // chosen on a held-out part of train (the test set's labels cannot change it), the optional
-// weight average scored beside the raw weights, and clear errors for bad flags (teacher, --students, --out) before any work.
+// weight average scored beside the raw weights, and clear errors for bad flags (teacher, --students, --out, no teacher yet) before any work.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -110,5 +110,14 @@ describe("flags refused before any work", () => {
       );
     }
     expect(readFileSync(file, "utf8")).toBe("not a folder");
+  });
+
+  it("a stage after squeeze in a folder without a teacher names the missing file and the stage that makes it", () => {
+    const out = mkdtempSync(join(tmpdir(), "distill-no-teacher-"));
+    for (const stage of ["recover", "evaluate"]) {
+      const r = distill([stage, "--out", out]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`${join(out, "teacher.onnx")} does not exist: squeeze makes it (\`distill squeeze\``);
+    }
   });
 });
