@@ -1,6 +1,7 @@
 // Squeeze's recipe decisions: epochs as a function of the training-set size, the epoch kept
 // chosen on a held-out part of train (the test set's labels cannot change it), the optional
-// weight average scored beside the raw weights, and clear errors for bad flags (teacher, --students, --out, no teacher yet) before any work.
+// weight average scored beside the raw weights, and clear errors before any work for bad flags
+// (teacher, --students, --out) and for a stage run before squeeze.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
