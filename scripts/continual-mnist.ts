@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { writeFileAtomic } from "../gpu-cluster/io/atomic-write.ts";
+import { intList } from "./int-list.ts";
 
 /** Teacher per step: one epoch over ≤ 3 000 real images per seen class; ConvNet-3 of width 16
  * (teacher and students); students: 8 000 crops each. */
@@ -29,17 +30,15 @@ const BUDGET = [
   "8000",
 ];
 
-const ints = (s: string) =>
-  s.split(",").map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`'${s}' is not a comma-separated list of integers`);
-    return n;
-  });
-
 const program = new Command("continual-mnist")
-  .option("--steps <list>", "step counts (memory labels kept)", ints, [5, 10])
-  .option("--current-steps <list>", "step counts run again with --memory-labels current", ints, [5])
-  .option("--seeds <list>", "class-order seeds", ints, [0, 1, 2])
+  .option("--steps <list>", "step counts (memory labels kept)", intList("--steps", 1), [5, 10])
+  .option(
+    "--current-steps <list>",
+    "step counts run again with --memory-labels current",
+    intList("--current-steps", 1),
+    [5],
+  )
+  .option("--seeds <list>", "class-order seeds", intList("--seeds", 0), [0, 1, 2])
   .option("--jobs <n>", "processes at a time", (v) => Math.max(1, Number(v) || 1), 2)
   .option("--out <dir>", "folder of the runs", "runs/continual-mnist")
   .option("--results <dir>", "where the tables and plots go", "results")

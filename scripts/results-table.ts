@@ -14,22 +14,16 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
 import { mean, percent, populationSd as std } from "../gpu-cluster/cli/summary-stats.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
 import { loggedRun } from "./logged-run.ts";
+import { intList } from "./int-list.ts";
 import { machine, typedCommand } from "./provenance.ts";
 import { mergeRows, readStoredRows, rowsFromReports, type RowSource } from "./results-rows.ts";
-
-const ints = (s: string) =>
-  s.split(",").map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`'${s}' is not a comma-separated list of integers`);
-    return n;
-  });
 
 const program = new Command("results-table")
   .option("--data <path>", "dataset folder (default: the embedded MNIST)")
@@ -39,8 +33,8 @@ const program = new Command("results-table")
       .choices(Object.keys(PUBLISHED_RECORDS))
       .default("mnist"),
   )
-  .option("--ipc <list>", "IPC values", ints, [1, 10, 50])
-  .option("--seeds <list>", "seeds of each IPC", ints, [0, 1, 2])
+  .option("--ipc <list>", "IPC values", intList("--ipc", 1), [1, 10, 50])
+  .option("--seeds <list>", "seeds of each IPC", intList("--seeds", 0), [0, 1, 2])
   .option("--out <dir>", "folder of the teacher and the runs (default: runs/<stem>-table)")
   .option("--results <dir>", "where the table goes", "results")
   .option("--teacher <file.onnx>", "use this teacher instead of squeezing one (seed 0, defaults)")
@@ -50,7 +44,7 @@ const program = new Command("results-table")
     (s) => {
       const n = Number(s);
       if (!Number.isInteger(n) || n < 1)
-        throw new Error(`--jobs ${s}: give a whole number of runs at a time, 1 or more`);
+        throw new InvalidArgumentError(`--jobs ${s}: give a whole number of runs at a time, 1 or more`);
       return n;
     },
     1,
@@ -60,7 +54,8 @@ const program = new Command("results-table")
     "how often each running job's latest progress bar is shown (every line of it is in <run folder>.log)",
     (s) => {
       const n = Number(s);
-      if (!Number.isFinite(n) || n < 0) throw new Error(`--heartbeat ${s}: give seconds, 0 or more (0: never)`);
+      if (!Number.isFinite(n) || n < 0)
+        throw new InvalidArgumentError(`--heartbeat ${s}: give seconds, 0 or more (0: never)`);
       return n;
     },
     120,
