@@ -210,6 +210,22 @@ export class Pipeline {
     return this.teacherFile;
   }
 
+  /** An imported teacher must take the data's images and output one logit per class of the data (ORT's shape error named neither). */
+  private refuseTeacherOfOtherData(t: TeacherFile): void {
+    const { classes, channels, height, width } = this.data.train;
+    const fix = "give a teacher trained on this data, or leave out --teacher to squeeze one";
+    if (t.classes !== classes.length)
+      throw new Error(
+        `--teacher ${t.file}: it outputs ${t.classes} classes, and the data has ${classes.length} (${classes.slice(0, 5).join(", ")}${classes.length > 5 ? ", …" : ""}): ${fix}`,
+      );
+    const want = [channels, height, width];
+    // 0: a dimension the model leaves dynamic
+    if (t.inputShape.some((d, i) => d !== 0 && d !== want[i]))
+      throw new Error(
+        `--teacher ${t.file}: it takes ${t.inputShape.map((d) => d || "?").join(" × ")} images, and the data's are ${want.join(" × ")}: ${fix}`,
+      );
+  }
+
   teacherStats(): ChannelStats {
     this.normalisation ??= teacherNormalisation(this.teacher(), channelStats(this.data.train));
     return this.normalisation;
@@ -226,6 +242,7 @@ export class Pipeline {
     if (o.teacher) {
       // several files: their ensemble (the mean of their logits) is the teacher
       const files = o.teacher.split(",").map(readTeacherFile);
+      for (const f of files) this.refuseTeacherOfOtherData(f);
       const bytes = files.length === 1 ? files[0].bytes : ensembleOfFiles(files);
       const outcome = await this.run.stage(
         {

@@ -571,3 +571,40 @@ describe("distill run", () => {
     );
   });
 });
+
+describe("an imported teacher of other data", () => {
+  it("is refused at import, naming its classes or input shape against the data's", () => {
+    const teacher = join(out, "teacher.onnx");
+    if (!existsSync(teacher)) expect(distill(["squeeze", ...tiny]).status).toBe(0);
+    const folder = (name: string, classes: number, size: number) => {
+      const dir = join(root, name);
+      for (let c = 0; c < classes; c++) {
+        mkdirSync(join(dir, `k${c}`), { recursive: true });
+        for (let i = 0; i < 10; i++)
+          writePng(join(dir, `k${c}`, `${i}.png`), {
+            data: new Float32Array(size * size).fill(c / classes),
+            channels: 1,
+            height: size,
+            width: size,
+          });
+      }
+      return dir;
+    };
+    const imported = (dir: string) =>
+      distill(
+        ["run", ...without(tiny, "--data"), "--data", dir, "--teacher", teacher, "--ipc", "1"].map((a) =>
+          a === out ? `${dir}-run` : a,
+        ),
+      );
+    const fewer = imported(folder("three-classes", 3, 16));
+    expect(fewer.status).not.toBe(0);
+    expect(fewer.stderr).toContain(
+      `--teacher ${teacher}: it outputs 4 classes, and the data has 3 (k0, k1, k2): give a teacher trained on this data, or leave out --teacher to squeeze one`,
+    );
+    const smaller = imported(folder("small-images", 4, 8));
+    expect(smaller.status).not.toBe(0);
+    expect(smaller.stderr).toContain(`--teacher ${teacher}: it takes 1 × 16 × 16 images, and the data's are 1 × 8 × 8`);
+    for (const dir of ["three-classes", "small-images"])
+      expect(existsSync(join(root, `${dir}-run`, "teacher.onnx"))).toBe(false);
+  });
+});
