@@ -5,12 +5,33 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeJsonAtomic } from "../../io/atomic-write.ts";
 import type { Command } from "commander";
-import { parseClusterPlan, stageWidth } from "../../../shared/cluster-plan.ts";
+import { parseClusterPlan, stageWidth, type ClusterPlan } from "../../../shared/cluster-plan.ts";
 import { SlurmLauncher, type LaunchStatus } from "./slurm.ts";
 import { addDispatchCommand } from "./dispatch.ts";
-import { EdgeApi } from "./edge-api.ts";
+import { EdgeApi, readTokenFile } from "./edge-api.ts";
 import { edgeUrl } from "../edge-url.ts";
 import { kubectlCommands, kubernetesJobs } from "./kubernetes.ts";
+
+/** --plan FILE.json: read, parsed and validated, each failure naming the file and the fix. */
+export function readPlanFile(file: string): ClusterPlan {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(
+      `--plan ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give a cluster plan's .json file (docs/cluster.md)`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(
+      `--plan ${file}: not JSON (${(e as Error).message}): give a cluster plan's .json file (docs/cluster.md)`,
+    );
+  }
+  return parseClusterPlan(json);
+}
 
 export function renderStatus(s: LaunchStatus): string {
   const rows = s.shards.map(
@@ -30,7 +51,7 @@ export function addClusterCommands(program: Command): void {
     .option("--wait", "poll until the run completes or fails", false)
     .option("--poll <seconds>", "seconds between polls", "2")
     .action(async (o: { plan: string; runDir: string; wait: boolean; poll: string }) => {
-      const plan = parseClusterPlan(JSON.parse(readFileSync(o.plan, "utf8")));
+      const plan = readPlanFile(o.plan);
       const launcher = new SlurmLauncher(
         plan,
         { repo: process.cwd(), runDir: resolve(o.runDir), node: process.execPath },
@@ -68,7 +89,7 @@ export function addClusterCommands(program: Command): void {
         parallelism?: string;
         out: string;
       }) => {
-        const plan = parseClusterPlan(JSON.parse(readFileSync(o.plan, "utf8")));
+        const plan = readPlanFile(o.plan);
         const jobs = kubernetesJobs(plan, {
           ...o,
           runDir: o.runDir ?? `/data/runs/${plan.run}`,
@@ -100,7 +121,7 @@ interface AdminOptions {
 
 /** The admin's side, over the edge: launch a plan, watch it, cancel it. */
 function addAdminCommands(cluster: Command): void {
-  const admin = (o: AdminOptions) => new EdgeApi(o.edge, readFileSync(o.tokenFile, "utf8").trim());
+  const admin = (o: AdminOptions) => new EdgeApi(o.edge, readTokenFile(o.tokenFile));
   const common = (c: Command) =>
     c
       .requiredOption("--edge <url>", "the edge's base URL", edgeUrl)
@@ -110,7 +131,7 @@ function addAdminCommands(cluster: Command): void {
   )
     .requiredOption("--plan <file.json>", "the cluster plan")
     .action(async (o: AdminOptions & { plan: string }) => {
-      const plan = parseClusterPlan(JSON.parse(readFileSync(o.plan, "utf8")));
+      const plan = readPlanFile(o.plan);
       const r = await admin(o).call<{ state: string; createdAt: string }>("POST", "/v1/launches", plan);
       process.stdout.write(
         `${r.status === 201 ? "launched" : "already launched"}: run ${plan.run}, ${plan.recoverShards} recover shards + ${stageWidth(plan, "gate")} gate tasks + ${plan.relabelShards} relabel shards, state ${r.json.state} (since ${r.json.createdAt})\n`,

@@ -11,7 +11,7 @@ import type { Command } from "commander";
 import { writeFileAtomic } from "../../io/atomic-write.ts";
 import { parseClusterPlan } from "../../../shared/cluster-plan.ts";
 import { edgeUrl } from "../edge-url.ts";
-import { EdgeApi } from "./edge-api.ts";
+import { EdgeApi, readTokenFile } from "./edge-api.ts";
 import { SlurmLauncher, type LaunchStatus } from "./slurm.ts";
 
 interface EdgeLaunch {
@@ -141,7 +141,7 @@ export function addDispatchCommand(cluster: Command): void {
       });
       const d = new Dispatcher({
         edge: o.edge,
-        token: readFileSync(o.tokenFile, "utf8").trim(),
+        token: readTokenFile(o.tokenFile),
         root: o.root,
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
       });

@@ -18,11 +18,25 @@ export class EdgeError extends Error {
 /** The token of a job: DISTILL_EDGE_TOKEN_FILE (the dispatcher writes it, mode 600), else DISTILL_EDGE_TOKEN. */
 export function tokenFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   const file = env.DISTILL_EDGE_TOKEN_FILE;
-  const token = file ? readFileSync(file, "utf8").trim() : env.DISTILL_EDGE_TOKEN;
+  const token = file ? readTokenFile(file, "DISTILL_EDGE_TOKEN_FILE") : env.DISTILL_EDGE_TOKEN;
   if (!token)
     throw new Error(
       "--edge needs a worker token: set DISTILL_EDGE_TOKEN_FILE (a file holding it) or DISTILL_EDGE_TOKEN (the dispatcher sets the file for its jobs)",
     );
+  return token;
+}
+
+/** A token kept in a file (--token-file, DISTILL_EDGE_TOKEN_FILE): read, trimmed, refused when unreadable or empty. */
+export function readTokenFile(file: string, source = "--token-file"): string {
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch (e) {
+    throw new Error(
+      `${source} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give a file holding the token (an admin mints one: POST /v1/tokens)`,
+    );
+  }
+  if (!token) throw new Error(`${source} ${file}: the file is empty: write the token into it`);
   return token;
 }
 
