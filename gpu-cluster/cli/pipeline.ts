@@ -80,7 +80,7 @@ import {
   type ImageBitsChoice,
 } from "../stages/image-bits-choice.ts";
 import { studentInitSeeds } from "./student-inits.ts";
-import { mean } from "./summary-stats.ts";
+import { mean, percent } from "./summary-stats.ts";
 import { labelSourceKey, StudentCache, studentKey, type StudentRecipe } from "./student-cache.ts";
 
 /** Per student architecture: (a) and (b), the means over the student draws, and each draw where there are several. */
@@ -644,12 +644,18 @@ export class Pipeline {
     const g = await recoverGate(
       sets,
       async (set) => {
-        const name = sets.find((c) => c.set === set)!.name;
-        const known = missing && this.knownStudent(set, "gate");
+        const i = sets.findIndex((c) => c.set === set);
+        const name = sets[i].name;
+        const known = this.knownStudent(set, "gate");
         if (missing && !known) throw missing(name);
+        // one line per candidate: a gate of 7 full students is most of an IPC 1 run, and a resumed run reuses them
+        const which = `recover gate: student ${i + 1}/${sets.length}, the ${name} images`;
+        this.log(`${which}: ${known ? `trained before (students/${known.key}.onnx)` : "training"}`);
         const student = known || (await this.cachedStudent(set, "gate"));
         students[name] = student.key;
-        return await this.correctOn(student.onnx, scoring);
+        const correct = await this.correctOn(student.onnx, scoring);
+        this.log(`${which}: ${percent(mean(Array.from(correct)))} % of the ${correct.length} scoring images`);
+        return correct;
       },
       gateZ(this.gateDraws, this.o.gateKeep),
     );

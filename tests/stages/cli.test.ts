@@ -116,6 +116,11 @@ describe("distill run", () => {
     for (const key of Object.values(gate.students) as string[])
       expect(existsSync(join(out, "students", `${key}.onnx`)), key).toBe(true);
     expect(first.stderr).toMatch(/convnet-2 ours: the recover gate's student/);
+    // the gate shows each candidate's student as it comes: trained, then its score
+    expect(first.stderr).toMatch(/recover gate: student 1\/3, the random images: training/);
+    expect(first.stderr).toMatch(
+      /recover gate: student 3\/3, the recovered images: \d+\.\d\d % of the \d+ scoring images/,
+    );
     expect(first.stderr).toMatch(/convnet-2 \(b\): the recover gate's student/);
     const report = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8")));
     expect(report.ipc).toBe(2);
@@ -154,6 +159,11 @@ describe("distill run", () => {
     const [baselines, images] = [mtime("baselines/results.json"), mtime("images.npy")];
     const recovered = distill(["run", ...tiny, "--top-k", "2", "--recover-lr", "0.02"]);
     expect(recovered.status, recovered.stderr).toBe(0);
+    // the real candidates' students are the cache's (as in a resumed run); only the new recovered images' is trained
+    expect(recovered.stderr).toMatch(
+      /recover gate: student 1\/3, the random images: trained before \(students\/\w+\.onnx\)/,
+    );
+    expect(recovered.stderr).toMatch(/recover gate: student 3\/3, the recovered images: training/);
     expect(mtime("images.npy")).not.toBe(images);
     expect(mtime("baselines/results.json")).toBe(baselines);
     const kept = JSON.parse(readFileSync(join(out, "baselines/results.json"), "utf8"))["convnet-2"];
