@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { writeFileAtomic } from "../gpu-cluster/io/atomic-write.ts";
-import { intList } from "./int-list.ts";
+import { intList } from "../gpu-cluster/cli/number-args.ts";
 
 /** Teacher per step: one epoch over ≤ 3 000 real images per seen class; ConvNet-3 of width 16
  * (teacher and students); students: 8 000 crops each. */

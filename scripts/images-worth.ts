@@ -17,12 +17,7 @@ import { parseReport } from "../gpu-cluster/cli/report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { machine } from "./provenance.ts";
-
-const positiveInt = (flag: string) => (s: string) => {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} '${s}': give a whole number ≥ 1`);
-  return n;
-};
+import { int } from "../gpu-cluster/cli/number-args.ts";
 
 const program = addRunOptions(new Command("images-worth"))
   .option(
@@ -31,7 +26,7 @@ const program = addRunOptions(new Command("images-worth"))
     (s) => s.split(","),
     ["1", "10", "50", "500", "all"],
   )
-  .option("--crops <n>", "crops every student sees (the default recipe's budget)", positiveInt("--crops"), 600000)
+  .option("--crops <n>", "crops every student sees (the default recipe's budget)", int("--crops", 1), 600000)
   .option(
     "--place <runs>",
     "run folders (with report.json) whose distilled sets to place on the curve",

@@ -21,7 +21,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
 import { loggedRun } from "./logged-run.ts";
-import { intList } from "./int-list.ts";
+import { intList } from "../gpu-cluster/cli/number-args.ts";
 import { machine, typedCommand } from "./provenance.ts";
 import { mergeRows, readStoredRows, rowsFromReports, type RowSource } from "./results-rows.ts";
 

@@ -19,7 +19,7 @@ const program = new Command("teacher-ensemble")
   .argument("<teachers...>", "teacher files written by squeeze")
   .parse();
 const o = program.opts<{ data?: string; out: string }>();
-const files = program.args.map(readTeacherFile);
+const files = program.args.map((f) => readTeacherFile(f));
 const data = loadDataset(o.data);
 const holdout = validationSplit(data.train, 0)?.holdout;
 const notes = files.map((f) => {

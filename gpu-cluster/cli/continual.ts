@@ -13,7 +13,7 @@
 // redoes only the step it was in; a changed setting redoes the steps it touches.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { loadDataset, mirrorAsymmetry, defaultAugment, smallestClassSize, type DatasetSplits } from "../data/index.ts";
 import { readNpy, writeNpy } from "../io/npy.ts";
 import { imagesPerByteImage, quantisePixels, type ImageBits } from "../../shared/image-bits.ts";
@@ -39,6 +39,7 @@ import {
 import { relabelMemory, trainOnMemory, type MemoryBlock } from "../stages/memory-student.ts";
 import { fingerprintFolder, RunFolder } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
+import { int, intList } from "./number-args.ts";
 import { addRunOptions, DEFAULT_TEACHER_WIDTH, perClassFlags, recoverConfigOf, type CliOptions } from "./options.ts";
 import { oursMemoryBelow8, stepResultSchema, writeContinualReport, type StepResult } from "./continual-report.ts";
 import { percent } from "./summary-stats.ts";
@@ -458,19 +459,6 @@ export function readStep(folder: RunFolder, step: number): StepResult {
   return stepResultSchema.parse(JSON.parse(readFileSync(folder.path(stepName(step), "result.json"), "utf8")));
 }
 
-const intList = (name: string) => (v: string) =>
-  v.split(",").map((x) => {
-    const n = Number(x.trim());
-    if (!Number.isInteger(n) || n < 0)
-      throw new InvalidArgumentError(`${name} must be integers ≥ 0, comma separated, got '${v}'`);
-    return n;
-  });
-const positiveInt = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be an integer ≥ 1, got '${v}'`);
-  return n;
-};
-
 export function addContinualCommand(program: Command): void {
   const cmd = program
     .command("continual")
@@ -485,27 +473,22 @@ export function addContinualCommand(program: Command): void {
   cmd.options.find((opt) => opt.long === "--mix")!.default("none"); // the help text
   cmd.setOptionValueWithSource("mix", "none", "default"); // the value (commander stored the old default)
   cmd
-    .option(
-      "--steps <n>",
-      "steps the classes arrive in (MNIST: 5 steps of 2 classes, 10 of 1)",
-      positiveInt("--steps"),
-      5,
-    )
+    .option("--steps <n>", "steps the classes arrive in (MNIST: 5 steps of 2 classes, 10 of 1)", int("--steps", 1), 5)
     .option(
       "--seeds <list>",
       "class-order seeds, comma separated (mean ± std over them)",
-      intList("--seeds"),
+      intList("--seeds", 0),
       [0, 1, 2],
     )
     .option(
       "--student-crops <n>",
       "crops each student sees (epochs = n / memory images; default: as a single run's, 300 epochs or more for ≥ 600 000 crops)",
-      positiveInt("--student-crops"),
+      int("--student-crops", 1),
     )
     .option(
       "--teacher-per-class <n>",
       "real images per seen class each step's teacher trains on (default: all)",
-      positiveInt("--teacher-per-class"),
+      int("--teacher-per-class", 1),
     )
     .option("--report-only", "run nothing: the table and plot of the steps finished so far in every order", false)
     .addOption(

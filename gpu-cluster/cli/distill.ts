@@ -25,17 +25,22 @@ function stageCommand(name: Stage | "run", description: string, stages: Stage[])
   addRunOptions(program.command(name).description(description)).action(async (opts: CliOptions) => {
     const p = new Pipeline(opts, ["distill", ...process.argv.slice(2)].join(" "));
     process.stderr.write(`run folder: ${p.run.dir}\n`);
-    if (opts.ep === "webgpu") process.stderr.write(`WebGPU adapter: ${chooseWebGpuDriver().description}\n`);
-    p.refuseSmallClasses();
-    // a teacher handed to a later stage is imported first, as squeeze does (skipped once imported)
-    if (opts.teacher && !stages.includes("squeeze")) await p.squeeze();
-    for (const s of stages) {
-      if (s === "evaluate") {
-        const report = await p.evaluate();
-        process.stdout.write(renderReportMarkdown(report));
-      } else {
-        await p[s]();
+    try {
+      if (opts.ep === "webgpu") process.stderr.write(`WebGPU adapter: ${chooseWebGpuDriver().description}\n`);
+      p.refuseSmallClasses();
+      // a teacher handed to a later stage is imported first, as squeeze does (skipped once imported)
+      if (opts.teacher && !stages.includes("squeeze")) await p.squeeze();
+      for (const s of stages) {
+        if (s === "evaluate") {
+          const report = await p.evaluate();
+          process.stdout.write(renderReportMarkdown(report));
+        } else {
+          await p[s]();
+        }
       }
+    } catch (e) {
+      p.run.discardIfEmpty(); // refused before writing anything (e.g. a teacher of other data)
+      throw e;
     }
   });
 }

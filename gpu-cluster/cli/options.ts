@@ -5,6 +5,7 @@ import type { RecoverConfig, RecoverInit } from "../stages/recover.ts";
 import { SELECTION_KINDS, type SelectionKind } from "../stages/selection-kinds.ts";
 import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { int, nonNegative, positive } from "./number-args.ts";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import { ARCHITECTURES, WITHOUT_BATCHNORM } from "../models/zoo.ts";
 import { IMAGE_BITS, imagesPerByteImage, type ImageBits } from "../../shared/image-bits.ts";
@@ -77,28 +78,6 @@ export interface CliOptions {
   baselines: boolean;
 }
 
-const int =
-  (name: string, min = 0) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
-const positive =
-  (name: string) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got '${v}'`);
-    return n;
-  };
-const nonNegative =
-  (name: string) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got '${v}'`);
-    return n;
-  };
 const range = (v: string): [number, number] => {
   const parts = v.split(",").map(Number);
   if (parts.length !== 2 || !(parts[0] > 0 && parts[0] <= parts[1] && parts[1] <= 1)) {

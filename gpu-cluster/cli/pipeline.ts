@@ -118,7 +118,6 @@ export class Pipeline {
     readonly command: string,
   ) {
     this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
-    this.run = new RunFolder(o.out ?? join("runs", `${this.datasetName}-ipc${o.ipc}-seed${o.seed}`));
     this.gateDraws = o.gateDraws ?? defaultGateDraws(o.ipc);
     const gateFlag =
       (o.gateDraws ?? 1) > 1
@@ -152,6 +151,8 @@ export class Pipeline {
       throw new Error(
         `--r-compete pits the teacher against a student trained on the real starting images, and --init ${o.init} has none: use --init real or drop --r-compete`,
       );
+    // made last: flags refused above leave no folder behind
+    this.run = new RunFolder(o.out ?? join("runs", `${this.datasetName}-ipc${o.ipc}-seed${o.seed}`));
   }
 
   private log(msg: string): void {
@@ -202,11 +203,11 @@ export class Pipeline {
 
   teacher(): TeacherFile {
     const file = this.run.path("teacher.onnx");
-    if (!this.teacherFile && !existsSync(file))
-      throw new Error(
-        `${file} does not exist: squeeze makes it (\`distill squeeze\`, or --teacher FILE.onnx to import one; \`distill run\` runs every stage in order)`,
-      );
-    this.teacherFile ??= readTeacherFile(file);
+    this.teacherFile ??= readTeacherFile(
+      file,
+      "the run's teacher",
+      "squeeze makes it (`distill squeeze`, or --teacher FILE.onnx to import one; `distill run` runs every stage in order)",
+    );
     return this.teacherFile;
   }
 
@@ -241,7 +242,7 @@ export class Pipeline {
     const o = this.o;
     if (o.teacher) {
       // several files: their ensemble (the mean of their logits) is the teacher
-      const files = o.teacher.split(",").map(readTeacherFile);
+      const files = o.teacher.split(",").map((f) => readTeacherFile(f));
       for (const f of files) this.refuseTeacherOfOtherData(f);
       const bytes = files.length === 1 ? files[0].bytes : ensembleOfFiles(files);
       const outcome = await this.run.stage(

@@ -4,8 +4,8 @@
 // unchanged; `--force` redoes it. Since a stage's outputs are the next stage's inputs, a change
 // anywhere upstream invalidates everything downstream, and nothing else.
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { writeJsonAtomic } from "../io/atomic-write.ts";
 
 export interface StageSpec {
@@ -69,11 +69,13 @@ export class RunFolder {
   private state: StagesFile;
 
   readonly dir: string;
+  /** The outermost folder this RunFolder made (undefined: the folder was there before). */
+  private readonly made: string | undefined;
 
   constructor(dir: string) {
     this.dir = resolve(dir);
     try {
-      mkdirSync(this.dir, { recursive: true });
+      this.made = mkdirSync(this.dir, { recursive: true });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const why = code === "EEXIST" ? "a file is there" : code === "ENOTDIR" ? "a file is on its path" : String(e);
@@ -83,6 +85,16 @@ export class RunFolder {
     this.state = existsSync(this.stagesFile)
       ? (JSON.parse(readFileSync(this.stagesFile, "utf8")) as StagesFile)
       : { stages: {}, hashCache: {} };
+  }
+
+  /** A command refused before writing anything leaves no folder behind: the folders it made go, if still empty. */
+  discardIfEmpty(): void {
+    if (!this.made) return;
+    for (let d = this.dir; d.startsWith(this.made); d = dirname(d)) {
+      if (readdirSync(d).length > 0) return;
+      rmdirSync(d);
+      if (d === this.made) return;
+    }
   }
 
   path(...parts: string[]): string {

@@ -2,7 +2,7 @@
 // whose doc string carries what the other stages need to use it: the architecture it was built
 // from and the input normalisation it was trained with. Imported teachers (e.g. a torchvision
 // ResNet exported by PyTorch) have no such note: the caller supplies the normalisation.
-import { readFileSync } from "node:fs";
+import { readFileExplained } from "../io/read-file.ts";
 import { z } from "zod";
 import { onnx } from "../graph/onnx-proto.ts";
 import type { ChannelStats } from "../data/index.ts";
@@ -48,36 +48,39 @@ function staticDims(
   return (t?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0));
 }
 
-export function readTeacherFile(file: string): TeacherFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(file));
-  } catch (e) {
-    throw new Error(`--teacher ${file}: cannot read it (${(e as Error).message}); give the path of an .onnx model`);
-  }
+/**
+ * An ONNX teacher, checked for what the stages need. `source` says who named the file (--teacher,
+ * or the run folder for the one squeeze wrote) and `fix` what to do when it cannot be read.
+ */
+export function readTeacherFile(
+  file: string,
+  source = "--teacher",
+  fix = "give the path of an .onnx model",
+): TeacherFile {
+  const bytes = new Uint8Array(readFileExplained(file, source, fix));
   let model;
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
     throw new Error(
-      `--teacher ${file}: not an ONNX model (${(e as Error).message}); export the teacher with torch.onnx.export or let squeeze train one`,
+      `${source} ${file}: not an ONNX model (${(e as Error).message}); export the teacher with torch.onnx.export or let squeeze train one`,
     );
   }
   const g = model.graph;
   const initNames = new Set((g?.initializer ?? []).map((t) => t.name));
   const input = (g?.input ?? []).find((i) => !initNames.has(i.name));
   const output = g?.output?.[0];
-  if (!g || !input || !output) throw new Error(`--teacher ${file}: the model has no graph input or output`);
+  if (!g || !input || !output) throw new Error(`${source} ${file}: the model has no graph input or output`);
   const inDims = staticDims(input.type);
   const outDims = staticDims(output.type);
   if (inDims.length !== 4 || inDims.slice(1).some((d) => d <= 0)) {
-    throw new Error(`--teacher ${file}: input '${input.name}' must be N×C×H×W with static C, H, W (got [${inDims}])`);
+    throw new Error(`${source} ${file}: input '${input.name}' must be N×C×H×W with static C, H, W (got [${inDims}])`);
   }
   if (outDims.length !== 2 || !(outDims[1] > 0))
-    throw new Error(`--teacher ${file}: output '${output.name}' must be N×classes logits (got [${outDims}])`);
+    throw new Error(`${source} ${file}: output '${output.name}' must be N×classes logits (got [${outDims}])`);
   // Checked here, before any stage runs: recover cannot work without BN layers.
   if (!(g.node ?? []).some((n) => n.opType === "BatchNormalization"))
-    throw new Error(`--teacher ${noBatchNormMessage(file)}`);
+    throw new Error(`${source} ${noBatchNormMessage(file)}`);
   let note: TeacherNote | undefined;
   if (model.docString) {
     try {

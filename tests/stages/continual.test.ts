@@ -395,6 +395,7 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
     bad(["--teacher", join(root, "t.onnx")], /--teacher is not allowed: a teacher that has seen every class/);
     bad(["--mix", "cutmix"], /--mix cutmix is not supported.*--mix none/);
     bad(["--seed", "2"], /give --seeds or --seed, not both/);
+    bad(["--seeds", "0,1,0"], /--seeds lists 0 twice/); // each seed is one class order: a repeat only re-runs it
     bad(["--memory-labels", "fresh"], /--memory-labels.*Allowed choices are kept, current/);
     bad(["--select", "probe"], /--select probe is not supported here.*kmeans-labels/);
     bad(["--select", "probe-cover"], /--select probe-cover is not supported here/);

@@ -1,9 +1,9 @@
 // Squeeze's recipe decisions: epochs as a function of the training-set size, the epoch kept
 // chosen on a held-out part of train (the test set's labels cannot change it), the optional
 // weight average scored beside the raw weights, and clear errors before any work for bad flags
-// (teacher, --students, --out) and for a stage run before squeeze.
+// (teacher, --students, --out; no run folder left behind) and for a stage run before squeeze.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -113,12 +113,27 @@ describe("flags refused before any work", () => {
     expect(readFileSync(file, "utf8")).toBe("not a folder");
   });
 
+  it("flags refused before any work leave no run folder behind, and an existing one untouched", () => {
+    const parent = mkdtempSync(join(tmpdir(), "distill-refused-"));
+    const fresh = join(parent, "new", "run");
+    const r = distill(["run", "--init", "noise", "--r-compete", "1", "--out", fresh]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--r-compete pits the teacher against/);
+    expect(existsSync(join(parent, "new"))).toBe(false);
+    const kept = join(parent, "kept");
+    mkdirSync(kept);
+    expect(distill(["run", "--init", "noise", "--r-compete", "1", "--out", kept]).status).not.toBe(0);
+    expect(existsSync(kept)).toBe(true);
+  });
+
   it("a stage after squeeze in a folder without a teacher names the missing file and the stage that makes it", () => {
     const out = mkdtempSync(join(tmpdir(), "distill-no-teacher-"));
     for (const stage of ["recover", "evaluate"]) {
       const r = distill([stage, "--out", out]);
       expect(r.status).not.toBe(0);
-      expect(r.stderr).toContain(`${join(out, "teacher.onnx")} does not exist: squeeze makes it (\`distill squeeze\``);
+      expect(r.stderr).toContain(
+        `the run's teacher ${join(out, "teacher.onnx")}: cannot read it (ENOENT): squeeze makes it (\`distill squeeze\``,
+      );
     }
   });
 });

@@ -1,7 +1,7 @@
 // `distill cluster submit`: submit a cluster plan (shared/cluster-plan.ts) to Slurm from the
 // cluster's login node and, with --wait, follow it to the end (retrying failed shards).
 // `distill cluster dispatch` (dispatch.ts) does the same for launches it picks up from the edge.
-import { readFileSync } from "node:fs";
+import { readFileExplained } from "../../io/read-file.ts";
 import { join, resolve } from "node:path";
 import { writeJsonAtomic } from "../../io/atomic-write.ts";
 import type { Command } from "commander";
@@ -14,21 +14,13 @@ import { kubectlCommands, kubernetesJobs } from "./kubernetes.ts";
 
 /** --plan FILE.json: read, parsed and validated, each failure naming the file and the fix. */
 export function readPlanFile(file: string): ClusterPlan {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(
-      `--plan ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give a cluster plan's .json file (docs/cluster.md)`,
-    );
-  }
+  const fix = "give a cluster plan's .json file (docs/cluster.md)";
+  const text = readFileExplained(file, "--plan", fix).toString("utf8");
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(
-      `--plan ${file}: not JSON (${(e as Error).message}): give a cluster plan's .json file (docs/cluster.md)`,
-    );
+    throw new Error(`--plan ${file}: not JSON (${(e as Error).message}): ${fix}`);
   }
   return parseClusterPlan(json);
 }

@@ -3,7 +3,7 @@
 // reports shard states and mints the worker token of each run with its admin token. Network
 // errors, 5xx and 429 are retried with backoff; other refusals throw with the edge's code.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileExplained } from "../../io/read-file.ts";
 
 export class EdgeError extends Error {
   constructor(
@@ -28,14 +28,9 @@ export function tokenFromEnv(env: NodeJS.ProcessEnv = process.env): string {
 
 /** A token kept in a file (--token-file, DISTILL_EDGE_TOKEN_FILE): read, trimmed, refused when unreadable or empty. */
 export function readTokenFile(file: string, source = "--token-file"): string {
-  let token: string;
-  try {
-    token = readFileSync(file, "utf8").trim();
-  } catch (e) {
-    throw new Error(
-      `${source} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give a file holding the token (an admin mints one: POST /v1/tokens)`,
-    );
-  }
+  const token = readFileExplained(file, source, "give a file holding the token (an admin mints one: POST /v1/tokens)")
+    .toString("utf8")
+    .trim();
   if (!token) throw new Error(`${source} ${file}: the file is empty: write the token into it`);
   return token;
 }

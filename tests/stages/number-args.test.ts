@@ -1,9 +1,9 @@
-// The scripts' list flags (--ipc, --seeds, --steps): every list of distinct whole numbers ≥ min
-// round-trips; anything else is refused with commander's error naming the flag and the bad item.
+// The numeric flags of every command and results script (--ipc 1,10,50, --seeds, --steps, --crops):
+// every valid value round-trips; anything else is refused with commander's error naming the flag.
 import fc from "fast-check";
 import { InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
-import { intList } from "../../scripts/int-list.ts";
+import { int, intList } from "../../gpu-cluster/cli/number-args.ts";
 
 describe("intList", () => {
   it("parses any list of distinct whole numbers at or above the minimum", () => {
@@ -28,5 +28,15 @@ describe("intList", () => {
       expect(() => intList("--ipc", min)(s), s).toThrow(InvalidArgumentError);
       expect(() => intList("--ipc", min)(s), s).toThrow(message);
     }
+  });
+
+  it("int parses whole numbers at or above the minimum and refuses the rest, the empty string included", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: -1000, max: 1000 }), (min, n) => {
+        if (n >= min) expect(int("--steps", min)(String(n))).toBe(n);
+        else expect(() => int("--steps", min)(String(n))).toThrow(`--steps must be an integer ≥ ${min}, got '${n}'`);
+      }),
+    );
+    for (const s of ["", " ", "1.5", "x", "NaN"]) expect(() => int("--steps", 0)(s), s).toThrow(InvalidArgumentError);
   });
 });

@@ -1,0 +1,42 @@
+// Parsers of numeric flags, shared by every command and results script: a bad value is refused when
+// parsed, with commander's "argument … is invalid" line naming the flag, never a stack trace later.
+import { InvalidArgumentError } from "commander";
+
+/** A whole number ≥ `min`. */
+export const int =
+  (name: string, min = 0) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+
+export const positive =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got '${v}'`);
+    return n;
+  };
+
+export const nonNegative =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got '${v}'`);
+    return n;
+  };
+
+/** Comma-separated distinct whole numbers, each ≥ `min` (--ipc 1,10,50, --seeds 0,1,2). */
+export const intList =
+  (flag: string, min: number) =>
+  (s: string): number[] => {
+    const xs = s.split(",").map((x) => Number(x.trim()));
+    const bad = s.split(",").find((x, i) => x.trim() === "" || !Number.isInteger(xs[i]) || xs[i] < min);
+    if (bad !== undefined)
+      throw new InvalidArgumentError(`${flag} takes comma-separated whole numbers ≥ ${min}, got '${bad}' in '${s}'`);
+    const repeated = xs.find((x, i) => xs.indexOf(x) !== i);
+    if (repeated !== undefined) throw new InvalidArgumentError(`${flag} lists ${repeated} twice, got '${s}'`);
+    return xs;
+  };

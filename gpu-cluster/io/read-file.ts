@@ -1,0 +1,14 @@
+// Reading a file a person named: a failure says who named it (a flag, a variable, the run folder),
+// the file, why (ENOENT, EISDIR, …) and what to give instead, never a bare stack trace.
+import { readFileSync } from "node:fs";
+
+/** The bytes of `file`, named by `source`; when unreadable, an error ending with `fix`. */
+export function readFileExplained(file: string, source: string, fix: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(
+      `${source} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ${fix}`,
+    );
+  }
+}
