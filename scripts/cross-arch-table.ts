@@ -16,25 +16,21 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { readIdx } from "../gpu-cluster/data/idx.ts";
 import { embeddedMnistDir } from "../gpu-cluster/data/mnist.ts";
 import { machine, typedCommand } from "./provenance.ts";
+import { int } from "../gpu-cluster/cli/number-args.ts";
 
 const TEACHERS = ["convnet-3", "resnet18", "bn-vit-tiny"];
 const STUDENTS = ["convnet-3", "resnet18", "vit-tiny"];
 
-const whole = (flag: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a whole number`);
-  return n;
-};
 const program = new Command("cross-arch-table")
-  .option("--ipc <n>", "images per class", whole("--ipc"), 10)
-  .option("--seed <s>", "seed of every run", whole("--seed"), 0)
-  .option("--subset <n>", "training images per class (default: all of MNIST's)", whole("--subset"))
+  .option("--ipc <n>", "images per class", int("--ipc", 1), 10)
+  .option("--seed <s>", "seed of every run", int("--seed"), 0)
+  .option("--subset <n>", "training images per class (default: all of MNIST's)", int("--subset", 1))
   .option("--out <dir>", "folder of the runs", "runs/cross-arch")
   .option("--results <dir>", "where the table goes", "results")
   .option("--render-only", "no runs: the table from the reports already under --out (missing rows marked)")

@@ -17,27 +17,20 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { int, intList } from "../gpu-cluster/cli/number-args.ts";
 
 const ORT_VERSION = "1.29.0";
 const PROVIDER_PACKAGE = "com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9";
 const PROVIDER_LIBS = ["libonnxruntime_providers_cuda.so", "libonnxruntime_providers_shared.so"];
 
 const cli = new Command("gpu-check")
-  .option("--batches <list>", "batch sizes", (v) => v.split(",").map(positive("--batches")), [32, 100])
-  .option("--steps <n>", "timed steps per case", positive("--steps"), 10)
+  .option("--batches <list>", "batch sizes", intList("--batches", 1), [32, 100])
+  .option("--steps <n>", "timed steps per case", int("--steps", 1), 10)
   .option("--ort-dir <dir>", "where ORT with the CUDA provider is set up", ".dev/gpu-ort")
   .option("--child <case>", "internal: run one case of ours (recover|squeeze:batch) and print JSON")
   .parse();
 const o = cli.opts<{ batches: number[]; steps: number; ortDir: string; child?: string }>();
-
-function positive(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag}: whole numbers ≥ 1, got '${v}'`);
-    return n;
-  };
-}
 
 const ortPackage = (dir: string) => resolve(dir, "node_modules", "onnxruntime-node");
 const ortLibDir = (dir: string) => join(ortPackage(dir), "bin", "napi-v6", "linux", "x64");

@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { tensor } from "../gpu-cluster/graph/builder.ts";
 import { inferenceGraph } from "../gpu-cluster/models/inference-graph.ts";
 import { ParamStore } from "../gpu-cluster/models/params.ts";
@@ -18,18 +18,14 @@ import { Classifier } from "../gpu-cluster/runtime/inference.ts";
 import { RecoverStep, type RecoverStepConfig } from "../gpu-cluster/stages/recover-step.ts";
 import { oneHot } from "../gpu-cluster/training/classifier.ts";
 import { QUANT_U8, recordSize } from "../shared/label-table/header.ts";
+import { int } from "../gpu-cluster/cli/number-args.ts";
 
-const whole = (flag: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1`);
-  return n;
-};
 const o = new Command("imagenet-shape")
   .option("--arch <arch>", "teacher: resnet18 or resnet50", "resnet18")
-  .option("--classes <n>", "classes in the slice", whole("--classes"), 2)
-  .option("--ipc <n>", "images per class", whole("--ipc"), 50)
-  .option("--steps <n>", "timed recover steps (after one warm-up)", whole("--steps"), 3)
-  .option("--threads <n>", "ORT intra-op threads", whole("--threads"), 2)
+  .option("--classes <n>", "classes in the slice", int("--classes", 1), 2)
+  .option("--ipc <n>", "images per class", int("--ipc", 1), 50)
+  .option("--steps <n>", "timed recover steps (after one warm-up)", int("--steps", 1), 3)
+  .option("--threads <n>", "ORT intra-op threads", int("--threads", 1), 2)
   .option("--part <part>", "internal: recover | relabel, run in this process, JSON out")
   .parse()
   .opts<{ arch: string; classes: number; ipc: number; steps: number; threads: number; part?: string }>();

@@ -3,10 +3,10 @@
 // (--merge), so that IPCs run in different sessions or on different machines land in one table
 // with the command that produced each row. Merged rows must share the dataset, teacher and its
 // accuracy: figures from another teacher would not compare.
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { Report } from "../gpu-cluster/cli/report.ts";
 import { pairedDifference } from "../gpu-cluster/cli/student-inits.ts";
+import { readJsonExplained } from "../gpu-cluster/io/read-file.ts";
 
 /** Where a row's figures come from: the table command that ran (or tabulated) its runs. */
 const sourceSchema = z.object({ command: z.string(), machine: z.string(), date: z.string() });
@@ -99,18 +99,11 @@ export function rowsFromReports(reports: Report[], ipcs: number[], source: RowSo
 
 /** The rows an earlier table stored in `file`, each with the command that produced it. */
 export function readStoredRows(file: string): { basis: TableBasis; rows: Row[] } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`--merge ${file}: cannot read it as JSON (${(e as Error).message}); give a table's .json file`);
-  }
-  const parsed = tableSchema.safeParse(raw);
+  const fix = "give a file written by scripts/results-table.ts";
+  const parsed = tableSchema.safeParse(readJsonExplained(file, "--merge", fix));
   if (!parsed.success) {
     const where = parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ");
-    throw new Error(
-      `--merge ${file}: not a results table's JSON (${where}); give a file written by scripts/results-table.ts`,
-    );
+    throw new Error(`--merge ${file}: not a results table's JSON (${where}): ${fix}`);
   }
   const t = parsed.data;
   const source = { command: t.command, machine: t.machine, date: t.date.slice(0, 10) };

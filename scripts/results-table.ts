@@ -14,14 +14,14 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { parseReport, type Report } from "../gpu-cluster/cli/report.ts";
 import { mean, percent, populationSd as std } from "../gpu-cluster/cli/summary-stats.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { writeLineChartPng } from "../gpu-cluster/io/plot.ts";
 import { PUBLISHED_RECORDS } from "./published-records.ts";
 import { loggedRun } from "./logged-run.ts";
-import { intList } from "../gpu-cluster/cli/number-args.ts";
+import { int, intList, nonNegative } from "../gpu-cluster/cli/number-args.ts";
 import { machine, typedCommand } from "./provenance.ts";
 import { mergeRows, readStoredRows, rowsFromReports, type RowSource } from "./results-rows.ts";
 
@@ -41,23 +41,13 @@ const program = new Command("results-table")
   .option(
     "--jobs <n>",
     "runs at a time, each its own process (give each fewer threads: -- --threads N)",
-    (s) => {
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1)
-        throw new InvalidArgumentError(`--jobs ${s}: give a whole number of runs at a time, 1 or more`);
-      return n;
-    },
+    int("--jobs", 1),
     1,
   )
   .option(
     "--heartbeat <seconds>",
-    "how often each running job's latest progress bar is shown (every line of it is in <run folder>.log)",
-    (s) => {
-      const n = Number(s);
-      if (!Number.isFinite(n) || n < 0)
-        throw new InvalidArgumentError(`--heartbeat ${s}: give seconds, 0 or more (0: never)`);
-      return n;
-    },
+    "how often each running job's latest progress bar is shown, 0: never (every line of it is in <run folder>.log)",
+    nonNegative("--heartbeat"),
     120,
   )
   .option("--report-only", "run nothing: tabulate the runs that have finished (a table with missing seeds says so)")

@@ -25,7 +25,8 @@ function stageCommand(name: Stage | "run", description: string, stages: Stage[])
   addRunOptions(program.command(name).description(description)).action(async (opts: CliOptions) => {
     const p = new Pipeline(opts, ["distill", ...process.argv.slice(2)].join(" "));
     process.stderr.write(`run folder: ${p.run.dir}\n`);
-    try {
+    // refused before writing anything (e.g. a teacher of other data), it leaves no folder behind
+    await p.run.runOrDiscardEmpty(async () => {
       if (opts.ep === "webgpu") process.stderr.write(`WebGPU adapter: ${chooseWebGpuDriver().description}\n`);
       p.refuseSmallClasses();
       // a teacher handed to a later stage is imported first, as squeeze does (skipped once imported)
@@ -38,10 +39,7 @@ function stageCommand(name: Stage | "run", description: string, stages: Stage[])
           await p[s]();
         }
       }
-    } catch (e) {
-      p.run.discardIfEmpty(); // refused before writing anything (e.g. a teacher of other data)
-      throw e;
-    }
+    });
   });
 }
 

@@ -2,7 +2,8 @@
 // WebAssembly module (wasm-tools/), as a readable summary or `--json` (shape: InspectSummary in
 // wasm-tools/src/summary.ts). `--serve` opens the inspector page on loopback over the run
 // folder; `--html` writes the page into the run folder for any static server.
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { readJsonExplained } from "../io/read-file.ts";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { LabelTableError, type LabelTableErrorCode } from "../../shared/label-table/index.ts";
@@ -74,11 +75,9 @@ function readManifest(file: string): RunManifest | null {
   if (!existsSync(file)) return null;
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, "utf8"));
+    json = readJsonExplained(file, "the run's manifest", "re-run `distill relabel --force` to rewrite it");
   } catch (e) {
-    throw new InspectError(
-      `${file} is not valid JSON (${(e as Error).message}): re-run \`distill relabel --force\` to rewrite it`,
-    );
+    throw new InspectError((e as Error).message);
   }
   try {
     return parseManifest(json);

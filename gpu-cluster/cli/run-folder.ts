@@ -87,11 +87,19 @@ export class RunFolder {
       : { stages: {}, hashCache: {} };
   }
 
-  /** A command refused before writing anything leaves no folder behind: the folders it made go, if still empty. */
-  discardIfEmpty(): void {
-    if (!this.made) return;
-    for (let d = this.dir; d.startsWith(this.made); d = dirname(d)) {
-      if (readdirSync(d).length > 0) return;
+  /** `work`; should it fail before writing anything (a refusal), the folders this RunFolder made go again. */
+  async runOrDiscardEmpty<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      this.discardIfEmpty();
+      throw e;
+    }
+  }
+
+  private discardIfEmpty(): void {
+    if (!this.made) return; // the folder was there before: never touched
+    for (let d = this.dir; readdirSync(d).length === 0; d = dirname(d)) {
       rmdirSync(d);
       if (d === this.made) return;
     }

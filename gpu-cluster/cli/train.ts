@@ -19,6 +19,7 @@ import { StreamTrainer } from "../stream/stream-trainer.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
 import { createProgress } from "./progress.ts";
 import { edgeUrl } from "./edge-url.ts";
+import { int, positive } from "./number-args.ts";
 
 export interface TrainOptions {
   edge: string;
@@ -59,15 +60,6 @@ export interface TrainResult {
   epochLosses: number[];
   seconds: number;
 }
-
-const int =
-  (name: string, min = 0) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
 
 /** The run's synthetic images from a local copy: a run folder (images.npy), a packed file (images.dpk, --image-bits) or a folder of PNGs (000000.png …). */
 export function loadLocalImages(dir: string): ImageSet {
@@ -227,16 +219,7 @@ export function addTrainCommand(program: Command): void {
       int("--student-width", 1),
     )
     .option("--student-batch <n>", "batch size (as evaluate's --student-batch)", int("--student-batch", 1), 50)
-    .option(
-      "--student-lr <x>",
-      "AdamW learning rate (cosine)",
-      (v) => {
-        const n = Number(v);
-        if (!(n > 0)) throw new InvalidArgumentError(`--student-lr must be a positive number, got '${v}'`);
-        return n;
-      },
-      0.003,
-    )
+    .option("--student-lr <x>", "AdamW learning rate (cosine)", positive("--student-lr"), 0.003)
     .option("--epochs <n>", "epochs to train (default: the run's relabel epochs)", int("--epochs", 1))
     .option("--seed <s>", "weight initialisation seed (default: the run's seed, as evaluate)", int("--seed"))
     .option("--pixels", "crops from the edge (pixels=1); the default when --images is absent", false)

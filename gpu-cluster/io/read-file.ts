@@ -1,5 +1,5 @@
 // Reading a file a person named: a failure says who named it (a flag, a variable, the run folder),
-// the file, why (ENOENT, EISDIR, …) and what to give instead, never a bare stack trace.
+// the file, why (ENOENT, EISDIR, not JSON, …) and what to give instead, never a bare stack trace.
 import { readFileSync } from "node:fs";
 
 /** The bytes of `file`, named by `source`; when unreadable, an error ending with `fix`. */
@@ -10,5 +10,15 @@ export function readFileExplained(file: string, source: string, fix: string): Bu
     throw new Error(
       `${source} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ${fix}`,
     );
+  }
+}
+
+/** The parsed JSON of `file`, named by `source`; unreadable or not JSON, an error ending with `fix`. */
+export function readJsonExplained(file: string, source: string, fix: string): unknown {
+  const text = readFileExplained(file, source, fix).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source} ${file}: not JSON (${(e as Error).message}): ${fix}`);
   }
 }

@@ -166,7 +166,9 @@ describe("distill inspect", () => {
     });
     expect(() => resolveTarget(root)).toThrow(/holds no labels.dlt: run `distill relabel/);
     writeFileSync(join(bad, "manifest.json"), "{ not json");
-    expect(() => resolveTarget(bad)).toThrow(/manifest.json is not valid JSON/);
+    expect(() => resolveTarget(bad)).toThrow(
+      /the run's manifest .*manifest\.json: not JSON \(.*\): re-run `distill relabel --force`/,
+    );
   });
 
   it("--html writes the self-contained page into <run>/inspector/", async () => {

@@ -159,6 +159,14 @@ describe("results table", () => {
     });
     expect(p.stderr).toMatch(/not a results table's JSON \(rows\.0: distilled has 1 entries for 2 seeds\)/);
     expect(existsSync(join(root, "none"))).toBe(false);
+    writeFileSync(bad, "{ not json");
+    const broken = spawnSync(tsx, ["scripts/results-table.ts", "--merge", bad, "--out", join(root, "none")], {
+      encoding: "utf8",
+    });
+    expect(broken.stderr).toMatch(
+      /--merge .*bad\.json: not JSON \(.*\): give a file written by scripts\/results-table\.ts/,
+    );
+    expect(existsSync(join(root, "none"))).toBe(false);
     // an IPC it would run as well as merge
     const rerun = spawnSync(
       tsx,

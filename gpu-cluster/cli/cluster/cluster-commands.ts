@@ -1,7 +1,7 @@
 // `distill cluster submit`: submit a cluster plan (shared/cluster-plan.ts) to Slurm from the
 // cluster's login node and, with --wait, follow it to the end (retrying failed shards).
 // `distill cluster dispatch` (dispatch.ts) does the same for launches it picks up from the edge.
-import { readFileExplained } from "../../io/read-file.ts";
+import { readJsonExplained } from "../../io/read-file.ts";
 import { join, resolve } from "node:path";
 import { writeJsonAtomic } from "../../io/atomic-write.ts";
 import type { Command } from "commander";
@@ -14,15 +14,7 @@ import { kubectlCommands, kubernetesJobs } from "./kubernetes.ts";
 
 /** --plan FILE.json: read, parsed and validated, each failure naming the file and the fix. */
 export function readPlanFile(file: string): ClusterPlan {
-  const fix = "give a cluster plan's .json file (docs/cluster.md)";
-  const text = readFileExplained(file, "--plan", fix).toString("utf8");
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`--plan ${file}: not JSON (${(e as Error).message}): ${fix}`);
-  }
-  return parseClusterPlan(json);
+  return parseClusterPlan(readJsonExplained(file, "--plan", "give a cluster plan's .json file (docs/cluster.md)"));
 }
 
 export function renderStatus(s: LaunchStatus): string {

@@ -2,12 +2,13 @@
 // options (as `distill run`) plus the plan (--recover-shards, --relabel-shards); the shard index
 // comes from --index, else from the scheduler: SLURM_ARRAY_TASK_ID (a Slurm job array) or
 // JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
 import { addRunOptions, type CliOptions } from "../options.ts";
 import { Pipeline } from "../pipeline.ts";
 import { ClusterShards } from "./shards.ts";
 import { EdgeApi, tokenFromEnv } from "./edge-api.ts";
 import { edgeUrl } from "../edge-url.ts";
+import { int } from "../number-args.ts";
 
 export interface ShardOptions extends CliOptions {
   recoverShards: number;
@@ -15,12 +16,6 @@ export interface ShardOptions extends CliOptions {
   index?: number;
   edge?: string;
 }
-
-const count = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be an integer ≥ 1, got '${v}'`);
-  return n;
-};
 
 /** The shard index: the flag, else the scheduler's array index. */
 export function shardIndex(o: { index?: number }, env: NodeJS.ProcessEnv = process.env): number {
@@ -35,13 +30,9 @@ export function shardIndex(o: { index?: number }, env: NodeJS.ProcessEnv = proce
 
 export function addShardOptions(cmd: Command): Command {
   return addRunOptions(cmd)
-    .requiredOption("--recover-shards <n>", "recover shards of the run's plan", count("--recover-shards"))
-    .requiredOption("--relabel-shards <n>", "relabel shards of the run's plan", count("--relabel-shards"))
-    .option("--index <i>", "this shard (default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--index must be an integer ≥ 0, got '${v}'`);
-      return n;
-    })
+    .requiredOption("--recover-shards <n>", "recover shards of the run's plan", int("--recover-shards", 1))
+    .requiredOption("--relabel-shards <n>", "relabel shards of the run's plan", int("--relabel-shards", 1))
+    .option("--index <i>", "this shard (default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)", int("--index"))
     .option(
       "--edge <url>",
       "publish what the shard made to this edge (worker token from DISTILL_EDGE_TOKEN_FILE or DISTILL_EDGE_TOKEN)",
@@ -53,50 +44,53 @@ export function addShardCommands(program: Command): void {
   const shard = program
     .command("shard")
     .description("one shard job of a cluster run (docs/cluster.md); merged, the shards equal `distill run`");
-  const shards = (o: ShardOptions) => {
+  // each shard job: the run's Pipeline, refused before it writes anything as `distill run` is (a
+  // shard started by hand), and leaving no folder behind when refused
+  const shards = (o: ShardOptions, work: (s: ClusterShards) => Promise<unknown>) => {
     const p = new Pipeline(o, ["distill", ...process.argv.slice(2)].join(" "));
     process.stderr.write(`run folder: ${p.run.dir}\n`);
-    p.refuseSmallClasses(); // as `distill run` does: a shard started by hand is refused before it writes
-    return new ClusterShards(p, o.recoverShards, o.relabelShards);
+    return p.run.runOrDiscardEmpty(async () => {
+      p.refuseSmallClasses();
+      await work(new ClusterShards(p, o.recoverShards, o.relabelShards));
+    });
   };
   const edge = (o: ShardOptions) => (o.edge ? new EdgeApi(o.edge, tokenFromEnv()) : undefined);
   addShardOptions(shard.command("recover").description("recover batches of shard --index (needs teacher.onnx)")).action(
-    async (o: ShardOptions) => {
-      const s = shards(o);
-      const i = shardIndex(o);
-      await s.recoverShard(i);
-      const api = edge(o);
-      if (api) await s.publishRecover(i, api);
-    },
+    (o: ShardOptions) =>
+      shards(o, async (s) => {
+        const i = shardIndex(o);
+        await s.recoverShard(i);
+        const api = edge(o);
+        if (api) await s.publishRecover(i, api);
+      }),
   );
   addShardOptions(
     shard
       .command("gate")
       .description("the recover gate's student of candidate --index (needs every recover shard; none without a gate)"),
-  ).action(async (o: ShardOptions) => {
-    await shards(o).gateShard(shardIndex(o));
-  });
+  ).action((o: ShardOptions) => shards(o, (s) => s.gateShard(shardIndex(o))));
   addShardOptions(
     shard
       .command("relabel")
       .description(
         "label-table shard --index: its epoch range (needs every recover shard, and the gate tasks where the run has a gate)",
       ),
-  ).action(async (o: ShardOptions) => {
-    const s = shards(o);
-    const j = shardIndex(o);
-    await s.relabelShard(j);
-    const api = edge(o);
-    if (api) await s.publishRelabel(j, api);
-  });
+  ).action((o: ShardOptions) =>
+    shards(o, async (s) => {
+      const j = shardIndex(o);
+      await s.relabelShard(j);
+      const api = edge(o);
+      if (api) await s.publishRelabel(j, api);
+    }),
+  );
   addShardOptions(
     shard.command("manifest").description("publish the run's manifest to --edge (after squeeze: it names the teacher)"),
-  ).action(async (o: ShardOptions) => {
+  ).action((o: ShardOptions) => {
     const api = edge(o);
     if (!api) throw new Error("distill shard manifest needs --edge URL");
-    await shards(o).publishManifest(api);
+    return shards(o, (s) => s.publishManifest(api));
   });
   addShardOptions(
     shard.command("merge").description("images.npy, images/, grid.png, labels.dlt, manifest.json from the shards"),
-  ).action(async (o: ShardOptions) => await shards(o).merge());
+  ).action((o: ShardOptions) => shards(o, (s) => s.merge()));
 }
