@@ -156,6 +156,46 @@ export function recordIndex(): f64 {
   return (<f64>epochRel * <f64>H.images + <f64>slot) * <f64>H.cropsPerImage + <f64>crop;
 }
 
+// One valid record's counts, the same in both loops of `loop` (inlined: the hot path).
+/** One more in histogram `hist` (u32[B]) at bin ⌊scaled⌋ (scaled ≥ 0: truncation is floor), clamped to its bins. */
+// @ts-ignore: decorator
+@inline
+function countIn(hist: usize, scaled: f64, B: i32): void {
+  let bin = <i32>scaled;
+  bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
+  const at = hist + (<usize>bin << 2);
+  store<u32>(at, load<u32>(at) + 1);
+}
+
+/** A crop of class `target` (or NO_TARGET) whose top-1 is `top1`: its class's counts and confusion cell; 1 where they agree. */
+// @ts-ignore: decorator
+@inline
+function countClasses(
+  target: u32,
+  top1: u32,
+  C: u32,
+  cc: usize, // classCrops, classAgree, confusion, confusionLow, as the loop holds them in locals
+  ca: usize,
+  cm: usize,
+  cl: usize,
+): f64 {
+  if (target == NO_TARGET) return 0;
+  const tp = <usize>target << 2;
+  store<u32>(cc + tp, load<u32>(cc + tp) + 1);
+  if (top1 == target) {
+    store<u32>(ca + tp, load<u32>(ca + tp) + 1);
+    return 1;
+  }
+  if (cm != 0) {
+    // u8 low counts, carried into the u32 cell every 256
+    const cell = <usize>target * <usize>C + <usize>top1;
+    const low = <u32>load<u8>(cl + cell) + 1;
+    store<u8>(cl + cell, <u8>low);
+    if (low == 256) store<u32>(cm + (cell << 2), load<u32>(cm + (cell << 2)) + 256);
+  }
+  return 0;
+}
+
 function badRecord(reason: i32, value: f64): i32 {
   return E.fail(E.BAD_RECORD, reason, recordIndex(), value, 0);
 }
@@ -277,28 +317,10 @@ function loop<Q>(p: usize, count: u32): i32 {
       const mass = load<f64>(ms + (<usize>b << 3));
       const top = load<f64>(pv + (<usize>load<Q>(rec + (K << 1)) << 3));
       const top1 = <u32>load<u16>(rec);
-      let bin = <i32>(h * eScale); // ≥ 0: truncation is floor
-      bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
-      store<u32>(eh + (<usize>bin << 2), load<u32>(eh + (<usize>bin << 2)) + 1);
-      bin = <i32>(top * Bf);
-      bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
-      store<u32>(mh + (<usize>bin << 2), load<u32>(mh + (<usize>bin << 2)) + 1);
-      bin = <i32>(mass * Bf);
-      bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
-      store<u32>(kh + (<usize>bin << 2), load<u32>(kh + (<usize>bin << 2)) + 1);
-      if (target != NO_TARGET) {
-        const tp = <usize>target << 2;
-        store<u32>(cc + tp, load<u32>(cc + tp) + 1);
-        if (top1 == target) {
-          store<u32>(ca + tp, load<u32>(ca + tp) + 1);
-          nAgree += 1;
-        } else if (cm != 0) {
-          const cell = <usize>target * <usize>C + <usize>top1;
-          const low = <u32>load<u8>(cl + cell) + 1;
-          store<u8>(cl + cell, <u8>low);
-          if (low == 256) store<u32>(cm + (cell << 2), load<u32>(cm + (cell << 2)) + 256);
-        }
-      }
+      countIn(eh, h * eScale, B);
+      countIn(mh, top * Bf, B);
+      countIn(kh, mass * Bf, B);
+      nAgree += countClasses(target, top1, C, cc, ca, cm, cl);
       sE += h;
       sM += top;
       sK += mass;
@@ -385,28 +407,10 @@ function loop<Q>(p: usize, count: u32): i32 {
     }
     const top = load<f64>(pv + (<usize>load<Q>(probs) << 3));
     const top1 = <u32>load<u16>(rec);
-    let bin = <i32>(h * eScale); // ≥ 0: truncation is floor
-    bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
-    store<u32>(eh + (<usize>bin << 2), load<u32>(eh + (<usize>bin << 2)) + 1);
-    bin = <i32>(top * Bf); // ≥ 0: truncation is floor
-    bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
-    store<u32>(mh + (<usize>bin << 2), load<u32>(mh + (<usize>bin << 2)) + 1);
-    bin = <i32>(mass * Bf); // ≥ 0: truncation is floor
-    bin = bin < 0 ? 0 : bin >= B ? B - 1 : bin;
-    store<u32>(kh + (<usize>bin << 2), load<u32>(kh + (<usize>bin << 2)) + 1);
-    if (target != NO_TARGET) {
-      const tp = <usize>target << 2;
-      store<u32>(cc + tp, load<u32>(cc + tp) + 1);
-      if (top1 == target) {
-        store<u32>(ca + tp, load<u32>(ca + tp) + 1);
-        nAgree += 1;
-      } else if (cm != 0) {
-        const cell = <usize>target * <usize>C + <usize>top1;
-        const low = <u32>load<u8>(cl + cell) + 1;
-        store<u8>(cl + cell, <u8>low);
-        if (low == 256) store<u32>(cm + (cell << 2), load<u32>(cm + (cell << 2)) + 256);
-      }
-    }
+    countIn(eh, h * eScale, B);
+    countIn(mh, top * Bf, B);
+    countIn(kh, mass * Bf, B);
+    nAgree += countClasses(target, top1, C, cc, ca, cm, cl);
     sE += h;
     sM += top;
     sK += mass;
