@@ -8,8 +8,8 @@ import { Random } from "../../gpu-cluster/data/index.ts";
 
 export const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
 
-export function writeQuadrants(dir: string, perClass = 24): void {
-  const rng = new Random(5);
+export function writeQuadrants(dir: string, perClass = 24, seed = 5): void {
+  const rng = new Random(seed);
   for (let c = 0; c < 4; c++) {
     mkdirSync(join(dir, `class${c}`), { recursive: true });
     for (let i = 0; i < perClass; i++) {

@@ -1,7 +1,6 @@
 // `distill inspect`: the summary's numbers are those of the TypeScript reference statistics,
 // --json has the documented shape, bad input stops with exit code 1, the SPEC error code and
 // the fix; --html writes the page into the run folder.
-import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -11,18 +10,11 @@ import { referenceStats } from "../../wasm-tools/src/reference.ts";
 import { worstClasses } from "../../wasm-tools/src/types.ts";
 import type { InspectSummary } from "../../wasm-tools/src/summary.ts";
 import { makeRunFolder, SMALL_RUN } from "./run-folder.ts";
+import { distill } from "../cluster/tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "inspect-cli");
 const run = join(root, "run");
 const boxed = join(root, "boxed");
-const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
-
-function distill(args: string[]) {
-  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
-    encoding: "utf8",
-    env: { ...process.env, FORCE_COLOR: "0" },
-  });
-}
 
 let table: Uint8Array;
 beforeAll(() => {

@@ -2,41 +2,19 @@
 // (squeezed, exported, re-imported, recovered through its 37 token BatchNorms, relabelled) and a
 // ViT-Tiny student, on a tiny image folder (4 classes of 16×16 quadrant images, 4-px patches:
 // 16 tokens + the class token, full depth 12, width 16). ViT-Tiny as a teacher is refused at once.
-import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { writePng } from "../../gpu-cluster/io/png.ts";
-import { Random } from "../../gpu-cluster/data/index.ts";
 import { parseReport } from "../../gpu-cluster/cli/report.ts";
+import { distill, writeQuadrants } from "../cluster/tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "cli-architectures");
 const data = join(root, "quadrants");
 const out = join(root, "run");
-const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
-
-function distill(args: string[]) {
-  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
-    encoding: "utf8",
-    env: { ...process.env, FORCE_COLOR: "0" },
-  });
-}
 
 beforeAll(() => {
   rmSync(root, { recursive: true, force: true });
-  const rng = new Random(7);
-  for (let c = 0; c < 4; c++) {
-    mkdirSync(join(data, `class${c}`), { recursive: true });
-    for (let i = 0; i < 24; i++) {
-      const px = new Float32Array(256);
-      for (let y = 0; y < 16; y++)
-        for (let x = 0; x < 16; x++) {
-          const inside = y < 8 === c < 2 && x < 8 === (c % 2 === 0);
-          px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
-        }
-      writePng(join(data, `class${c}`, `${i}.png`), { data: px, channels: 1, height: 16, width: 16 });
-    }
-  }
+  writeQuadrants(data, 24, 7);
 });
 
 describe("distill with ViT architectures", () => {

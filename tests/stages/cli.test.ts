@@ -1,12 +1,10 @@
 // The `distill` command end to end on a tiny image-folder dataset: every stage runs, the run
 // folder holds what README promises, the report has the baselines, a rerun skips every stage,
 // `--force` redoes them, and bad input stops with a message naming the problem.
-import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { writePng } from "../../gpu-cluster/io/png.ts";
-import { Random } from "../../gpu-cluster/data/index.ts";
 import { parseReport } from "../../gpu-cluster/cli/report.ts";
 import { mean } from "../../gpu-cluster/cli/summary-stats.ts";
 import { parseManifest } from "../../shared/manifest.ts";
@@ -15,12 +13,11 @@ import { readTeacherFile } from "../../gpu-cluster/stages/teacher-file.ts";
 import { readNpy } from "../../gpu-cluster/io/npy.ts";
 import { unpackImages } from "../../shared/image-bits.ts";
 import { loadLocalImages } from "../../gpu-cluster/cli/train.ts";
-import { without } from "../cluster/tiny-run.ts";
+import { distill, without, writeQuadrants } from "../cluster/tiny-run.ts";
 
 const root = join(process.cwd(), "test-output", "cli");
 const data = join(root, "quadrants");
 const out = join(root, "run");
-const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
 // the features below at 8 bits, whose image counts they check (auto, the default, has its own test below)
 const tiny = [
   "--image-bits",
@@ -58,29 +55,9 @@ const tiny = [
   "--quiet",
 ];
 
-function distill(args: string[]) {
-  return spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], {
-    encoding: "utf8",
-    env: { ...process.env, FORCE_COLOR: "0" },
-  });
-}
-
 beforeAll(() => {
   rmSync(root, { recursive: true, force: true });
-  // 4 classes of 16×16 gray images: a bright square in quadrant c; 30 per class.
-  const rng = new Random(5);
-  for (let c = 0; c < 4; c++) {
-    mkdirSync(join(data, `class${c}`), { recursive: true });
-    for (let i = 0; i < 30; i++) {
-      const px = new Float32Array(256);
-      for (let y = 0; y < 16; y++)
-        for (let x = 0; x < 16; x++) {
-          const inside = y < 8 === c < 2 && x < 8 === (c % 2 === 0);
-          px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
-        }
-      writePng(join(data, `class${c}`, `${i}.png`), { data: px, channels: 1, height: 16, width: 16 });
-    }
-  }
+  writeQuadrants(data, 30); // 4 classes of 16×16 gray images: a bright square in quadrant c
 });
 
 /** The first task of a one-shard cluster stage, as a job script runs it. */
