@@ -4,7 +4,6 @@
 // writes bench/results/edge.json. Standalone: `npx tsx bench/edge.bench.ts` (or `npm run bench -- edge`).
 // Targets: ≥ 50k crop-label lookups/s per process, p99 < 20 ms per 256-crop batch without pixels,
 // table ≥ 50× smaller than fp32 labels.
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
@@ -19,6 +18,7 @@ import { hash32, uniform } from "../shared/random.ts";
 import type { RunManifest } from "../shared/manifest.ts";
 import { issueToken } from "../edge/src/auth/tokens.ts";
 import { DEV_SIGNING_KEY } from "../edge/scripts/dev-key.ts";
+import { startWranglerDev } from "../edge/scripts/wrangler-dev.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(import.meta.url);
@@ -49,64 +49,11 @@ const CLASSES = 1000,
 const SIDE = 32,
   CHANNELS = 3; // ImageNet downsampled to 32 × 32: pixels at the edge stay a few MB per batch
 const PIXEL_BATCHES = 20; // batches of epoch 0 whose images are uploaded for the pixels runs
-const PORT = 8790 + (process.pid % 100);
-const BASE = `http://127.0.0.1:${PORT}`;
+let BASE = ""; // wrangler dev's address, once started
 const RUN = "bench-in1k";
 const quick = process.argv.includes("--quick"); // 5 s runs, for trying changes
 const noPixels = process.argv.includes("--no-pixels"); // labels only (skips the image uploads)
 const SECONDS = quick ? 5 : 15;
-
-function startWrangler(persist: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(root, "node_modules/wrangler/bin/wrangler.js"),
-      "dev",
-      "--local",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(PORT),
-      "--persist-to",
-      persist,
-      "--var",
-      `TOKEN_SIGNING_KEY:${DEV_SIGNING_KEY}`,
-      "--log-level",
-      "warn",
-      "--show-interactive-dev-session=false",
-    ],
-    {
-      cwd: root,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-    },
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("wrangler dev did not answer within 90 s")), 90_000);
-    const poll = async () => {
-      try {
-        if ((await fetch(`${BASE}/`)).ok) {
-          clearTimeout(timer);
-          return resolve(child);
-        }
-      } catch {
-        /* not up yet */
-      }
-      setTimeout(poll, 300);
-    };
-    child.on("exit", (code) => reject(new Error(`wrangler dev exited with ${code}`)));
-    poll();
-  });
-}
-
-function stopWrangler(child: ChildProcess): void {
-  try {
-    process.kill(-child.pid!, "SIGTERM");
-  } catch {
-    /* already gone */
-  }
-}
 
 function manifest(): RunManifest {
   return {
@@ -218,9 +165,10 @@ async function sequentialLatency(
 async function main(): Promise<void> {
   const persist = mkdtempSync(join(tmpdir(), "edge-bench-"));
   const t0 = performance.now();
-  const wrangler = await startWrangler(persist);
+  const dev = await startWranglerDev(persist);
+  BASE = dev.base;
   const cleanup = () => {
-    stopWrangler(wrangler);
+    void dev.stop();
     rmSync(persist, { recursive: true, force: true });
   };
   process.on("SIGINT", () => (cleanup(), process.exit(130)));
