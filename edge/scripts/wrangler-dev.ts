@@ -42,6 +42,9 @@ export async function startWranglerDev(persistTo: string, timeoutMs = 120_000): 
       "127.0.0.1",
       "--port",
       String(port),
+      // its own inspector port too: wrangler's default (9229) is taken by a second wrangler dev beside it
+      "--inspector-port",
+      String(await freePort()),
       "--persist-to",
       persistTo,
       "--var",

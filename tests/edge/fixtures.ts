@@ -84,20 +84,7 @@ export function epochProbs(m: RunManifest, epoch: number): Float32Array {
 
 /** A shard holding epochs [epochStart, epochStart + epochCount), written with the shared writer. */
 export function tableFor(m: RunManifest, epochStart = 0, epochCount = m.relabel.epochs - epochStart): Uint8Array {
-  const w = new LabelTableWriter({
-    classes: m.dataset.classes,
-    images: m.images,
-    epochs: m.relabel.epochs,
-    epochStart,
-    epochCount,
-    cropsPerImage: m.relabel.cropsPerImage,
-    k: m.relabel.k,
-    quant: m.relabel.quant === "u8" ? QUANT_U8 : QUANT_F16,
-    seed: m.relabel.schedule.seed,
-    runId: m.runId,
-  });
-  for (let e = epochStart; e < epochStart + epochCount; e++) w.addEpoch(e, epochProbs(m, e));
-  return w.finish();
+  return otherTableFor(m, 0, epochStart, epochCount);
 }
 
 /** Image i as an 8-bit PNG (interleaved), with its planar pixels in [0, 1] as the edge decodes them. */
@@ -133,13 +120,13 @@ export function pausedBody(bytes: Uint8Array, pauseAt: number) {
   return { stream, release, sent: () => sent };
 }
 
-/** A shard like tableFor's with other (still valid) soft labels: `salt` shifts the label stream. */
+/** A shard like tableFor's with other (still valid) soft labels: `salt` shifts the label stream (0: tableFor's). */
 export function otherTableFor(
   m: RunManifest,
   salt: number,
   epochStart = 0,
   epochCount = m.relabel.epochs - epochStart,
-) {
+): Uint8Array {
   const w = new LabelTableWriter({
     classes: m.dataset.classes,
     images: m.images,

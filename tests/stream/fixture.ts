@@ -1,8 +1,7 @@
 // What the training-client tests share: a small image-folder dataset, a real distilled run of
 // it (`distill run`, tiny settings), `wrangler dev` started on a free port with its own local
 // R2/KV, the run uploaded to it, and tokens signed with the development key.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writePng } from "../../gpu-cluster/io/png.ts";
@@ -11,6 +10,7 @@ import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
 import { issueToken } from "../../edge/src/auth/tokens.ts";
 import type { Role } from "../../edge/src/auth/claims.ts";
 import { DEV_SIGNING_KEY } from "../../edge/scripts/dev-key.ts";
+import { startWranglerDev } from "../../edge/scripts/wrangler-dev.ts";
 
 export const ROOT = process.cwd();
 
@@ -120,85 +120,16 @@ export function makeRun(data: string, out: string): RunManifest {
   return parseManifest(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface Edge {
   url: string;
   stop(): void;
 }
 
-/** `wrangler dev` (local workerd, R2 and KV under `persist`, the dev signing key) on a free port. */
+/** `wrangler dev` (local workerd, R2 and KV under a fresh `persist`, the dev signing key) on a free port. */
 export async function startEdge(persist: string): Promise<Edge> {
   rmSync(persist, { recursive: true, force: true });
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
-      "dev",
-      "--local",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(await freePort()),
-      "--persist-to",
-      persist,
-      "--var",
-      `TOKEN_SIGNING_KEY:${DEV_SIGNING_KEY}`,
-      "--log-level",
-      "warn",
-      "--show-interactive-dev-session=false",
-    ],
-    {
-      cwd: ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-    },
-  );
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const stop = () => {
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      /* already gone */
-    }
-  };
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error(`wrangler dev did not answer within 120 s:\n${output}`));
-    }, 120_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`wrangler dev exited with ${code}:\n${output}`));
-    });
-    const poll = async () => {
-      try {
-        await fetch(`${url}/`);
-        clearTimeout(timer);
-        return resolve();
-      } catch {
-        setTimeout(poll, 300);
-      }
-    };
-    poll();
-  });
-  return { url, stop };
+  const dev = await startWranglerDev(persist);
+  return { url: dev.base, stop: () => void dev.stop() };
 }
 
 export async function token(role: Role, runs: string[] | "*", ttlSeconds = 3600): Promise<string> {
