@@ -32,8 +32,9 @@ export const nonNegative =
 export const intList =
   (flag: string, min: number) =>
   (s: string): number[] => {
-    const xs = s.split(",").map((x) => Number(x.trim()));
-    const bad = s.split(",").find((x, i) => x.trim() === "" || !Number.isInteger(xs[i]) || xs[i] < min);
+    const parts = s.split(",");
+    const xs = parts.map((x) => Number(x.trim()));
+    const bad = parts.find((x, i) => x.trim() === "" || !Number.isInteger(xs[i]) || xs[i] < min);
     if (bad !== undefined)
       throw new InvalidArgumentError(`${flag} takes comma-separated whole numbers ≥ ${min}, got '${bad}' in '${s}'`);
     const repeated = xs.find((x, i) => xs.indexOf(x) !== i);
