@@ -21,7 +21,7 @@ const p = new Pipeline(o, ["hard-label-students", ...process.argv.slice(2)].join
 if (!existsSync(p.run.path("images.npy")))
   throw new Error(`${p.run.dir}: no images.npy; run \`distill recover\` there first (same options)`);
 const tf = p.teacher();
-const start = await p.initialRealImages(tf.bytes, tf.classes);
+const start = await p.start.initialRealImages(tf.bytes, tf.classes);
 if (!start) throw new Error("--init noise has no starting real images to compare");
 const images = p.synthetic();
 // (a) is read from the run's baselines only where that stage is up to date with these options

@@ -120,20 +120,20 @@ export class ClusterShards {
   /** Gate task k: the student of the gate's k-th candidate image set, trained into the run's student cache. */
   async gateShard(k: number): Promise<ShardOutcome> {
     await this.ready();
-    if (!this.p.gateApplies()) {
+    if (!this.p.gate.applies()) {
       this.log(
         `gate task ${k}: this run has no recover gate (--no-recover-gate, --init other than real, or no training image left to score on)`,
       );
       return "skipped";
     }
-    const names = this.p.gateCandidates();
+    const names = this.p.gate.candidates();
     if (!(Number.isInteger(k) && k >= 0 && k < names.length))
       throw new Error(
         `gate task ${k} does not exist: the gate has ${names.length} candidates (${names.join(", ")}; indices 0..${names.length - 1})`,
       );
     const { set } = this.assembleImages();
-    const start = await this.p.startImages();
-    const outcome = await this.p.gateStudent(names[k], start!, set.pixels);
+    const start = await this.p.start.images();
+    const outcome = await this.p.gate.student(names[k], start!, set.pixels);
     this.log(
       `gate task ${k}: the student of the ${names[k]} images ${outcome === "ran" ? "trained" : "is up to date"}`,
     );
@@ -154,16 +154,16 @@ export class ClusterShards {
   private async readOrDecideKept(): Promise<KeptImages> {
     await this.ready();
     const { set, batches } = this.assembleImages();
-    if (!this.p.gateApplies()) return { set, batches };
+    if (!this.p.gate.applies()) return { set, batches };
     // the recover shards' keys name the teacher, the data and recover's config
     const recoverKeys = this.recoverPlan().map((_, i) => this.recoverKey(i));
-    const key = sha256(canonicalJson({ gate: this.p.gateConfig(), recoverKeys, recovered: sha256(pixelBytes(set)) }));
+    const key = sha256(canonicalJson({ gate: this.p.gate.config(), recoverKeys, recovered: sha256(pixelBytes(set)) }));
     const npy = this.gatePath("npy");
     let record = verifiedRecord(this.gatePath("json"), npy, key) as GateRecord | undefined;
     if (!record) {
-      const start = await this.p.startImages();
-      const names = this.p.gateCandidates();
-      const g = await this.p.gate(
+      const start = await this.p.start.images();
+      const names = this.p.gate.candidates();
+      const g = await this.p.gate.run(
         start!,
         set.pixels,
         (name) =>
@@ -219,7 +219,7 @@ export class ClusterShards {
     const r = await recover(
       { source, classes: K, channels: C, size: H, stats: this.p.teacherStats() },
       this.p.recoverConfig(),
-      await this.p.startImages(),
+      await this.p.start.images(),
       this.p.compile,
       { start, end },
     );
@@ -336,7 +336,7 @@ export class ClusterShards {
    */
   async publishManifest(api: EdgeApi): Promise<void> {
     await this.ready();
-    if (this.p.imageBits < 8 && this.p.gateApplies()) {
+    if (this.p.imageBits < 8 && this.p.gate.applies()) {
       this.log("manifest: published with the images the recover gate keeps (their count is in it)");
       return;
     }
@@ -364,7 +364,7 @@ export class ClusterShards {
     await this.ready();
     const rec = this.verified("recover", i, "npy", this.recoverKey(i));
     if (!rec) throw new Error(`recover shard ${i} has no verified output to publish`);
-    if (this.p.gateApplies()) {
+    if (this.p.gate.applies()) {
       this.log(`recover shard ${i}: images published after the recover gate's decision`);
       return;
     }
@@ -407,7 +407,7 @@ export class ClusterShards {
 
   /** Relabel shard j's table shard, published as shard number j. */
   async publishRelabel(j: number, api: EdgeApi): Promise<void> {
-    if (this.p.gateApplies()) await this.publishKept(api);
+    if (this.p.gate.applies()) await this.publishKept(api);
     const dlt = this.path("relabel", j, "dlt");
     const rec = JSON.parse(readFileSync(this.path("relabel", j, "json"), "utf8")) as ShardRecord;
     const bytes = new Uint8Array(readFileSync(dlt));
