@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The engine benchmark's cases in PyTorch (the peer), for bench/engine.bench.ts.
 
-    /usr/bin/python3 bench/pytorch-peer.py MODEL STEP BATCH ITERS THREADS
+    /usr/bin/python3 bench/pytorch-peer.py MODEL STEP BATCH ITERS THREADS [DEVICE]
 
 MODEL: resnet18 (torchvision, 1000 classes, 3x224x224) or convnet-3 (ConvNet-D as distill's zoo
 builds it: 3 x [conv 3x3 width 128 + bias, BatchNorm, ReLU, avg-pool 2], linear; 1x28x28, 10
@@ -15,6 +15,8 @@ classes). STEP, as in bench/engine-cases.ts:
   squeeze        train mode, CE, backward to the weights, SGD (lr 0.01, momentum 0.9, wd 5e-4)
 Runs one warm-up step, then ITERS timed steps, on THREADS threads (torch.set_num_threads), and
 prints one JSON line: median ms per step, peak RSS of this process (getrusage), versions.
+DEVICE cuda (`npm run gpu:check`, scripts/gpu-check.ts): model and inputs on the GPU, two warm-up
+steps, each step synchronised; the line adds torch's own peak GPU allocation and the GPU's name.
 """
 import json
 import resource
@@ -41,14 +43,16 @@ CASES = {
 }
 
 
-def main(model_name, step, batch, iters, threads):
+def main(model_name, step, batch, iters, threads, device="cpu"):
     torch.set_num_threads(threads)
     torch.manual_seed(1)
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
     make, channels, size, classes = CASES[model_name]
-    model = make()
+    model = make().to(dev)
     # the same deterministic input as bench/engine-cases.ts (sin(i * 0.37))
-    x = torch.sin(torch.arange(batch * channels * size * size, dtype=torch.float64) * 0.37).float().view(batch, channels, size, size)
-    targets = torch.arange(batch) % classes
+    x = torch.sin(torch.arange(batch * channels * size * size, dtype=torch.float64) * 0.37).float().view(batch, channels, size, size).to(dev)
+    targets = (torch.arange(batch) % classes).to(dev)
 
     if step == "forward":
         model.eval()
@@ -101,21 +105,29 @@ def main(model_name, step, batch, iters, threads):
     else:
         raise SystemExit(f"unknown step {step!r}")
 
-    body()  # warm-up
+    def synchronise():
+        if cuda:
+            torch.cuda.synchronize()
+
+    for _ in range(2 if cuda else 1):  # warm-up
+        body()
+    synchronise()
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
         body()
+        synchronise()
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     print(json.dumps({
         "model": model_name, "step": step, "batch": batch, "ms": times[len(times) // 2],
         "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(), "torch": torch.__version__,
+        **({"torchPeakMiB": torch.cuda.max_memory_allocated() / 2**20, "gpu": torch.cuda.get_device_name(0)} if cuda else {}),
     }))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 6:
+    if len(sys.argv) not in (6, 7):
         raise SystemExit(__doc__)
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), *sys.argv[6:])

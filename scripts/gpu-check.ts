@@ -10,12 +10,13 @@
 //    or from PyTorch's pip wheels (site-packages/nvidia/*/lib), put on LD_LIBRARY_PATH.
 // 3. For ResNet-18 at 224 px, 1000 classes (random weights: time and memory do not depend on
 //    them), the recover step and the squeeze step at each batch size, in a child process each:
-//    ours on the CUDA EP, then PyTorch's same step (scripts/gpu-check-torch.py) where
+//    ours on the CUDA EP, then PyTorch's same step (bench/pytorch-peer.py on cuda) where
 //    /usr/bin/python3 or python3 imports torch with CUDA. Median ms per step after 2 warm-up
 //    steps; peak GPU memory of the process from nvidia-smi (sampled every 100 ms), both sides
 //    measured the same way. Prints one table (and writes it as JSON to .dev/gpu-check.json).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Command } from "commander";
 import { int, intList } from "../gpu-cluster/cli/number-args.ts";
@@ -189,7 +190,8 @@ for (const step of ["recover", "squeeze"]) {
     const oursJson = JSON.parse(ours.out.trim().split("\n").pop()!) as { ms: number; ort: string };
     let peer: { ms: number; peakMiB: number; torch: string } | null = null;
     if (torch?.cuda) {
-      const t = await measured(torch.python, ["scripts/gpu-check-torch.py", step, `${batch}`, `${o.steps}`], env);
+      const peerArgs = ["resnet18", step, `${batch}`, `${o.steps}`, `${availableParallelism()}`, "cuda"];
+      const t = await measured(torch.python, ["bench/pytorch-peer.py", ...peerArgs], env);
       const j = JSON.parse(t.out.trim().split("\n").pop()!) as { ms: number; torch: string };
       peer = { ms: j.ms, peakMiB: t.peakMiB, torch: j.torch };
     }
