@@ -40,7 +40,14 @@ import { relabelMemory, trainOnMemory, type MemoryBlock } from "../stages/memory
 import { fingerprintFolder, RunFolder } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import { int, intList } from "./number-args.ts";
-import { addRunOptions, DEFAULT_TEACHER_WIDTH, perClassFlags, recoverConfigOf, type CliOptions } from "./options.ts";
+import {
+  addRunOptions,
+  DEFAULT_TEACHER_WIDTH,
+  perClassFlags,
+  recoverConfigOf,
+  squeezeConfigOf,
+  type CliOptions,
+} from "./options.ts";
 import { oursMemoryBelow8, stepResultSchema, writeContinualReport, type StepResult } from "./continual-report.ts";
 import { percent } from "./summary-stats.ts";
 
@@ -252,20 +259,7 @@ export class ContinualRun {
     const flip = o.flip ?? (mirrorAsymmetry(seenTrain).flip ? 0.5 : 0);
     const sq = await squeeze(
       { ...this.data, train: seenTrain, val: seenTest },
-      {
-        arch: o.teacherArch,
-        width: o.teacherWidth ?? DEFAULT_TEACHER_WIDTH,
-        epochs: o.teacherEpochs,
-        batch: 128,
-        lr: 0.05,
-        momentum: 0.9,
-        weightDecay: 5e-4,
-        warmupEpochs: 1,
-        augment: defaultAugment(seenTrain, flip > 0),
-        ema: 0.999,
-        holdout: true,
-        seed,
-      },
+      squeezeConfigOf(o, defaultAugment(seenTrain, flip > 0), seed),
       this.compile,
     );
     writeFileAtomic(folder.path(dir, "teacher.onnx"), sq.onnx);

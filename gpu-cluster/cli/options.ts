@@ -2,6 +2,8 @@
 // resolve to. Defaults follow the original SRe2L scripts, scaled for small images where the
 // paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
 import type { RecoverConfig, RecoverInit } from "../stages/recover.ts";
+import type { SqueezeConfig } from "../stages/squeeze.ts";
+import type { AugmentOptions } from "../data/index.ts";
 import { SELECTION_KINDS, type SelectionKind } from "../stages/selection-kinds.ts";
 import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -304,6 +306,33 @@ export function perClassFlags(ipc: number, bits: ImageBits, extra = ""): { flags
   return {
     flags: `--ipc ${ipc}${bits < 8 ? ` × 8 / --image-bits ${bits}` : ""}${extra}`,
     fix: `lower --ipc${bits < 8 ? " or raise --image-bits" : ""}`,
+  };
+}
+
+/**
+ * The teacher recipe of `distill squeeze` and `distill continual`: the flags' architecture, width
+ * and epochs (undefined: from the training-set size), a held-out choice of epoch and of raw or
+ * averaged weights (ema: per-step decay), and `augment` (shift and flip, from the data): squeeze.ts,
+ * docs/teacher.md.
+ */
+export function squeezeConfigOf(
+  o: Pick<CliOptions, "teacherArch" | "teacherWidth" | "teacherEpochs">,
+  augment: AugmentOptions,
+  seed: number,
+): SqueezeConfig & { width: number } {
+  return {
+    arch: o.teacherArch,
+    width: o.teacherWidth ?? DEFAULT_TEACHER_WIDTH,
+    epochs: o.teacherEpochs,
+    batch: 128,
+    lr: 0.05,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    warmupEpochs: 1,
+    augment,
+    ema: 0.999,
+    holdout: true,
+    seed,
   };
 }
 

@@ -25,7 +25,7 @@ import { readTeacherFile, teacherArch, zooTeacher, type TeacherFile } from "../s
 import type { ImageSet } from "../stages/crops.ts";
 import { canonicalJson, sha256, type StageSpec } from "./run-folder.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
-import { DEFAULT_TEACHER_WIDTH, perClassFlags, recoverConfigOf, type CliOptions } from "./options.ts";
+import { perClassFlags, recoverConfigOf, squeezeConfigOf, type CliOptions } from "./options.ts";
 import { imagesPerByteImage, packImages, packedHeader, type ImageBits } from "../../shared/image-bits.ts";
 import {
   AUTO_IMAGE_BITS,
@@ -83,22 +83,7 @@ export class Pipeline extends RunContext {
       this.log(`squeeze: ${outcome === "ran" ? "imported" : "kept"} teacher ${o.teacher}`);
       return;
     }
-    // Epochs (undefined: from the training-set size), held-out choice of epoch and of raw or
-    // averaged weights (ema: per-step decay), shift and flip from the data: squeeze.ts, docs/teacher.md.
-    const cfg = {
-      arch: o.teacherArch,
-      width: o.teacherWidth ?? DEFAULT_TEACHER_WIDTH,
-      epochs: o.teacherEpochs,
-      batch: 128,
-      lr: 0.05,
-      momentum: 0.9,
-      weightDecay: 5e-4,
-      warmupEpochs: 1,
-      augment: defaultAugment(this.data.train, this.mirrorFlip()),
-      ema: 0.999,
-      holdout: true,
-      seed: o.seed,
-    };
+    const cfg = squeezeConfigOf(o, defaultAugment(this.data.train, this.mirrorFlip()), o.seed);
     const widen = o.teacherWidth === undefined;
     const outcome = await this.run.stage(
       {
