@@ -34,12 +34,15 @@ export function defaultStudentEpochs(images: number): number {
   return Math.max(BASE_STUDENT_EPOCHS, Math.ceil(MIN_STUDENT_CROPS / images));
 }
 
+/** A student and its optimiser (AdamW, cosine, KL at the relabel temperature); the stream trainers take the same. */
 export interface StudentConfig {
   arch: string;
+  /** Absent: the architecture's own here; the stream trainers choose as the CLI does (the teacher's width for a teacher of the student's family). */
   width?: number;
   batch: number;
   lr: number;
   weightDecay: number;
+  /** Weight initialisation seed (evaluate uses the run seed). */
   seed: number;
 }
 

@@ -22,22 +22,11 @@ import type { DecodedBatch } from "../../shared/batch-format.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointIdentity } from "./checkpoint.ts";
 import { defaultStudentWidth } from "../stages/student-width.ts";
-
-/** The student and its optimiser: `distill evaluate`'s StudentConfig (AdamW, cosine, KL at the relabel temperature). */
-export interface StreamStudent {
-  arch: string;
-  /** Absent: as `distill evaluate` chooses (the teacher's width for a teacher of the student's family). */
-  width?: number;
-  batch: number;
-  lr: number;
-  weightDecay: number;
-  /** Weight initialisation seed (evaluate uses the run seed). */
-  seed: number;
-}
+import type { StudentConfig } from "../stages/evaluate.ts";
 
 export interface StreamTrainerConfig {
   manifest: RunManifest;
-  student: StreamStudent;
+  student: StudentConfig;
   /** Epochs to train, ≤ the run's relabel epochs. */
   epochs: number;
   /** Input normalisation (the teacher's: manifest.normalisation, or the training data's). */
@@ -101,7 +90,7 @@ export class StreamTrainer {
     spec: ModelSpec,
     params: ParamStore,
     m: RunManifest,
-    s: StreamStudent,
+    s: StudentConfig,
     compile: CompileOptions,
   ): Promise<ClassifierTrainer> {
     return ClassifierTrainer.compile(spec, params, {
