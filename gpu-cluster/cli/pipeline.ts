@@ -25,7 +25,7 @@ import { readTeacherFile, teacherArch, zooTeacher, type TeacherFile } from "../s
 import type { ImageSet } from "../stages/crops.ts";
 import { canonicalJson, sha256, type StageSpec } from "./run-folder.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
-import { perClassFlags, recoverConfigOf, squeezeConfigOf, type CliOptions } from "./options.ts";
+import { perClassFlags, recoverConfigOf, squeezeConfigOf } from "./options.ts";
 import { imagesPerByteImage, packImages, packedHeader, type ImageBits } from "../../shared/image-bits.ts";
 import {
   AUTO_IMAGE_BITS,
@@ -49,14 +49,8 @@ type BaselineResults = Record<
 
 export class Pipeline extends RunContext {
   /** Recover's starting images and the recover gate (their own files: recover-start.ts, gate-run.ts). */
-  readonly start: RecoverStart;
-  readonly gate: GateRun;
-
-  constructor(o: CliOptions, command: string) {
-    super(o, command);
-    this.start = new RecoverStart(this);
-    this.gate = new GateRun(this);
-  }
+  readonly start = new RecoverStart(this);
+  readonly gate = new GateRun(this);
 
   async squeeze(): Promise<void> {
     const o = this.o;
