@@ -8,8 +8,15 @@ import { Random } from "../../gpu-cluster/data/index.ts";
 
 export const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
 
-export function writeQuadrants(dir: string, perClass = 24, seed = 5): void {
-  const rng = new Random(seed);
+/** How a quadrant image looks: the square's and the background's grey level, and the noise's std. */
+export interface QuadrantLook {
+  on: number;
+  off: number;
+  noise: number;
+}
+
+/** `dir`/class0 … class3 of `perClass` 16 × 16 gray images each, a square in quadrant c, drawn from `rng` in order. */
+export function writeQuadrantClasses(dir: string, perClass: number, rng: Random, look: QuadrantLook): void {
   for (let c = 0; c < 4; c++) {
     mkdirSync(join(dir, `class${c}`), { recursive: true });
     for (let i = 0; i < perClass; i++) {
@@ -17,11 +24,16 @@ export function writeQuadrants(dir: string, perClass = 24, seed = 5): void {
       for (let y = 0; y < 16; y++)
         for (let x = 0; x < 16; x++) {
           const inside = y < 8 === c < 2 && x < 8 === (c % 2 === 0);
-          px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.8 : 0.1) + 0.1 * rng.normal()));
+          px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? look.on : look.off) + look.noise * rng.normal()));
         }
       writePng(join(dir, `class${c}`, `${i}.png`), { data: px, channels: 1, height: 16, width: 16 });
     }
   }
+}
+
+/** The cluster and CLI tests' data: a bright square under light noise. */
+export function writeQuadrants(dir: string, perClass = 24, seed = 5): void {
+  writeQuadrantClasses(dir, perClass, new Random(seed), { on: 0.8, off: 0.1, noise: 0.1 });
 }
 
 /**

@@ -2,15 +2,15 @@
 // it (`distill run`, tiny settings), `wrangler dev` started on a free port with its own local
 // R2/KV, the run uploaded to it, and tokens signed with the development key.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writePng } from "../../gpu-cluster/io/png.ts";
 import { Random } from "../../gpu-cluster/data/index.ts";
 import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
 import { issueToken } from "../../edge/src/auth/tokens.ts";
 import type { Role } from "../../edge/src/auth/claims.ts";
 import { DEV_SIGNING_KEY } from "../../edge/scripts/dev-key.ts";
 import { startWranglerDev } from "../../edge/scripts/wrangler-dev.ts";
+import { writeQuadrantClasses } from "../cluster/tiny-run.ts";
 
 export const ROOT = process.cwd();
 
@@ -18,22 +18,9 @@ export const ROOT = process.cwd();
 export function makeQuadrants(dir: string, seed = 5): void {
   rmSync(dir, { recursive: true, force: true });
   const rng = new Random(seed);
-  for (const [split, n] of [
-    ["train", 24],
-    ["val", 100],
-  ] as const)
-    for (let c = 0; c < 4; c++) {
-      mkdirSync(join(dir, split, `class${c}`), { recursive: true });
-      for (let i = 0; i < n; i++) {
-        const px = new Float32Array(256);
-        for (let y = 0; y < 16; y++)
-          for (let x = 0; x < 16; x++) {
-            const inside = y < 8 === c < 2 && x < 8 === (c % 2 === 0);
-            px[y * 16 + x] = Math.min(1, Math.max(0, (inside ? 0.65 : 0.35) + 0.25 * rng.normal()));
-          }
-        writePng(join(dir, split, `class${c}`, `${i}.png`), { data: px, channels: 1, height: 16, width: 16 });
-      }
-    }
+  const faint = { on: 0.65, off: 0.35, noise: 0.25 };
+  writeQuadrantClasses(join(dir, "train"), 24, rng, faint);
+  writeQuadrantClasses(join(dir, "val"), 100, rng, faint);
 }
 
 /** The tiny student every client test trains (ConvNet-2, width 8, batch 8), as `distill evaluate` flags and as `distill train` flags. */
