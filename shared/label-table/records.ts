@@ -1,6 +1,6 @@
 // One record: the top-k class ids of a crop and their quantised probabilities (+ crop box).
 import { fromHalf, toHalf } from "./half.ts";
-import { BOX_BYTES, QUANT_U8, hasBox, type LabelTableHeader } from "./header.ts";
+import { QUANT_U8, hasBox, type LabelTableHeader } from "./header.ts";
 import { LabelTableError } from "./errors.ts";
 
 export interface BoxRecord {

@@ -10,13 +10,20 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchClient } from "../../edge/client/batch-client.ts";
-import { issueToken } from "../../edge/src/auth/tokens.ts";
-import { DEV_SIGNING_KEY } from "../../edge/scripts/dev-key.ts";
 import { serveTrainerPage, type TrainerPageServer } from "../../gpu-cluster/cli/train-serve.ts";
 import { channelStats, loadDataset } from "../../gpu-cluster/data/index.ts";
 import { StreamTrainer } from "../../gpu-cluster/stream/stream-trainer.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
-import { makeQuadrants, makeRun, ROOT, startEdge, token, uploadRun, type Edge } from "../stream/fixture.ts";
+import {
+  expiredTrainerToken,
+  makeQuadrants,
+  makeRun,
+  ROOT,
+  startEdge,
+  token,
+  uploadRun,
+  type Edge,
+} from "../stream/fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -159,13 +166,7 @@ describe.skipIf(!hasChromium)(title, () => {
   });
 
   it("(c) a bad or expired token shows the edge's reason and what to do", async () => {
-    const expired = (
-      await issueToken(
-        DEV_SIGNING_KEY,
-        { role: "trainer", runs: [m.runId], ttlSeconds: 60 },
-        Math.floor(Date.now() / 1000) - 3600,
-      )
-    ).token;
+    const expired = await expiredTrainerToken([m.runId]);
     const page = await openPage(wasmBrowser);
     for (const [t, code, fix] of [
       [expired, "TOKEN_EXPIRED", "ask the run's admin for a new trainer token"],

@@ -117,7 +117,7 @@ export async function checkGradient(c: GradCase, seed = 1): Promise<GradResult> 
   // Random directions over all differentiated inputs at once, then single coordinates.
   for (let k = 0; k < 3; k++) {
     await compare(
-      inputs.map((inp, i) =>
+      inputs.map((_, i) =>
         wrtIdx.includes(i) ? randn(base[i].length, seed * 31 + k * 17 + i) : new Float64Array(base[i].length),
       ),
     );

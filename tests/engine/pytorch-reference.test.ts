@@ -15,7 +15,7 @@
 // Error measure, per tensor: rel = max_i |ours_i − ref_i| / max_i |ref_i| (scalars: |a − b| / |b|);
 // for a set of tensors (all weight gradients) the worst tensor counts. Bound: 1e-4.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GraphBuilder, tensor } from "../../gpu-cluster/graph/builder.ts";
+import { GraphBuilder } from "../../gpu-cluster/graph/builder.ts";
 import type { Value } from "../../gpu-cluster/graph/types.ts";
 import { importOnnx } from "../../gpu-cluster/graph/onnx-import.ts";
 import { gradients } from "../../gpu-cluster/autodiff/gradients.ts";

@@ -123,6 +123,12 @@ export async function token(role: Role, runs: string[] | "*", ttlSeconds = 3600)
   return (await issueToken(DEV_SIGNING_KEY, { role, runs, ttlSeconds })).token;
 }
 
+/** A trainer token for `runs` that expired an hour ago (issued two minutes' lifetime before that). */
+export async function expiredTrainerToken(runs: string[]): Promise<string> {
+  const issuedAt = Math.floor(Date.now() / 1000) - 3600;
+  return (await issueToken(DEV_SIGNING_KEY, { role: "trainer", runs, ttlSeconds: 60 }, issuedAt)).token;
+}
+
 /** Creates the run on the edge and uploads its images and label table (edge/scripts/upload-run.ts). */
 export async function uploadRun(edge: Edge, runDir: string, m: RunManifest): Promise<void> {
   const admin = await token("admin", "*");

@@ -4,7 +4,7 @@
 // bit-identical; dropped connections and cut-off bodies are retried without changing a step;
 // edge pixels equal the local crops of the run's PNGs; bad tokens stop it with the edge's reason.
 import { createServer, type Server } from "node:http";
-import { existsSync, readFileSync, rmSync, watch } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchClient } from "../../edge/client/batch-client.ts";
@@ -13,12 +13,11 @@ import { loadLocalImages, type TrainResult } from "../../gpu-cluster/cli/train.t
 import { StreamTrainer } from "../../gpu-cluster/stream/stream-trainer.ts";
 import { parseReport } from "../../gpu-cluster/cli/report.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
-import { issueToken } from "../../edge/src/auth/tokens.ts";
-import { DEV_SIGNING_KEY } from "../../edge/scripts/dev-key.ts";
 import {
   ROOT,
   distill,
   distillChild,
+  expiredTrainerToken,
   makeQuadrants,
   makeRun,
   startEdge,
@@ -234,13 +233,7 @@ describe("distill train (Node client)", () => {
   });
 
   it("an expired or foreign token (or none) stops it at once with the edge's reason", async () => {
-    const expired = (
-      await issueToken(
-        DEV_SIGNING_KEY,
-        { role: "trainer", runs: [m.runId], ttlSeconds: 60 },
-        Math.floor(Date.now() / 1000) - 3600,
-      )
-    ).token;
+    const expired = await expiredTrainerToken([m.runId]);
     const cases: [string, RegExp][] = [
       [expired, /401 TOKEN_EXPIRED/],
       [await token("trainer", ["someotherrun"]), /403 FORBIDDEN_RUN/],

@@ -11,7 +11,6 @@ import {
   decodeHeader,
   decodeRecords,
   epochBytes,
-  hasBox,
   HEADER_BYTES,
   LabelTableError,
   tableBytes,

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readNpy, writeNpy } from "../../io/npy.ts";
-import { encodePlanarPng, writeGridPng } from "../../io/png.ts";
+import { encodePlanarPng } from "../../io/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic-write.ts";
 import { recover } from "../../stages/recover.ts";
 import { relabel } from "../../stages/relabel.ts";
