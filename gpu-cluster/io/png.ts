@@ -1,4 +1,4 @@
-// PNG output for people to look at: single images and a grid with one row per class.
+// PNG output for people to look at: single images, a folder of them, and a grid with one row per class.
 // Input pixels are planar (C × H × W) floats in [0, 1] or uint8; 1 channel → gray PNG, 3 → RGB.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";

@@ -1,5 +1,6 @@
 // Reading a file a person named: a failure says who named it (a flag, a variable, the run folder),
 // the file, why (ENOENT, EISDIR, not JSON, …) and what to give instead, never a bare stack trace.
+// A run's own cache files are read silently instead: a missing or damaged one is remade.
 import { existsSync, readFileSync } from "node:fs";
 
 /** The bytes of `file`, named by `source`; when unreadable, an error ending with `fix`. */
