@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs
 import { join } from "node:path";
 import { defaultAugment } from "../data/index.ts";
 import { readNpy, readNpyShape, writeNpy } from "../io/npy.ts";
-import { writeGridPng } from "../io/png.ts";
+import { writeGridPng, writePngFolder } from "../io/png.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
 import { Classifier } from "../runtime/inference.ts";
@@ -16,7 +16,7 @@ import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
 import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
 import { startFits } from "../stages/selection-kinds.ts";
 import type { ScreenResult } from "../stages/gate-screen.ts";
-import { type GateCandidate, type GateResult } from "../stages/recover-gate.ts";
+import type { GateCandidate, GateResult } from "../stages/recover-gate.ts";
 import { relabel } from "../stages/relabel.ts";
 import { trainStudent } from "../stages/evaluate.ts";
 import { randomRealSubset } from "../stages/random-subset.ts";
@@ -36,7 +36,6 @@ import {
 import { mean } from "./summary-stats.ts";
 import { studentKey } from "./student-cache.ts";
 import { readJsonIfValid } from "../io/read-file.ts";
-import { writePngFolder } from "../io/png.ts";
 import { RunContext } from "./run-context.ts";
 import { RecoverStart } from "./recover-start.ts";
 import { GateRun } from "./gate-run.ts";
