@@ -2,6 +2,7 @@
 // draws, the start, the recovered images), scored on training images none of them came from, and the
 // set kept (stages/recover-gate.ts decides; this trains, caches and logs). Its students go to the
 // run's student cache, where evaluate finds ours and (b)'s instead of training them again.
+import { existsSync } from "node:fs";
 import { subset } from "../data/index.ts";
 import { gateCandidates } from "../../shared/gate-candidates.ts";
 import { SCREEN_IMAGES, screenDraws, type ScreenResult } from "../stages/gate-screen.ts";
@@ -147,7 +148,7 @@ export class GateRun {
       this.ctx.randomDraws(),
       // trainStudent scores the final student on the images it is given: the screening images
       async (set, name) =>
-        (await this.ctx.probeStudent(set, this.ctx.screenEpochs, `screen-${name}`, undefined, images)).accuracy,
+        (await this.ctx.probeStudent(set, this.ctx.screenEpochs, `screen-${name}`, { scoreOn: images })).accuracy,
       this.ctx.gateDraws - 1,
       "random",
     );
@@ -204,8 +205,14 @@ export class GateRun {
       label: `relabel-${name}`,
     });
     const key = studentKey(set, labels.table, recipe);
-    const onnx =
-      cache.get(key) ?? cache.put(key, (await this.ctx.probeStudent(set, recipe.epochs, name, labels.table)).graph);
+    let onnx = cache.get(key);
+    if (!onnx) {
+      const checkpoints = cache.checkpoints(key);
+      if (existsSync(checkpoints.file))
+        this.ctx.log(`recover gate: the ${name} student goes on from its checkpoint (${checkpoints.file})`);
+      const { graph } = await this.ctx.probeStudent(set, recipe.epochs, name, { table: labels.table, checkpoints });
+      onnx = cache.put(key, graph);
+    }
     cache.recordSource(sourceKey, key);
     return { key, onnx };
   }

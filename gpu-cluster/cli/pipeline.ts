@@ -34,7 +34,7 @@ import {
   type ImageBitsChoice,
 } from "../stages/image-bits-choice.ts";
 import { mean } from "./summary-stats.ts";
-import { studentKey } from "./student-cache.ts";
+import { hardLabelStudentKey, studentKey } from "./student-cache.ts";
 import { readJsonIfValid } from "../io/read-file.ts";
 import { RunContext } from "./run-context.ts";
 import { RecoverStart } from "./recover-start.ts";
@@ -412,10 +412,10 @@ export class Pipeline extends RunContext {
     seed = this.evaluateSeed,
   ): Promise<number> {
     const tf = this.teacher();
-    const cached =
-      labels.kind === "soft"
-        ? this.studentCache.get(studentKey(set, labels.table, this.studentRecipe(arch, seed, set.count)))
-        : undefined;
+    const recipe = this.studentRecipe(arch, seed, set.count);
+    const key =
+      labels.kind === "soft" ? studentKey(set, labels.table, recipe) : hardLabelStudentKey(set, labels.labels, recipe);
+    const cached = labels.kind === "soft" ? this.studentCache.get(key) : undefined;
     if (cached) {
       const correct = await this.correctOn(cached, this.data.val);
       const accuracy = correct.reduce((n, v) => n + v, 0) / correct.length;
@@ -424,6 +424,9 @@ export class Pipeline extends RunContext {
       );
       return accuracy;
     }
+    // evaluate keeps no student, only its score: the checkpoint goes once it is trained
+    const checkpoints = this.studentCache.checkpoints(key);
+    if (existsSync(checkpoints.file)) this.log(`${label}: going on from its checkpoint (${checkpoints.file})`);
     const r = await trainStudent(
       set,
       labels,
@@ -433,8 +436,9 @@ export class Pipeline extends RunContext {
       this.studentConfig(arch, seed),
       this.data.val,
       this.teacherStats(),
-      { ...this.compile, label, labelEpochs: this.labelEpochsOf(set.count) },
+      { ...this.compile, label, labelEpochs: this.labelEpochsOf(set.count), checkpoints },
     );
+    checkpoints.clear();
     return r.accuracy;
   }
 

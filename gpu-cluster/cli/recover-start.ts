@@ -129,7 +129,7 @@ export class RecoverStart {
       this.o.ipc,
       async (set, run, runs) => {
         // one crop schedule for every run (common random numbers): the runs differ in their images alone
-        const { accuracy } = await this.ctx.probeStudent(set, this.ctx.screenEpochs, "factorial", undefined, images);
+        const { accuracy } = await this.ctx.probeStudent(set, this.ctx.screenEpochs, "factorial", { scoreOn: images });
         this.ctx.log(`recover: factorial run ${run + 1}/${runs} (${this.ctx.screenEpochs} epochs): ${pct(accuracy)}`);
         return accuracy;
       },

@@ -30,6 +30,7 @@ import { randomRealSubset, type RealSubset } from "../stages/random-subset.ts";
 import { topOneCorrect } from "../stages/accuracy.ts";
 import { readTeacherFile, teacherArch, teacherNormalisation, type TeacherFile } from "../stages/teacher-file.ts";
 import type { ImageSet } from "../stages/crops.ts";
+import type { CheckpointStore } from "../stages/train-classifier.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
 import type { CliOptions } from "./options.ts";
@@ -291,16 +292,17 @@ export class RunContext {
   /**
    * A probe student (the gate's, --select probe's): trained on `set` as evaluate trains ours (its
    * own soft labels of the run's crops, the run's label budget) for `epochs`, scored on `scoreOn`:
-   * by default the held-out split of the training images (the training images where there is none).
+   * by default the held-out split of the training images (the training images where there is none);
+   * `checkpoints`: where it saves its state now and then and goes on from after a stop.
    */
   async probeStudent(
     set: ImageSet,
     epochs: number,
     name: string,
-    table?: Uint8Array,
-    scoreOn: Dataset = this.heldOut(),
+    o: { table?: Uint8Array; scoreOn?: Dataset; checkpoints?: CheckpointStore } = {},
   ): Promise<{ graph: Graph; accuracy: number }> {
     const tf = this.teacher();
+    let table = o.table;
     const labelEpochs = Math.min(this.labelEpochsOf(set.count), epochs);
     table ??= (
       await relabel(
@@ -319,9 +321,9 @@ export class RunContext {
       epochs,
       tf.classes,
       this.studentConfig(this.o.students[0]),
-      scoreOn,
+      o.scoreOn ?? this.heldOut(),
       this.teacherStats(),
-      { ...this.compile, label: `${this.o.students[0]} ${name}`, labelEpochs },
+      { ...this.compile, label: `${this.o.students[0]} ${name}`, labelEpochs, checkpoints: o.checkpoints },
     );
   }
 

@@ -14,7 +14,7 @@ import type { ModelSpec } from "../models/zoo.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import type { StartProgress } from "./progress.ts";
 import { cropBatch, type ImageSet } from "./crops.ts";
-import { trainClassifier } from "./train-classifier.ts";
+import { trainClassifier, type CheckpointStore } from "./train-classifier.ts";
 
 /** Crops a student sees at least, over all its epochs. Measured (docs/ablations.md): MNIST IPC 1
  * with a 98.9 % teacher: 3 000 crops (300 epochs × 10 images) → 77.7 %, 30 000 → 92.6 %,
@@ -71,6 +71,8 @@ export async function trainStudent(
     label?: string;
     /** Epochs of crops and labels there are: student epoch e reuses epoch e mod labelEpochs (default: epochs). */
     labelEpochs?: number;
+    /** Where the student saves its state now and then and goes on from after a stop (its batches depend on the epoch alone). */
+    checkpoints?: CheckpointStore;
   } = {},
 ): Promise<StudentResult> {
   const labelEpochs = Math.min(o.labelEpochs ?? epochs, epochs);
@@ -125,6 +127,7 @@ export async function trainStudent(
       lr: cfg.lr,
       label: o.label ?? cfg.arch,
       batches,
+      checkpoints: o.checkpoints,
     },
     val,
     stats,

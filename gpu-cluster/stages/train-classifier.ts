@@ -13,6 +13,7 @@ import type { ModelSpec } from "../models/zoo.ts";
 import { Classifier } from "../runtime/inference.ts";
 import type { CompileOptions } from "../runtime/program.ts";
 import { ClassifierTrainer, type ClassifierLoss } from "../training/classifier.ts";
+import type { CheckpointIdentity } from "../training/checkpoint.ts";
 import { topOneAccuracy } from "./accuracy.ts";
 import { noProgress, type StartProgress } from "./progress.ts";
 
@@ -20,6 +21,21 @@ import { noProgress, type StartProgress } from "./progress.ts";
 export interface TrainingBatch {
   x: TensorData;
   targets: TensorData;
+}
+
+/**
+ * Where a training saves its state at epoch ends and goes on from after a stop (the CLI: a file in
+ * the run's student cache). Only for trainings whose batches are a function of the epoch alone and
+ * whose state is all in the training program: a resumed run then ends with the same weights.
+ */
+export interface CheckpointStore {
+  /** What the checkpoint must be of: restored only where every field matches. */
+  identity: CheckpointIdentity;
+  /** The bytes saved last, if any. */
+  read(): Uint8Array | undefined;
+  save(bytes: Uint8Array): void;
+  /** The least time between two saves. */
+  everySeconds: number;
 }
 
 export interface ClassifierTraining {
@@ -43,6 +59,7 @@ export interface ClassifierTraining {
   afterEpoch?: (trainer: ClassifierTrainer, epoch: number) => Promise<boolean | void>;
   /** The weights to freeze at the end (default: `params` as the last step left them). */
   finalParams?: () => ParamStore;
+  checkpoints?: CheckpointStore;
 }
 
 export interface TrainedClassifier {
@@ -65,7 +82,20 @@ export async function trainClassifier(
   const bar = (o.progress ?? noProgress)(t.label, total, "step");
   const losses: number[] = [];
   let step = 0;
-  for (let e = 0; e < t.epochs; e++) {
+  const store = t.checkpoints;
+  if (store && (t.afterStep || t.afterEpoch || t.finalParams))
+    throw new Error(
+      "a checkpointed training keeps all its state in the program: no afterStep, afterEpoch or finalParams",
+    );
+  const saved = store?.read();
+  if (store && saved) {
+    const c = trainer.restore(saved, store.identity);
+    step = c.step;
+    losses.push(...c.epochLosses);
+    bar.update(step, `resumed from a checkpoint after epoch ${losses.length}/${t.epochs}`);
+  }
+  let lastSave = Date.now();
+  for (let e = losses.length; e < t.epochs; e++) {
     let sum = 0;
     for (const { x, targets } of t.batches(e)) {
       const r = await trainer.step(x, targets, cosineLr(step, total, t.lr, t.warmupSteps ?? 0));
@@ -75,6 +105,10 @@ export async function trainClassifier(
     }
     losses.push(sum / t.stepsPerEpoch);
     if (await t.afterEpoch?.(trainer, e)) break;
+    if (store && e + 1 < t.epochs && Date.now() - lastSave >= store.everySeconds * 1000) {
+      store.save(await trainer.checkpoint(store.identity, losses));
+      lastSave = Date.now();
+    }
   }
   await trainer.syncParams();
   await trainer.program.release();

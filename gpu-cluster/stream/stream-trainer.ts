@@ -20,7 +20,7 @@ import { cropBatch, type ImageSet } from "../stages/crops.ts";
 import { batchOrder } from "../../shared/crop-schedule/index.ts";
 import type { DecodedBatch } from "../../shared/batch-format.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointIdentity } from "./checkpoint.ts";
+import type { CheckpointIdentity } from "../training/checkpoint.ts";
 import { defaultStudentWidth } from "../stages/student-width.ts";
 import type { StudentConfig } from "../stages/evaluate.ts";
 
@@ -199,25 +199,14 @@ export class StreamTrainer {
   }
 
   /** Everything needed to go on exactly where this left off: program state, step, losses. */
-  async checkpoint(): Promise<Uint8Array> {
-    const names = this.trainer.program.stateNames();
-    const values = await this.trainer.program.getStates(names);
-    const state = names.map((name, i) => ({ name, value: values[i] }));
-    return encodeCheckpoint({
-      identity: this.identity(),
-      step: this.stepIndex,
-      epochLosses: this.epochLosses,
-      epochSum: this.epochSum,
-      state,
-    });
+  checkpoint(): Promise<Uint8Array> {
+    return this.trainer.checkpoint(this.identity(), this.epochLosses, this.epochSum);
   }
 
   /** Restores a checkpoint of this very training (same run, student, epochs, crop source). */
   restore(bytes: Uint8Array): void {
-    const c = decodeCheckpoint(bytes, this.identity());
-    for (const s of c.state) this.trainer.program.setState(s.name, s.value);
+    const c = this.trainer.restore(bytes, this.identity());
     this.stepIndex = c.step;
-    this.trainer.stepCount = c.step;
     this.epochLosses.splice(0, this.epochLosses.length, ...c.epochLosses);
     this.epochSum = c.epochSum;
   }

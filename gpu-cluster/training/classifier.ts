@@ -10,6 +10,7 @@ import { ModelBuilder } from "../models/layers.ts";
 import type { ParamStore } from "../models/params.ts";
 import { buildModel, type ModelSpec } from "../models/zoo.ts";
 import { Program, type CompileOptions } from "../runtime/program.ts";
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointIdentity } from "./checkpoint.ts";
 
 export type ClassifierLoss = { kind: "cross_entropy" } | { kind: "kl"; temperature: number };
 
@@ -64,6 +65,22 @@ export class ClassifierTrainer {
   async step(x: TensorData, targets: TensorData, lr: number): Promise<{ loss: number; logits: Float32Array }> {
     const out = await this.program.run({ x, targets, ...this.update.feeds(this.stepCount++, lr) });
     return { loss: (out.loss.data as Float32Array)[0], logits: out.logits.data as Float32Array };
+  }
+
+  /** The program's whole state (weights, optimiser moments, BN statistics) after stepCount steps, with the caller's losses. */
+  async checkpoint(identity: CheckpointIdentity, epochLosses: number[], epochSum = 0): Promise<Uint8Array> {
+    const names = this.program.stateNames();
+    const values = await this.program.getStates(names);
+    const state = names.map((name, i) => ({ name, value: values[i] }));
+    return encodeCheckpoint({ identity, step: this.stepCount, epochLosses, epochSum, state });
+  }
+
+  /** Goes on from a checkpoint of `identity` (refused, naming the field, where it is of another training). */
+  restore(bytes: Uint8Array, identity: CheckpointIdentity): Checkpoint {
+    const c = decodeCheckpoint(bytes, identity);
+    for (const s of c.state) this.program.setState(s.name, s.value);
+    this.stepCount = c.step;
+    return c;
   }
 
   /** Copies the trained weights and BN statistics back into the parameter store. */

@@ -3,7 +3,7 @@
 // held-out set shipped to the browser page (round trip of u8 and f32 datasets, bad input).
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from "../../gpu-cluster/stream/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from "../../gpu-cluster/training/checkpoint.ts";
 import { decodeHeldOut, encodeHeldOut } from "../../gpu-cluster/stream/heldout.ts";
 import type { Dataset } from "../../gpu-cluster/data/dataset.ts";
 

@@ -1,19 +1,15 @@
-// A stream trainer's checkpoint: what it is a checkpoint of (run, student, epochs, crop source),
-// the step it stopped after, its losses so far and every state tensor of the training program
-// (weights, AdamW moments, BN running statistics). Layout: "DCK1", u32 JSON length, the JSON
-// (identity, step, losses, tensor names/shapes), padding to 4 bytes, then each tensor's float32
-// data in order. Pure: the Node client writes it to a file (atomically), a page could keep it.
+// A training's checkpoint: what it is a checkpoint of (an identity the trainer chooses: a stream
+// trainer's run, student, epochs and crop source; a student's cache key), the step it stopped
+// after, its losses so far and every state tensor of the training program (weights, AdamW moments,
+// BN running statistics). Layout: "DCK1", u32 JSON length, the JSON (identity, step, losses,
+// tensor names/shapes), padding to 4 bytes, then each tensor's float32 data in order. Pure: the
+// Node client and the run's student cache write it to a file (atomically), a page could keep it.
 import type { TensorData } from "../graph/types.ts";
 
 const MAGIC = "DCK1";
 
-export interface CheckpointIdentity {
-  run: string;
-  teacher: string;
-  student: unknown;
-  epochs: number;
-  crops: "local" | "pixels";
-}
+/** What a checkpoint is of: every field must match for it to be restored. */
+export type CheckpointIdentity = Record<string, unknown>;
 
 export interface Checkpoint {
   identity: CheckpointIdentity;
@@ -68,7 +64,7 @@ export function decodeCheckpoint(bytes: Uint8Array, expected: CheckpointIdentity
   const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + len))) as Omit<Checkpoint, "state"> & {
     tensors: { name: string; shape: number[] }[];
   };
-  for (const key of Object.keys(expected) as (keyof CheckpointIdentity)[]) {
+  for (const key of Object.keys(expected)) {
     const a = JSON.stringify(meta.identity[key]);
     const b = JSON.stringify(expected[key]);
     if (a !== b)
