@@ -128,6 +128,7 @@ export class StudentCache {
     const file = join(this.dir, `${key}.ckpt`);
     return {
       file,
+      name: file,
       identity: { student: key },
       everySeconds,
       read: () => (existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined),

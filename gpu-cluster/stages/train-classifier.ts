@@ -29,6 +29,8 @@ export interface TrainingBatch {
  * whose state is all in the training program: a resumed run then ends with the same weights.
  */
 export interface CheckpointStore {
+  /** Where it is kept, for messages (the CLI: the file). */
+  name: string;
   /** What the checkpoint must be of: restored only where every field matches. */
   identity: CheckpointIdentity;
   /** The bytes saved last, if any. */
@@ -89,7 +91,7 @@ export async function trainClassifier(
     );
   const saved = store?.read();
   if (store && saved) {
-    const c = trainer.restore(saved, store.identity);
+    const c = restoreNamed(trainer, saved, store);
     step = c.step;
     losses.push(...c.epochLosses);
     bar.update(step, `resumed from a checkpoint after epoch ${losses.length}/${t.epochs}`);
@@ -118,4 +120,13 @@ export async function trainClassifier(
   await clf.release();
   bar.stop(`val top-1 ${(accuracy * 100).toFixed(2)} %`);
   return { graph, accuracy, losses };
+}
+
+/** The checkpoint restored, or an error that names the store (a decoding error names only the field). */
+function restoreNamed(trainer: ClassifierTrainer, bytes: Uint8Array, store: CheckpointStore) {
+  try {
+    return trainer.restore(bytes, store.identity);
+  } catch (e) {
+    throw new Error(`${store.name}: ${(e as Error).message}`);
+  }
 }

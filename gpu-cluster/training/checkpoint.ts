@@ -57,7 +57,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
 /** Decodes a checkpoint and checks it belongs to `expected` (else: which field differs, and what to do). */
 export function decodeCheckpoint(bytes: Uint8Array, expected: CheckpointIdentity): Checkpoint {
   if (bytes.length < 8 || new TextDecoder().decode(bytes.subarray(0, 4)) !== MAGIC)
-    throw new CheckpointError("not a distill checkpoint (no DCK1 magic): delete it or pass another --checkpoint");
+    throw new CheckpointError("not a distill checkpoint (no DCK1 magic): delete it to start over");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const len = view.getUint32(4, true);
   if (8 + len > bytes.length) throw new CheckpointError("the checkpoint is truncated: delete it to start over");

@@ -66,6 +66,7 @@ const run = (checkpoints?: CheckpointStore) =>
 function memoryStore(stopAt = Infinity, identity: Record<string, unknown> = { student: "s" }) {
   const saved: Uint8Array[] = [];
   const store: CheckpointStore = {
+    name: "the memory store",
     identity,
     everySeconds: 0,
     read: () => saved.at(-1),
@@ -107,6 +108,6 @@ describe("a student's checkpoints", () => {
     const { store, saved } = memoryStore(2);
     await expect(run(store)).rejects.toThrow("stopped after save 2");
     const other = { ...store, identity: { student: "t" }, read: () => saved.at(-1) };
-    await expect(run(other)).rejects.toThrow(/another training \(student: "s" there, "t" now\)/);
+    await expect(run(other)).rejects.toThrow(/^the memory store: .*another training \(student: "s" there, "t" now\)/);
   });
 });
