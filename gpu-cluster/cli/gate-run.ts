@@ -2,7 +2,6 @@
 // draws, the start, the recovered images), scored on training images none of them came from, and the
 // set kept (stages/recover-gate.ts decides; this trains, caches and logs). Its students go to the
 // run's student cache, where evaluate finds ours and (b)'s instead of training them again.
-import { existsSync } from "node:fs";
 import { subset } from "../data/index.ts";
 import { gateCandidates } from "../../shared/gate-candidates.ts";
 import { SCREEN_IMAGES, screenDraws, type ScreenResult } from "../stages/gate-screen.ts";
@@ -207,9 +206,9 @@ export class GateRun {
     const key = studentKey(set, labels.table, recipe);
     let onnx = cache.get(key);
     if (!onnx) {
-      const checkpoints = cache.checkpoints(key);
-      if (existsSync(checkpoints.file))
-        this.ctx.log(`recover gate: the ${name} student goes on from its checkpoint (${checkpoints.file})`);
+      const checkpoints = cache.checkpoints(key, (file) =>
+        this.ctx.log(`recover gate: the ${name} student goes on from its checkpoint (${file})`),
+      );
       const { graph } = await this.ctx.probeStudent(set, recipe.epochs, name, { table: labels.table, checkpoints });
       onnx = cache.put(key, graph);
     }

@@ -30,6 +30,8 @@ export interface CliOptions {
   quiet: boolean;
   ep: ExecutionProvider;
   threads?: number;
+  /** The least time between two saves of a student's training state (students/KEY.ckpt). */
+  checkpointSeconds: number;
   // squeeze
   teacherArch: string;
   /** undefined: DEFAULT_TEACHER_WIDTH, widened once when it underfits. */
@@ -160,6 +162,12 @@ export function addRunOptions(cmd: Command): Command {
       new Option("--ep <name>", "ONNX Runtime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"),
     )
     .option("--threads <n>", "intra-op threads (default: ORT's choice)", int("--threads", 1))
+    .option(
+      "--checkpoint-seconds <s>",
+      "students save their training state (students/KEY.ckpt) at an epoch's end at most this often, and a rerun goes on from it",
+      nonNegative("--checkpoint-seconds"),
+      60,
+    )
     .option(
       "--teacher-arch <arch>",
       "squeeze: teacher architecture (convnet-D, resnet18, resnet50, resnet101, bn-vit-tiny)",

@@ -424,9 +424,9 @@ export class Pipeline extends RunContext {
       );
       return accuracy;
     }
-    // evaluate keeps no student, only its score: the checkpoint goes once it is trained
-    const checkpoints = this.studentCache.checkpoints(key);
-    if (existsSync(checkpoints.file)) this.log(`${label}: going on from its checkpoint (${checkpoints.file})`);
+    const checkpoints = this.studentCache.checkpoints(key, (file) =>
+      this.log(`${label}: going on from its checkpoint (${file})`),
+    );
     const r = await trainStudent(
       set,
       labels,
@@ -438,7 +438,7 @@ export class Pipeline extends RunContext {
       this.teacherStats(),
       { ...this.compile, label, labelEpochs: this.labelEpochsOf(set.count), checkpoints },
     );
-    checkpoints.clear();
+    this.studentCache.clearCheckpoint(key);
     return r.accuracy;
   }
 

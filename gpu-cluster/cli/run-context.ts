@@ -286,7 +286,7 @@ export class RunContext {
   }
 
   get studentCache(): StudentCache {
-    return new StudentCache(this.run.path("students"));
+    return new StudentCache(this.run.path("students"), this.o.checkpointSeconds);
   }
 
   /**

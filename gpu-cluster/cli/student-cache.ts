@@ -85,10 +85,18 @@ export function pixelBytes(set: ImageSet): Uint8Array {
 }
 
 export class StudentCache {
-  constructor(readonly dir: string) {}
+  /** `checkpointSeconds`: the least time between two saves of a student's training state. */
+  constructor(
+    readonly dir: string,
+    readonly checkpointSeconds = 60,
+  ) {}
 
   private file(key: string): string {
     return join(this.dir, `${key}.onnx`);
+  }
+
+  private checkpointFile(key: string): string {
+    return join(this.dir, `${key}.ckpt`);
   }
 
   /** The frozen student's ONNX bytes, or undefined if none was trained from this key. */
@@ -115,25 +123,33 @@ export class StudentCache {
   put(key: string, graph: Graph): Uint8Array {
     const onnx = serializeModel(graph, { docString: `distill student ${key}` });
     writeFileAtomic(this.file(key), onnx);
-    this.checkpoints(key).clear();
+    this.clearCheckpoint(key);
     return onnx;
   }
 
   /**
-   * Where the training of student `key` saves its state, at most once every `everySeconds`, and
-   * goes on from after a stop (a session's end, a killed job): `key`.ckpt beside the students.
+   * Where the training of student `key` saves its state, at most once every checkpointSeconds,
+   * and goes on from after a stop (a session's end, a killed job): `key`.ckpt beside the students.
    * A full student at IPC 1 trains for a quarter of an hour; a stop no longer loses it.
+   * `onResume` hears of the file when the training finds one to go on from.
    */
-  checkpoints(key: string, everySeconds = 60): CheckpointStore & { file: string; clear(): void } {
-    const file = join(this.dir, `${key}.ckpt`);
+  checkpoints(key: string, onResume: (file: string) => void): CheckpointStore {
+    const name = this.checkpointFile(key);
     return {
-      file,
-      name: file,
+      name,
       identity: { student: key },
-      everySeconds,
-      read: () => (existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined),
-      save: (bytes) => writeFileAtomic(file, bytes),
-      clear: () => rmSync(file, { force: true }),
+      everySeconds: this.checkpointSeconds,
+      read: () => {
+        if (!existsSync(name)) return undefined;
+        onResume(name);
+        return new Uint8Array(readFileSync(name));
+      },
+      save: (bytes) => writeFileAtomic(name, bytes),
     };
+  }
+
+  /** Drops student `key`'s checkpoint (evaluate keeps no student, only its score). */
+  clearCheckpoint(key: string): void {
+    rmSync(this.checkpointFile(key), { force: true });
   }
 }
