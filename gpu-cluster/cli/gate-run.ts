@@ -206,8 +206,9 @@ export class GateRun {
     const key = studentKey(set, labels.table, recipe);
     let onnx = cache.get(key);
     if (!onnx) {
+      // `name` is the labels' name ("gate" for every candidate): the line before says which set this is
       const checkpoints = cache.checkpoints(key, (file) =>
-        this.ctx.log(`recover gate: the ${name} student goes on from its checkpoint (${file})`),
+        this.ctx.log(`recover gate: this student goes on from its checkpoint (${file})`),
       );
       const { graph } = await this.ctx.probeStudent(set, recipe.epochs, name, { table: labels.table, checkpoints });
       onnx = cache.put(key, graph);
