@@ -1,5 +1,5 @@
-// Writes that never leave half a file behind: the bytes go to a temporary name beside the
-// target, then a rename (atomic on one file system) puts them in place.
+// Writes that never leave half a file (or folder) behind: the bytes go to a temporary name beside
+// the target, then a rename (atomic on one file system) puts them in place.
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
@@ -11,6 +11,23 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * `fill` writes the folder's files into a folder beside `dir`, which then replaces `dir`: a reader
+ * sees the old folder or the whole new one (in the gap between the two steps, none).
+ */
+export async function writeFolderAtomic(dir: string, fill: (tmp: string) => void | Promise<void>): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  mkdirSync(tmp, { recursive: true });
+  try {
+    await fill(tmp);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
 }

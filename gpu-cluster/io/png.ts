@@ -1,10 +1,9 @@
 // PNG output for people to look at: single images, a folder of them, and a grid with one row per class.
 // Input pixels are planar (C × H × W) floats in [0, 1] or uint8; 1 channel → gray PNG, 3 → RGB.
-import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { encode } from "fast-png";
 import { resizeBilinear } from "../data/resize.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic, writeFolderAtomic } from "./atomic-write.ts";
 
 export interface PlanarPixels {
   data: Float32Array | Uint8Array;
@@ -34,20 +33,17 @@ export function writePng(file: string, img: PlanarPixels): void {
 }
 
 /** `dir`/000000.png … for `n` square images, written beside and renamed into place so a crash leaves no half folder. */
-export function writePngFolder(dir: string, pixels: Float32Array, n: number, c: number, h: number): void {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+export function writePngFolder(dir: string, pixels: Float32Array, n: number, c: number, h: number): Promise<void> {
   const per = c * h * h;
-  for (let i = 0; i < n; i++)
-    writePng(join(tmp, `${String(i).padStart(6, "0")}.png`), {
-      data: pixels.subarray(i * per, (i + 1) * per),
-      channels: c,
-      height: h,
-      width: h,
-    });
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  return writeFolderAtomic(dir, (tmp) => {
+    for (let i = 0; i < n; i++)
+      writePng(join(tmp, `${String(i).padStart(6, "0")}.png`), {
+        data: pixels.subarray(i * per, (i + 1) * per),
+        channels: c,
+        height: h,
+        width: h,
+      });
+  });
 }
 
 export interface GridOptions {
