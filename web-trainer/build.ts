@@ -2,10 +2,9 @@
 // code, the edge client and onnxruntime-web) with esbuild into web-trainer/build/. ORT's own
 // .wasm/.mjs files are not copied: the page server serves them from node_modules at /ort/.
 // Usage: npx tsx web-trainer/build.ts [--if-stale]
-import { copyFileSync, existsSync, readdirSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeFolderAtomic } from "../gpu-cluster/io/atomic-write.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -33,36 +32,39 @@ export async function buildTrainerPage(ifStale = false): Promise<string> {
   if (ifStale && TRAINER_FILES.every((f) => existsSync(join(TRAINER_BUILD, f))) && statSync(js).mtimeMs >= sources)
     return TRAINER_BUILD;
   const { build } = await import("esbuild");
-  await writeFolderAtomic(TRAINER_BUILD, async (tmp) => {
-    await build({
-      entryPoints: [join(here, "page", "main.ts")],
-      outfile: join(tmp, "trainer.js"),
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      minify: true,
-      sourcemap: false,
-      logLevel: "error",
-      plugins: [
-        {
-          // The engine's default backend (runtime/node-backend.ts: onnxruntime-node and its Vulkan
-          // driver search) is imported only when no backend is given; the page always gives
-          // onnxruntime-web's, so that module is replaced by one that says so if ever reached.
-          name: "no-node-backend",
-          setup(b) {
-            b.onResolve({ filter: /\/node-backend\.ts$/ }, () => ({ path: "node-backend", namespace: "stub" }));
-            b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-              contents:
-                "export const nodeBackend = { get Tensor() { throw new Error('onnxruntime-node does not run in a browser: pass a backend'); }, openSession() { throw new Error('onnxruntime-node does not run in a browser: pass a backend'); } };",
-              loader: "js",
-            }));
-          },
+  const tmp = `${TRAINER_BUILD}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  await build({
+    entryPoints: [join(here, "page", "main.ts")],
+    outfile: join(tmp, "trainer.js"),
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    sourcemap: false,
+    logLevel: "error",
+    plugins: [
+      {
+        // The engine's default backend (runtime/node-backend.ts: onnxruntime-node and its Vulkan
+        // driver search) is imported only when no backend is given; the page always gives
+        // onnxruntime-web's, so that module is replaced by one that says so if ever reached.
+        name: "no-node-backend",
+        setup(b) {
+          b.onResolve({ filter: /\/node-backend\.ts$/ }, () => ({ path: "node-backend", namespace: "stub" }));
+          b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
+            contents:
+              "export const nodeBackend = { get Tensor() { throw new Error('onnxruntime-node does not run in a browser: pass a backend'); }, openSession() { throw new Error('onnxruntime-node does not run in a browser: pass a backend'); } };",
+            loader: "js",
+          }));
         },
-      ],
-    });
-    copyFileSync(join(here, "page", "index.html"), join(tmp, "index.html"));
+      },
+    ],
   });
+  copyFileSync(join(here, "page", "index.html"), join(tmp, "index.html"));
+  rmSync(TRAINER_BUILD, { recursive: true, force: true });
+  renameSync(tmp, TRAINER_BUILD);
   return TRAINER_BUILD;
 }
 
