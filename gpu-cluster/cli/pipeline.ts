@@ -246,7 +246,7 @@ export class Pipeline extends RunContext {
         // recover moves the (quantised) start freely; what is stored is quantised again
         const recovered = this.atRunDepth(r.pixels);
         const gate = this.gate.applies() ? await this.gate.run(start!, recovered) : undefined;
-        await this.writeRecovered(gate ? gate.pixels : recovered, { batches: r.batches, gate, start });
+        this.writeRecovered(gate ? gate.pixels : recovered, { batches: r.batches, gate, start });
       },
     );
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");
@@ -257,7 +257,7 @@ export class Pipeline extends RunContext {
    * images/, grid.png, images.dpk below 8 bits, and recover.json with the batches' losses, the
    * gate's decision and the start's selection record.
    */
-  async writeRecovered(
+  writeRecovered(
     pixels: Float32Array,
     r: {
       batches: unknown[];
@@ -267,13 +267,13 @@ export class Pipeline extends RunContext {
       };
       start?: Awaited<ReturnType<RecoverStart["images"]>>;
     },
-  ): Promise<void> {
+  ): void {
     const { inputShape, classes } = this.teacher();
     const [C, H] = inputShape;
     const N = pixels.length / (C * H * H);
     const { gate, start } = r;
     writeNpy(this.run.path("images.npy"), { data: pixels, shape: [N, C, H, H] });
-    await writePngFolder(this.run.path("images"), pixels, N, C, H);
+    writePngFolder(this.run.path("images"), pixels, N, C, H);
     writeGridPng(this.run.path("grid.png"), pixels, N, C, H, H, N / classes);
     const bits = this.imageBits;
     // (b)'s random subsets are 8-bit real images: a gate that keeps one stores it at 8 bits

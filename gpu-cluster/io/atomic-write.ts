@@ -19,11 +19,11 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
  * `fill` writes the folder's files into a folder beside `dir`, which then replaces `dir`: a reader
  * sees the old folder or the whole new one (in the gap between the two steps, none).
  */
-export async function writeFolderAtomic(dir: string, fill: (tmp: string) => void | Promise<void>): Promise<void> {
+export function writeFolderAtomic(dir: string, fill: (tmp: string) => void): void {
   const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   mkdirSync(tmp, { recursive: true });
   try {
-    await fill(tmp);
+    fill(tmp);
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
   } catch (e) {

@@ -33,9 +33,9 @@ export function writePng(file: string, img: PlanarPixels): void {
 }
 
 /** `dir`/000000.png … for `n` square images, written beside and renamed into place so a crash leaves no half folder. */
-export function writePngFolder(dir: string, pixels: Float32Array, n: number, c: number, h: number): Promise<void> {
+export function writePngFolder(dir: string, pixels: Float32Array, n: number, c: number, h: number): void {
   const per = c * h * h;
-  return writeFolderAtomic(dir, (tmp) => {
+  writeFolderAtomic(dir, (tmp) => {
     for (let i = 0; i < n; i++)
       writePng(join(tmp, `${String(i).padStart(6, "0")}.png`), {
         data: pixels.subarray(i * per, (i + 1) * per),

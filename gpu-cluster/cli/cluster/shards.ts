@@ -314,7 +314,7 @@ export class ClusterShards {
       tables.push(new Uint8Array(readFileSync(this.path("relabel", j, "dlt"))));
     }
     const table = mergeLabelTableShards(tables);
-    await this.p.writeRecovered(set.pixels, {
+    this.p.writeRecovered(set.pixels, {
       batches,
       gate: gate && { scores: gate.scores, z: gate.z, kept: gate.kept, students: gate.students },
     });
