@@ -158,11 +158,7 @@ export async function train(o: TrainOptions, log: (line: string) => void): Promi
   const out = o.out ?? join("runs", `train-${m.runId}-${o.student}`);
   const ckpt = join(out, "checkpoint.bin");
   if (existsSync(ckpt)) {
-    try {
-      trainer.restore(new Uint8Array(readFileSync(ckpt)));
-    } catch (e) {
-      throw new Error(`${ckpt}: ${(e as Error).message}`);
-    }
+    trainer.restore(new Uint8Array(readFileSync(ckpt)), ckpt);
     log(
       `resuming from ${ckpt}: step ${trainer.steps} of ${trainer.totalSteps} (epoch ${trainer.position.epoch}, batch ${trainer.position.batch})`,
     );

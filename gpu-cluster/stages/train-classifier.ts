@@ -91,7 +91,7 @@ export async function trainClassifier(
     );
   const saved = store?.read();
   if (store && saved) {
-    const c = restoreNamed(trainer, saved, store);
+    const c = trainer.restore(saved, store.identity, store.name);
     step = c.step;
     losses.push(...c.epochLosses);
     bar.update(step, `resumed from a checkpoint after epoch ${losses.length}/${t.epochs}`);
@@ -120,13 +120,4 @@ export async function trainClassifier(
   await clf.release();
   bar.stop(`val top-1 ${(accuracy * 100).toFixed(2)} %`);
   return { graph, accuracy, losses };
-}
-
-/** The checkpoint restored, or an error that names the store (a decoding error names only the field). */
-function restoreNamed(trainer: ClassifierTrainer, bytes: Uint8Array, store: CheckpointStore) {
-  try {
-    return trainer.restore(bytes, store.identity);
-  } catch (e) {
-    throw new Error(`${store.name}: ${(e as Error).message}`);
-  }
 }

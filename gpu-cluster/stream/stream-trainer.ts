@@ -204,8 +204,8 @@ export class StreamTrainer {
   }
 
   /** Restores a checkpoint of this very training (same run, student, epochs, crop source). */
-  restore(bytes: Uint8Array): void {
-    const c = this.trainer.restore(bytes, this.identity());
+  restore(bytes: Uint8Array, from: string): void {
+    const c = this.trainer.restore(bytes, this.identity(), from);
     this.stepIndex = c.step;
     this.epochLosses.splice(0, this.epochLosses.length, ...c.epochLosses);
     this.epochSum = c.epochSum;

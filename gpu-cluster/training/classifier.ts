@@ -75,9 +75,17 @@ export class ClassifierTrainer {
     return encodeCheckpoint({ identity, step: this.stepCount, epochLosses, epochSum, state });
   }
 
-  /** Goes on from a checkpoint of `identity` (refused, naming the field, where it is of another training). */
-  restore(bytes: Uint8Array, identity: CheckpointIdentity): Checkpoint {
-    const c = decodeCheckpoint(bytes, identity);
+  /**
+   * Goes on from a checkpoint of `identity` (refused, naming the field, where it is of another
+   * training); errors start with `from`, where the bytes came from (the CLI: the file).
+   */
+  restore(bytes: Uint8Array, identity: CheckpointIdentity, from: string): Checkpoint {
+    let c: Checkpoint;
+    try {
+      c = decodeCheckpoint(bytes, identity);
+    } catch (e) {
+      throw new Error(`${from}: ${(e as Error).message}`);
+    }
     for (const s of c.state) this.program.setState(s.name, s.value);
     this.stepCount = c.step;
     return c;
