@@ -11,6 +11,7 @@ import { renderReportMarkdown } from "./report.ts";
 import { addInspectCommand } from "./inspect.ts";
 import { addContinualCommand } from "./continual.ts";
 import { addTrainCommand } from "./train.ts";
+import { addGateStudentCommand } from "./gate-student.ts";
 import { addShardCommands } from "./cluster/shard-commands.ts";
 import { addClusterCommands } from "./cluster/cluster-commands.ts";
 
@@ -51,6 +52,7 @@ stageCommand("evaluate", "train students on the distilled set and the baselines;
 addInspectCommand(program); // program.command("inspect"): label-table statistics and the inspector page
 addContinualCommand(program); // program.command("continual"): class-incremental learning from distilled sets
 addTrainCommand(program); // program.command("train"): a student trained from the edge's batch stream; --serve: the browser page
+addGateStudentCommand(program); // program.command("gate-student"): a --gate-workers helper's student
 addShardCommands(program); // program.command("shard"): the shard jobs of a cluster run
 addClusterCommands(program); // program.command("cluster"): submit to Slurm, dispatch launches from the edge
 

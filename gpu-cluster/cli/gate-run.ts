@@ -18,6 +18,7 @@ import type { TeacherSource } from "../stages/teacher-graph.ts";
 import { mean, percent } from "./summary-stats.ts";
 import { labelSourceKey, studentKey } from "./student-cache.ts";
 import type { RunContext } from "./run-context.ts";
+import { GateHelpers } from "./gate-helpers.ts";
 
 export class GateRun {
   // cachedStudent's answers by set (the key does not depend on the table's name)
@@ -25,6 +26,9 @@ export class GateRun {
 
   /** --gate-screen's outcome, screened once. */
   private screened?: Promise<ScreenResult>;
+
+  /** --gate-workers: the processes training the random draws' students beside this one. */
+  private helpers?: GateHelpers;
 
   constructor(private readonly ctx: RunContext) {}
 
@@ -84,6 +88,59 @@ export class GateRun {
   }
 
   /**
+   * --gate-workers N > 1: N − 1 helper processes start on the students of the random draws the gate
+   * weighs (those not in the student cache): they need nothing from recover, so recover calls this
+   * before it starts. With --gate-screen the draws are known after the screen: the gate calls it then.
+   */
+  startHelpers(screen?: ScreenResult): void {
+    if (this.helpers || this.o.gateWorkers < 2 || (this.o.gateScreen > 0 && !screen)) return;
+    const weighed = new Set(this.order(screen));
+    const draws = this.ctx
+      .randomDraws()
+      .filter((d) => weighed.has(d.name) && !this.knownStudent(d.set, "gate"))
+      .map((d) => d.name);
+    if (draws.length === 0) return;
+    this.helpers = new GateHelpers(this.o, this.ctx.run.dir, draws, this.o.gateWorkers - 1, (m) => this.ctx.log(m));
+  }
+
+  /** Kills helpers still training (recover failed). */
+  stopHelpers(): void {
+    this.helpers?.stop();
+  }
+
+  /** The student of the random draw `name`, trained into the student cache unless it is there (a helper's task). */
+  async drawStudent(name: GateCandidate): Promise<void> {
+    const draw = this.ctx.randomDraws().find((d) => d.name === name);
+    if (!draw)
+      throw new Error(
+        `the recover gate has no random draw named ${name} (its draws: ${this.ctx
+          .randomDraws()
+          .map((d) => d.name)
+          .join(", ")})`,
+      );
+    const { key } = await this.cachedStudent(draw.set, "gate");
+    this.ctx.log(`recover gate: the student of the ${name} images is students/${key}.onnx`);
+  }
+
+  /**
+   * With helpers: this process trains the candidates they do not (the start and recovered sets,
+   * then draws no helper has taken, last first), then waits for theirs.
+   */
+  private async trainBesideHelpers(sets: { name: GateCandidate; set: ImageSet }[]): Promise<void> {
+    const helpers = this.helpers;
+    if (!helpers) return;
+    const here = async (name: GateCandidate) => {
+      const { set } = sets.find((c) => c.name === name)!;
+      if (this.knownStudent(set, "gate")) return;
+      this.ctx.log(`recover gate: this process trains the student of the ${name} images`);
+      await this.cachedStudent(set, "gate");
+    };
+    for (const c of sets) if (c.name === "start" || c.name === "recovered") await here(c.name);
+    for (let name = helpers.takeLast(); name; name = helpers.takeLast()) await here(name);
+    await helpers.done();
+  }
+
+  /**
    * Full students on (b)'s random images, the starting and the recovered images, scored on the
    * training images none of them came from; the set kept (stages/recover-gate.ts). The students
    * go to the run's student cache: the kept set's is ours and the random set's is (b), so evaluate
@@ -101,6 +158,10 @@ export class GateRun {
     const scoring = this.ctx.gateScoring()!;
     const screen = this.o.gateScreen > 0 ? await (this.screened ??= this.screen()) : undefined;
     const sets = this.sets(start, recovered, this.order(screen));
+    if (!missing) {
+      this.startHelpers(screen);
+      await this.trainBesideHelpers(sets);
+    }
     const students: Partial<Record<GateCandidate, string>> = {};
     const g = await recoverGate(
       sets,

@@ -58,6 +58,8 @@ export interface CliOptions {
   gateScreen: number;
   /** The screening students' epochs; undefined: a quarter of the student's. */
   screenEpochs?: number;
+  /** Processes training the gate's students side by side (1: this one alone; gate-helpers.ts). */
+  gateWorkers: number;
   init: RecoverInit;
   cropScale: [number, number];
   flip?: number;
@@ -244,6 +246,12 @@ export function addRunOptions(cmd: Command): Command {
       "--screen-epochs <e>",
       "recover gate, --gate-screen: epochs of each screening student (default: a quarter of the student's)",
       int("--screen-epochs", 1),
+    )
+    .option(
+      "--gate-workers <n>",
+      "recover gate: processes training its students side by side: n − 1 helpers train the random draws' students (while recover runs), this one the rest; without --threads each process takes an equal share of the cores",
+      int("--gate-workers", 1),
+      1,
     )
     .option(
       "--select-from <m>",

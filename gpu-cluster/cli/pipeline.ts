@@ -231,22 +231,28 @@ export class Pipeline extends RunContext {
         if (K !== this.data.train.classes.length && o.init !== "noise")
           throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
         const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
-        const start = await this.start.images();
-        const competitor = cfg.compete ? await this.gate.competitor(start!) : undefined;
-        const r = await recover(
-          { source, classes: K, channels: C, size: H, stats: this.teacherStats(), competitor },
-          cfg,
-          start,
-          this.compile,
-        );
-        const last = r.batches.at(-1)!.last;
-        this.log(
-          `recover: ${r.pixels.length / (C * H * H)} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)}${last.compete !== undefined ? `, compete ${last.compete.toFixed(3)} from ${r.batches[0].first.compete!.toFixed(3)}` : ""})`,
-        );
-        // recover moves the (quantised) start freely; what is stored is quantised again
-        const recovered = this.atRunDepth(r.pixels);
-        const gate = this.gate.applies() ? await this.gate.run(start!, recovered) : undefined;
-        this.writeRecovered(gate ? gate.pixels : recovered, { batches: r.batches, gate, start });
+        // --gate-workers: the random draws' students train beside recover (and stop should it fail)
+        if (this.gate.applies()) this.gate.startHelpers();
+        try {
+          const start = await this.start.images();
+          const competitor = cfg.compete ? await this.gate.competitor(start!) : undefined;
+          const r = await recover(
+            { source, classes: K, channels: C, size: H, stats: this.teacherStats(), competitor },
+            cfg,
+            start,
+            this.compile,
+          );
+          const last = r.batches.at(-1)!.last;
+          this.log(
+            `recover: ${r.pixels.length / (C * H * H)} images; last batch loss ${last.loss.toFixed(3)} (ce ${last.ce.toFixed(3)}, bn ${last.bn.toFixed(3)}${last.compete !== undefined ? `, compete ${last.compete.toFixed(3)} from ${r.batches[0].first.compete!.toFixed(3)}` : ""})`,
+          );
+          // recover moves the (quantised) start freely; what is stored is quantised again
+          const recovered = this.atRunDepth(r.pixels);
+          const gate = this.gate.applies() ? await this.gate.run(start!, recovered) : undefined;
+          this.writeRecovered(gate ? gate.pixels : recovered, { batches: r.batches, gate, start });
+        } finally {
+          this.gate.stopHelpers();
+        }
       },
     );
     if (outcome === "skipped") this.log("recover: up to date (images.npy)");

@@ -38,6 +38,7 @@ import { imagesPerByteImage, quantisePixels, type ImageBits } from "../../shared
 import type { ImageBitsChoice } from "../stages/image-bits-choice.ts";
 import { studentInitSeeds } from "./student-inits.ts";
 import { StudentCache, type StudentRecipe } from "./student-cache.ts";
+import { threadsPerWorker } from "./gate-helpers.ts";
 
 export class RunContext {
   private splits?: DatasetSplits;
@@ -122,7 +123,11 @@ export class RunContext {
   }
 
   get compile() {
-    return { ep: this.o.ep, threads: this.o.threads, progress: this.o.quiet ? undefined : progressBars };
+    return {
+      ep: this.o.ep,
+      threads: threadsPerWorker(this.o.gateWorkers, this.o.threads),
+      progress: this.o.quiet ? undefined : progressBars,
+    };
   }
 
   /** Is a horizontal flip label-preserving on this data? Measured once (data/mirror.ts). */

@@ -1,0 +1,71 @@
+// --gate-workers: helper processes train the random draws' students while recover runs, and the
+// gate's process finds them in the student cache. The gate must decide exactly as one process does:
+// the same students (content-hashed keys), the same scores, the same kept set.
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import { distill, ok, tinyOptions, writeQuadrants } from "../cluster/tiny-run.ts";
+
+const root = join(process.cwd(), "test-output", "gate-workers");
+const data = join(root, "quadrants");
+const gate = ["--gate-draws", "3"];
+
+/** The run's students: file name → SHA-256 of the ONNX bytes. */
+const students = (out: string) =>
+  Object.fromEntries(
+    readdirSync(join(out, "students"))
+      .filter((f) => f.endsWith(".onnx"))
+      .map((f) => [
+        f,
+        createHash("sha256")
+          .update(readFileSync(join(out, "students", f)))
+          .digest("hex"),
+      ]),
+  );
+const gateRecord = (out: string) => JSON.parse(readFileSync(join(out, "recover.json"), "utf8")).gate;
+
+it("helper processes train the gate's draws, and the gate decides as one process does", async () => {
+  rmSync(root, { recursive: true, force: true });
+  writeQuadrants(data);
+  const one = join(root, "one");
+  ok(distill(["squeeze", ...tinyOptions(data, one, "tiny0", gate)]));
+  const three = join(root, "three");
+  cpSync(one, three, { recursive: true });
+
+  ok(distill(["recover", ...tinyOptions(data, one, "tiny0", gate)]));
+  const log = ok(distill(["recover", ...tinyOptions(data, three, "tiny0", gate), "--gate-workers", "3"]));
+
+  // each student is trained once, by a helper (the draws only) or by the gate's process (which
+  // takes the start, the recovered images and any draw no helper has started), and then found
+  const trainers = (set: string) =>
+    [
+      `a helper process trains the student of the ${set} images`,
+      `this process trains the student of the ${set} images`,
+    ].map((line) => log.split(line).length - 1);
+  for (const draw of ["random", "draw-2", "draw-3"]) {
+    const [helper, here] = trainers(draw);
+    expect(helper + here).toBe(1);
+    if (helper) {
+      expect(log).toContain(`the helper finished the student of the ${draw} images`);
+      expect(existsSync(join(three, "gate", `${draw}.log`))).toBe(true);
+    }
+  }
+  expect(log).toContain("a helper process trains the student of the random images"); // the first draw: always a helper's
+  for (const set of ["start", "recovered"]) expect(trainers(set)).toEqual([0, 1]);
+  for (const set of ["random", "draw-2", "draw-3", "start", "recovered"])
+    expect(log).toMatch(new RegExp(`student \\d/5, the ${set} images: trained before`));
+
+  // the same students, bit for bit (one intra-op thread each), the same scores and decision
+  expect(students(three)).toEqual(students(one));
+  expect(Object.keys(students(one))).toHaveLength(5);
+  const [a, b] = [gateRecord(one), gateRecord(three)];
+  expect(b.scores).toEqual(a.scores);
+  expect(b.kept).toEqual(a.kept);
+  expect(b.students).toEqual(a.students);
+
+  // a helper asked for a draw the gate does not have says which it has
+  const bad = distill(["gate-student", "--options", join(three, "gate", "options.json"), "--candidate", "draw-9"]);
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toContain("the recover gate has no random draw named draw-9 (its draws: random, draw-2, draw-3)");
+}, 600_000);
