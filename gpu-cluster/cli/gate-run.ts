@@ -93,7 +93,7 @@ export class GateRun {
    * before it starts. With --gate-screen the draws are known after the screen: the gate calls it then.
    */
   startHelpers(screen?: ScreenResult): void {
-    if (this.helpers || this.o.gateWorkers < 2 || (this.o.gateScreen > 0 && !screen)) return;
+    if (this.helpers || !(this.o.gateWorkers > 1) || (this.o.gateScreen > 0 && !screen)) return;
     const weighed = new Set(this.order(screen));
     const draws = this.ctx
       .randomDraws()

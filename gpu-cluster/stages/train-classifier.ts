@@ -83,7 +83,6 @@ export async function trainClassifier(
   const total = t.epochs * t.stepsPerEpoch;
   const bar = (o.progress ?? noProgress)(t.label, total, "step");
   const losses: number[] = [];
-  let step = 0;
   const store = t.checkpoints;
   if (store && (t.afterStep || t.afterEpoch || t.finalParams))
     throw new Error(
@@ -91,19 +90,18 @@ export async function trainClassifier(
     );
   const saved = store?.read();
   if (store && saved) {
-    const c = trainer.restore(saved, store.identity, store.name);
-    step = c.step;
-    losses.push(...c.epochLosses);
-    bar.update(step, `resumed from a checkpoint after epoch ${losses.length}/${t.epochs}`);
+    losses.push(...trainer.restore(saved, store.identity, store.name).epochLosses);
+    bar.update(trainer.stepCount, `resumed from a checkpoint after epoch ${losses.length}/${t.epochs}`);
   }
   let lastSave = Date.now();
   for (let e = losses.length; e < t.epochs; e++) {
     let sum = 0;
     for (const { x, targets } of t.batches(e)) {
+      const step = trainer.stepCount; // restore sets it: the schedule goes on where the checkpoint left it
       const r = await trainer.step(x, targets, cosineLr(step, total, t.lr, t.warmupSteps ?? 0));
       sum += r.loss;
       await t.afterStep?.(trainer, step);
-      bar.update(++step, `epoch ${e + 1}/${t.epochs} loss ${r.loss.toFixed(4)}`);
+      bar.update(step + 1, `epoch ${e + 1}/${t.epochs} loss ${r.loss.toFixed(4)}`);
     }
     losses.push(sum / t.stepsPerEpoch);
     if (await t.afterEpoch?.(trainer, e)) break;

@@ -47,7 +47,6 @@ export class StreamTrainer {
   /** Mean loss of every finished epoch, and the running sum of the current one. */
   readonly epochLosses: number[] = [];
   private epochSum = 0;
-  private stepIndex = 0;
 
   private constructor(
     readonly config: StreamTrainerConfig,
@@ -110,16 +109,16 @@ export class StreamTrainer {
 
   /** Steps done so far. */
   get steps(): number {
-    return this.stepIndex;
+    return this.trainer.stepCount;
   }
 
   /** The (epoch, batch) the next step trains on. */
   get position(): Position {
-    return { epoch: Math.floor(this.stepIndex / this.batchesPerEpoch), batch: this.stepIndex % this.batchesPerEpoch };
+    return { epoch: Math.floor(this.steps / this.batchesPerEpoch), batch: this.steps % this.batchesPerEpoch };
   }
 
   get done(): boolean {
-    return this.stepIndex >= this.totalSteps;
+    return this.steps >= this.totalSteps;
   }
 
   /** The step's input x [n, C, S, S] (normalised) and targets [n, classes] of a batch message. */
@@ -160,11 +159,10 @@ export class StreamTrainer {
   async step(b: StreamBatch): Promise<number> {
     if (this.done) throw new Error(`the student has finished its ${this.totalSteps} steps`);
     const { x, targets } = this.inputs(b);
-    const lr = cosineLr(this.stepIndex, this.totalSteps, this.config.student.lr, 0);
+    const lr = cosineLr(this.steps, this.totalSteps, this.config.student.lr, 0);
     const { loss } = await this.trainer.step(x, targets, lr);
-    this.stepIndex++;
     this.epochSum += loss;
-    if (this.stepIndex % this.batchesPerEpoch === 0) {
+    if (this.steps % this.batchesPerEpoch === 0) {
       this.epochLosses.push(this.epochSum / this.batchesPerEpoch);
       this.epochSum = 0;
     }
@@ -206,7 +204,6 @@ export class StreamTrainer {
   /** Restores a checkpoint of this very training (same run, student, epochs, crop source). */
   restore(bytes: Uint8Array, from: string): void {
     const c = this.trainer.restore(bytes, this.identity(), from);
-    this.stepIndex = c.step;
     this.epochLosses.splice(0, this.epochLosses.length, ...c.epochLosses);
     this.epochSum = c.epochSum;
   }
