@@ -40,3 +40,10 @@ it("creates a folder that was not there, parents included", () => {
   writeFolderAtomic(fresh, (tmp) => writeFileSync(join(tmp, "x"), "1"));
   expect(readdirSync(fresh)).toEqual(["x"]);
 });
+
+it("a rename into place that fails puts the old folder back", () => {
+  // the temporary folder vanishes before its rename (another process, a full disk's cleanup)
+  expect(() => writeFolderAtomic(dir, (tmp) => rmSync(tmp, { recursive: true }))).toThrow(/ENOENT/);
+  expect(readdirSync(dir)).toEqual(["old.txt"]);
+  expect(readdirSync(root)).toEqual(["images"]);
+});
