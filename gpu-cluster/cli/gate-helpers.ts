@@ -62,8 +62,9 @@ export class GateHelpers {
     if (this.failures.length > 0) throw new Error(`recover gate: ${this.failures.join("; ")}`);
   }
 
-  /** Kills the helpers still training (the gate's process failed: nothing will wait for them). */
+  /** Kills the helpers still training and starts no more (the gate's process failed: nothing will wait for them). */
   stop(): void {
+    this.queue.length = 0;
     for (const c of this.children) c.kill();
   }
 

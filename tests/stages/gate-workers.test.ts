@@ -6,6 +6,8 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { distill, ok, tinyOptions, writeQuadrants } from "../cluster/tiny-run.ts";
+import { GateHelpers } from "../../gpu-cluster/cli/gate-helpers.ts";
+import type { CliOptions } from "../../gpu-cluster/cli/options.ts";
 
 const root = join(process.cwd(), "test-output", "gate-workers");
 const data = join(root, "quadrants");
@@ -69,3 +71,18 @@ it("helper processes train the gate's draws, and the gate decides as one process
   expect(bad.status).toBe(1);
   expect(bad.stderr).toContain("the recover gate has no random draw named draw-9 (its draws: random, draw-2, draw-3)");
 }, 600_000);
+
+it("stopped (recover failed), the helpers are killed and no further draw is started; done() names the killed one's log", async () => {
+  const dir = join(root, "stopped");
+  rmSync(dir, { recursive: true, force: true });
+  const lines: string[] = [];
+  const h = new GateHelpers({ quiet: true } as CliOptions, dir, ["random", "draw-2", "draw-3"], 1, (m) =>
+    lines.push(m),
+  );
+  h.stop();
+  await expect(h.done()).rejects.toThrow(
+    `the helper training the student of the random images failed (exit null): see ${join(dir, "gate", "random.log")}`,
+  );
+  expect(lines.filter((l) => l.includes("a helper process trains"))).toHaveLength(1);
+  expect(h.takeLast()).toBeUndefined();
+}, 60_000);
