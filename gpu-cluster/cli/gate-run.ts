@@ -70,17 +70,29 @@ export class GateRun {
     recovered: Float32Array,
     names = this.candidates(),
   ): { name: GateCandidate; set: ImageSet }[] {
-    const byName = new Map<GateCandidate, ImageSet>([
-      ...this.ctx.randomDraws().map((d) => [d.name, d.set] as const),
-      ["start", start],
-      ["recovered", { ...start, pixels: recovered }],
-    ]);
+    const byName = this.setsByName(start, recovered);
     return names.map((name) => ({ name, set: byName.get(name)! }));
   }
 
-  /** The gate's student of one candidate, trained into the student cache unless it is there (a cluster run's gate task). */
-  async student(name: GateCandidate, start: ImageSet, recovered: Float32Array): Promise<"ran" | "skipped"> {
-    const { set } = this.sets(start, recovered).find((c) => c.name === name)!;
+  /** The candidates' image sets by name: the random draws, and the start and recovered sets where given. */
+  private setsByName(start?: ImageSet, recovered?: Float32Array): Map<GateCandidate, ImageSet> {
+    const byName = new Map<GateCandidate, ImageSet>(this.ctx.randomDraws().map((d) => [d.name, d.set] as const));
+    if (start) byName.set("start", start);
+    if (start && recovered) byName.set("recovered", { ...start, pixels: recovered });
+    return byName;
+  }
+
+  /**
+   * The gate's student of one candidate, trained into the student cache unless it is there: a
+   * cluster run's gate task, or a --gate-workers helper's (a random draw: no start or recovered set).
+   */
+  async student(name: GateCandidate, start?: ImageSet, recovered?: Float32Array): Promise<"ran" | "skipped"> {
+    const byName = this.setsByName(start, recovered);
+    const set = byName.get(name);
+    if (!set)
+      throw new Error(
+        `the recover gate has no candidate named ${name} that this task can train (those it can: ${[...byName.keys()].join(", ")})`,
+      );
     if (this.knownStudent(set, "gate")) return "skipped";
     const { key } = await this.cachedStudent(set, "gate");
     this.ctx.log(`recover gate: the student of the ${name} images is students/${key}.onnx`);
@@ -101,25 +113,14 @@ export class GateRun {
       .map((d) => d.name);
     if (draws.length === 0) return;
     this.helpers = new GateHelpers(this.o, this.ctx.run.dir, draws, this.o.gateWorkers - 1, (m) => this.ctx.log(m));
+    // sessions compiled while the helpers run take a share of the cores; evaluate, after them, all
+    this.ctx.sharingCores = this.o.gateWorkers;
   }
 
   /** Kills helpers still training (recover failed). */
   stopHelpers(): void {
     this.helpers?.stop();
-  }
-
-  /** The student of the random draw `name`, trained into the student cache unless it is there (a helper's task). */
-  async drawStudent(name: GateCandidate): Promise<void> {
-    const draw = this.ctx.randomDraws().find((d) => d.name === name);
-    if (!draw)
-      throw new Error(
-        `the recover gate has no random draw named ${name} (its draws: ${this.ctx
-          .randomDraws()
-          .map((d) => d.name)
-          .join(", ")})`,
-      );
-    const { key } = await this.cachedStudent(draw.set, "gate");
-    this.ctx.log(`recover gate: the student of the ${name} images is students/${key}.onnx`);
+    this.ctx.sharingCores = 1;
   }
 
   /**
@@ -137,7 +138,11 @@ export class GateRun {
     };
     for (const c of sets) if (c.name === "start" || c.name === "recovered") await here(c.name);
     for (let name = helpers.takeLast(); name; name = helpers.takeLast()) await here(name);
-    await helpers.done();
+    try {
+      await helpers.done();
+    } finally {
+      this.ctx.sharingCores = 1;
+    }
   }
 
   /**

@@ -46,6 +46,8 @@ export class RunContext {
   private teacherFile?: TeacherFile;
   private normalisation?: ChannelStats;
   private flipSafe?: boolean;
+  /** Processes of this run sharing the cores now: --gate-workers while the gate's helpers run, else 1. */
+  sharingCores = 1;
   /** The held-out split of the training images (--select probe's student), carved once; null where the data is too small. */
   private holdoutSplit?: Dataset | null;
   /** The recover gate's scoring images, chosen once; null where none are left. */
@@ -125,7 +127,7 @@ export class RunContext {
   get compile() {
     return {
       ep: this.o.ep,
-      threads: threadsPerWorker(this.o.gateWorkers, this.o.threads),
+      threads: threadsPerWorker(this.sharingCores, this.o.threads),
       progress: this.o.quiet ? undefined : progressBars,
     };
   }

@@ -69,7 +69,9 @@ it("helper processes train the gate's draws, and the gate decides as one process
   // a helper asked for a draw the gate does not have says which it has
   const bad = distill(["gate-student", "--options", join(three, "gate", "options.json"), "--candidate", "draw-9"]);
   expect(bad.status).toBe(1);
-  expect(bad.stderr).toContain("the recover gate has no random draw named draw-9 (its draws: random, draw-2, draw-3)");
+  expect(bad.stderr).toContain(
+    "the recover gate has no candidate named draw-9 that this task can train (those it can: random, draw-2, draw-3)",
+  );
 }, 600_000);
 
 it("stopped (recover failed), the helpers are killed and no further draw is started; done() names the killed one's log", async () => {
