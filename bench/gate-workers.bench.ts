@@ -1,0 +1,66 @@
+// --gate-workers: the wall time of `distill recover` (the recover gate's students are most of it at
+// IPC 1) with W processes side by side, W = 1, 2, … in turn, each from a copy of one squeezed run
+// folder (same teacher, seed and options; no --threads, so each process takes its share of the
+// cores, as a user's run does). Also says whether every W kept the same set with the same scores.
+// Prints a table and writes bench/results/gate-workers.json (or --out FILE). Run it on an
+// otherwise idle machine: the point is how the cores are shared.
+//
+//   npx tsx bench/gate-workers.bench.ts [--workers 1,2] [--epochs 3000] [--ipc 1] [--teacher FILE]
+//
+// Without --teacher a one-epoch teacher is squeezed first (not timed). --epochs shortens every
+// student alike (the default IPC 1 run trains 60 000): the gate's shape, seven students of which
+// five need nothing from recover, is the same.
+import { spawnSync } from "node:child_process";
+import { cpSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
+import { machine } from "../scripts/provenance.ts";
+
+const whole = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag}: a whole number ≥ 1, got '${v}'`);
+  return n;
+};
+const o = new Command("gate-workers")
+  .option("--workers <list>", "values of --gate-workers, in turn", (v) => v.split(",").map(whole("--workers")), [1, 2])
+  .option("--epochs <n>", "student epochs (the gate's students and relabels)", whole("--epochs"), 3000)
+  .option("--ipc <n>", "images per class", whole("--ipc"), 1)
+  .option("--teacher <file.onnx>", "teacher to import (default: a one-epoch squeeze)")
+  .option("--root <dir>", "run folders", join("test-output", "bench-gate-workers"))
+  .option("--out <file>", "JSON results", "bench/results/gate-workers.json")
+  .parse()
+  .opts<{ workers: number[]; epochs: number; ipc: number; teacher?: string; root: string; out: string }>();
+
+const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
+function distill(args: string[]): void {
+  const r = spawnSync(tsx, ["gpu-cluster/cli/distill.ts", ...args], { stdio: ["ignore", "inherit", "pipe"] });
+  if (r.status !== 0) throw new Error(`distill ${args.join(" ")} exited ${r.status}:\n${r.stderr}`);
+}
+
+const common = ["--ipc", String(o.ipc), "--seed", "0", "--epochs", String(o.epochs), "--quiet"];
+const teacher = o.teacher ? ["--teacher", o.teacher] : ["--teacher-epochs", "1"];
+const base = join(o.root, "base");
+rmSync(o.root, { recursive: true, force: true });
+distill(["squeeze", ...common, ...teacher, "--out", base]);
+
+const rows: { workers: number; seconds: number; kept: string; scores: Record<string, number> }[] = [];
+for (const w of o.workers) {
+  const dir = join(o.root, `w${w}`);
+  cpSync(base, dir, { recursive: true });
+  const t0 = performance.now();
+  distill(["recover", ...common, ...teacher, "--out", dir, "--gate-workers", String(w)]);
+  const seconds = (performance.now() - t0) / 1000;
+  const gate = JSON.parse(readFileSync(join(dir, "recover.json"), "utf8")).gate;
+  rows.push({ workers: w, seconds, kept: gate.kept, scores: gate.scores });
+  console.log(
+    `--gate-workers ${w}: recover ${seconds.toFixed(0)} s (${(rows[0].seconds / seconds).toFixed(2)}× the first), kept ${gate.kept}`,
+  );
+}
+const same = rows.every((r) => r.kept === rows[0].kept && JSON.stringify(r.scores) === JSON.stringify(rows[0].scores));
+console.log(
+  same
+    ? "every W kept the same set with the same scores"
+    : "the W differ in the set kept or its scores (thread counts differ: see the JSON)",
+);
+writeJsonAtomic(o.out, { machine: machine(), date: new Date().toISOString(), options: o, same, rows });
