@@ -18,7 +18,7 @@ import type { TeacherSource } from "../stages/teacher-graph.ts";
 import { mean, percent } from "./summary-stats.ts";
 import { labelSourceKey, studentKey } from "./student-cache.ts";
 import type { RunContext } from "./run-context.ts";
-import { GateHelpers } from "./gate-helpers.ts";
+import { GateHelpers, gateWorkers } from "./gate-helpers.ts";
 
 export class GateRun {
   // cachedStudent's answers by set (the key does not depend on the table's name)
@@ -94,55 +94,52 @@ export class GateRun {
         `the recover gate has no candidate named ${name} that this task can train (those it can: ${[...byName.keys()].join(", ")})`,
       );
     if (this.knownStudent(set, "gate")) return "skipped";
+    this.ctx.log(`recover gate: this process trains the student of the ${name} images`);
     const { key } = await this.cachedStudent(set, "gate");
     this.ctx.log(`recover gate: the student of the ${name} images is students/${key}.onnx`);
     return "ran";
   }
 
   /**
-   * --gate-workers N > 1: N − 1 helper processes start on the students of the random draws the gate
-   * weighs (those not in the student cache): they need nothing from recover, so recover calls this
-   * before it starts. With --gate-screen the draws are known after the screen: the gate calls it then.
+   * --gate-workers N > 1 (auto: gateWorkers()): N − 1 helper processes start on the students of the
+   * random draws the gate weighs (those not in the student cache): they need nothing from recover,
+   * so recover calls this before it starts. With --gate-screen the draws are known after the
+   * screen: the gate calls it then.
    */
   startHelpers(screen?: ScreenResult): void {
-    if (this.helpers || !(this.o.gateWorkers > 1) || (this.o.gateScreen > 0 && !screen)) return;
+    if (this.helpers || this.o.gateWorkers === 1 || (this.o.gateScreen > 0 && !screen)) return;
     const weighed = new Set(this.order(screen));
     const draws = this.ctx
       .randomDraws()
       .filter((d) => weighed.has(d.name) && !this.knownStudent(d.set, "gate"))
       .map((d) => d.name);
-    if (draws.length === 0) return;
-    this.helpers = new GateHelpers(this.o, this.ctx.run.dir, draws, this.o.gateWorkers - 1, (m) => this.ctx.log(m));
-    // sessions compiled while the helpers run take a share of the cores; evaluate, after them, all
-    this.ctx.sharingCores = this.o.gateWorkers;
+    const workers = gateWorkers(this.o.gateWorkers, draws.length);
+    if (draws.length === 0 || workers < 2) return;
+    this.helpers = new GateHelpers(
+      this.o,
+      this.ctx.run.dir,
+      draws,
+      workers - 1,
+      (m) => this.ctx.log(m),
+      (n) => (this.ctx.sharingCores = n),
+    );
   }
 
   /** Kills helpers still training (recover failed). */
   stopHelpers(): void {
     this.helpers?.stop();
-    this.ctx.sharingCores = 1;
   }
 
   /**
    * With helpers: this process trains the candidates they do not (the start and recovered sets,
    * then draws no helper has taken, last first), then waits for theirs.
    */
-  private async trainBesideHelpers(sets: { name: GateCandidate; set: ImageSet }[]): Promise<void> {
+  private async trainBesideHelpers(names: GateCandidate[], start: ImageSet, recovered: Float32Array): Promise<void> {
     const helpers = this.helpers;
     if (!helpers) return;
-    const here = async (name: GateCandidate) => {
-      const { set } = sets.find((c) => c.name === name)!;
-      if (this.knownStudent(set, "gate")) return;
-      this.ctx.log(`recover gate: this process trains the student of the ${name} images`);
-      await this.cachedStudent(set, "gate");
-    };
-    for (const c of sets) if (c.name === "start" || c.name === "recovered") await here(c.name);
-    for (let name = helpers.takeLast(); name; name = helpers.takeLast()) await here(name);
-    try {
-      await helpers.done();
-    } finally {
-      this.ctx.sharingCores = 1;
-    }
+    for (const name of names) if (name === "start" || name === "recovered") await this.student(name, start, recovered);
+    for (let name = helpers.takeLast(); name; name = helpers.takeLast()) await this.student(name, start, recovered);
+    await helpers.done();
   }
 
   /**
@@ -165,7 +162,11 @@ export class GateRun {
     const sets = this.sets(start, recovered, this.order(screen));
     if (!missing) {
       this.startHelpers(screen);
-      await this.trainBesideHelpers(sets);
+      await this.trainBesideHelpers(
+        sets.map((c) => c.name),
+        start,
+        recovered,
+      );
     }
     const students: Partial<Record<GateCandidate, string>> = {};
     const g = await recoverGate(

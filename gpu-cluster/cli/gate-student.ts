@@ -18,7 +18,8 @@ export function addGateStudentCommand(program: Command): void {
     .action(async (a: { options: string; candidate: GateCandidate }) => {
       const o = JSON.parse(readFileSync(a.options, "utf8")) as CliOptions;
       const p = new Pipeline(o, `distill gate-student --candidate ${a.candidate}`);
-      p.sharingCores = o.gateWorkers; // beside the gate's process and the other helpers
+      // beside the gate's process and the other helpers (GateHelpers writes their number)
+      if (typeof o.gateWorkers === "number") p.sharingCores = o.gateWorkers;
       await p.resolveImageBits();
       await p.gate.student(a.candidate);
     });

@@ -58,8 +58,8 @@ export interface CliOptions {
   gateScreen: number;
   /** The screening students' epochs; undefined: a quarter of the student's. */
   screenEpochs?: number;
-  /** Processes training the gate's students side by side (1: this one alone; gate-helpers.ts). */
-  gateWorkers: number;
+  /** Processes training the gate's students side by side (1: this one alone; auto: gateWorkers() in gate-helpers.ts). */
+  gateWorkers: number | "auto";
   init: RecoverInit;
   cropScale: [number, number];
   flip?: number;
@@ -110,6 +110,7 @@ const teacherArch = (v: string): string => {
     );
   return arch("--teacher-arch")(v);
 };
+const gateWorkersArg = (v: string): number | "auto" => (v === "auto" ? v : int("--gate-workers", 1)(v));
 const imageBitsArg = (v: string): ImageBits | "auto" => {
   const b = Number(v) as ImageBits;
   if (v !== "auto" && !IMAGE_BITS.includes(b))
@@ -249,9 +250,9 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--gate-workers <n>",
-      "recover gate: processes training its students side by side: n − 1 helpers train the random draws' students (while recover runs), this one the rest; without --threads each process takes an equal share of the cores",
-      int("--gate-workers", 1),
-      1,
+      "recover gate: processes training its students side by side: n − 1 helpers train the random draws' students (while recover runs), this one the rest; without --threads each process takes an equal share of the cores while the helpers run (auto: one helper per draw to train, as many processes as cores)",
+      gateWorkersArg,
+      "auto",
     )
     .option(
       "--select-from <m>",

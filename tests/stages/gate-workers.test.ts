@@ -6,7 +6,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { distill, ok, tinyOptions, writeQuadrants } from "../cluster/tiny-run.ts";
-import { GateHelpers } from "../../gpu-cluster/cli/gate-helpers.ts";
+import { GateHelpers, gateWorkers } from "../../gpu-cluster/cli/gate-helpers.ts";
 import type { CliOptions } from "../../gpu-cluster/cli/options.ts";
 
 const root = join(process.cwd(), "test-output", "gate-workers");
@@ -35,7 +35,7 @@ it("helper processes train the gate's draws, and the gate decides as one process
   const three = join(root, "three");
   cpSync(one, three, { recursive: true });
 
-  ok(distill(["recover", ...tinyOptions(data, one, "tiny0", gate)]));
+  ok(distill(["recover", ...tinyOptions(data, one, "tiny0", gate), "--gate-workers", "1"]));
   const log = ok(distill(["recover", ...tinyOptions(data, three, "tiny0", gate), "--gate-workers", "3"]));
 
   // each student is trained once, by a helper (the draws only) or by the gate's process (which
@@ -78,13 +78,34 @@ it("stopped (recover failed), the helpers are killed and no further draw is star
   const dir = join(root, "stopped");
   rmSync(dir, { recursive: true, force: true });
   const lines: string[] = [];
-  const h = new GateHelpers({ quiet: true } as CliOptions, dir, ["random", "draw-2", "draw-3"], 1, (m) =>
-    lines.push(m),
+  const shares: number[] = [];
+  const h = new GateHelpers(
+    { quiet: true } as CliOptions,
+    dir,
+    ["random", "draw-2", "draw-3"],
+    1,
+    (m) => lines.push(m),
+    (n) => shares.push(n),
   );
+  expect(shares).toEqual([2]); // the helper and the gate's process share the cores
+  expect(JSON.parse(readFileSync(join(dir, "gate", "options.json"), "utf8")).gateWorkers).toBe(2);
   h.stop();
   await expect(h.done()).rejects.toThrow(
     `the helper training the student of the random images failed (exit null): see ${join(dir, "gate", "random.log")}`,
   );
   expect(lines.filter((l) => l.includes("a helper process trains"))).toHaveLength(1);
   expect(h.takeLast()).toBeUndefined();
+  expect(shares.at(-1)).toBe(1); // stopped, the gate's process has every core again
 }, 60_000);
+
+it("--gate-workers auto: one process per draw to train besides the gate's, no more than the cores", () => {
+  for (let i = 0; i < 200; i++) {
+    const [draws, cores] = [Math.floor(Math.random() * 8), 1 + Math.floor(Math.random() * 32)];
+    const w = gateWorkers("auto", draws, cores);
+    expect(w).toBe(Math.min(cores, draws + 1));
+    expect(w >= 1 && w <= cores && w - 1 <= draws).toBe(true);
+  }
+  expect(gateWorkers("auto", 4, 2)).toBe(2); // MNIST IPC 1 (5 draws, the first maybe cached) on 2 cores
+  expect(gateWorkers("auto", 0, 16)).toBe(1); // every draw's student cached: no helper
+  expect(gateWorkers(3, 1, 2)).toBe(3); // a number is kept as given
+});
