@@ -13,19 +13,15 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
+import { int, intList } from "../gpu-cluster/cli/number-args.ts";
 import { machine } from "../scripts/provenance.ts";
 
-const whole = (flag: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag}: a whole number ≥ 1, got '${v}'`);
-  return n;
-};
 const o = new Command("gate-workers")
-  .option("--workers <list>", "values of --gate-workers, in turn", (v) => v.split(",").map(whole("--workers")), [1, 2])
-  .option("--epochs <n>", "student epochs (the gate's students and relabels)", whole("--epochs"), 3000)
-  .option("--ipc <n>", "images per class", whole("--ipc"), 1)
+  .option("--workers <list>", "values of --gate-workers, in turn", intList("--workers", 1), [1, 2])
+  .option("--epochs <n>", "student epochs (the gate's students and relabels)", int("--epochs", 1), 3000)
+  .option("--ipc <n>", "images per class", int("--ipc", 1), 1)
   .option("--teacher <file.onnx>", "teacher to import (default: a one-epoch squeeze)")
   .option("--root <dir>", "run folders", join("test-output", "bench-gate-workers"))
   .option("--out <file>", "JSON results", "bench/results/gate-workers.json")

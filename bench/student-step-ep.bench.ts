@@ -19,6 +19,7 @@ import { ParamStore } from "../gpu-cluster/models/params.ts";
 import type { ModelSpec } from "../gpu-cluster/models/zoo.ts";
 import { chooseWebGpuDriver } from "../gpu-cluster/runtime/webgpu-driver.ts";
 import { ClassifierTrainer } from "../gpu-cluster/training/classifier.ts";
+import { int } from "../gpu-cluster/cli/number-args.ts";
 import { machine } from "../scripts/provenance.ts";
 
 const EPS = ["cpu", "webgpu"];
@@ -33,11 +34,6 @@ const list = (flag: string, allowed: string[]) => (v: string) => {
   if (bad || !names.length) throw new InvalidArgumentError(`${flag}: choose from ${allowed.join(", ")}, got '${v}'`);
   return names;
 };
-const whole = (flag: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag}: a whole number ≥ 1, got '${v}'`);
-  return n;
-};
 const o = new Command("student-step-ep")
   .option(
     "--eps <list>",
@@ -45,9 +41,9 @@ const o = new Command("student-step-ep")
     list("--eps", EPS),
   )
   .option("--archs <list>", "students", list("--archs", Object.keys(SPECS)), Object.keys(SPECS))
-  .option("--steps <n>", "timed steps per case", whole("--steps"), 20)
-  .option("--batch <n>", "batch size", whole("--batch"), 50)
-  .option("--threads <n>", "CPU EP intra-op threads (default: ORT's choice)", whole("--threads"))
+  .option("--steps <n>", "timed steps per case", int("--steps", 1), 20)
+  .option("--batch <n>", "batch size", int("--batch", 1), 50)
+  .option("--threads <n>", "CPU EP intra-op threads (default: ORT's choice)", int("--threads", 1))
   .option("--out <file>", "JSON results", "bench/results/student-step-ep.json")
   .parse()
   .opts<{ eps?: string[]; archs: string[]; steps: number; batch: number; threads?: number; out: string }>();
