@@ -25,6 +25,7 @@ const ORDER: Stage[] = ["squeeze", "recover", "relabel", "evaluate"];
 function stageCommand(name: Stage | "run", description: string, stages: Stage[]): void {
   addRunOptions(program.command(name).description(description)).action(async (opts: CliOptions) => {
     const p = new Pipeline(opts, ["distill", ...process.argv.slice(2)].join(" "));
+    p.evaluatesAfterRecover = stages.includes("recover") && stages.includes("evaluate");
     process.stderr.write(`run folder: ${p.run.dir}\n`);
     // refused before writing anything (e.g. a teacher of other data), it leaves no folder behind
     await p.run.runOrDiscardEmpty(async () => {
@@ -32,13 +33,17 @@ function stageCommand(name: Stage | "run", description: string, stages: Stage[])
       p.refuseSmallClasses();
       // a teacher handed to a later stage is imported first, as squeeze does (skipped once imported)
       if (opts.teacher && !stages.includes("squeeze")) await p.squeeze();
-      for (const s of stages) {
-        if (s === "evaluate") {
-          const report = await p.evaluate();
-          process.stdout.write(renderReportMarkdown(report));
-        } else {
-          await p[s]();
+      try {
+        for (const s of stages) {
+          if (s === "evaluate") {
+            const report = await p.evaluate();
+            process.stdout.write(renderReportMarkdown(report));
+          } else {
+            await p[s]();
+          }
         }
+      } finally {
+        p.gate.stopHelpers(); // a stage failed after recover: no helper outlives the run
       }
     });
   });

@@ -18,7 +18,7 @@ import type { TeacherSource } from "../stages/teacher-graph.ts";
 import { mean, percent } from "./summary-stats.ts";
 import { labelSourceKey, studentKey } from "./student-cache.ts";
 import type { RunContext } from "./run-context.ts";
-import { GateHelpers, gateWorkers } from "./gate-helpers.ts";
+import { GateHelpers, gateWorkers, HARD_BASELINE, type HelperTask } from "./gate-helpers.ts";
 
 export class GateRun {
   // cachedStudent's answers by set (the key does not depend on the table's name)
@@ -29,6 +29,9 @@ export class GateRun {
 
   /** --gate-workers: the processes training the random draws' students beside this one. */
   private helpers?: GateHelpers;
+
+  /** The helpers go on with baseline (a)'s students once the draws are taken (the pipeline says where evaluate needs them). */
+  hardBaselineForHelpers = false;
 
   constructor(private readonly ctx: RunContext) {}
 
@@ -113,8 +116,9 @@ export class GateRun {
       .randomDraws()
       .filter((d) => weighed.has(d.name) && !this.knownStudent(d.set, "gate"))
       .map((d) => d.name);
-    const workers = gateWorkers(this.o.gateWorkers, draws.length);
-    if (draws.length === 0 || workers < 2) return;
+    const after: HelperTask[] = this.hardBaselineForHelpers ? [HARD_BASELINE] : [];
+    const workers = gateWorkers(this.o.gateWorkers, draws.length + after.length);
+    if (draws.length + after.length === 0 || workers < 2) return;
     this.helpers = new GateHelpers(
       this.o,
       this.ctx.run.dir,
@@ -122,12 +126,18 @@ export class GateRun {
       workers - 1,
       (m) => this.ctx.log(m),
       (n) => (this.ctx.sharingCores = n),
+      after,
     );
   }
 
-  /** Kills helpers still training (recover failed). */
+  /** Kills helpers still training (the run failed, or ended without waiting for them). */
   stopHelpers(): void {
     this.helpers?.stop();
+  }
+
+  /** Waits for a helper's task where a helper has it (its failure names its log). */
+  async helperFinished(task: HelperTask): Promise<void> {
+    await this.helpers?.finished(task);
   }
 
   /**

@@ -39,6 +39,7 @@ import { readJsonIfValid } from "../io/read-file.ts";
 import { RunContext } from "./run-context.ts";
 import { RecoverStart } from "./recover-start.ts";
 import { GateRun } from "./gate-run.ts";
+import { HARD_BASELINE } from "./gate-helpers.ts";
 
 /** Per student architecture: (a) and (b), the means over the student draws, and each draw where there are several. */
 type BaselineResults = Record<
@@ -50,6 +51,8 @@ export class Pipeline extends RunContext {
   /** Recover's starting images and the recover gate (their own files: recover-start.ts, gate-run.ts). */
   readonly start = new RecoverStart(this);
   readonly gate = new GateRun(this);
+  /** The run evaluates after recover (`distill run`): the gate's helpers may train baseline (a) meanwhile. */
+  evaluatesAfterRecover = false;
 
   async squeeze(): Promise<void> {
     const o = this.o;
@@ -231,8 +234,13 @@ export class Pipeline extends RunContext {
         if (K !== this.data.train.classes.length && o.init !== "noise")
           throw new Error(`the teacher has ${K} classes, the data ${this.data.train.classes.length}`);
         const source = zooTeacher(tf) ?? { kind: "onnx" as const, bytes: tf.bytes, file: tf.file };
-        // --gate-workers: the random draws' students train beside recover (and stop should it fail)
-        if (this.gate.applies()) this.gate.startHelpers();
+        // --gate-workers: the random draws' students train beside recover (and stop should it
+        // fail), then (a)'s where this run evaluates with baselines that are not up to date
+        if (this.gate.applies()) {
+          this.gate.hardBaselineForHelpers =
+            this.evaluatesAfterRecover && o.baselines && !(await this.freshBaselines());
+          this.gate.startHelpers();
+        }
         try {
           const start = await this.start.images();
           const competitor = cfg.compete ? await this.gate.competitor(start!) : undefined;
@@ -250,8 +258,9 @@ export class Pipeline extends RunContext {
           const recovered = this.atRunDepth(r.pixels);
           const gate = this.gate.applies() ? await this.gate.run(start!, recovered) : undefined;
           this.writeRecovered(gate ? gate.pixels : recovered, { batches: r.batches, gate, start });
-        } finally {
+        } catch (e) {
           this.gate.stopHelpers();
+          throw e;
         }
       },
     );
@@ -421,13 +430,13 @@ export class Pipeline extends RunContext {
     const recipe = this.studentRecipe(arch, seed, set.count);
     const key =
       labels.kind === "soft" ? studentKey(set, labels.table, recipe) : hardLabelStudentKey(set, labels.labels, recipe);
-    const cached = labels.kind === "soft" ? this.studentCache.get(key) : undefined;
+    const cached = this.studentCache.get(key);
     if (cached) {
       const correct = await this.correctOn(cached, this.data.val);
       const accuracy = correct.reduce((n, v) => n + v, 0) / correct.length;
-      this.log(
-        `${label}: the recover gate's student (same images, labels and recipe): val top-1 ${(accuracy * 100).toFixed(2)} %`,
-      );
+      // soft: the gate's student of that set; hard: (a)'s, trained by a gate helper or an earlier evaluate
+      const whose = labels.kind === "soft" ? "the recover gate's student" : `trained before (students/${key}.onnx)`;
+      this.log(`${label}: ${whose} (same images, labels and recipe): val top-1 ${(accuracy * 100).toFixed(2)} %`);
       return accuracy;
     }
     const checkpoints = this.studentCache.checkpoints(key, (file) =>
@@ -444,8 +453,20 @@ export class Pipeline extends RunContext {
       this.teacherStats(),
       { ...this.compile, label, labelEpochs: this.labelEpochsOf(set.count), checkpoints },
     );
+    // (a)'s students go to the cache too (a gate helper may train them before evaluate); soft
+    // students are the gate's to keep (probe students train with their own labels and keys)
+    if (labels.kind === "hard") this.studentCache.put(key, r.graph);
     this.studentCache.clearCheckpoint(key);
     return r.accuracy;
+  }
+
+  /**
+   * Baseline (a)'s students of `arch` (the run's random real subset with its own classes as hard
+   * labels, once per student draw): evaluate's, or a gate helper's beside recover (HARD_BASELINE).
+   */
+  hardBaselineStudents(arch: string): Promise<number[]> {
+    const randomSet = randomRealSubset(this.data.train, this.o.ipc, this.o.seed);
+    return this.trainDraws(randomSet, { kind: "hard", labels: randomSet.labels }, arch, `${arch} (a)`);
   }
 
   /** trainOne once per student draw (--student-inits), in the order of evaluateSeeds. */
@@ -568,8 +589,10 @@ export class Pipeline extends RunContext {
         o.ipc,
       );
       const results: BaselineResults = {};
+      // a gate helper may be training (a)'s students: they are in the student cache when it is done
+      await this.gate.helperFinished(HARD_BASELINE);
       for (const arch of o.students) {
-        const hard = await this.trainDraws(randomSet, { kind: "hard", labels: randomSet.labels }, arch, `${arch} (a)`);
+        const hard = await this.hardBaselineStudents(arch);
         const soft = await this.trainDraws(
           randomSet,
           { kind: "soft", table, temperature: o.temperature },

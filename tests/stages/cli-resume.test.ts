@@ -54,7 +54,7 @@ it("a killed evaluate goes on from the student's checkpoint and reports what an 
   expect(ckpt).toMatch(/^[0-9a-f]{32}\.ckpt$/);
   const resumed = ok(distill(["evaluate", ...options(killed)]));
   expect(resumed).toMatch(new RegExp(`: going on from its checkpoint \\(.*students/${ckpt}\\)`));
-  expect(ckpts(killed)).toEqual([]); // evaluate keeps scores, not students: the checkpoint is gone
+  expect(ckpts(killed)).toEqual([]); // the checkpoint is gone once its student has finished
 
   const report = (out: string) => parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8"))).students;
   expect(report(killed)).toEqual(report(whole));

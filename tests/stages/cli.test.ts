@@ -89,15 +89,20 @@ describe("distill run", () => {
     for (const v of Object.values(gate.scores) as number[]) expect(v >= 0 && v <= 1, String(v)).toBe(true);
     expect(Object.keys(gate.z)).toEqual(["start", "recovered"]); // each tested against the set kept before it
     expect(gate.scores[gate.kept]).toBeGreaterThanOrEqual(gate.scores.random);
-    // its students, one per candidate set, are ours and (b): evaluate and the baselines score them
-    expect(readdirSync(join(out, "students")).filter((f) => f.endsWith(".onnx"))).toHaveLength(3);
+    // its students, one per candidate set, are ours and (b): evaluate and the baselines score them;
+    // (a)'s student is the fourth
+    expect(readdirSync(join(out, "students")).filter((f) => f.endsWith(".onnx"))).toHaveLength(4);
     for (const key of Object.values(gate.students) as string[])
       expect(existsSync(join(out, "students", `${key}.onnx`)), key).toBe(true);
     expect(first.stderr).toMatch(/convnet-2 ours: the recover gate's student/);
     // the gate shows each candidate's student as it comes: trained, then its score
     // --gate-workers auto: on 2 or more cores a helper process trains the random images' student while recover runs
-    if (availableParallelism() >= 2)
+    // and then (a)'s students, which evaluate finds in the cache
+    if (availableParallelism() >= 2) {
       expect(first.stderr).toContain("recover gate: a helper process trains the student of the random images");
+      expect(first.stderr).toContain("recover gate: the helper finished baseline (a)'s students");
+      expect(first.stderr).toMatch(/convnet-2 \(a\): trained before \(students\/\w+\.onnx\)/);
+    }
     expect(first.stderr).toMatch(/recover gate: student 1\/3, the random images: (training|trained before)/);
     expect(first.stderr).toMatch(
       /recover gate: student 3\/3, the recovered images: \d+\.\d\d % of the \d+ scoring images/,
@@ -123,7 +128,8 @@ describe("distill run", () => {
     for (const f of ["students", "report.json", "baselines/results.json"]) rmSync(join(out, f), { recursive: true });
     const retrained = distill(["run", ...tiny]);
     expect(retrained.status, retrained.stderr).toBe(0);
-    expect(existsSync(join(out, "students"))).toBe(false);
+    // ours and (b) are not kept (the gate's cache is recover's); (a)'s student is, as evaluate always keeps it
+    expect(readdirSync(join(out, "students")).filter((f) => f.endsWith(".onnx"))).toHaveLength(1);
     const again0 = parseReport(JSON.parse(readFileSync(join(out, "report.json"), "utf8"))).students["convnet-2"];
     expect([again0.distilled, again0.random_soft]).toEqual([s.distilled, s.random_soft]);
 

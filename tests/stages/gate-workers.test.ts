@@ -6,7 +6,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { distill, ok, tinyOptions, writeQuadrants } from "../cluster/tiny-run.ts";
-import { GateHelpers, gateWorkers } from "../../gpu-cluster/cli/gate-helpers.ts";
+import { GateHelpers, gateWorkers, HARD_BASELINE } from "../../gpu-cluster/cli/gate-helpers.ts";
 import type { CliOptions } from "../../gpu-cluster/cli/options.ts";
 
 const root = join(process.cwd(), "test-output", "gate-workers");
@@ -97,6 +97,37 @@ it("stopped (recover failed), the helpers are killed and no further draw is star
   expect(h.takeLast()).toBeUndefined();
   expect(shares.at(-1)).toBe(1); // stopped, the gate's process has every core again
 }, 60_000);
+
+it("once the draws are taken a helper trains baseline (a)'s students; the gate does not wait for them, evaluate does", async () => {
+  const dir = join(root, "hard");
+  rmSync(dir, { recursive: true, force: true });
+  const lines: string[] = [];
+  // options with no run behind them: the helper fails, and only a wait for (a) hears of it
+  const h = new GateHelpers({ quiet: true, out: dir } as CliOptions, dir, [], 1, (m) => lines.push(m), undefined, [
+    HARD_BASELINE,
+  ]);
+  expect(h.takeLast()).toBeUndefined(); // the gate's process never takes (a)
+  await h.done(); // no draw to wait for
+  await expect(h.finished(HARD_BASELINE)).rejects.toThrow(
+    `the helper training baseline (a)'s students failed (exit 1): see ${join(dir, "gate", "random-hard.log")}`,
+  );
+  expect(lines[0]).toContain("a helper process trains baseline (a)'s students");
+  expect(h.finished("draw-2")).toBeUndefined();
+}, 60_000);
+
+it("distill run with a helper: (a), (b) and ours as in one process", () => {
+  const runs = ["1", "2"].map((w) => {
+    const out = join(root, `run-w${w}`);
+    rmSync(out, { recursive: true, force: true });
+    const log = ok(distill(["run", ...tinyOptions(data, out, "tiny0", ["--gate-draws", "2"]), "--gate-workers", w]));
+    return { log, report: JSON.parse(readFileSync(join(out, "report.json"), "utf8")) };
+  });
+  expect(runs[1].log).toContain("the helper finished baseline (a)'s students");
+  expect(runs[1].log).toMatch(/convnet-2 \(a\): trained before/);
+  expect(runs[0].log).not.toContain("a helper process");
+  expect(runs[1].report.students).toEqual(runs[0].report.students);
+  expect(runs[1].report.gate).toEqual(runs[0].report.gate);
+}, 600_000);
 
 it("--gate-workers auto: one process per draw to train besides the gate's, no more than the cores", () => {
   for (let i = 0; i < 200; i++) {
