@@ -25,12 +25,13 @@ export function threadsPerWorker(workers: number, threads?: number): number | un
 }
 
 /**
- * --gate-workers resolved for `drawsToTrain` random draws whose students are not in the cache.
- * auto: one process per draw besides this one, no more processes than cores (two on a 2-core
- * machine: 1.48× faster at MNIST IPC 1, bench/results/gate-workers.json).
+ * --gate-workers resolved for `tasks` helper tasks (the random draws whose students are not in the
+ * cache, and (a)'s students where evaluate follows). auto: one helper per task besides this
+ * process, no more processes than cores (two on a 2-core machine: 1.48× faster at MNIST IPC 1,
+ * bench/results/gate-workers.json).
  */
-export function gateWorkers(option: number | "auto", drawsToTrain: number, cores = availableParallelism()): number {
-  return option === "auto" ? Math.max(1, Math.min(cores, drawsToTrain + 1)) : option;
+export function gateWorkers(option: number | "auto", tasks: number, cores = availableParallelism()): number {
+  return option === "auto" ? Math.max(1, Math.min(cores, tasks + 1)) : option;
 }
 
 /** A helper's task: a random draw's gate student, or baseline (a)'s students (`random-hard`). */

@@ -1,6 +1,7 @@
 // `distill gate-student`: one random draw's student of the recover gate, or baseline (a)'s
-// students, trained into the run's student cache: the task of a --gate-workers helper process (gate-helpers.ts starts it with the
-// run's options in a file, so that it computes the keys the gate's process looks its student up by).
+// students, trained into the run's student cache: the task of a --gate-workers helper process
+// (gate-helpers.ts starts it with the run's options in a file, so that it computes the keys the
+// run's process looks its students up by).
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { CliOptions } from "./options.ts";
@@ -11,7 +12,7 @@ export function addGateStudentCommand(program: Command): void {
   program
     .command("gate-student")
     .description(
-      "one random draw's student of the recover gate, into the run's student cache (a --gate-workers helper)",
+      "one random draw's student of the recover gate, or baseline (a)'s students, into the run's student cache (a --gate-workers helper)",
     )
     .requiredOption("--options <file.json>", "the run's options, as the gate's process wrote them (gate/options.json)")
     .requiredOption("--candidate <name>", `the draw: random, draw-2, …; ${HARD_BASELINE}: baseline (a)'s students`)

@@ -250,7 +250,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--gate-workers <n>",
-      "recover gate: processes training its students side by side: n − 1 helpers train the random draws' students (while recover runs), this one the rest; without --threads each process takes an equal share of the cores while the helpers run (auto: one helper per draw to train, as many processes as cores)",
+      "recover gate: processes training its students side by side: n − 1 helpers train the random draws' students (while recover runs), this one the rest; without --threads each process takes an equal share of the cores while the helpers run; once the draws are taken, helpers train baseline (a)'s students (distill run) (auto: one helper per such task, at most one process per core)",
       gateWorkersArg,
       "auto",
     )
