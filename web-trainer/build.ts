@@ -64,7 +64,13 @@ export async function buildTrainerPage(ifStale = false): Promise<string> {
   });
   copyFileSync(join(here, "page", "index.html"), join(tmp, "index.html"));
   rmSync(TRAINER_BUILD, { recursive: true, force: true });
-  renameSync(tmp, TRAINER_BUILD);
+  try {
+    renameSync(tmp, TRAINER_BUILD);
+  } catch (e) {
+    // another process built it at the same moment (tests in parallel): keep theirs
+    rmSync(tmp, { recursive: true, force: true });
+    if (!TRAINER_FILES.every((f) => existsSync(join(TRAINER_BUILD, f)))) throw e;
+  }
   return TRAINER_BUILD;
 }
 
