@@ -14,10 +14,14 @@ export function typedCommand(
   env: { npm_lifecycle_event?: string; npm_lifecycle_script?: string },
   fallback: string,
 ): string {
-  const scriptTokens = (env.npm_lifecycle_script ?? "").split(/\s+/).filter(Boolean);
+  // `npx tsx script.ts …` runs as npm's "npx" event (its script: that line): name the npm script that runs the same
+  const npx = env.npm_lifecycle_event === "npx";
+  const scriptTokens = (npx ? "" : (env.npm_lifecycle_script ?? "")).split(/\s+/).filter(Boolean);
   const file = scriptTokens.findIndex((t) => /\.[cm]?[jt]s$/.test(t));
   const scriptFlags = file < 0 ? [] : scriptTokens.slice(file + 1);
   const user = argv.slice(2);
   const typed = scriptFlags.every((t, i) => user[i] === t) ? user.slice(scriptFlags.length) : user;
-  return [`npm run ${env.npm_lifecycle_event ?? fallback} --`, ...typed].join(" ").replace(/ --$/, "");
+  return [`npm run ${(npx ? undefined : env.npm_lifecycle_event) ?? fallback} --`, ...typed]
+    .join(" ")
+    .replace(/ --$/, "");
 }

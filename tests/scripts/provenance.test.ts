@@ -29,6 +29,9 @@ describe("typedCommand", () => {
 
   it("names the fallback script when run outside npm", () => {
     expect(typedCommand(argv("--seeds", "0"), {}, "results:mnist")).toBe("npm run results:mnist -- --seeds 0");
+    // `npx tsx scripts/results-table.ts …`: npm's event is "npx", its script `tsx scripts/results-table.ts …`
+    const npx = { npm_lifecycle_event: "npx", npm_lifecycle_script: "tsx scripts/results-table.ts --seeds 0" };
+    expect(typedCommand(argv("--seeds", "0"), npx, "results:mnist")).toBe("npm run results:mnist -- --seeds 0");
   });
 });
 
