@@ -5,6 +5,7 @@
 // (a) reaches with a recipe suited to hard labels, next to the published random-subset figures.
 // Usage: npm run results:hard-labels -- --teacher T.onnx [--ipc 1,10] [--seeds 0,1,2]
 //          [--epochs 100,300,1000] [--mix none,cutmix] [--out runs/hard-label-recipes] [--name hard-label-recipes]
+//          [-- <further distill run flags for every student, e.g. --crop-scale 1,1>]
 // Writes results/<name>.md and .json.
 import { join } from "node:path";
 import { Command } from "commander";
@@ -15,7 +16,7 @@ import { mean, populationSd } from "../gpu-cluster/cli/summary-stats.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
 import { machine, typedCommand } from "./provenance.ts";
 
-const o = new Command("hard-label-recipes")
+const program = new Command("hard-label-recipes")
   .requiredOption("--teacher <file.onnx>", "the teacher whose runs these are (its width sets the student's)")
   .option("--data <path>", "dataset folder (default: the embedded MNIST)")
   .option("--ipc <list>", "IPC values", intList("--ipc", 1), [1, 10])
@@ -28,17 +29,20 @@ const o = new Command("hard-label-recipes")
     join("runs", "hard-label-recipes"),
   )
   .option("--name <stem>", "results/<stem>.md and .json", "hard-label-recipes")
-  .parse()
-  .opts<{
-    teacher: string;
-    data?: string;
-    ipc: number[];
-    seeds: number[];
-    epochs: number[];
-    mix: string[];
-    out: string;
-    name: string;
-  }>();
+  .allowExcessArguments(true)
+  .parse();
+/** Further `distill run` flags for every student, after `--` (e.g. `-- --crop-scale 1,1`). */
+const extra = program.args;
+const o = program.opts<{
+  teacher: string;
+  data?: string;
+  ipc: number[];
+  seeds: number[];
+  epochs: number[];
+  mix: string[];
+  out: string;
+  name: string;
+}>();
 
 type Row = { ipc: number; epochs: number; mix: string; top1: number[] };
 const rows: Row[] = [];
@@ -51,6 +55,7 @@ for (const ipc of o.ipc)
           ...(o.data ? ["--data", o.data] : []),
           ...["--teacher", o.teacher, "--out", join(o.out, `ipc${ipc}-seed${seed}`)],
           ...["--ipc", String(ipc), "--seed", String(seed), "--epochs", String(epochs), "--mix", mix, "--quiet"],
+          ...extra,
         ];
         const options = addRunOptions(new Command("run")).parse(args, { from: "user" }).opts<CliOptions>();
         const p = new Pipeline(options, `hard-label-recipes ${args.join(" ")}`);
