@@ -6,7 +6,7 @@
 // Usage: npm run results:hard-labels -- --teacher T.onnx [--ipc 1,10] [--seeds 0,1,2]
 //          [--epochs 100,300,1000] [--mix none,cutmix] [--out runs/hard-label-recipes] [--name hard-label-recipes]
 //          [-- <further distill run flags for every student, e.g. --crop-scale 1,1>]
-// Writes results/<name>.md and .json.
+// Writes results/<name>.md and .json (or --results DIR).
 import { join } from "node:path";
 import { Command } from "commander";
 import { addRunOptions, type CliOptions } from "../gpu-cluster/cli/options.ts";
@@ -29,6 +29,7 @@ const program = new Command("hard-label-recipes")
     join("runs", "hard-label-recipes"),
   )
   .option("--name <stem>", "results/<stem>.md and .json", "hard-label-recipes")
+  .option("--results <dir>", "where the table goes", "results")
   .allowExcessArguments(true)
   .parse();
 /** Further `distill run` flags for every student, after `--` (e.g. `-- --crop-scale 1,1`). */
@@ -42,6 +43,7 @@ const o = program.opts<{
   mix: string[];
   out: string;
   name: string;
+  results: string;
 }>();
 
 type Row = { ipc: number; epochs: number; mix: string; top1: number[] };
@@ -76,8 +78,8 @@ const md = [
   ...rows.map((r) => `| ${r.ipc} | ${r.epochs} | ${r.mix} | ${pct(r.top1)} |`),
   "",
 ].join("\n");
-writeFileAtomic(join("results", `${o.name}.md`), md);
-writeJsonAtomic(join("results", `${o.name}.json`), {
+writeFileAtomic(join(o.results, `${o.name}.md`), md);
+writeJsonAtomic(join(o.results, `${o.name}.json`), {
   machine: machine(),
   date: new Date().toISOString(),
   options: o,
