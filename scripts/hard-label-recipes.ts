@@ -47,27 +47,38 @@ const o = program.opts<{
 }>();
 
 type Row = { ipc: number; epochs: number; mix: string; top1: number[] };
-const rows: Row[] = [];
-for (const ipc of o.ipc)
-  for (const mix of o.mix)
-    for (const epochs of o.epochs) {
-      const row: Row = { ipc, epochs, mix, top1: [] };
-      for (const seed of o.seeds) {
+// every combination's options parsed before any student trains: a bad --mix or extra flag stops here
+const jobs = o.ipc.flatMap((ipc) =>
+  o.mix.flatMap((mix) =>
+    o.epochs.map((epochs) => ({
+      row: { ipc, epochs, mix, top1: [] } as Row,
+      runs: o.seeds.map((seed) => {
         const args = [
           ...(o.data ? ["--data", o.data] : []),
           ...["--teacher", o.teacher, "--out", join(o.out, `ipc${ipc}-seed${seed}`)],
           ...["--ipc", String(ipc), "--seed", String(seed), "--epochs", String(epochs), "--mix", mix, "--quiet"],
           ...extra,
         ];
-        const options = addRunOptions(new Command("run")).parse(args, { from: "user" }).opts<CliOptions>();
-        const p = new Pipeline(options, `hard-label-recipes ${args.join(" ")}`);
-        await p.squeeze(); // imports the teacher (once per folder)
-        const [top1] = await p.hardBaselineStudents(options.students[0]);
-        row.top1.push(top1);
-        console.log(`IPC ${ipc}, seed ${seed}, ${epochs} epochs, mix ${mix}: (a) ${(100 * top1).toFixed(2)} %`);
-      }
-      rows.push(row);
-    }
+        return {
+          seed,
+          args,
+          options: addRunOptions(new Command("run")).parse(args, { from: "user" }).opts<CliOptions>(),
+        };
+      }),
+    })),
+  ),
+);
+const rows: Row[] = [];
+for (const { row, runs } of jobs) {
+  for (const { seed, args, options } of runs) {
+    const p = new Pipeline(options, `hard-label-recipes ${args.join(" ")}`);
+    await p.squeeze(); // imports the teacher (once per folder)
+    const top1 = mean(await p.hardBaselineStudents(options.students[0])); // the mean over --student-inits draws
+    row.top1.push(top1);
+    console.log(`IPC ${row.ipc}, seed ${seed}, ${row.epochs} epochs, mix ${row.mix}: (a) ${(100 * top1).toFixed(2)} %`);
+  }
+  rows.push(row);
+}
 
 const pct = (xs: number[]) => `${(100 * mean(xs)).toFixed(2)} ± ${(100 * populationSd(xs)).toFixed(2)}`;
 const md = [

@@ -110,7 +110,13 @@ const teacherArch = (v: string): string => {
     );
   return arch("--teacher-arch")(v);
 };
-const gateWorkersArg = (v: string): number | "auto" => (v === "auto" ? v : int("--gate-workers", 1)(v));
+const gateWorkersArg = (v: string): number | "auto" => {
+  if (v === "auto") return v;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`--gate-workers must be auto or an integer ≥ 1, got '${v}'`);
+  return n;
+};
 const imageBitsArg = (v: string): ImageBits | "auto" => {
   const b = Number(v) as ImageBits;
   if (v !== "auto" && !IMAGE_BITS.includes(b))

@@ -464,8 +464,10 @@ export class Pipeline extends RunContext {
    * Baseline (a)'s students of `arch` (the run's random real subset with its own classes as hard
    * labels, once per student draw): evaluate's, or a gate helper's beside recover (HARD_BASELINE).
    */
-  hardBaselineStudents(arch: string): Promise<number[]> {
-    const randomSet = randomRealSubset(this.data.train, this.o.ipc, this.o.seed);
+  hardBaselineStudents(
+    arch: string,
+    randomSet = randomRealSubset(this.data.train, this.o.ipc, this.o.seed),
+  ): Promise<number[]> {
     return this.trainDraws(randomSet, { kind: "hard", labels: randomSet.labels }, arch, `${arch} (a)`);
   }
 
@@ -592,7 +594,7 @@ export class Pipeline extends RunContext {
       // a gate helper may be training (a)'s students: they are in the student cache when it is done
       await this.gate.helperFinished(HARD_BASELINE);
       for (const arch of o.students) {
-        const hard = await this.hardBaselineStudents(arch);
+        const hard = await this.hardBaselineStudents(arch, randomSet);
         const soft = await this.trainDraws(
           randomSet,
           { kind: "soft", table, temperature: o.temperature },
