@@ -9,7 +9,7 @@ import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { int, nonNegative, positive } from "./number-args.ts";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
-import { ARCHITECTURES, WITHOUT_BATCHNORM } from "../models/zoo.ts";
+import { ARCHITECTURES, batchNormForm, WITHOUT_BATCHNORM } from "../models/zoo.ts";
 import { IMAGE_BITS, imagesPerByteImage, type ImageBits } from "../../shared/image-bits.ts";
 
 /** Teacher width when --teacher-width is not given; squeeze doubles it once for a teacher that underfits (stages/teacher-width.ts). */
@@ -106,7 +106,7 @@ const runIdArg = (v: string): string => {
 const teacherArch = (v: string): string => {
   if (WITHOUT_BATCHNORM.includes(v))
     throw new InvalidArgumentError(
-      `--teacher-arch ${v} has no BatchNorm layer for recover to match: use bn-vit-tiny (its BatchNorm form)`,
+      `--teacher-arch ${v} has no BatchNorm layer for recover to match: use ${batchNormForm(v)} (its BatchNorm form)`,
     );
   return arch("--teacher-arch")(v);
 };

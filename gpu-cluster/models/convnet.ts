@@ -1,6 +1,8 @@
 // ConvNet-D, the dataset-distillation benchmark network: D blocks of
 // conv 3×3 (width 128) → norm → ReLU → average-pool 2×2, then one linear classifier.
-// We use BatchNorm as the norm: its running statistics are what recover matches.
+// BatchNorm by default: its running statistics are what recover matches. "instance" is the norm of
+// DC's ConvNet (Zhao et al. 2021, GroupNorm(C, C)), on which the published records were measured;
+// it has no running statistics, so it serves as a student only.
 import type { Value } from "../graph/types.ts";
 import type { ModelBuilder } from "./layers.ts";
 
@@ -8,6 +10,7 @@ export interface ConvNetOptions {
   depth: number;
   classes: number;
   width?: number;
+  norm?: "batch" | "instance";
 }
 
 export function convNet(m: ModelBuilder, x: Value, o: ConvNetOptions): Value {
@@ -17,7 +20,9 @@ export function convNet(m: ModelBuilder, x: Value, o: ConvNetOptions): Value {
   for (let i = 0; i < o.depth; i++) {
     h = b.scope(`features.${i}`, () => {
       const conv = m.conv2d(h, `features.${i}.conv`, width, 3, { pad: 1, bias: true });
-      const act = b.relu(m.batchNorm(conv, `features.${i}.norm`));
+      const norm =
+        o.norm === "instance" ? m.instanceNorm(conv, `features.${i}.norm`) : m.batchNorm(conv, `features.${i}.norm`);
+      const act = b.relu(norm);
       return b.averagePool(act, [2, 2]);
     });
   }

@@ -95,6 +95,14 @@ export class ModelBuilder {
     return y;
   }
 
+  /** Per-sample, per-channel normalisation with an affine map (PyTorch's GroupNorm(C, C)): no running statistics. */
+  instanceNorm(x: Value, name: string, eps = 1e-5): Value {
+    const c = x.shape[1] as number;
+    const scale = this.weight(`${name}.weight`, [c], { kind: "ones" });
+    const bias = this.weight(`${name}.bias`, [c], { kind: "zeros" });
+    return this.b.op1("InstanceNormalization", [x, scale, bias], { epsilon: eps }, name);
+  }
+
   /**
    * ORT's training-mode BatchNormalization folds the biased batch variance into the running
    * variance; PyTorch (whose teachers' statistics recover matches, and whose recipe we follow)

@@ -22,6 +22,11 @@ export const ARCHITECTURES = [
   "convnet-3",
   "convnet-4",
   "convnet-5",
+  "convnet-in-1",
+  "convnet-in-2",
+  "convnet-in-3",
+  "convnet-in-4",
+  "convnet-in-5",
   "resnet18",
   "resnet50",
   "resnet101",
@@ -30,18 +35,26 @@ export const ARCHITECTURES = [
 ] as const;
 
 /** Architectures without BatchNorm: recover has no statistics to match in them (students only). */
-export const WITHOUT_BATCHNORM: readonly string[] = ["vit-tiny"];
+export const WITHOUT_BATCHNORM: readonly string[] = [
+  "vit-tiny",
+  ...ARCHITECTURES.filter((a) => a.startsWith("convnet-in-")),
+];
+
+/** The BatchNorm form of an architecture without BatchNorm (what to use as a teacher instead). */
+export const batchNormForm = (arch: string): string =>
+  arch === "vit-tiny" ? "bn-vit-tiny" : arch.replace(/^convnet-in-/, "convnet-");
 
 /** ImageNet stem from 128 px up; the small-image stem below. */
 export const stemFor = (size: number): Stem => (size >= 128 ? "imagenet" : "small");
 
 export function buildModel(m: ModelBuilder, x: Value, spec: ModelSpec): Value {
-  const conv = /^convnet-(\d+)$/.exec(spec.arch);
+  const conv = /^convnet-(in-)?(\d+)$/.exec(spec.arch);
   if (conv) {
-    const depth = Number(conv[1]);
+    const depth = Number(conv[2]);
     if (spec.size / 2 ** depth < 1)
       throw new Error(`${spec.arch} needs images of at least ${2 ** depth} px, got ${spec.size}`);
-    return convNet(m, x, { depth, classes: spec.classes, width: spec.width });
+    const norm = conv[1] ? "instance" : "batch";
+    return convNet(m, x, { depth, classes: spec.classes, width: spec.width, norm });
   }
   if (spec.arch === "resnet18")
     return resNet18(m, x, { classes: spec.classes, stem: stemFor(spec.size), width: spec.width });

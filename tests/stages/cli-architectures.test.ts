@@ -2,7 +2,7 @@
 // (squeezed, exported, re-imported, recovered through its 37 token BatchNorms, relabelled) and a
 // ViT-Tiny student, on a tiny image folder (4 classes of 16×16 quadrant images, 4-px patches:
 // 16 tokens + the class token, full depth 12, width 16). ViT-Tiny as a teacher is refused at once.
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseReport } from "../../gpu-cluster/cli/report.ts";
@@ -35,9 +35,13 @@ describe("distill with ViT architectures", () => {
     expect(r.stdout).toMatch(/\| vit-tiny \|/);
   });
 
-  it("refuses vit-tiny as a teacher before any work: no BatchNorm for recover", () => {
+  it("refuses vit-tiny and convnet-in-3 as teachers before any work: no BatchNorm for recover", () => {
     const r = distill(["run", "--data", data, "--out", join(root, "refused"), "--teacher-arch", "vit-tiny"]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/vit-tiny has no BatchNorm layer for recover to match: use bn-vit-tiny/);
+    const inNorm = distill(["run", "--data", data, "--out", join(root, "refused"), "--teacher-arch", "convnet-in-3"]);
+    expect(inNorm.status).not.toBe(0);
+    expect(inNorm.stderr).toMatch(/convnet-in-3 has no BatchNorm layer for recover to match: use convnet-3/);
+    expect(existsSync(join(root, "refused"))).toBe(false);
   });
 });

@@ -44,6 +44,7 @@ describe("default student width", () => {
   it("is the teacher's width for a teacher of the student's family, else 32", () => {
     expect(defaultStudentWidth("convnet-3", { arch: "convnet-3", width: 64 })).toBe(64); // widened teacher
     expect(defaultStudentWidth("convnet-3", { arch: "convnet-3", width: 32 })).toBe(32);
+    expect(defaultStudentWidth("convnet-in-3", { arch: "convnet-3", width: 64 })).toBe(64); // InstanceNorm form
     expect(defaultStudentWidth("convnet-2", { arch: "convnet-4", width: 16 })).toBe(16);
     expect(defaultStudentWidth("resnet18", { arch: "resnet50", width: 48 })).toBe(48);
     expect(defaultStudentWidth("convnet-3", { arch: "resnet18", width: 64 })).toBe(DEFAULT_STUDENT_WIDTH);
