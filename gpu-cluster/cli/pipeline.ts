@@ -518,15 +518,26 @@ export class Pipeline extends RunContext {
     };
   }
 
-  /** (a)'s and (b)'s random real subset, and the teacher's soft labels on its crops. */
+  /**
+   * (a)'s and (b)'s random real subset, and the teacher's soft labels on its crops: relabelled in
+   * a stage of its own, so that a change of students (architecture, recipe) reuses the labels.
+   */
   private async randomSubsetRelabelled() {
-    const tf = this.teacher();
-    const randomSet = randomRealSubset(this.data.train, this.o.ipc, this.o.seed);
-    const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, this.relabelConfig("baseline"), {
-      ...this.compile,
-      label: "relabel-b",
+    const o = this.o;
+    const randomSet = randomRealSubset(this.data.train, o.ipc, o.seed);
+    const file = join("baselines", "labels-random.dlt");
+    const config = { ipc: o.ipc, seed: o.seed, relabel: this.relabelConfig("baseline"), data: this.dataId() };
+    const spec = { name: "baseline-labels", config, inputs: ["teacher.onnx"], outputs: [file], force: o.force };
+    const outcome = await this.run.stage(spec, async () => {
+      const tf = this.teacher();
+      const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, this.relabelConfig("baseline"), {
+        ...this.compile,
+        label: "relabel-b",
+      });
+      writeFileAtomic(this.run.path(file), r.table);
     });
-    return { randomSet, table: r.table };
+    if (outcome === "skipped") this.log(`relabel-b: up to date (${file})`);
+    return { randomSet, table: new Uint8Array(readFileSync(this.run.path(file))) };
   }
 
   /**
@@ -562,7 +573,7 @@ export class Pipeline extends RunContext {
       name: "baselines",
       config: this.randomSubsetConfig(),
       inputs: ["teacher.onnx"],
-      outputs: [join("baselines", "results.json"), join("baselines", "labels-random.dlt")],
+      outputs: [join("baselines", "results.json")],
       force: this.o.force,
     };
   }
@@ -577,10 +588,9 @@ export class Pipeline extends RunContext {
   private async baselines(): Promise<BaselineResults> {
     const o = this.o;
     const spec = this.baselinesStage();
-    const [file, labelsFile] = spec.outputs;
+    const [file] = spec.outputs;
     await this.run.stage(spec, async () => {
       const { randomSet, table } = await this.randomSubsetRelabelled();
-      writeFileAtomic(this.run.path(labelsFile), table);
       writeGridPng(
         this.run.path("baselines", "grid-random.png"),
         randomSet.pixels,
