@@ -232,6 +232,9 @@ describe("distill run", () => {
     const badIpc = distill(["run", "--ipc", "zero"]);
     expect(badIpc.status).not.toBe(0);
     expect(badIpc.stderr).toMatch(/--ipc must be an integer/);
+    const badWorkers = distill(["run", "--gate-workers", "x"]);
+    expect(badWorkers.status).not.toBe(0);
+    expect(badWorkers.stderr).toMatch(/--gate-workers must be auto or an integer ≥ 1, got 'x'/);
     const notOnnx = distill(["squeeze", "--teacher", join(data, "class0", "0.png"), "--out", join(root, "bad")]);
     expect(notOnnx.status).not.toBe(0);
     expect(notOnnx.stderr).toMatch(/not an ONNX model/);
