@@ -19,7 +19,9 @@ export function convNet(m: ModelBuilder, x: Value, o: ConvNetOptions): Value {
   let h = x;
   for (let i = 0; i < o.depth; i++) {
     h = b.scope(`features.${i}`, () => {
-      const conv = m.conv2d(h, `features.${i}.conv`, width, 3, { pad: 1, bias: true });
+      // InstanceNorm subtracts each map's mean, so a conv bias before it is dead weight (DC keeps
+      // one): its gradient is rounding noise, which Adam would scale into steps of lr
+      const conv = m.conv2d(h, `features.${i}.conv`, width, 3, { pad: 1, bias: o.norm !== "instance" });
       const norm =
         o.norm === "instance" ? m.instanceNorm(conv, `features.${i}.norm`) : m.batchNorm(conv, `features.${i}.norm`);
       const act = b.relu(norm);

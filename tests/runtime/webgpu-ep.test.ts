@@ -50,6 +50,7 @@ const N = 4,
   K = 4;
 const SPECS: Record<string, ModelSpec> = {
   "convnet-2": { arch: "convnet-2", classes: K, channels: 1, size: 8, width: 4 },
+  "convnet-in-2": { arch: "convnet-in-2", classes: K, channels: 1, size: 8, width: 4 },
   resnet18: { arch: "resnet18", classes: K, channels: 1, size: 8, width: 4 },
   "vit-tiny": { arch: "vit-tiny", classes: K, channels: 1, size: 8, width: 12, depth: 1 },
   "bn-vit-tiny": { arch: "bn-vit-tiny", classes: K, channels: 1, size: 8, width: 12, depth: 1 },
@@ -146,7 +147,7 @@ describe.skipIf(missing !== null)("training graphs on the WebGPU EP match the CP
     });
   }
 
-  for (const arch of ["resnet18", "vit-tiny"]) {
+  for (const arch of ["resnet18", "vit-tiny", "convnet-in-2"]) {
     it(`student step, ${arch} (KL at T = 4 on soft labels, AdamW)`, async () => {
       const soft = tensor(
         "float32",
