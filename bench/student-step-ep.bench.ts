@@ -1,13 +1,13 @@
 // Student step time per execution provider: one `evaluate` student step (KL at T = 4 on soft
 // labels, AdamW) at the recipe's batch (50) on 28 × 28 × 1, 10 classes, for a ConvNet-3 (width
-// 32) and a ResNet-18 (small-image stem, 64 base planes), on the CPU EP and on the WebGPU EP with
-// the state kept on the GPU (the default) and on the host (every step uploads the weights and
-// optimiser moments and downloads them again). Median ms of --steps steps after 3 warm-up steps
-// (the loss after the first and after the last step are printed: the EPs must agree),
-// each case in turn in one process. Prints a table and writes bench/results/student-step-ep.json
+// 32), its InstanceNorm form (convnet-in-3) and a ResNet-18 (small-image stem, 64 base planes), on
+// the CPU EP and on the WebGPU EP with the state kept on the GPU (the default) and on the host
+// (every step uploads the weights and optimiser moments and downloads them again). Median ms of
+// --steps steps after 3 warm-up steps (the loss after the first and after the last step are
+// printed: the EPs must agree), each case in turn in one process. Prints a table and writes bench/results/student-step-ep.json
 // (or --out FILE).
 //
-//   npx tsx bench/student-step-ep.bench.ts [--eps cpu,webgpu] [--archs convnet-3,resnet18] [--steps 20] [--threads N]
+//   npx tsx bench/student-step-ep.bench.ts [--eps cpu,webgpu] [--archs convnet-3,convnet-in-3,resnet18] [--steps 20] [--threads N]
 //
 // By default WebGPU is measured only on a GPU: SwiftShader (a software GPU) would take hours for
 // the ResNet-18 and says nothing about speed; --eps cpu,webgpu forces it.
@@ -25,6 +25,7 @@ import { machine } from "../scripts/provenance.ts";
 const EPS = ["cpu", "webgpu"];
 const SPECS: Record<string, ModelSpec> = {
   "convnet-3": { arch: "convnet-3", classes: 10, channels: 1, size: 28, width: 32 },
+  "convnet-in-3": { arch: "convnet-in-3", classes: 10, channels: 1, size: 28, width: 32 },
   resnet18: { arch: "resnet18", classes: 10, channels: 1, size: 28, width: 64 },
 };
 /** A comma-separated list of names from `allowed`, refused otherwise. */

@@ -526,11 +526,12 @@ export class Pipeline extends RunContext {
     const o = this.o;
     const randomSet = randomRealSubset(this.data.train, o.ipc, o.seed);
     const file = join("baselines", "labels-random.dlt");
-    const config = { ipc: o.ipc, seed: o.seed, relabel: this.relabelConfig("baseline"), data: this.dataId() };
+    const cfg = this.relabelConfig("baseline");
+    const config = { ipc: o.ipc, seed: o.seed, relabel: cfg, data: this.dataId() };
     const spec = { name: "baseline-labels", config, inputs: ["teacher.onnx"], outputs: [file], force: o.force };
     const outcome = await this.run.stage(spec, async () => {
       const tf = this.teacher();
-      const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, this.relabelConfig("baseline"), {
+      const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, cfg, {
         ...this.compile,
         label: "relabel-b",
       });
