@@ -511,11 +511,13 @@ export class Pipeline extends RunContext {
       students: o.students.map((a) => this.studentConfig(a, this.evaluateSeed)),
       ...this.initsConfig,
       epochs: this.epochs,
-      ipc: o.ipc,
-      seed: o.seed,
-      relabel: this.relabelConfig("baseline"),
-      data: this.dataId(),
+      ...this.randomLabelsConfig(),
     };
+  }
+
+  /** What (b)'s soft labels depend on besides the teacher: the subset and the crops. */
+  private randomLabelsConfig() {
+    return { ipc: this.o.ipc, seed: this.o.seed, relabel: this.relabelConfig("baseline"), data: this.dataId() };
   }
 
   /**
@@ -526,19 +528,19 @@ export class Pipeline extends RunContext {
     const o = this.o;
     const randomSet = randomRealSubset(this.data.train, o.ipc, o.seed);
     const file = join("baselines", "labels-random.dlt");
-    const cfg = this.relabelConfig("baseline");
-    const config = { ipc: o.ipc, seed: o.seed, relabel: cfg, data: this.dataId() };
+    const config = this.randomLabelsConfig();
     const spec = { name: "baseline-labels", config, inputs: ["teacher.onnx"], outputs: [file], force: o.force };
+    let table: Uint8Array | undefined;
     const outcome = await this.run.stage(spec, async () => {
       const tf = this.teacher();
-      const r = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, cfg, {
+      ({ table } = await relabel(tf.bytes, this.teacherStats(), randomSet, tf.classes, config.relabel, {
         ...this.compile,
         label: "relabel-b",
-      });
-      writeFileAtomic(this.run.path(file), r.table);
+      }));
+      writeFileAtomic(this.run.path(file), table);
     });
     if (outcome === "skipped") this.log(`relabel-b: up to date (${file})`);
-    return { randomSet, table: new Uint8Array(readFileSync(this.run.path(file))) };
+    return { randomSet, table: table ?? new Uint8Array(readFileSync(this.run.path(file))) };
   }
 
   /**

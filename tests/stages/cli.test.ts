@@ -313,12 +313,13 @@ describe("distill run", () => {
     expect(first.status, first.stderr).toBe(0);
     const seeded = parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))).students["convnet-2"];
     const mtime = (f: string) => statSync(join(dir, f)).mtimeMs;
-    const before = {
+    const now = () => ({
       images: mtime("images.npy"),
       labels: mtime("labels.dlt"),
       recover: mtime("recover.json"),
       randomLabels: mtime("baselines/labels-random.dlt"),
-    };
+    });
+    const before = now();
     const gate = JSON.parse(readFileSync(join(dir, "recover.json"), "utf8")).gate;
     const stages = () => JSON.parse(readFileSync(join(dir, "stages.json"), "utf8")).stages;
     expect(stages().evaluate.config.students[0].seed).toBe(1); // --seed
@@ -326,12 +327,6 @@ describe("distill run", () => {
     const redrawn = distill(["run", ...args.filter((a) => a !== "--quiet"), "--student-seed", "7"]);
     expect(redrawn.status, redrawn.stderr).toBe(0);
     // recover (its gate and probe students keep --seed), relabel and (b)'s relabelling are not redone
-    const now = () => ({
-      images: mtime("images.npy"),
-      labels: mtime("labels.dlt"),
-      recover: mtime("recover.json"),
-      randomLabels: mtime("baselines/labels-random.dlt"),
-    });
     expect(now()).toEqual(before);
     expect(redrawn.stderr).toContain("relabel-b: up to date (baselines/labels-random.dlt)");
     expect(JSON.parse(readFileSync(join(dir, "recover.json"), "utf8")).gate.students).toEqual(gate.students);
