@@ -34,6 +34,7 @@ export const cropScheduleSchema = z.object({
     .tuple([z.number().positive(), z.number().positive()])
     .refine(([a, b]) => a <= b, "ratio must be [lo, hi] with lo ≤ hi"),
   flipProb: z.number().min(0).max(1),
+  rotate: z.number().min(0).max(180).optional(),
   mix: z.object({
     kind: z.enum(["none", "cutmix", "mixup"]),
     alpha: z.number().positive(),

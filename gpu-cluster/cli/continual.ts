@@ -135,7 +135,8 @@ export class ContinualRun {
       ipc: o.ipc,
       teacher: [o.teacherArch, o.teacherWidth ?? DEFAULT_TEACHER_WIDTH, o.teacherEpochs, o.teacherPerClass],
       recover: [o.init, o.select, o.selectFrom, o.iterations, o.recoverBatch, o.recoverLr, o.rBn, o.firstBnMultiplier],
-      crops: [o.cropScale, o.flip],
+      // rotate only where set, so that runs made before the option keep their keys
+      crops: o.rotate ? [o.cropScale, o.flip, o.rotate] : [o.cropScale, o.flip],
       relabel: [o.topK, o.quant, o.temperature],
       student: [o.students[0], this.studentWidth, o.studentBatch, o.studentLr, o.epochs, o.studentCrops],
       // absent for the default, so that runs made before the option keep their keys
@@ -339,6 +340,7 @@ export class ContinualRun {
       outputSize: size,
       scale: o.cropScale,
       flipProb: flip,
+      rotate: o.rotate,
     });
     const relabelCfg = (id: string, e: number) => ({
       epochs: e,

@@ -63,6 +63,8 @@ export interface CliOptions {
   init: RecoverInit;
   cropScale: [number, number];
   flip?: number;
+  /** Largest rotation of a relabel/student crop, in degrees (0: none). */
+  rotate: number;
   // relabel
   /** Student epochs; undefined: decided from the distilled set's size (defaultStudentEpochs). */
   epochs?: number;
@@ -90,6 +92,12 @@ const range = (v: string): [number, number] => {
     throw new InvalidArgumentError(`--crop-scale must be 'lo,hi' with 0 < lo ≤ hi ≤ 1, got '${v}'`);
   }
   return [parts[0], parts[1]];
+};
+const degrees = (v: string): number => {
+  const n = Number(v);
+  if (!(v.trim() !== "" && n >= 0 && n <= 180))
+    throw new InvalidArgumentError(`--rotate must be a number of degrees in [0, 180], got '${v}'`);
+  return n;
 };
 const arch =
   (name: string) =>
@@ -274,6 +282,12 @@ export function addRunOptions(cmd: Command): Command {
       "--flip <p>",
       "recover and relabel: horizontal flip probability (default 0.5 where the class means are mirror-symmetric, else 0: data/mirror.ts)",
       nonNegative("--flip"),
+    )
+    .option(
+      "--rotate <deg>",
+      "relabel and evaluate: turn each crop by an angle drawn from [−deg, deg] (0: none; recover's crops do not turn)",
+      degrees,
+      0,
     )
     .option(
       "--epochs <n>",

@@ -151,6 +151,7 @@ export class RunContext {
       outputSize: size,
       scale: this.o.cropScale,
       flipProb: this.flipProb(),
+      rotate: this.o.rotate,
       mix: { kind: this.o.mix, alpha: this.o.mix === "mixup" ? 0.8 : 1, prob: this.o.mix === "none" ? 0 : 1 },
     });
   }

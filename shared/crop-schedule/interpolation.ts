@@ -2,6 +2,7 @@
 // axis to `outLen` samples with bilinear interpolation (half-pixel centres, align_corners =
 // false, as torch's resize) is an outLen × srcLen matrix R; a crop of an image X (H × W) is
 // R_y · X · R_xᵀ. Recover feeds these matrices to the graph so gradients flow through the crop.
+// A turned crop (box.angle) is not separable: it is sampled point by point (rotatedCropInto).
 import type { CropBox } from "./random-resized-crop.ts";
 
 /** outLen × srcLen row-major; `flip` reverses the output order (horizontal flip). Rows sum to 1. */
@@ -66,6 +67,7 @@ export function cropResizeInto<T extends Float32Array | Float64Array>(
   outH: number,
   outW: number,
 ): T {
+  if (box.angle) return rotatedCropInto(out, pixels, channels, height, width, box, outH, outW);
   const ry = interpolationMatrix(height, box.y, box.h, outH, false);
   const rx = interpolationMatrix(width, box.x, box.w, outW, box.flip);
   const tmp = new Float32Array(outH * width);
@@ -87,6 +89,52 @@ export function cropResizeInto<T extends Float32Array | Float64Array>(
         let s = 0;
         for (let x = box.x; x < box.x + box.w; x++) s += tmp[o * width + x] * rx[q * width + x];
         out[base + o * outW + q] = s;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The crop's output grid (half-pixel centres, as interpolationMatrix) turned by box.angle about
+ * the crop's centre, sampled bilinearly; points that fall outside the image take the nearest
+ * edge pixel (no black corners on natural images, the background on digits).
+ */
+function rotatedCropInto<T extends Float32Array | Float64Array>(
+  out: T,
+  pixels: Float32Array,
+  channels: number,
+  height: number,
+  width: number,
+  box: CropBox,
+  outH: number,
+  outW: number,
+): T {
+  const t = ((box.angle ?? 0) * Math.PI) / 180;
+  const cos = Math.cos(t),
+    sin = Math.sin(t);
+  const cx = box.x + box.w / 2 - 0.5,
+    cy = box.y + box.h / 2 - 0.5;
+  const sx = box.w / outW,
+    sy = box.h / outH;
+  for (let o = 0; o < outH; o++) {
+    const dy = (o + 0.5) * sy - box.h / 2;
+    for (let q = 0; q < outW; q++) {
+      const dx = (q + 0.5) * sx - box.w / 2;
+      const x = Math.min(Math.max(cx + cos * dx - sin * dy, 0), width - 1);
+      const y = Math.min(Math.max(cy + sin * dx + cos * dy, 0), height - 1);
+      const x0 = Math.floor(x),
+        y0 = Math.floor(y);
+      const x1 = Math.min(x0 + 1, width - 1),
+        y1 = Math.min(y0 + 1, height - 1);
+      const wx = x - x0,
+        wy = y - y0;
+      const at = o * outW + (box.flip ? outW - 1 - q : q);
+      for (let c = 0; c < channels; c++) {
+        const p = c * height * width;
+        const top = (1 - wx) * pixels[p + y0 * width + x0] + wx * pixels[p + y0 * width + x1];
+        const bottom = (1 - wx) * pixels[p + y1 * width + x0] + wx * pixels[p + y1 * width + x1];
+        out[c * outH * outW + at] = (1 - wy) * top + wy * bottom;
       }
     }
   }

@@ -17,6 +17,12 @@ export interface CropScheduleParams {
   ratio: [number, number];
   /** Probability of a horizontal flip. */
   flipProb: number;
+  /**
+   * Largest rotation in degrees: each crop's sampling grid turns about the crop's centre by an
+   * angle drawn uniformly from [−rotate, rotate] (DC's MNIST augmentation turns up to 45°). Absent
+   * (or 0): no rotation, and the schedule, its crops and the stage keys of older runs are as before.
+   */
+  rotate?: number;
   /** Mixing of each crop with a partner image's crop: kind, Beta(α, α) for λ, probability per crop. */
   mix: { kind: MixKind; alpha: number; prob: number };
 }
@@ -42,6 +48,7 @@ export function defaultCropSchedule(
     ratio: p.ratio ?? [3 / 4, 4 / 3],
     flipProb: p.flipProb ?? 0.5,
     mix: p.mix ?? { kind: "none", alpha: 1, prob: 0 },
+    ...(p.rotate ? { rotate: p.rotate } : {}),
   };
   if (!isInt(out.seed, 0) || out.seed > 0xffffffff)
     throw new CropScheduleError(`crop schedule: seed must be an integer in [0, 2^32), got ${out.seed}`);
@@ -57,6 +64,8 @@ export function defaultCropSchedule(
     throw new CropScheduleError(`crop schedule: ratio must be [lo, hi] with 0 < lo ≤ hi, got [${out.ratio}]`);
   if (!(out.flipProb >= 0 && out.flipProb <= 1))
     throw new CropScheduleError(`crop schedule: flipProb must be in [0, 1], got ${out.flipProb}`);
+  if (p.rotate !== undefined && !(p.rotate >= 0 && p.rotate <= 180))
+    throw new CropScheduleError(`crop schedule: rotate must be in [0, 180] degrees, got ${p.rotate}`);
   const m = out.mix;
   if (!["none", "cutmix", "mixup"].includes(m.kind))
     throw new CropScheduleError(`crop schedule: mix.kind must be none, cutmix or mixup, got '${m.kind}'`);

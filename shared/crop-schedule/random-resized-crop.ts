@@ -1,7 +1,7 @@
 // The crop box of (epoch, image, crop): torchvision's RandomResizedCrop — ten tries at an area
 // drawn from `scale` and an aspect ratio drawn log-uniformly from `ratio`, else a centre crop
 // with the ratio clamped — plus a horizontal flip. Every draw is numbered by (epoch, image,
-// crop, try), so boxes are random access.
+// crop, try), so boxes are random access. With `rotate`, a turn of the crop about its centre.
 import { uniform } from "../random.ts";
 import type { CropScheduleParams } from "./params.ts";
 
@@ -12,11 +12,19 @@ export interface CropBox {
   w: number;
   h: number;
   flip: boolean;
+  /** Turn of the sampling grid about the crop's centre, in degrees (absent: none). */
+  angle?: number;
 }
 
 const STREAM_CROP = 2;
 
 export function cropFor(p: CropScheduleParams, epoch: number, image: number, crop = 0): CropBox {
+  const box = resizedCropBox(p, epoch, image, crop);
+  if (p.rotate) box.angle = (2 * uniform(p.seed, STREAM_CROP, epoch, image, crop, 0, 10) - 1) * p.rotate;
+  return box;
+}
+
+function resizedCropBox(p: CropScheduleParams, epoch: number, image: number, crop: number): CropBox {
   const S = p.sourceSize;
   const area = S * S;
   const u = (k: number, t = 0) => uniform(p.seed, STREAM_CROP, epoch, image, crop, t, k);

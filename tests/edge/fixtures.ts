@@ -33,6 +33,7 @@ export interface RunShape {
   sourceSize?: number;
   outputSize?: number;
   mix?: CropScheduleParams["mix"];
+  rotate?: number;
   seed?: number;
 }
 
@@ -43,6 +44,7 @@ export function manifestFor(runId: string, s: RunShape): RunManifest {
     sourceSize: size,
     outputSize: s.outputSize ?? size,
     mix: s.mix,
+    rotate: s.rotate,
   });
   return {
     version: 1,

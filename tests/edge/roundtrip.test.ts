@@ -114,6 +114,10 @@ describe("upload → batch stream round trip", () => {
     );
   });
 
+  it("with pixels and turned crops: the stored manifest keeps rotate, the edge turns as relabel did", async () => {
+    await roundTrip({ classes: 3, ipc: 2, epochs: 2, k: 3, sourceSize: 10, rotate: 45 }, 4, true);
+  });
+
   it("Mixup section", async () => {
     await roundTrip({ classes: 5, ipc: 2, epochs: 1, k: 4, mix: { kind: "mixup", alpha: 0.8, prob: 1 } }, 4, false);
   });

@@ -235,6 +235,11 @@ describe("distill run", () => {
     const badWorkers = distill(["run", "--gate-workers", "x"]);
     expect(badWorkers.status).not.toBe(0);
     expect(badWorkers.stderr).toMatch(/--gate-workers must be auto or an integer ≥ 1, got 'x'/);
+    for (const deg of ["200", "-5", ""]) {
+      const badRotate = distill(["run", "--rotate", deg]);
+      expect(badRotate.status).not.toBe(0);
+      expect(badRotate.stderr).toContain(`--rotate must be a number of degrees in [0, 180], got '${deg}'`);
+    }
     const notOnnx = distill(["squeeze", "--teacher", join(data, "class0", "0.png"), "--out", join(root, "bad")]);
     expect(notOnnx.status).not.toBe(0);
     expect(notOnnx.stderr).toMatch(/not an ONNX model/);

@@ -349,7 +349,9 @@ async function renderDetail(run: Run, image: number, epoch: number): Promise<voi
   );
   const cards = el("div", { class: "crops" });
   for (let c = 0; c < h.cropsPerImage; c++) {
-    const box: CropBox = (h.flags & FLAG_HAS_BOX) !== 0 ? records.boxes![c] : cropFor(schedule, epoch, image, c);
+    const drawn = cropFor(schedule, epoch, image, c);
+    // a table's box records hold no turn: the schedule's draw gives it
+    const box: CropBox = (h.flags & FLAG_HAS_BOX) !== 0 ? { ...records.boxes![c], angle: drawn.angle } : drawn;
     const colour = BOX_COLOURS[c % BOX_COLOURS.length];
     const rect = svg("rect", {
       x: box.x,
@@ -358,6 +360,8 @@ async function renderDetail(run: Run, image: number, epoch: number): Promise<voi
       height: box.h,
       stroke: colour,
       "data-testid": `crop-${c}-rect`,
+      // the region the turned sampling grid reads (SVG's rotate turns the same way, y pointing down)
+      ...(box.angle ? { transform: `rotate(${box.angle} ${box.x + box.w / 2} ${box.y + box.h / 2})` } : {}),
     });
     view.append(rect);
     const card = el("div", { class: "crop", "data-testid": `crop-${c}`, style: `border-top: 3px solid ${colour}` });
@@ -365,7 +369,7 @@ async function renderDetail(run: Run, image: number, epoch: number): Promise<voi
       el(
         "h3",
         { "data-testid": `crop-${c}-box`, "data-value": `${box.x},${box.y},${box.w},${box.h},${box.flip ? 1 : 0}` },
-        `crop ${c}: x ${box.x}, y ${box.y}, ${box.w}×${box.h}${box.flip ? ", flipped" : ""}`,
+        `crop ${c}: x ${box.x}, y ${box.y}, ${box.w}×${box.h}${box.angle ? `, turned ${box.angle.toFixed(1)}°` : ""}${box.flip ? ", flipped" : ""}`,
       ),
     );
     const mix = schedule.mix.kind === "none" ? null : mixFor(schedule, epoch, slot, h.images);
