@@ -21,7 +21,8 @@
 //   42     u16           crop side in pixels (0 without pixels)
 //   44     u32           reserved (0)
 //   48     u32[n]        image      source image index of each crop (crops in (slot, crop) order)
-//          u16[4n]       box        crop box x, y, w, h in source pixels (the crop schedule's)
+//          u16[4n]       box        crop box x, y, w, h in source pixels (the crop schedule's;
+//                                   a turn, schedule.rotate, is not sent: cropFor gives it)
 //          u8[n]         flip       1 = horizontally flipped            (padded to 4 bytes)
 //          u16[n·k]      ids        top-k class ids, most probable first (padded to 4 bytes)
 //          f32[n·k]      probs      their probabilities, decoded from the table (exact values)
