@@ -285,7 +285,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--rotate <deg>",
-      "relabel and evaluate: turn each crop by an angle drawn from [−deg, deg] (0: none; recover's crops do not turn)",
+      "relabel, evaluate and the recover gate's students: turn each crop by an angle drawn from [−deg, deg] (0: none; recover's own crops do not turn)",
       degrees,
       0,
     )
