@@ -29,6 +29,7 @@ const FLAG_VALUES: Record<string, RegExp> = {
   "--crop-scale": /^[0-9.]+,[0-9.]+$/,
   "--flip": /^[0-9.]+$/,
   "--rotate": /^[0-9.]+$/,
+  "--recover-rotate": /^[0-9.]+$/,
   "--epochs": /^[0-9]+$/,
   "--top-k": /^[0-9]+$/,
   "--quant": /^(u8|f16)$/,

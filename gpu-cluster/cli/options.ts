@@ -1,7 +1,7 @@
 // Command-line options shared by every `distill` subcommand, and the run configuration they
 // resolve to. Defaults follow the original SRe2L scripts, scaled for small images where the
 // paper's values assume 224 px ImageNet (see ../shared/reference notes and README).
-import type { RecoverConfig, RecoverInit } from "../stages/recover.ts";
+import { MAX_SAMPLED_CROP, type RecoverConfig, type RecoverInit } from "../stages/recover.ts";
 import type { SqueezeConfig } from "../stages/squeeze.ts";
 import type { AugmentOptions } from "../data/index.ts";
 import { SELECTION_KINDS, type SelectionKind } from "../stages/selection-kinds.ts";
@@ -65,6 +65,8 @@ export interface CliOptions {
   flip?: number;
   /** Largest rotation of a relabel/student crop, in degrees (0: none). */
   rotate: number;
+  /** Largest rotation of recover's per-step crops, in degrees (0: none). */
+  recoverRotate: number;
   // relabel
   /** Student epochs; undefined: decided from the distilled set's size (defaultStudentEpochs). */
   epochs?: number;
@@ -93,12 +95,14 @@ const range = (v: string): [number, number] => {
   }
   return [parts[0], parts[1]];
 };
-const degrees = (v: string): number => {
-  const n = Number(v);
-  if (!(v.trim() !== "" && n >= 0 && n <= 180))
-    throw new InvalidArgumentError(`--rotate must be a number of degrees in [0, 180], got '${v}'`);
-  return n;
-};
+const degrees =
+  (flag: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(v.trim() !== "" && n >= 0 && n <= 180))
+      throw new InvalidArgumentError(`${flag} must be a number of degrees in [0, 180], got '${v}'`);
+    return n;
+  };
 const arch =
   (name: string) =>
   (v: string): string => {
@@ -285,8 +289,14 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--rotate <deg>",
-      "relabel, evaluate and the recover gate's students: turn each crop by an angle drawn from [−deg, deg] (0: none; recover's own crops do not turn)",
-      degrees,
+      "relabel, evaluate and the recover gate's students: turn each crop by an angle drawn from [−deg, deg] (0: none; recover's own crops: --recover-rotate)",
+      degrees("--rotate"),
+      0,
+    )
+    .option(
+      "--recover-rotate <deg>",
+      `recover: turn each step's crop by an angle drawn from [−deg, deg] (0: none; a dense sampling matrix per step, images up to ${MAX_SAMPLED_CROP} px)`,
+      degrees("--recover-rotate"),
       0,
     )
     .option(
@@ -389,5 +399,6 @@ export function recoverConfigOf(o: CliOptions, flipProb: number, seed: number, b
     seed,
     // absent when off, so configs (and stage keys) of runs without it are unchanged
     ...(o.rCompete > 0 ? { compete: { weight: o.rCompete, temperature: o.temperature } } : {}),
+    ...(o.recoverRotate > 0 ? { rotate: o.recoverRotate } : {}),
   };
 }

@@ -3,6 +3,7 @@
 //   x̃ = R_y · X · R_xᵀ                    random-resized crop (+ flip) as two interpolation
 //                                          matrices fed each step, shared by the whole batch,
 //                                          so gradients flow through the crop to X
+//   (x̃ = X · Mᵀ per flattened plane        with sampledCrop: turned crops, not separable)
 //   L = CE(teacher(x̃), y) + r_bn · Σ_l m_l (‖μ_l(x̃) − μ_l^run‖₂ + ‖σ²_l(x̃) − σ²_l^run‖₂)
 //       [+ r_compete · (1 − JS(teacher(x̃), student(x̃)) / ln 2)]
 //   X ← clip(Adam(X, ∂L/∂X))               per channel, to the range of valid pixels
@@ -39,6 +40,8 @@ export interface RecoverStepConfig {
   /** Per-channel bounds of valid pixels in normalised space ((0 − mean)/std, (1 − mean)/std). */
   lower: number[];
   upper: number[];
+  /** Crops as one (size²) × (cropSize²) sampling matrix per step (turned crops): stepSampled. */
+  sampledCrop?: boolean;
 }
 
 export interface CompeteConfig {
@@ -142,11 +145,17 @@ export class RecoverStep {
     const { batch: B, channels: C, size: H, cropSize: S } = cfg;
     const b = new GraphBuilder("recover_step");
     const images = b.input("images", "float32", [B, C, H, H]);
-    const rows = b.input("crop_rows", "float32", [S, H]);
-    const colsT = b.input("crop_cols_t", "float32", [H, S]);
+    let crops: Value;
+    if (cfg.sampledCrop) {
+      const matrixT = b.input("crop_matrix_t", "float32", [H * H, S * S]);
+      crops = b.scope("crop", () => b.reshape(b.matmul(b.reshape(images, [B, C, H * H]), matrixT), [B, C, S, S]));
+    } else {
+      const rows = b.input("crop_rows", "float32", [S, H]);
+      const colsT = b.input("crop_cols_t", "float32", [H, S]);
+      crops = b.scope("crop", () => b.matmul(b.matmul(rows, images), colsT));
+    }
     const targets = b.input("targets", "float32", [B, cfg.classes]);
 
-    const crops = b.scope("crop", () => b.matmul(b.matmul(rows, images), colsT));
     const { loss, ce, bn, compete, logits, bnLayers } = recoverObjective(b, teacher, crops, targets, cfg, competitor);
     const [grad] = gradients(b, loss, [images]);
     const update = adam({ beta1: cfg.beta1, beta2: cfg.beta2 }).apply(b, [{ name: "images", param: images, grad }]);
@@ -163,19 +172,37 @@ export class RecoverStep {
     return new RecoverStep(program, update, bnLayers);
   }
 
-  async step(
+  /** One step on the separable crop R_y · X · R_xᵀ. */
+  step(
     rows: Float32Array,
     colsT: Float32Array,
     targets: TensorData,
     lr: number,
     cfg: RecoverStepConfig,
   ): Promise<RecoverStepResult> {
-    const out = await this.program.run({
-      crop_rows: tensor("float32", [cfg.cropSize, cfg.size], rows),
-      crop_cols_t: tensor("float32", [cfg.size, cfg.cropSize], colsT),
+    return this.run(
+      {
+        crop_rows: tensor("float32", [cfg.cropSize, cfg.size], rows),
+        crop_cols_t: tensor("float32", [cfg.size, cfg.cropSize], colsT),
+      },
       targets,
-      ...this.update.feeds(this.stepCount++, lr),
-    });
+      lr,
+    );
+  }
+
+  /** One step on the crop X · Mᵀ (compiled with sampledCrop; Mᵀ from sampledCropMatrixT). */
+  stepSampled(
+    matrixT: Float32Array,
+    targets: TensorData,
+    lr: number,
+    cfg: RecoverStepConfig,
+  ): Promise<RecoverStepResult> {
+    const [H, S] = [cfg.size, cfg.cropSize];
+    return this.run({ crop_matrix_t: tensor("float32", [H * H, S * S], matrixT) }, targets, lr);
+  }
+
+  private async run(crop: Record<string, TensorData>, targets: TensorData, lr: number): Promise<RecoverStepResult> {
+    const out = await this.program.run({ ...crop, targets, ...this.update.feeds(this.stepCount++, lr) });
     const scalar = (n: string) => (out[n].data as Float32Array)[0];
     return {
       loss: scalar("loss"),

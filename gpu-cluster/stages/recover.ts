@@ -14,6 +14,7 @@ import {
   cropResizeInto,
   defaultCropSchedule,
   interpolationMatrix,
+  sampledCropMatrixT,
   type CropScheduleParams,
 } from "../../shared/crop-schedule/index.ts";
 import { noProgress, type StartProgress } from "./progress.ts";
@@ -37,12 +38,17 @@ export interface RecoverConfig {
   /** RandomResizedCrop scale range and flip probability of the per-step augmentation. */
   cropScale: [number, number];
   flipProb: number;
+  /** Largest turn of the per-step crops in degrees (absent: none, separable crops; see MAX_SAMPLED_CROP). */
+  rotate?: number;
   seed: number;
   /** Adaptive DeepInversion's competition term (recover-step.ts); needs TeacherInput.competitor. */
   compete?: CompeteConfig;
 }
 
 export type RecoverInit = "noise" | "real" | "collage";
+
+/** Largest image side whose turned crops recover samples with a dense (side²)² matrix per step (64 MiB at 64 px). */
+export const MAX_SAMPLED_CROP = 64;
 
 /** Real images each synthetic image starts from: 1 for `real`, 4 for `collage`, 0 for `noise`. */
 export function realImagesPerSynthetic(init: RecoverInit): number {
@@ -152,6 +158,10 @@ export async function recover(
   if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end && end <= whole.length))
     throw new Error(`recover batches [${start}, ${end}) are not inside the plan's ${whole.length} batches`);
   const plan = whole.slice(start, end);
+  if (cfg.rotate && H > MAX_SAMPLED_CROP)
+    throw new Error(
+      `recover's turned crops (--recover-rotate ${cfg.rotate}) take a (${H}²)² sampling matrix per step, and they run on images up to ${MAX_SAMPLED_CROP} px: drop --recover-rotate`,
+    );
   const per = C * H * H;
   const pixels = new Float32Array(K * cfg.ipc * per);
   const lower = t.stats.mean.map((m, c) => -m / t.stats.std[c]);
@@ -172,6 +182,7 @@ export async function recover(
       rBn: cfg.rBn,
       firstBnMultiplier: cfg.firstBnMultiplier,
       compete: cfg.compete,
+      sampledCrop: !!cfg.rotate,
       beta1: cfg.beta1,
       beta2: cfg.beta2,
       lower,
@@ -193,15 +204,23 @@ export async function recover(
       outputSize: H,
       scale: cfg.cropScale,
       flipProb: cfg.flipProb,
+      rotate: cfg.rotate,
     });
     let first: RecoverTerms = { loss: 0, ce: 0, bn: 0 };
     let last = first;
     let correct = 0;
     for (let it = 0; it < cfg.iterations; it++) {
       const box = cropFor(schedule, it, 0);
-      const rows = interpolationMatrix(H, box.y, box.h, H, false);
-      const cols = interpolationMatrix(H, box.x, box.w, H, box.flip);
-      const r = await step.step(rows, transpose(cols, H, H), targets, cosineLr(it, cfg.iterations, cfg.lr), stepCfg);
+      const lr = cosineLr(it, cfg.iterations, cfg.lr);
+      const r = stepCfg.sampledCrop
+        ? await step.stepSampled(sampledCropMatrixT(H, H, box, H, H), targets, lr, stepCfg)
+        : await step.step(
+            interpolationMatrix(H, box.y, box.h, H, false),
+            transpose(interpolationMatrix(H, box.x, box.w, H, box.flip), H, H),
+            targets,
+            lr,
+            stepCfg,
+          );
       const { logits, ...terms } = r;
       last = terms;
       if (it === 0) first = last;

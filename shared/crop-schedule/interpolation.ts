@@ -96,20 +96,20 @@ export function cropResizeInto<T extends Float32Array | Float64Array>(
 }
 
 /**
- * The crop's output grid (half-pixel centres, as interpolationMatrix) turned by box.angle about
- * the crop's centre, sampled bilinearly; points that fall outside the image take the nearest
- * edge pixel (no black corners on natural images, the background on digits).
+ * The bilinear taps of a turned crop: the crop's output grid (half-pixel centres, as
+ * interpolationMatrix) turned by box.angle about the crop's centre; `tap(at, src, w)` is called
+ * four times per output pixel `at` (row-major, after the flip) with source pixel `src` (y·width + x)
+ * and its weight. Points outside the image take the nearest edge pixel (no black corners on
+ * natural images, the background on digits).
  */
-function rotatedCropInto<T extends Float32Array | Float64Array>(
-  out: T,
-  pixels: Float32Array,
-  channels: number,
+export function turnedCropTaps(
   height: number,
   width: number,
   box: CropBox,
   outH: number,
   outW: number,
-): T {
+  tap: (at: number, src: number, w: number) => void,
+): void {
   const t = ((box.angle ?? 0) * Math.PI) / 180;
   const cos = Math.cos(t),
     sin = Math.sin(t);
@@ -130,13 +130,46 @@ function rotatedCropInto<T extends Float32Array | Float64Array>(
       const wx = x - x0,
         wy = y - y0;
       const at = o * outW + (box.flip ? outW - 1 - q : q);
-      for (let c = 0; c < channels; c++) {
-        const p = c * height * width;
-        const top = (1 - wx) * pixels[p + y0 * width + x0] + wx * pixels[p + y0 * width + x1];
-        const bottom = (1 - wx) * pixels[p + y1 * width + x0] + wx * pixels[p + y1 * width + x1];
-        out[c * outH * outW + at] = (1 - wy) * top + wy * bottom;
-      }
+      tap(at, y0 * width + x0, (1 - wy) * (1 - wx));
+      tap(at, y0 * width + x1, (1 - wy) * wx);
+      tap(at, y1 * width + x0, wy * (1 - wx));
+      tap(at, y1 * width + x1, wy * wx);
     }
   }
+}
+
+/**
+ * The crop `box` (turned or not) as one (height·width) × (outH·outW) matrix Mᵀ: crop = X · Mᵀ for
+ * each image plane X flattened to a row. Recover feeds it when its crops turn (not separable).
+ */
+export function sampledCropMatrixT(
+  height: number,
+  width: number,
+  box: CropBox,
+  outH: number,
+  outW: number,
+): Float32Array {
+  const out = outH * outW;
+  const m = new Float32Array(height * width * out);
+  turnedCropTaps(height, width, box, outH, outW, (at, src, w) => (m[src * out + at] += w));
+  return m;
+}
+
+function rotatedCropInto<T extends Float32Array | Float64Array>(
+  out: T,
+  pixels: Float32Array,
+  channels: number,
+  height: number,
+  width: number,
+  box: CropBox,
+  outH: number,
+  outW: number,
+): T {
+  out.fill(0, 0, channels * outH * outW);
+  const plane = height * width,
+    outPlane = outH * outW;
+  turnedCropTaps(height, width, box, outH, outW, (at, src, w) => {
+    for (let c = 0; c < channels; c++) out[c * outPlane + at] += w * pixels[c * plane + src];
+  });
   return out;
 }

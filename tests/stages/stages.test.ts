@@ -21,6 +21,7 @@ import { Classifier } from "../../gpu-cluster/runtime/inference.ts";
 import { exportOnnx, inferenceGraph } from "../../gpu-cluster/models/inference-graph.ts";
 import { ClassifierTrainer, oneHot } from "../../gpu-cluster/training/classifier.ts";
 import { recover, type RecoverConfig } from "../../gpu-cluster/stages/recover.ts";
+import { RecoverStep } from "../../gpu-cluster/stages/recover-step.ts";
 import { relabel } from "../../gpu-cluster/stages/relabel.ts";
 import { logSoftmax, logSumExp, softmaxRows } from "../../gpu-cluster/stages/softmax.ts";
 import { trainStudent } from "../../gpu-cluster/stages/evaluate.ts";
@@ -40,7 +41,13 @@ import { frozenTeacher } from "../../gpu-cluster/stages/teacher-graph.ts";
 import { serializeModel } from "../../gpu-cluster/graph/onnx-serialize.ts";
 import { writeFileAtomic } from "../../gpu-cluster/io/atomic-write.ts";
 import { GraphBuilder, tensor } from "../../gpu-cluster/graph/builder.ts";
-import { batchOrder, defaultCropSchedule } from "../../shared/crop-schedule/index.ts";
+import {
+  batchOrder,
+  cropResize,
+  defaultCropSchedule,
+  interpolationMatrix,
+  sampledCropMatrixT,
+} from "../../shared/crop-schedule/index.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
 
 const quiet = { threads: 2 }; // no `progress`: stages report nothing
@@ -170,6 +177,67 @@ describe("recover", () => {
     await expect(
       recover(teacher, { ...recoverCfg, init: "real", compete: { weight: 1, temperature: 4 } }, real, quiet),
     ).rejects.toThrow(/needs the competing student/);
+  });
+
+  it("turned crops (--recover-rotate): the step's crop is the shared cropResize; unturned it is the separable step; recover still converges", async () => {
+    const teacher = { source: { kind: "zoo" as const, spec, params }, classes: 10, channels: 1, size: 28, stats };
+    const real = randomRealSubset(train, 1, 4);
+    const B = 10,
+      H = 28;
+    const x = Float32Array.from(real.pixels, (v) => (v - stats.mean[0]) / stats.std[0]);
+    const init = tensor("float32", [B, 1, H, H], x);
+    const base = {
+      batch: B,
+      channels: 1,
+      size: H,
+      cropSize: H,
+      classes: 10,
+      rBn: 0.01,
+      firstBnMultiplier: 10,
+      beta1: 0.5,
+      beta2: 0.9,
+      lower: [-stats.mean[0] / stats.std[0]],
+      upper: [(1 - stats.mean[0]) / stats.std[0]],
+    };
+    const targets = oneHot(Array.from(real.labels), 10);
+    const sampled = await RecoverStep.compile(teacher.source, { ...base, sampledCrop: true }, init, quiet);
+    const separable = await RecoverStep.compile(teacher.source, base, init, quiet);
+    // a turned, flipped crop: the graph's crops give the teacher's logits of cropResize's crops
+    const box = { x: 3, y: 2, w: 20, h: 23, flip: true, angle: 27 };
+    const turned = await sampled.stepSampled(sampledCropMatrixT(H, H, box, H, H), targets, 0, {
+      ...base,
+      sampledCrop: true,
+    });
+    const crops = new Float32Array(B * H * H);
+    for (let i = 0; i < B; i++)
+      crops.set(cropResize(x.subarray(i * H * H, (i + 1) * H * H), 1, H, H, box, H), i * H * H);
+    const clf = await Classifier.fromGraph(inferenceGraph(spec, params));
+    const want = await clf.logits(tensor("float32", [B, 1, H, H], crops));
+    for (let i = 0; i < want.length; i++) expect(turned.logits[i]).toBeCloseTo(want[i], 3);
+    // the whole image unturned: both forms of the crop take the same steps
+    sampled.reset(init);
+    const whole = { x: 0, y: 0, w: H, h: H, flip: false };
+    const eye = interpolationMatrix(H, 0, H, H);
+    for (let it = 0; it < 3; it++) {
+      const a = await sampled.stepSampled(sampledCropMatrixT(H, H, whole, H, H), targets, 0.1, {
+        ...base,
+        sampledCrop: true,
+      });
+      const b = await separable.step(eye, eye, targets, 0.1, base);
+      expect(a.loss).toBeCloseTo(b.loss, 4);
+    }
+    const [xa, xb] = [(await sampled.images()).data as Float32Array, (await separable.images()).data as Float32Array];
+    let worst = 0;
+    for (let i = 0; i < xa.length; i++) worst = Math.max(worst, Math.abs(xa[i] - xb[i]));
+    expect(worst).toBeLessThan(1e-4);
+    await sampled.release();
+    await separable.release();
+    // the stage: turned crops still take the loss down and leave images of their targets
+    const r = await recover(teacher, { ...recoverCfg, rotate: 30 }, undefined, quiet);
+    expect(r.batches[0].last.loss).toBeLessThan(0.2 * r.batches[0].first.loss);
+    await expect(recover({ ...teacher, size: 80 }, { ...recoverCfg, rotate: 30 }, undefined, quiet)).rejects.toThrow(
+      /up to 64 px: drop --recover-rotate/,
+    );
   });
 
   it("collage initialisation: four real images of the class at half size, the first of them baseline (b)'s", async () => {
