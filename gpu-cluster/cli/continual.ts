@@ -134,7 +134,10 @@ export class ContinualRun {
       steps: o.steps,
       ipc: o.ipc,
       teacher: [o.teacherArch, o.teacherWidth ?? DEFAULT_TEACHER_WIDTH, o.teacherEpochs, o.teacherPerClass],
-      recover: [o.init, o.select, o.selectFrom, o.iterations, o.recoverBatch, o.recoverLr, o.rBn, o.firstBnMultiplier],
+      recover: [
+        ...[o.init, o.select, o.selectFrom, o.iterations, o.recoverBatch, o.recoverLr, o.rBn, o.firstBnMultiplier],
+        ...(o.recoverRotate ? [o.recoverRotate] : []),
+      ],
       // rotate only where set, so that runs made before the option keep their keys
       crops: o.rotate ? [o.cropScale, o.flip, o.rotate] : [o.cropScale, o.flip],
       relabel: [o.topK, o.quant, o.temperature],

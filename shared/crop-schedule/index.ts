@@ -3,11 +3,5 @@
 export * from "./params.ts";
 export { batchOrder, inverseOrder, cachedBatchOrder } from "./batch-order.ts";
 export { cropFor, type CropBox } from "./random-resized-crop.ts";
-export {
-  interpolationMatrix,
-  cropResize,
-  cropResizeInto,
-  sampledCropMatrixT,
-  turnedCropTaps,
-} from "./interpolation.ts";
+export { interpolationMatrix, cropResize, cropResizeInto, sampledCropMatrixT } from "./interpolation.ts";
 export { mixFor, mixedCrop, type MixSpec } from "./mix.ts";
