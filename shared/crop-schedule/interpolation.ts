@@ -2,7 +2,7 @@
 // axis to `outLen` samples with bilinear interpolation (half-pixel centres, align_corners =
 // false, as torch's resize) is an outLen × srcLen matrix R; a crop of an image X (H × W) is
 // R_y · X · R_xᵀ. Recover feeds these matrices to the graph so gradients flow through the crop.
-// A turned crop (box.angle) is not separable: it is sampled point by point (rotatedCropInto).
+// A turned crop (box.angle) is not separable: it is sampled point by point (turnedCropTaps).
 import type { CropBox } from "./random-resized-crop.ts";
 
 /** outLen × srcLen row-major; `flip` reverses the output order (horizontal flip). Rows sum to 1. */
@@ -67,7 +67,15 @@ export function cropResizeInto<T extends Float32Array | Float64Array>(
   outH: number,
   outW: number,
 ): T {
-  if (box.angle) return rotatedCropInto(out, pixels, channels, height, width, box, outH, outW);
+  if (box.angle) {
+    const plane = height * width,
+      outPlane = outH * outW;
+    out.fill(0, 0, channels * outPlane);
+    turnedCropTaps(height, width, box, outH, outW, (at, src, w) => {
+      for (let c = 0; c < channels; c++) out[c * outPlane + at] += w * pixels[c * plane + src];
+    });
+    return out;
+  }
   const ry = interpolationMatrix(height, box.y, box.h, outH, false);
   const rx = interpolationMatrix(width, box.x, box.w, outW, box.flip);
   const tmp = new Float32Array(outH * width);
@@ -153,23 +161,4 @@ export function sampledCropMatrixT(
   const m = new Float32Array(height * width * out);
   turnedCropTaps(height, width, box, outH, outW, (at, src, w) => (m[src * out + at] += w));
   return m;
-}
-
-function rotatedCropInto<T extends Float32Array | Float64Array>(
-  out: T,
-  pixels: Float32Array,
-  channels: number,
-  height: number,
-  width: number,
-  box: CropBox,
-  outH: number,
-  outW: number,
-): T {
-  out.fill(0, 0, channels * outH * outW);
-  const plane = height * width,
-    outPlane = outH * outW;
-  turnedCropTaps(height, width, box, outH, outW, (at, src, w) => {
-    for (let c = 0; c < channels; c++) out[c * outPlane + at] += w * pixels[c * plane + src];
-  });
-  return out;
 }
