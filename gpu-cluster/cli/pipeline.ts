@@ -348,32 +348,37 @@ export class Pipeline extends RunContext {
     return { pixels: t.data as Float32Array, count: N, channels: C, size: H };
   }
 
-  async relabel(): Promise<void> {
-    const o = this.o;
-    const runId = this.runId();
-    const cfg = this.relabelConfig(runId, this.syntheticCount());
-    const outcome = await this.run.stage(
-      {
+  /** The relabel stage of these flags: what labels.dlt must have been made with. */
+  private relabelSpec() {
+    const cfg = this.relabelConfig(this.runId(), this.syntheticCount());
+    return {
+      spec: {
         name: "relabel",
         config: cfg,
         inputs: ["teacher.onnx", "images.npy"],
         outputs: ["labels.dlt", "manifest.json"],
-        force: o.force,
+        force: this.o.force,
       },
-      async () => {
-        const tf = this.teacher();
-        const set = this.synthetic();
-        const r = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, {
-          ...this.compile,
-          label: "relabel",
-        });
-        writeFileAtomic(this.run.path("labels.dlt"), r.table);
-        writeJsonAtomic(this.run.path("manifest.json"), this.manifest(runId, tf.classes, set));
-        this.log(
-          `relabel: ${cfg.epochs} epochs × ${set.count} crops, table ${r.table.length} B (fp32 labels: ${r.fp32Bytes} B, ${(r.fp32Bytes / r.table.length).toFixed(1)}× larger)`,
-        );
-      },
-    );
+      cfg,
+    };
+  }
+
+  async relabel(): Promise<void> {
+    const runId = this.runId();
+    const { spec, cfg } = this.relabelSpec();
+    const outcome = await this.run.stage(spec, async () => {
+      const tf = this.teacher();
+      const set = this.synthetic();
+      const r = await relabel(tf.bytes, this.teacherStats(), set, tf.classes, cfg, {
+        ...this.compile,
+        label: "relabel",
+      });
+      writeFileAtomic(this.run.path("labels.dlt"), r.table);
+      writeJsonAtomic(this.run.path("manifest.json"), this.manifest(runId, tf.classes, set));
+      this.log(
+        `relabel: ${cfg.epochs} epochs × ${set.count} crops, table ${r.table.length} B (fp32 labels: ${r.fp32Bytes} B, ${(r.fp32Bytes / r.table.length).toFixed(1)}× larger)`,
+      );
+    });
     if (outcome === "skipped") this.log("relabel: up to date (labels.dlt)");
   }
 
@@ -636,6 +641,14 @@ export class Pipeline extends RunContext {
     if (val.classes.length !== K)
       throw new Error(
         `the teacher has ${K} classes but ${this.datasetName} has ${val.classes.length}: use a teacher trained on this data`,
+      );
+    // ours' student trains on this run's crops: labels.dlt must label exactly those, whatever the
+    // table's run id (a copied folder gets another); refused before any work
+    const made = this.run.recordedConfig("relabel") as { runId?: string } | undefined;
+    const want = this.relabelSpec().cfg;
+    if (made && canonicalJson({ ...made, runId: "" }) !== canonicalJson({ ...want, runId: "" }))
+      throw new Error(
+        `${this.run.path("labels.dlt")} was made with other relabel flags than these (crop schedule, label epochs, temperature or top-k): run \`distill relabel\` with the same flags first (\`distill run\` runs every stage that is out of date)`,
       );
     const baselines = o.baselines ? await this.baselines() : undefined;
     const config = {

@@ -144,6 +144,11 @@ export class RunFolder {
     return { key: sha256(canonicalJson({ stage: spec.name, config: spec.config, inputs })), inputs };
   }
 
+  /** The config a stage's recorded result was made with (fresh or not); undefined if none. */
+  recordedConfig(name: string): unknown {
+    return this.state.stages[name]?.config;
+  }
+
   /** Whether the stage's recorded result is still valid for this config and these inputs. */
   async isFresh(spec: StageSpec): Promise<boolean> {
     const rec = this.state.stages[spec.name];

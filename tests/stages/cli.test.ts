@@ -325,6 +325,13 @@ describe("distill run", () => {
       randomLabels: mtime("baselines/labels-random.dlt"),
     });
     const before = now();
+    // evaluate alone under a crop schedule its labels were not made for: refused before any work
+    const turned = distill(["evaluate", ...args, "--rotate", "20"]);
+    expect(turned.status).not.toBe(0);
+    expect(turned.stderr).toMatch(
+      /labels\.dlt was made with other relabel flags than these .*run `distill relabel` with the same flags first/,
+    );
+    expect(now()).toEqual(before);
     const gate = JSON.parse(readFileSync(join(dir, "recover.json"), "utf8")).gate;
     const stages = () => JSON.parse(readFileSync(join(dir, "stages.json"), "utf8")).stages;
     expect(stages().evaluate.config.students[0].seed).toBe(1); // --seed
