@@ -28,6 +28,16 @@ export const nonNegative =
     return n;
   };
 
+/** An angle in degrees in [0, 180] (--rotate, --recover-rotate). */
+export const degrees =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(v.trim() !== "" && n >= 0 && n <= 180))
+      throw new InvalidArgumentError(`${name} must be a number of degrees in [0, 180], got '${v}'`);
+    return n;
+  };
+
 /** Comma-separated distinct whole numbers, each ≥ `min` (--ipc 1,10,50, --seeds 0,1,2). */
 export const intList =
   (flag: string, min: number) =>

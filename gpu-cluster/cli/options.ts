@@ -7,7 +7,7 @@ import type { AugmentOptions } from "../data/index.ts";
 import { SELECTION_KINDS, type SelectionKind } from "../stages/selection-kinds.ts";
 import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { int, nonNegative, positive } from "./number-args.ts";
+import { degrees, int, nonNegative, positive } from "./number-args.ts";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import { ARCHITECTURES, batchNormForm, WITHOUT_BATCHNORM } from "../models/zoo.ts";
 import { IMAGE_BITS, imagesPerByteImage, type ImageBits } from "../../shared/image-bits.ts";
@@ -95,14 +95,6 @@ const range = (v: string): [number, number] => {
   }
   return [parts[0], parts[1]];
 };
-const degrees =
-  (flag: string) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!(v.trim() !== "" && n >= 0 && n <= 180))
-      throw new InvalidArgumentError(`${flag} must be a number of degrees in [0, 180], got '${v}'`);
-    return n;
-  };
 const arch =
   (name: string) =>
   (v: string): string => {

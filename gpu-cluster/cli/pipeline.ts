@@ -350,22 +350,18 @@ export class Pipeline extends RunContext {
 
   /** The relabel stage of these flags: what labels.dlt must have been made with. */
   private relabelSpec() {
-    const cfg = this.relabelConfig(this.runId(), this.syntheticCount());
     return {
-      spec: {
-        name: "relabel",
-        config: cfg,
-        inputs: ["teacher.onnx", "images.npy"],
-        outputs: ["labels.dlt", "manifest.json"],
-        force: this.o.force,
-      },
-      cfg,
+      name: "relabel",
+      config: this.relabelConfig(this.runId(), this.syntheticCount()),
+      inputs: ["teacher.onnx", "images.npy"],
+      outputs: ["labels.dlt", "manifest.json"],
+      force: this.o.force,
     };
   }
 
   async relabel(): Promise<void> {
-    const runId = this.runId();
-    const { spec, cfg } = this.relabelSpec();
+    const spec = this.relabelSpec();
+    const cfg = spec.config;
     const outcome = await this.run.stage(spec, async () => {
       const tf = this.teacher();
       const set = this.synthetic();
@@ -374,7 +370,7 @@ export class Pipeline extends RunContext {
         label: "relabel",
       });
       writeFileAtomic(this.run.path("labels.dlt"), r.table);
-      writeJsonAtomic(this.run.path("manifest.json"), this.manifest(runId, tf.classes, set));
+      writeJsonAtomic(this.run.path("manifest.json"), this.manifest(cfg.runId, tf.classes, set));
       this.log(
         `relabel: ${cfg.epochs} epochs × ${set.count} crops, table ${r.table.length} B (fp32 labels: ${r.fp32Bytes} B, ${(r.fp32Bytes / r.table.length).toFixed(1)}× larger)`,
       );
@@ -645,7 +641,7 @@ export class Pipeline extends RunContext {
     // ours' student trains on this run's crops: labels.dlt must label exactly those, whatever the
     // table's run id (a copied folder gets another); refused before any work
     const made = this.run.recordedConfig("relabel") as { runId?: string } | undefined;
-    const want = this.relabelSpec().cfg;
+    const want = this.relabelSpec().config;
     if (made && canonicalJson({ ...made, runId: "" }) !== canonicalJson({ ...want, runId: "" }))
       throw new Error(
         `${this.run.path("labels.dlt")} was made with other relabel flags than these (crop schedule, label epochs, temperature or top-k): run \`distill relabel\` with the same flags first (\`distill run\` runs every stage that is out of date)`,
