@@ -2,13 +2,15 @@
 // by playwright-core; never a downloaded browser): served by `serveInspector` (what
 // `distill inspect --serve` runs) over a small run folder, the numbers it shows equal the
 // CLI's --json output, and the crops of a clicked image for a chosen epoch equal the table's
-// decoded records, with boxes from the crop schedule. Screenshot: test-output/browser/inspector.png.
+// decoded records, with boxes from the crop schedule; on a run with turned crops (--rotate) the
+// drawn box covers the points the turned sampling grid reads. Screenshot:
+// test-output/browser/inspector.png.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { batchOrder, cropFor, inverseOrder } from "../../shared/crop-schedule/index.ts";
+import { batchOrder, cropFor, cropResizeInto, inverseOrder } from "../../shared/crop-schedule/index.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
 import { serveInspector, type InspectorServer } from "../../wasm-tools/node/inspector-server.ts";
 import type { InspectSummary } from "../../wasm-tools/src/summary.ts";
@@ -23,9 +25,11 @@ if (!hasChromium)
 
 const out = join(process.cwd(), "test-output", "browser");
 const run = join(out, "run");
+const turnedRun = join(out, "run-turned");
 const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
 
 let server: InspectorServer;
+let turnedServer: InspectorServer;
 let browser: Browser;
 let page: Page;
 let cli: InspectSummary;
@@ -54,11 +58,22 @@ describe.skipIf(!hasChromium)(title, () => {
         "--disable-sync",
       ],
     });
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page = await openPage(browser, server.url);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await turnedServer?.close();
+  });
+
+  /** A page on `url`, once the inspector says it is ready. */
+  async function openPage(b: Browser, url: string): Promise<Page> {
+    const p = await b.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(server.url);
-    await page.waitForFunction(
+    p.on("pageerror", (e) => errors.push(e.message));
+    await p.goto(url);
+    await p.waitForFunction(
       () => {
         const t = document.querySelector("[data-testid=status]")?.textContent ?? "";
         return t === "ready" || t.startsWith("error");
@@ -66,13 +81,9 @@ describe.skipIf(!hasChromium)(title, () => {
       null,
       { timeout: 30_000 },
     );
-    expect(await page.textContent("[data-testid=status]"), errors.join("; ")).toBe("ready");
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+    expect(await p.textContent("[data-testid=status]"), errors.join("; ")).toBe("ready");
+    return p;
+  }
 
   const value = async (testid: string) => page.getAttribute(`[data-testid="${testid}"]`, "data-value");
   const number = async (testid: string) => Number(await value(testid));
@@ -175,5 +186,77 @@ describe.skipIf(!hasChromium)(title, () => {
     mkdirSync(out, { recursive: true });
     await page.screenshot({ path: join(out, "inspector.png"), fullPage: true });
     expect(existsSync(join(out, "inspector.png"))).toBe(true);
+  });
+  it("turned crops (--rotate): the drawn box covers the points the turned sampling grid reads", async () => {
+    // boxes stored in the table (as relabel stores them), whose records hold no turn: the page
+    // takes the angle from the schedule
+    const spec = { ...SMALL_RUN, rotate: 40, hasBox: true, size: 24 };
+    makeRunFolder(turnedRun, spec);
+    const schedule = JSON.parse(readFileSync(join(turnedRun, "manifest.json"), "utf8")).relabel.schedule;
+    turnedServer = await serveInspector(turnedRun, { port: 0 });
+    const p = await openPage(browser, turnedServer.url);
+    let turned = 0;
+    for (const [image, epoch] of [
+      [4, 0],
+      [9, 2],
+      [13, 1],
+    ]) {
+      await p.fill('[data-testid="epoch"]', String(epoch));
+      await p.click(`[data-testid="image-${image}"]`);
+      await p.dispatchEvent('[data-testid="epoch"]', "change");
+      await p.waitForFunction(
+        ([i, e]) => {
+          const n = document.getElementById("detail-note")!;
+          return (
+            document.getElementById("detail")!.dataset.state === "ready" &&
+            n.dataset.image === String(i) &&
+            n.dataset.epoch === String(e)
+          );
+        },
+        [image, epoch],
+      );
+      for (let c = 0; c < spec.cropsPerImage; c++) {
+        const box = cropFor(schedule, epoch, image, c);
+        expect(box.angle, "the schedule turns every crop").toBeDefined();
+        if (Math.abs(box.angle!) > 1) turned++;
+        // the sampling grid's points in image coordinates (pixel i spans [i, i + 1]): the crop of
+        // two ramps, x + 0.5 and y + 0.5 (bilinear taps reproduce a linear image exactly, except
+        // where clamped at the image's edge)
+        const S = spec.size,
+          n = box.w * box.h;
+        const ramps = new Float32Array(2 * S * S).map((_, i) => (i < S * S ? i % S : Math.floor(i / S) - S) + 0.5);
+        const grid = cropResizeInto(new Float64Array(2 * n), ramps, 2, S, S, box, box.h, box.w);
+        // the same points mapped by the drawn rectangle's own transform, in the page
+        const mapped = await p.evaluate(
+          ([id, pts]) => {
+            const rect = document.querySelector<SVGRectElement>(`[data-testid="${id}"]`)!;
+            const m = rect.transform.baseVal.consolidate()?.matrix ?? new DOMMatrix();
+            return pts.map(([x, y]) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]);
+          },
+          [
+            `crop-${c}-rect`,
+            Array.from({ length: n }, (_, at) => {
+              const o = Math.floor(at / box.w),
+                q = at % box.w;
+              return [box.x + ((box.flip ? box.w - 1 - q : q) + 0.5), box.y + o + 0.5];
+            }),
+          ] as const,
+        );
+        let compared = 0;
+        for (let at = 0; at < n; at++) {
+          const [x, y] = mapped[at];
+          if (x <= 0.5 || y <= 0.5 || x >= S - 0.5 || y >= S - 0.5) continue; // clamped taps
+          expect(x, `image ${image} epoch ${epoch} crop ${c} point ${at}`).toBeCloseTo(grid[at], 3);
+          expect(y).toBeCloseTo(grid[n + at], 3);
+          compared++;
+        }
+        expect(compared).toBeGreaterThan(n / 4);
+        const text = await p.textContent(`[data-testid="crop-${c}-box"]`);
+        if (box.angle) expect(text).toContain(`turned ${box.angle.toFixed(1)}°`);
+      }
+    }
+    expect(turned).toBeGreaterThan(2);
+    await p.screenshot({ path: join(out, "inspector-turned.png"), fullPage: true });
+    await p.close();
   });
 });

@@ -21,6 +21,8 @@ export interface RunSpec {
   seed: number;
   size: number;
   agreement: number;
+  /** The crop schedule's largest turn in degrees (absent: unturned crops). */
+  rotate?: number;
 }
 
 export const SMALL_RUN: RunSpec = {
@@ -40,7 +42,7 @@ export function makeRunFolder(dir: string, s: RunSpec): { manifest: RunManifest;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, "images"), { recursive: true });
   const images = s.classes * s.ipc;
-  const schedule = defaultCropSchedule({ seed: s.seed, sourceSize: s.size, outputSize: s.size });
+  const schedule = defaultCropSchedule({ seed: s.seed, sourceSize: s.size, outputSize: s.size, rotate: s.rotate });
   const manifest = parseManifest({
     version: 1,
     runId: "inspect-test",
