@@ -98,7 +98,7 @@ const range = (v: string): [number, number] => {
 const arch =
   (name: string) =>
   (v: string): string => {
-    if (!(ARCHITECTURES as readonly string[]).includes(v))
+    if (!ARCHITECTURES.includes(v))
       throw new InvalidArgumentError(`${name} must be one of ${ARCHITECTURES.join(", ")}, got '${v}'`);
     return v;
   };

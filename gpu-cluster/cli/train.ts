@@ -207,7 +207,7 @@ export function addTrainCommand(program: Command): void {
       "--student <arch>",
       "student architecture",
       (v) => {
-        if (!(ARCHITECTURES as readonly string[]).includes(v))
+        if (!ARCHITECTURES.includes(v))
           throw new InvalidArgumentError(`--student must be one of ${ARCHITECTURES.join(", ")}, got '${v}'`);
         return v;
       },

@@ -16,23 +16,18 @@ export interface ModelSpec {
   depth?: number;
 }
 
-export const ARCHITECTURES = [
-  "convnet-1",
-  "convnet-2",
-  "convnet-3",
-  "convnet-4",
-  "convnet-5",
-  "convnet-in-1",
-  "convnet-in-2",
-  "convnet-in-3",
-  "convnet-in-4",
-  "convnet-in-5",
+/** ConvNet depths (DC's ConvNet-D: D conv blocks), each with BatchNorm or with InstanceNorm (-in-). */
+const CONVNET_DEPTHS = [1, 2, 3, 4, 5];
+
+export const ARCHITECTURES: readonly string[] = [
+  ...CONVNET_DEPTHS.map((d) => `convnet-${d}`),
+  ...CONVNET_DEPTHS.map((d) => `convnet-in-${d}`),
   "resnet18",
   "resnet50",
   "resnet101",
   "vit-tiny",
   "bn-vit-tiny",
-] as const;
+];
 
 /** Architectures without BatchNorm: recover has no statistics to match in them (students only). */
 export const WITHOUT_BATCHNORM: readonly string[] = [
