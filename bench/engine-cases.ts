@@ -10,6 +10,8 @@ import { inferenceGraph } from "../gpu-cluster/models/inference-graph.ts";
 import { ClassifierTrainer, oneHot } from "../gpu-cluster/training/classifier.ts";
 import { Program, type CompileOptions } from "../gpu-cluster/runtime/program.ts";
 import { RecoverStep } from "../gpu-cluster/stages/recover-step.ts";
+import { MAX_SAMPLED_CROP } from "../gpu-cluster/stages/recover.ts";
+import { sampledCropMatrixT } from "../shared/crop-schedule/index.ts";
 
 export const CASES: Record<string, { spec: ModelSpec; batch: number; iters: number }> = {
   resnet18: { spec: { arch: "resnet18", classes: 1000, channels: 3, size: 224 }, batch: 32, iters: 3 },
@@ -17,8 +19,15 @@ export const CASES: Record<string, { spec: ModelSpec; batch: number; iters: numb
 };
 // "forward-train" is the forward of the squeeze graph alone (weights as inputs, BN on batch
 // statistics): what the squeeze step's own forward costs, next to the frozen, folded "forward".
-export const STEPS = ["forward", "forward-train", "recover", "squeeze"] as const;
+// "recover-turned" is the recover step on a turned crop (--recover-rotate): one dense
+// (size²) × (size²) sampling matrix per step instead of two separable ones; only where recover
+// allows it (size ≤ MAX_SAMPLED_CROP).
+export const STEPS = ["forward", "forward-train", "recover", "recover-turned", "squeeze"] as const;
 export type Step = (typeof STEPS)[number];
+
+/** Whether `model` has a `step` case (a turned recover crop only up to MAX_SAMPLED_CROP px). */
+export const hasCase = (model: string, step: Step): boolean =>
+  step !== "recover-turned" || CASES[model].spec.size <= MAX_SAMPLED_CROP;
 
 function input(spec: ModelSpec, n: number) {
   const t = tensor("float32", [n, spec.channels, spec.size, spec.size]);
@@ -62,7 +71,8 @@ export async function buildCase(
     });
     return { program: trainer.program, body: () => trainer.step(x, targets, 0.01) };
   }
-  if (step !== "recover") throw new Error(`unknown step '${step}'; choose one of ${STEPS.join(", ")}`);
+  if (step !== "recover" && step !== "recover-turned")
+    throw new Error(`unknown step '${step}'; choose one of ${STEPS.join(", ")}`);
   const S = spec.size;
   const cfg = {
     batch,
@@ -76,8 +86,15 @@ export async function buildCase(
     beta2: 0.9,
     lower: Array(spec.channels).fill(-3),
     upper: Array(spec.channels).fill(3),
+    sampledCrop: step === "recover-turned",
   };
   const rs = await RecoverStep.compile({ kind: "zoo", spec, params }, cfg, x, opts);
+  if (cfg.sampledCrop) {
+    // a crop of 3/4 of the side turned by 20°: a dense matrix whatever the box
+    const box = { x: 3, y: 4, w: (3 * S) >> 2, h: (3 * S) >> 2, flip: false, angle: 20 };
+    const matrixT = sampledCropMatrixT(S, S, box, S, S);
+    return { program: rs.program, body: () => rs.stepSampled(matrixT, targets, 0.1, cfg) };
+  }
   const eye = new Float32Array(S * S);
   for (let i = 0; i < S; i++) eye[i * S + i] = 1;
   return { program: rs.program, body: () => rs.step(eye, eye, targets, 0.1, cfg) };

@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import { countFlops } from "../gpu-cluster/graph/flops.ts";
 import { writeJsonAtomic } from "../gpu-cluster/io/atomic-write.ts";
-import { buildCase, CASES, STEPS, type Step } from "./engine-cases.ts";
+import { buildCase, CASES, hasCase, STEPS, type Step } from "./engine-cases.ts";
 
 interface Peer {
   ms: number;
@@ -95,13 +95,13 @@ if (args[0] === "--one") {
   if (missing) process.stderr.write(`PyTorch peer skipped: ${missing}\n`);
   const results: Result[] = [];
   for (const model of Object.keys(CASES)) {
-    for (const step of STEPS) {
+    for (const step of STEPS.filter((s) => hasCase(model, s))) {
       const out = execFileSync(process.execPath, [...process.execArgv, process.argv[1], "--one", model, step], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "inherit"],
       });
       const r = JSON.parse(out.trim().split("\n").at(-1)!) as Result;
-      if (!missing) r.peer = runPeer(model, step);
+      if (!missing && step !== "recover-turned") r.peer = runPeer(model, step); // no PyTorch form of it
       results.push(r);
       process.stderr.write(
         `${model} ${step}: ${r.ms.toFixed(1)} ms${r.peer ? `, PyTorch ${r.peer.ms.toFixed(1)} ms` : ""}\n`,
