@@ -7,7 +7,8 @@
 //   offset size          field
 //   0      4             magic "DLB1"
 //   4      u16           version (1)
-//   6      u16           flags: bit 0 PIXELS (pixel section present), bit 1 MIX (mix sections present)
+//   6      u16           flags: bit 0 PIXELS (pixel section present), bit 1 MIX (mix sections
+//                                   present), bit 2 TURN (turn section present: turned crops)
 //   8      u32           epoch
 //   12     u32           batch
 //   16     u32           batch size asked for (slots; the last batch of an epoch may hold fewer)
@@ -22,7 +23,7 @@
 //   44     u32           reserved (0)
 //   48     u32[n]        image      source image index of each crop (crops in (slot, crop) order)
 //          u16[4n]       box        crop box x, y, w, h in source pixels (the crop schedule's;
-//                                   a turn, schedule.rotate, is not sent: cropFor gives it)
+//                                   its turn, if any, in the TURN section)
 //          u8[n]         flip       1 = horizontally flipped            (padded to 4 bytes)
 //          u16[n·k]      ids        top-k class ids, most probable first (padded to 4 bytes)
 //          f32[n·k]      probs      their probabilities, decoded from the table (exact values)
@@ -30,6 +31,9 @@
 //          f32[n]        lambda     weight of the crop's own image (1 when not mixed)
 //          u16[4n]       mixBox     CutMix box in output pixels (0,0,0,0 for Mixup or none)
 //   PIXELS: f32[n·C·S·S] pixels     the (mixed) crop, planar C × S × S per crop, values in [0, 1]
+//   TURN:  f32[n]        angle      the crop's turn about its centre in degrees (the schedule's
+//                                   rotate ≠ 0; cropFor's box.angle); last, so the sections
+//                                   before it sit where they do without turns
 //
 // Labels are the table's top-k; the dense vector spreads the remaining mass as SPEC.md says
 // (shared/label-table reconstructDense).
@@ -39,6 +43,7 @@ export const BATCH_VERSION = 1;
 export const BATCH_HEADER_BYTES = 48;
 export const BATCH_FLAG_PIXELS = 1;
 export const BATCH_FLAG_MIX = 2;
+export const BATCH_FLAG_TURN = 4;
 export const NO_PARTNER = 0xffffffff;
 export const BATCH_CONTENT_TYPE = "application/vnd.distill.batch";
 
@@ -74,7 +79,9 @@ export function batchSections(
   if (mix) end += 16 * n;
   const pixels = (h.flags & BATCH_FLAG_PIXELS) !== 0 ? end : -1;
   if (pixels >= 0) end += 4 * n * h.channels * h.cropSize * h.cropSize;
-  return { crops: n, image, box, flip, ids, probs, mix, pixels, bytes: end };
+  const turn = (h.flags & BATCH_FLAG_TURN) !== 0 ? end : -1;
+  if (turn >= 0) end += 4 * n;
+  return { crops: n, image, box, flip, ids, probs, mix, pixels, turn, bytes: end };
 }
 
 export class BatchFormatError extends Error {
@@ -97,6 +104,8 @@ export interface DecodedBatch extends BatchHeader {
   mix: { partner: Uint32Array; lambda: Float32Array; box: Uint16Array } | null;
   /** n × C × S × S, or null without pixels. */
   pixels: Float32Array | null;
+  /** n: each crop's turn in degrees, or null when the run's crops are not turned. */
+  angle: Float32Array | null;
 }
 
 /** Views into one message (no copy: `buffer` must not be reused while the views are). */
@@ -124,7 +133,7 @@ export function decodeBatch(buffer: ArrayBuffer): DecodedBatch {
   };
   if (h.version !== BATCH_VERSION)
     throw new BatchFormatError(`version ${h.version}; this client reads version ${BATCH_VERSION}`);
-  if ((h.flags & ~(BATCH_FLAG_PIXELS | BATCH_FLAG_MIX)) !== 0)
+  if ((h.flags & ~(BATCH_FLAG_PIXELS | BATCH_FLAG_MIX | BATCH_FLAG_TURN)) !== 0)
     throw new BatchFormatError(`unknown flags 0x${h.flags.toString(16)}`);
   const s = batchSections(h);
   if (s.bytes !== buffer.byteLength)
@@ -146,5 +155,6 @@ export function decodeBatch(buffer: ArrayBuffer): DecodedBatch {
         }
       : null,
     pixels: s.pixels >= 0 ? new Float32Array(buffer, s.pixels, n * h.channels * h.cropSize * h.cropSize) : null,
+    angle: s.turn >= 0 ? new Float32Array(buffer, s.turn, n) : null,
   };
 }

@@ -72,6 +72,8 @@ async function roundTrip(shape: RunShape, size: number, pixels: boolean) {
             box.h,
             box.flip ? 1 : 0,
           ]);
+          // turned schedules send each crop's turn; others no section
+          expect(d.angle?.[i] ?? null).toBe(box.angle === undefined ? null : Math.fround(box.angle));
           if (d.mix) {
             expect(d.mix.partner[i]).toBe(mix ? mix.partnerImage : NO_PARTNER);
             expect(d.mix.lambda[i]).toBe(Math.fround(mix ? mix.lambda : 1));

@@ -2,6 +2,7 @@
 import {
   BATCH_FLAG_MIX,
   BATCH_FLAG_PIXELS,
+  BATCH_FLAG_TURN,
   BATCH_MAGIC,
   BATCH_VERSION,
   NO_PARTNER,
@@ -14,6 +15,7 @@ export interface BatchContent {
   header: Omit<BatchHeader, "version" | "flags">;
   /** Per crop, in (slot, crop) order. */
   images: ArrayLike<number>;
+  /** Per crop; turned crops (box.angle set: the schedule's rotate) add the TURN section. */
   boxes: CropBox[];
   ids: Uint16Array;
   probs: Float32Array;
@@ -27,7 +29,10 @@ export function encodeBatch(b: BatchContent): Uint8Array<ArrayBuffer> {
   const h: BatchHeader = {
     ...b.header,
     version: BATCH_VERSION,
-    flags: (b.pixels ? BATCH_FLAG_PIXELS : 0) | (b.mixes ? BATCH_FLAG_MIX : 0),
+    flags:
+      (b.pixels ? BATCH_FLAG_PIXELS : 0) |
+      (b.mixes ? BATCH_FLAG_MIX : 0) |
+      (b.boxes.some((c) => c.angle !== undefined) ? BATCH_FLAG_TURN : 0),
   };
   const s = batchSections(h);
   const buf = new ArrayBuffer(s.bytes);
@@ -74,5 +79,6 @@ export function encodeBatch(b: BatchContent): Uint8Array<ArrayBuffer> {
     const px = new Float32Array(buf, s.pixels, n * per);
     b.pixels.forEach((p, i) => px.set(p, i * per));
   }
+  if (s.turn >= 0) new Float32Array(buf, s.turn, n).set(b.boxes.map((c) => c.angle ?? 0));
   return bytes;
 }
