@@ -95,7 +95,8 @@ const range = (v: string): [number, number] => {
   }
   return [parts[0], parts[1]];
 };
-const arch =
+/** An architecture of the zoo, refused naming the flag and the choices. */
+export const arch =
   (name: string) =>
   (v: string): string => {
     if (!ARCHITECTURES.includes(v))

@@ -5,14 +5,13 @@
 // `--serve` instead serves the browser trainer page (web-trainer/) for local use.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { BatchClient } from "../../edge/client/batch-client.ts";
 import { channelStats, decodeImage, loadDataset, type DatasetSplits } from "../data/index.ts";
 import { readNpy } from "../io/npy.ts";
 import { unpackImages } from "../../shared/image-bits.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { serializeModel } from "../graph/onnx-serialize.ts";
-import { ARCHITECTURES } from "../models/zoo.ts";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import type { ImageSet } from "../stages/crops.ts";
 import { StreamTrainer } from "../stream/stream-trainer.ts";
@@ -20,6 +19,7 @@ import type { RunManifest } from "../../shared/manifest.ts";
 import { createProgress } from "./progress.ts";
 import { edgeUrl } from "./edge-url.ts";
 import { int, positive } from "./number-args.ts";
+import { arch } from "./options.ts";
 
 export interface TrainOptions {
   edge: string;
@@ -203,16 +203,7 @@ export function addTrainCommand(program: Command): void {
     .requiredOption("--edge <url>", "the edge service, e.g. http://127.0.0.1:8787", edgeUrl)
     .option("--token <jwt>", "a trainer token for the run (default: $DISTILL_TOKEN)")
     .option("--run <id>", "the run's id on the edge")
-    .option(
-      "--student <arch>",
-      "student architecture",
-      (v) => {
-        if (!ARCHITECTURES.includes(v))
-          throw new InvalidArgumentError(`--student must be one of ${ARCHITECTURES.join(", ")}, got '${v}'`);
-        return v;
-      },
-      "convnet-3",
-    )
+    .option("--student <arch>", "student architecture", arch("--student"), "convnet-3")
     .option(
       "--student-width <n>",
       "student first-stage width (default: as `distill evaluate`'s: the run's teacher's width for a teacher of the student's family, else 32)",
