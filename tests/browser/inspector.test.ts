@@ -85,6 +85,24 @@ describe.skipIf(!hasChromium)(title, () => {
     return p;
   }
 
+  /** Clicks `image` with `epoch` chosen and waits for its crops. */
+  async function showCrops(p: Page, image: number, epoch: number): Promise<void> {
+    await p.fill('[data-testid="epoch"]', String(epoch));
+    await p.click(`[data-testid="image-${image}"]`);
+    await p.dispatchEvent('[data-testid="epoch"]', "change");
+    await p.waitForFunction(
+      ([i, e]) => {
+        const n = document.getElementById("detail-note")!;
+        return (
+          document.getElementById("detail")!.dataset.state === "ready" &&
+          n.dataset.image === String(i) &&
+          n.dataset.epoch === String(e)
+        );
+      },
+      [image, epoch],
+    );
+  }
+
   const value = async (testid: string) => page.getAttribute(`[data-testid="${testid}"]`, "data-value");
   const number = async (testid: string) => Number(await value(testid));
 
@@ -156,20 +174,7 @@ describe.skipIf(!hasChromium)(title, () => {
       [12, 2],
       [0, 0],
     ]) {
-      await page.fill('[data-testid="epoch"]', String(epoch));
-      await page.click(`[data-testid="image-${image}"]`);
-      await page.dispatchEvent('[data-testid="epoch"]', "change");
-      await page.waitForFunction(
-        ([i, e]) => {
-          const n = document.getElementById("detail-note")!;
-          return (
-            document.getElementById("detail")!.dataset.state === "ready" &&
-            n.dataset.image === String(i) &&
-            n.dataset.epoch === String(e)
-          );
-        },
-        [image, epoch],
-      );
+      await showCrops(page, image, epoch);
       const slot = inverseOrder(batchOrder(h.seed, epoch, h.images))[image];
       for (let c = 0; c < h.cropsPerImage; c++) {
         const rec = decoded.record(epoch, slot, c);
@@ -201,20 +206,7 @@ describe.skipIf(!hasChromium)(title, () => {
       [9, 2],
       [13, 1],
     ]) {
-      await p.fill('[data-testid="epoch"]', String(epoch));
-      await p.click(`[data-testid="image-${image}"]`);
-      await p.dispatchEvent('[data-testid="epoch"]', "change");
-      await p.waitForFunction(
-        ([i, e]) => {
-          const n = document.getElementById("detail-note")!;
-          return (
-            document.getElementById("detail")!.dataset.state === "ready" &&
-            n.dataset.image === String(i) &&
-            n.dataset.epoch === String(e)
-          );
-        },
-        [image, epoch],
-      );
+      await showCrops(p, image, epoch);
       for (let c = 0; c < spec.cropsPerImage; c++) {
         const box = cropFor(schedule, epoch, image, c);
         expect(box.angle, "the schedule turns every crop").toBeDefined();
