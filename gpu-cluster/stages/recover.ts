@@ -170,6 +170,8 @@ export async function recover(
   const bar = (o.progress ?? noProgress)("recover", plan.length * cfg.iterations, "step");
   const result: RecoverResult = { pixels, batches: [] };
   let done = 0;
+  // turned crops: one dense sampling matrix, rewritten every step
+  const matrixT = cfg.rotate ? new Float32Array(H ** 4) : undefined;
   for (const [i, batch] of plan.entries()) {
     const bi = start + i;
     const B = batch.images.length;
@@ -213,7 +215,7 @@ export async function recover(
       const box = cropFor(schedule, it, 0);
       const lr = cosineLr(it, cfg.iterations, cfg.lr);
       const r = stepCfg.sampledCrop
-        ? await step.stepSampled(sampledCropMatrixT(H, H, box, H, H), targets, lr, stepCfg)
+        ? await step.stepSampled(sampledCropMatrixT(H, H, box, H, H, matrixT), targets, lr, stepCfg)
         : await step.step(
             interpolationMatrix(H, box.y, box.h, H, false),
             transpose(interpolationMatrix(H, box.x, box.w, H, box.flip), H, H),

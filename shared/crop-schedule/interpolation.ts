@@ -148,7 +148,8 @@ export function turnedCropTaps(
 
 /**
  * The crop `box` (turned or not) as one (height·width) × (outH·outW) matrix Mᵀ: crop = X · Mᵀ for
- * each image plane X flattened to a row. Recover feeds it when its crops turn (not separable).
+ * each image plane X flattened to a row. Recover feeds it when its crops turn (not separable),
+ * one per step: `into`, when given, is overwritten and returned (no new (64²)² floats a step).
  */
 export function sampledCropMatrixT(
   height: number,
@@ -156,9 +157,12 @@ export function sampledCropMatrixT(
   box: CropBox,
   outH: number,
   outW: number,
+  into?: Float32Array,
 ): Float32Array {
   const out = outH * outW;
-  const m = new Float32Array(height * width * out);
+  const m = into ? into.fill(0) : new Float32Array(height * width * out);
+  if (m.length !== height * width * out)
+    throw new Error(`sampledCropMatrixT: into holds ${m.length} floats, not ${height}·${width}·${out}`);
   turnedCropTaps(height, width, box, outH, outW, (at, src, w) => (m[src * out + at] += w));
   return m;
 }

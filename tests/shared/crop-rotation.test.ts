@@ -7,7 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { cropFor, cropResize, defaultCropSchedule, type CropBox } from "../../shared/crop-schedule/index.ts";
+import {
+  cropFor,
+  cropResize,
+  defaultCropSchedule,
+  sampledCropMatrixT,
+  type CropBox,
+} from "../../shared/crop-schedule/index.ts";
 import { INSTALL_HINT, runPython, torchGate } from "../engine/pytorch.ts";
 
 const image = (c: number, h: number, w: number, seed: number) =>
@@ -91,6 +97,27 @@ describe("crop schedule rotate", () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it("the sampling matrix Mᵀ gives the crop as X · Mᵀ, also when rewritten in place step after step", () => {
+    const size = 12,
+      out = 9;
+    const img = image(1, size, size, 5);
+    const p = defaultCropSchedule({ seed: 3, sourceSize: size, scale: [0.3, 1], rotate: 40 });
+    const reused = new Float32Array(size * size * out * out);
+    for (let step = 0; step < 4; step++) {
+      const box = cropFor(p, step, 0);
+      const m = sampledCropMatrixT(size, size, box, out, out, reused);
+      expect(m).toBe(reused);
+      expect(Array.from(m)).toEqual(Array.from(sampledCropMatrixT(size, size, box, out, out)));
+      const want = cropResize(img, 1, size, size, box, out);
+      for (let j = 0; j < out * out; j++) {
+        let v = 0;
+        for (let i = 0; i < size * size; i++) v += img[i] * m[i * out * out + j];
+        expect(v).toBeCloseTo(want[j], 5);
+      }
+    }
+    expect(() => sampledCropMatrixT(size, size, cropFor(p, 0, 0), out, out, new Float32Array(7))).toThrow(/7 floats/);
   });
 });
 
