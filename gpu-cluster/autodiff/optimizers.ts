@@ -116,9 +116,14 @@ export function adam(
 export const adamw = (o: { beta1?: number; beta2?: number; eps?: number; weightDecay?: number } = {}): Optimizer =>
   adam({ ...o, weightDecay: o.weightDecay ?? 0.01, decoupled: true });
 
-/** Cosine decay from `base` to 0 over `total` steps after a linear warm-up of `warmup` steps. */
-export function cosineLr(step: number, total: number, base: number, warmup = 0): number {
+/**
+ * Cosine decay from `base` over `total` steps after a linear warm-up of `warmup` steps. `stretch`
+ * ζ ≥ 1 is EDC's smoothed schedule (Shao et al., NeurIPS 2024): the cosine of a run ζ times as long,
+ * cut at `total`, so the rate ends at base·(1 + cos(π/ζ))/2 (ζ = 1: 0; ζ = 2: base/2).
+ */
+export function cosineLr(step: number, total: number, base: number, warmup = 0, stretch = 1): number {
+  if (!(stretch >= 1)) throw new Error(`a cosine stretch is at least 1 (1: decay to 0), got ${stretch}`);
   if (step < warmup) return (base * (step + 1)) / warmup;
   const p = (step - warmup) / Math.max(1, total - warmup);
-  return 0.5 * base * (1 + Math.cos(Math.PI * Math.min(1, p)));
+  return 0.5 * base * (1 + Math.cos((Math.PI * Math.min(1, p)) / stretch));
 }

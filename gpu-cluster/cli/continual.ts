@@ -43,6 +43,7 @@ import { int, intList } from "./number-args.ts";
 import {
   addRunOptions,
   DEFAULT_TEACHER_WIDTH,
+  lrStretchOf,
   perClassFlags,
   recoverConfigOf,
   squeezeConfigOf,
@@ -141,7 +142,10 @@ export class ContinualRun {
       // rotate only where set, so that runs made before the option keep their keys
       crops: o.rotate ? [o.cropScale, o.flip, o.rotate] : [o.cropScale, o.flip],
       relabel: [o.topK, o.quant, o.temperature],
-      student: [o.students[0], this.studentWidth, o.studentBatch, o.studentLr, o.epochs, o.studentCrops],
+      student: [
+        ...[o.students[0], this.studentWidth, o.studentBatch, o.studentLr, o.epochs, o.studentCrops],
+        ...(o.studentLrStretch > 1 ? [o.studentLrStretch] : []),
+      ],
       // absent for the default, so that runs made before the option keep their keys
       memoryLabels: o.memoryLabels === "kept" ? undefined : o.memoryLabels,
       // absent at 8 bits (what every run before the option kept)
@@ -390,6 +394,7 @@ export class ContinualRun {
       width: this.studentWidth,
       batch: o.studentBatch,
       lr: o.studentLr,
+      ...lrStretchOf(o),
       weightDecay: 0.01,
       seed,
     };

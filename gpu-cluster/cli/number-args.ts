@@ -20,13 +20,17 @@ export const positive =
     return n;
   };
 
-export const nonNegative =
-  (name: string) =>
+/** A finite number ≥ `min`. */
+export const atLeast =
+  (name: string, min: number) =>
   (v: string): number => {
     const n = Number(v);
-    if (!(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got '${v}'`);
+    if (!(v.trim() !== "" && Number.isFinite(n) && n >= min))
+      throw new InvalidArgumentError(`${name} must be a number ≥ ${min}, got '${v}'`);
     return n;
   };
+
+export const nonNegative = (name: string) => atLeast(name, 0);
 
 /** An angle in degrees in [0, 180] (--rotate, --recover-rotate). */
 export const degrees =

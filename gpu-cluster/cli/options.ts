@@ -7,7 +7,7 @@ import type { AugmentOptions } from "../data/index.ts";
 import { SELECTION_KINDS, type SelectionKind } from "../stages/selection-kinds.ts";
 import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { degrees, int, nonNegative, positive } from "./number-args.ts";
+import { atLeast, degrees, int, nonNegative, positive } from "./number-args.ts";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import { ARCHITECTURES, batchNormForm, WITHOUT_BATCHNORM } from "../models/zoo.ts";
 import { IMAGE_BITS, imagesPerByteImage, type ImageBits } from "../../shared/image-bits.ts";
@@ -81,6 +81,8 @@ export interface CliOptions {
   studentWidth?: number;
   studentBatch: number;
   studentLr: number;
+  /** The student cosine's stretch ζ (EDC's smoothed schedule; 1: decay to 0). */
+  studentLrStretch: number;
   /** Initial-weight seed of evaluate's and the baselines' students; undefined: seed. The gate's and probe's keep seed. */
   studentSeed?: number;
   /** Students per set for evaluate and the baselines, each from its own draw of initial weights; they report the mean. */
@@ -324,6 +326,12 @@ export function addRunOptions(cmd: Command): Command {
     .option("--student-batch <n>", "evaluate: student batch size", int("--student-batch", 1), 50)
     .option("--student-lr <x>", "evaluate: AdamW learning rate (cosine)", positive("--student-lr"), 0.003)
     .option(
+      "--student-lr-stretch <z>",
+      "evaluate: the students' cosine is that of a run z times as long, cut at the end (EDC's smoothed schedule: z = 2 ends at half the rate; 1: decay to 0)",
+      atLeast("--student-lr-stretch", 1),
+      1,
+    )
+    .option(
       "--student-seed <s>",
       "evaluate: seed of the initial weights of the students evaluate and the baselines train (default: --seed); the recover gate's and the probe's students keep --seed, so the images, crops and labels stay the run's and only the students' draw changes",
       int("--student-seed"),
@@ -335,6 +343,11 @@ export function addRunOptions(cmd: Command): Command {
       1,
     )
     .option("--no-baselines", "evaluate: skip the random-subset baselines");
+}
+
+/** The students' cosine stretch as a StudentConfig field: absent at 1, so configs (and stage keys) of runs without it are unchanged. */
+export function lrStretchOf(o: Pick<CliOptions, "studentLrStretch">): { lrStretch?: number } {
+  return o.studentLrStretch > 1 ? { lrStretch: o.studentLrStretch } : {};
 }
 
 /** Recover's settings from the options (one place for `distill run`, the shards and `distill continual`); `bits`: the run's --image-bits, resolved. */

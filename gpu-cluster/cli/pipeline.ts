@@ -705,6 +705,7 @@ export class Pipeline extends RunContext {
           ipc: o.ipc,
           seed: o.seed,
           student_seed: this.evaluateSeed,
+          ...(o.studentLrStretch > 1 && { student_lr_stretch: o.studentLrStretch }),
           teacher_accuracy: teacherAccuracy,
           students,
           student_widths: Object.fromEntries(config.students.flatMap((s) => (s.width ? [[s.arch, s.width]] : []))),

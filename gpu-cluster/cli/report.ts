@@ -37,6 +37,8 @@ export const reportSchema = z.object({
   students: z.record(z.string(), studentResultSchema),
   /** Each student's width (absent in reports written before 2026-12-06; it follows the teacher's, so it varies with the data). */
   student_widths: z.record(z.string(), z.number().int().positive()).optional(),
+  /** --student-lr-stretch above 1: the students' cosine stretch ζ (EDC's smoothed schedule); absent: decay to 0. */
+  student_lr_stretch: z.number().min(1).optional(),
   /** Epochs every student above trained for (absent in reports written before 2026-12-03). */
   student_epochs: z.number().int().positive().optional(),
   /** --image-bits below 8: the stored images' bits per pixel, and (a)'s and (b)'s epochs (the same crops on their --ipc images). */
@@ -154,8 +156,11 @@ export function renderReportMarkdown(r: Report): string {
       : r.random_epochs === undefined || r.random_epochs === r.student_epochs
         ? ` (${r.student_epochs} epochs)`
         : ` (ours ${r.student_epochs} epochs, (a) and (b) ${r.random_epochs}: the same number of crops)`;
+  const stretch = r.student_lr_stretch
+    ? `, its cosine learning rate stretched ${r.student_lr_stretch}× (ending at ${pct((1 + Math.cos(Math.PI / r.student_lr_stretch)) / 2)} of the start)`
+    : "";
   lines.push(
-    `Every student is trained from scratch with the same recipe${epochs}; ` +
+    `Every student is trained from scratch with the same recipe${epochs}${stretch}; ` +
       (r.image_bits
         ? `(a) and (b) use a random real subset of ${r.ipc} 8-bit images per class (the same bytes), `
         : "(a) and (b) use a random real subset of the same size, ") +

@@ -18,8 +18,8 @@ import { StreamTrainer } from "../stream/stream-trainer.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
 import { createProgress } from "./progress.ts";
 import { edgeUrl } from "./edge-url.ts";
-import { int, positive } from "./number-args.ts";
-import { arch } from "./options.ts";
+import { atLeast, int, positive } from "./number-args.ts";
+import { arch, lrStretchOf } from "./options.ts";
 
 export interface TrainOptions {
   edge: string;
@@ -29,6 +29,7 @@ export interface TrainOptions {
   studentWidth?: number;
   studentBatch: number;
   studentLr: number;
+  studentLrStretch: number;
   epochs?: number;
   seed?: number;
   pixels: boolean;
@@ -146,6 +147,7 @@ export async function train(o: TrainOptions, log: (line: string) => void): Promi
         width: o.studentWidth, // absent: StreamTrainer follows the teacher (student-width.ts)
         batch: o.studentBatch,
         lr: o.studentLr,
+        ...lrStretchOf(o),
         weightDecay: 0.01,
         seed: o.seed ?? m.seeds.run,
       },
@@ -211,6 +213,12 @@ export function addTrainCommand(program: Command): void {
     )
     .option("--student-batch <n>", "batch size (as evaluate's --student-batch)", int("--student-batch", 1), 50)
     .option("--student-lr <x>", "AdamW learning rate (cosine)", positive("--student-lr"), 0.003)
+    .option(
+      "--student-lr-stretch <z>",
+      "the cosine of a run z times as long, cut at the end (EDC's smoothed schedule; 1: decay to 0)",
+      atLeast("--student-lr-stretch", 1),
+      1,
+    )
     .option("--epochs <n>", "epochs to train (default: the run's relabel epochs)", int("--epochs", 1))
     .option("--seed <s>", "weight initialisation seed (default: the run's seed, as evaluate)", int("--seed"))
     .option("--pixels", "crops from the edge (pixels=1); the default when --images is absent", false)

@@ -41,6 +41,8 @@ export interface StudentConfig {
   width?: number;
   batch: number;
   lr: number;
+  /** The cosine's stretch ζ (EDC's smoothed schedule, cosineLr); absent: 1, decay to 0, so older configs and keys stay. */
+  lrStretch?: number;
   weightDecay: number;
   /** Weight initialisation seed (evaluate uses the run seed). */
   seed: number;
@@ -125,6 +127,7 @@ export async function trainStudent(
       epochs,
       stepsPerEpoch: Math.ceil(N / cfg.batch),
       lr: cfg.lr,
+      lrStretch: cfg.lrStretch,
       label: o.label ?? cfg.arch,
       batches,
       checkpoints: o.checkpoints,

@@ -141,6 +141,7 @@ export async function trainOnMemory(
       epochs,
       stepsPerEpoch: Math.ceil(images / cfg.batch),
       lr: cfg.lr,
+      lrStretch: cfg.lrStretch,
       label: o.label ?? cfg.arch,
       batches: memoryBatches(blocks, labels, classes, epochs, cfg.batch, cfg.seed, stats),
     },

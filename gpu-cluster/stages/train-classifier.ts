@@ -53,6 +53,8 @@ export interface ClassifierTraining {
   batches: (epoch: number) => Iterable<TrainingBatch>;
   lr: number;
   warmupSteps?: number;
+  /** The cosine's stretch ζ (cosineLr; absent: 1, decay to 0). */
+  lrStretch?: number;
   /** Progress label. */
   label: string;
   /** After every step (squeeze: the weight average reads the trainer's state here). */
@@ -98,7 +100,7 @@ export async function trainClassifier(
     let sum = 0;
     for (const { x, targets } of t.batches(e)) {
       const step = trainer.stepCount; // restore sets it: the schedule goes on where the checkpoint left it
-      const r = await trainer.step(x, targets, cosineLr(step, total, t.lr, t.warmupSteps ?? 0));
+      const r = await trainer.step(x, targets, cosineLr(step, total, t.lr, t.warmupSteps ?? 0, t.lrStretch));
       sum += r.loss;
       await t.afterStep?.(trainer, step);
       bar.update(step + 1, `epoch ${e + 1}/${t.epochs} loss ${r.loss.toFixed(4)}`);

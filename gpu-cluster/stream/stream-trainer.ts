@@ -159,7 +159,7 @@ export class StreamTrainer {
   async step(b: StreamBatch): Promise<number> {
     if (this.done) throw new Error(`the student has finished its ${this.totalSteps} steps`);
     const { x, targets } = this.inputs(b);
-    const lr = cosineLr(this.steps, this.totalSteps, this.config.student.lr, 0);
+    const lr = cosineLr(this.steps, this.totalSteps, this.config.student.lr, 0, this.config.student.lrStretch);
     const { loss } = await this.trainer.step(x, targets, lr);
     this.epochSum += loss;
     if (this.steps % this.batchesPerEpoch === 0) {

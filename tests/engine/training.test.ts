@@ -1,6 +1,7 @@
 // Training end to end on the engine: optimiser semantics against a host reference of
 // PyTorch's formulas, loss going down on a ResNet, determinism under a seed, and squeeze of a
 // small ConvNet on real MNIST reaching ≥ 95 % test accuracy.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { GraphBuilder, tensor } from "../../gpu-cluster/graph/builder.ts";
 import { gradients } from "../../gpu-cluster/autodiff/gradients.ts";
@@ -101,6 +102,30 @@ describe("optimisers match PyTorch's update rules", () => {
     expect(cosineLr(10, 100, 1, 10)).toBeCloseTo(1);
     expect(cosineLr(55, 100, 1, 10)).toBeCloseTo(0.5);
     expect(cosineLr(100, 100, 1, 10)).toBeCloseTo(0);
+  });
+
+  it("a stretched cosine (EDC's ζ) is the first 1/ζ of a ζ-times-longer cosine, falling to base·(1 + cos(π/ζ))/2", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 500 }),
+        fc.integer({ min: 0, max: 20 }),
+        fc.double({ min: 1, max: 8, noNaN: true }),
+        (total, warmup, zeta) => {
+          const T = total + warmup;
+          const lrs = Array.from({ length: T + 1 }, (_, i) => cosineLr(i, T, 0.01, warmup, zeta));
+          for (let i = warmup; i <= T; i++) {
+            // the same rate as the plain cosine of a run ζ times as long (after the warm-up)
+            const long = warmup + (T - warmup) * zeta;
+            expect(lrs[i]).toBeCloseTo(cosineLr(i, long, 0.01, warmup), 9);
+            if (i > warmup) expect(lrs[i]).toBeLessThanOrEqual(lrs[i - 1] + 1e-15);
+          }
+          expect(lrs[T]).toBeCloseTo((0.01 * (1 + Math.cos(Math.PI / zeta))) / 2, 9);
+        },
+      ),
+    );
+    expect(cosineLr(50, 100, 1, 0, 2)).toBeCloseTo((1 + Math.SQRT1_2) / 2);
+    expect(cosineLr(100, 100, 1, 0, 2)).toBeCloseTo(0.5);
+    for (const z of [0.5, 0, NaN]) expect(() => cosineLr(1, 10, 1, 0, z)).toThrow(/cosine stretch is at least 1/);
   });
 });
 

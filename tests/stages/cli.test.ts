@@ -379,6 +379,22 @@ describe("distill run", () => {
     expect(stages().evaluate.config.inits).toBe(2);
     expect(stages().baselines.config.inits).toBe(2);
     expect(readFileSync(join(dir, "report.md"), "utf8")).toMatch(/ahead on \d\/2 draws/);
+
+    // --student-lr-stretch (EDC's smoothed cosine): absent from every config until given, so keys
+    // stay; evaluate alone retrains the students under it and leaves images and labels alone
+    expect(stages().evaluate.config.students[0]).not.toHaveProperty("lrStretch");
+    const low = distill(["evaluate", ...args, "--student-lr-stretch", "0.5"]);
+    expect(low.status).not.toBe(0);
+    expect(low.stderr).toContain("--student-lr-stretch must be a number ≥ 1, got '0.5'");
+    const stretched = distill(["evaluate", ...args, "--student-lr-stretch", "2"]);
+    expect(stretched.status, stretched.stderr).toBe(0);
+    expect(now()).toEqual(before);
+    expect(stages().evaluate.config.students[0].lrStretch).toBe(2);
+    expect(stages().baselines.config.students[0].lrStretch).toBe(2);
+    expect(report().student_lr_stretch).toBe(2);
+    expect(readFileSync(join(dir, "report.md"), "utf8")).toContain(
+      "cosine learning rate stretched 2× (ending at 50.00 %",
+    );
   });
 
   it("--gate-draws weighs further random subsets beside (b)'s, at a Bonferroni bar, and keeps one only on its score", () => {

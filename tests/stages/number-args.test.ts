@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
-import { int, intList } from "../../gpu-cluster/cli/number-args.ts";
+import { atLeast, int, intList } from "../../gpu-cluster/cli/number-args.ts";
 
 describe("intList", () => {
   it("parses any list of distinct whole numbers at or above the minimum", () => {
@@ -38,5 +38,26 @@ describe("intList", () => {
       }),
     );
     for (const s of ["", " ", "1.5", "x", "NaN"]) expect(() => int("--steps", 0)(s), s).toThrow(InvalidArgumentError);
+  });
+});
+
+describe("atLeast", () => {
+  it("atLeast parses finite numbers at or above the minimum and refuses the rest, the empty string included", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: -10, max: 10, noNaN: true }),
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        (min, y) => {
+          const x = y + 0; // -0 prints as 0
+          if (x >= min) expect(atLeast("--student-lr-stretch", min)(String(x))).toBe(x);
+          else
+            expect(() => atLeast("--student-lr-stretch", min)(String(x))).toThrow(
+              `--student-lr-stretch must be a number ≥ ${min}, got '${x}'`,
+            );
+        },
+      ),
+    );
+    for (const s of ["", " ", "x", "NaN", "Infinity"])
+      expect(() => atLeast("--z", 1)(s), s).toThrow(InvalidArgumentError);
   });
 });

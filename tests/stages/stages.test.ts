@@ -652,4 +652,33 @@ describe("evaluate", () => {
     expect(r.losses.at(-1)!).toBeLessThan(r.losses[0]);
     expect(r.accuracy).toBeGreaterThan(0.9);
   });
+
+  it("a student's cosine stretch reaches its steps: ζ = 1 is the plain schedule, ζ = 4 another run", async () => {
+    const { set, data } = quadrants(5, 1);
+    const { data: val } = quadrants(10, 2);
+    const schedule = defaultCropSchedule({ seed: 3, sourceSize: 16, outputSize: 16, scale: [0.8, 1], flipProb: 0 });
+    const student = { arch: "convnet-2", width: 4, batch: 10, lr: 0.01, weightDecay: 0.01, seed: 1 };
+    const losses = async (lrStretch?: number) =>
+      (
+        await trainStudent(
+          set,
+          { kind: "hard", labels: data.labels },
+          schedule,
+          4,
+          4,
+          { ...student, lrStretch },
+          val,
+          {
+            mean: [0.3],
+            std: [0.3],
+          },
+          quiet,
+        )
+      ).losses;
+    const plain = await losses();
+    expect(await losses(1)).toEqual(plain);
+    const stretched = await losses(4);
+    expect(stretched[0]).toBe(plain[0]); // epoch 0's losses are measured before a rate differs (step 0: base)
+    expect(stretched.at(-1)).not.toBe(plain.at(-1)); // later steps run at up to base·(1 + cos(π/4))/2 more
+  });
 });
