@@ -30,7 +30,7 @@ function stageCommand(name: Stage | "run", description: string, stages: Stage[])
     // refused before writing anything (e.g. a teacher of other data), it leaves no folder behind
     await p.run.runOrDiscardEmpty(async () => {
       if (opts.ep === "webgpu") process.stderr.write(`WebGPU adapter: ${chooseWebGpuDriver().description}\n`);
-      p.refuseSmallClasses();
+      p.refuseUnservableFlags();
       // a teacher handed to a later stage is imported first, as squeeze does (skipped once imported)
       if (opts.teacher && !stages.includes("squeeze")) await p.squeeze();
       try {

@@ -13,7 +13,7 @@ import { parseManifest, type RunManifest } from "../../shared/manifest.ts";
 import { Classifier } from "../runtime/inference.ts";
 import { squeezeWidening } from "../stages/teacher-width.ts";
 import { ensembleOfFiles } from "../stages/teacher-ensemble.ts";
-import { realImagesPerSynthetic, recover } from "../stages/recover.ts";
+import { realImagesPerSynthetic, recover, refuseTurnedCropsAbove } from "../stages/recover.ts";
 import { startFits } from "../stages/selection-kinds.ts";
 import type { ScreenResult } from "../stages/gate-screen.ts";
 import type { GateCandidate, GateResult } from "../stages/recover-gate.ts";
@@ -314,11 +314,13 @@ export class Pipeline extends RunContext {
   }
 
   /**
-   * Refuses, before any stage, a run whose draws of real images the smallest class cannot give:
-   * recover's start (--ipc × 8 / --image-bits × real images per synthetic one) and the baselines' --ipc.
+   * Refuses, before any stage, flags this data cannot serve: draws of real images the smallest
+   * class cannot give (recover's start, --ipc × 8 / --image-bits × real images per synthetic one,
+   * and the baselines' --ipc), and recover's turned crops on images too large for them.
    */
-  refuseSmallClasses(): void {
+  refuseUnservableFlags(): void {
     const o = this.o;
+    refuseTurnedCropsAbove(o.recoverRotate, Math.max(this.data.train.height, this.data.train.width));
     const bits = o.imageBits === "auto" ? 8 : o.imageBits; // auto falls back to 8 where fewer bits would not fit
     const start = o.ipc * imagesPerByteImage(bits) * realImagesPerSynthetic(o.init);
     const need = Math.max(start, o.baselines ? o.ipc : 0);

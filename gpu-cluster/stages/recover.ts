@@ -50,6 +50,14 @@ export type RecoverInit = "noise" | "real" | "collage";
 /** Largest image side whose turned crops recover samples with a dense (side²)² matrix per step (64 MiB at 64 px). */
 export const MAX_SAMPLED_CROP = 64;
 
+/** Refuses turned recover crops (--recover-rotate) on images whose side is above MAX_SAMPLED_CROP. */
+export function refuseTurnedCropsAbove(rotate: number, side: number): void {
+  if (rotate > 0 && side > MAX_SAMPLED_CROP)
+    throw new Error(
+      `recover's turned crops (--recover-rotate ${rotate}) take a (${side}²)² sampling matrix per step, and they run on images up to ${MAX_SAMPLED_CROP} px: drop --recover-rotate`,
+    );
+}
+
 /** Real images each synthetic image starts from: 1 for `real`, 4 for `collage`, 0 for `noise`. */
 export function realImagesPerSynthetic(init: RecoverInit): number {
   return init === "collage" ? 4 : init === "real" ? 1 : 0;
@@ -158,10 +166,7 @@ export async function recover(
   if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end && end <= whole.length))
     throw new Error(`recover batches [${start}, ${end}) are not inside the plan's ${whole.length} batches`);
   const plan = whole.slice(start, end);
-  if (cfg.rotate && H > MAX_SAMPLED_CROP)
-    throw new Error(
-      `recover's turned crops (--recover-rotate ${cfg.rotate}) take a (${H}²)² sampling matrix per step, and they run on images up to ${MAX_SAMPLED_CROP} px: drop --recover-rotate`,
-    );
+  refuseTurnedCropsAbove(cfg.rotate ?? 0, H);
   const per = C * H * H;
   const pixels = new Float32Array(K * cfg.ipc * per);
   const lower = t.stats.mean.map((m, c) => -m / t.stats.std[c]);

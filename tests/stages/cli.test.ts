@@ -528,6 +528,14 @@ describe("distill run", () => {
       "the smallest class has 24 training images, and the run draws 25 real images per class (--ipc 25): lower --ipc",
     );
     expect(existsSync(join(smallDir, "stages.json"))).toBe(false);
+    // recover's turned crops on images above 64 px: refused before squeeze, not after it
+    const turned = small(["--resolution", "72", "--recover-rotate", "10"]);
+    expect(turned.status).not.toBe(0);
+    expect(turned.stderr).toContain(
+      "recover's turned crops (--recover-rotate 10) take a (72²)² sampling matrix per step, and they run on images up to 64 px: drop --recover-rotate",
+    );
+    expect(turned.stderr).not.toMatch(/squeeze/);
+    expect(existsSync(smallDir)).toBe(false);
   });
 
   it("--gate-screen ranks more draws by short students on images of their own; the gate weighs the best", () => {

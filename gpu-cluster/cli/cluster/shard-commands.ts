@@ -50,7 +50,7 @@ export function addShardCommands(program: Command): void {
     const p = new Pipeline(o, ["distill", ...process.argv.slice(2)].join(" "));
     process.stderr.write(`run folder: ${p.run.dir}\n`);
     return p.run.runOrDiscardEmpty(async () => {
-      p.refuseSmallClasses();
+      p.refuseUnservableFlags();
       await work(new ClusterShards(p, o.recoverShards, o.relabelShards));
     });
   };
