@@ -350,7 +350,6 @@ export function lrStretchOf(o: Pick<CliOptions, "studentLrStretch">): { lrStretc
   return o.studentLrStretch > 1 ? { lrStretch: o.studentLrStretch } : {};
 }
 
-/** Recover's settings from the options (one place for `distill run`, the shards and `distill continual`); `bits`: the run's --image-bits, resolved. */
 /**
  * A per-class count of real images in the flags that set it, and the fix where a class is too
  * small for it: "--ipc 13 × 8 / --image-bits 4", "lower --ipc or raise --image-bits".
@@ -389,6 +388,7 @@ export function squeezeConfigOf(
   };
 }
 
+/** Recover's settings from the options (one place for `distill run`, the shards and `distill continual`); `bits`: the run's --image-bits, resolved. */
 export function recoverConfigOf(o: CliOptions, flipProb: number, seed: number, bits: ImageBits = 8): RecoverConfig {
   return {
     ipc: o.ipc * imagesPerByteImage(bits),
