@@ -144,7 +144,7 @@ export class ContinualRun {
       relabel: [o.topK, o.quant, o.temperature],
       student: [
         ...[o.students[0], this.studentWidth, o.studentBatch, o.studentLr, o.epochs, o.studentCrops],
-        ...(o.studentLrStretch > 1 ? [o.studentLrStretch] : []),
+        ...Object.values(lrStretchOf(o)), // nothing at 1, so that runs made before the option keep their keys
       ],
       // absent for the default, so that runs made before the option keep their keys
       memoryLabels: o.memoryLabels === "kept" ? undefined : o.memoryLabels,

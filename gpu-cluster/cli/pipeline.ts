@@ -25,7 +25,7 @@ import { readTeacherFile, teacherArch, zooTeacher, type TeacherFile } from "../s
 import type { ImageSet } from "../stages/crops.ts";
 import { canonicalJson, sha256, type StageSpec } from "./run-folder.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
-import { perClassFlags, recoverConfigOf, squeezeConfigOf } from "./options.ts";
+import { lrStretchOf, perClassFlags, recoverConfigOf, squeezeConfigOf } from "./options.ts";
 import { imagesPerByteImage, packImages, packedHeader, type ImageBits } from "../../shared/image-bits.ts";
 import {
   AUTO_IMAGE_BITS,
@@ -707,7 +707,7 @@ export class Pipeline extends RunContext {
           ipc: o.ipc,
           seed: o.seed,
           student_seed: this.evaluateSeed,
-          ...(o.studentLrStretch > 1 && { student_lr_stretch: o.studentLrStretch }),
+          student_lr_stretch: lrStretchOf(o).lrStretch,
           teacher_accuracy: teacherAccuracy,
           students,
           student_widths: Object.fromEntries(config.students.flatMap((s) => (s.width ? [[s.arch, s.width]] : []))),
