@@ -106,6 +106,10 @@ export class ContinualRun {
       throw new Error(
         "continual: --student-inits is not supported: one student per set and step; average runs over --seed instead",
       );
+    if (o.studentHardPhase > 0)
+      throw new Error(
+        "continual: --student-hard-phase is not supported: its memory students train on soft labels throughout (a distill run and evaluate option)",
+      );
     this.datasetName = o.data ? o.data.replace(/\/+$/, "").split("/").pop()! : "mnist";
     this.dir = o.out ?? join("runs", `continual-${this.datasetName}-s${o.steps}-ipc${o.ipc}`);
   }

@@ -32,6 +32,16 @@ export const atLeast =
 
 export const nonNegative = (name: string) => atLeast(name, 0);
 
+/** A share in [0, 1), or in [0, 1] where `upToOne` (--student-hard-phase, --student-hard-smoothing). */
+export const fraction =
+  (name: string, upToOne = false) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(v.trim() !== "" && n >= 0 && (upToOne ? n <= 1 : n < 1)))
+      throw new InvalidArgumentError(`${name} must be a number in [0, 1${upToOne ? "]" : ")"}, got '${v}'`);
+    return n;
+  };
+
 /** An angle in degrees in [0, 180] (--rotate, --recover-rotate). */
 export const degrees =
   (name: string) =>

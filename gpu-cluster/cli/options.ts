@@ -6,8 +6,9 @@ import type { SqueezeConfig } from "../stages/squeeze.ts";
 import type { AugmentOptions } from "../data/index.ts";
 import { SELECTION_KINDS, type SelectionKind } from "../stages/selection-kinds.ts";
 import { GATE_KEEP_RULES, type GateKeep } from "../stages/recover-gate.ts";
+import { HALD_SMOOTHING, type HardLabelPhase } from "../stages/hard-label-phase.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { atLeast, degrees, int, nonNegative, positive } from "./number-args.ts";
+import { atLeast, degrees, fraction, int, nonNegative, positive } from "./number-args.ts";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import { ARCHITECTURES, batchNormForm, WITHOUT_BATCHNORM } from "../models/zoo.ts";
 import { IMAGE_BITS, imagesPerByteImage, type ImageBits } from "../../shared/image-bits.ts";
@@ -83,6 +84,10 @@ export interface CliOptions {
   studentLr: number;
   /** The student cosine's stretch ζ (EDC's smoothed schedule; 1: decay to 0). */
   studentLrStretch: number;
+  /** Share of a soft-labelled student's epochs in the middle trained on hard labels (HALD); 0: none. */
+  studentHardPhase: number;
+  /** Label smoothing of those hard targets. */
+  studentHardSmoothing: number;
   /** Initial-weight seed of evaluate's and the baselines' students; undefined: seed. The gate's and probe's keep seed. */
   studentSeed?: number;
   /** Students per set for evaluate and the baselines, each from its own draw of initial weights; they report the mean. */
@@ -332,6 +337,18 @@ export function addRunOptions(cmd: Command): Command {
       1,
     )
     .option(
+      "--student-hard-phase <f>",
+      "evaluate: HALD's soft → hard → soft students: the middle share f of a soft-labelled student's epochs trains on the images' own classes (mixed like the crops, smoothed; crops of its own epochs, past --label-epochs too); ours, (b) and the gate's students alike (0: soft labels throughout)",
+      fraction("--student-hard-phase"),
+      0,
+    )
+    .option(
+      "--student-hard-smoothing <s>",
+      "evaluate: label smoothing of --student-hard-phase's hard targets, (1 − s)·class + s / classes, under the same KL at --temperature",
+      fraction("--student-hard-smoothing", true),
+      HALD_SMOOTHING,
+    )
+    .option(
       "--student-seed <s>",
       "evaluate: seed of the initial weights of the students evaluate and the baselines train (default: --seed); the recover gate's and the probe's students keep --seed, so the images, crops and labels stay the run's and only the students' draw changes",
       int("--student-seed"),
@@ -386,6 +403,15 @@ export function squeezeConfigOf(
     holdout: true,
     seed,
   };
+}
+
+/** HALD's hard-label phase as a StudentConfig field: absent at 0, so configs (and stage keys) of runs without it are unchanged. */
+export function hardPhaseOf(o: Pick<CliOptions, "studentHardPhase" | "studentHardSmoothing">): {
+  hardPhase?: HardLabelPhase;
+} {
+  return o.studentHardPhase > 0
+    ? { hardPhase: { fraction: o.studentHardPhase, smoothing: o.studentHardSmoothing } }
+    : {};
 }
 
 /** Recover's settings from the options (one place for `distill run`, the shards and `distill continual`); `bits`: the run's --image-bits, resolved. */

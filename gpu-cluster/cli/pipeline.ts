@@ -25,7 +25,7 @@ import { readTeacherFile, teacherArch, zooTeacher, type TeacherFile } from "../s
 import type { ImageSet } from "../stages/crops.ts";
 import { canonicalJson, sha256, type StageSpec } from "./run-folder.ts";
 import { writeReport, type Report, type StudentResult } from "./report.ts";
-import { lrStretchOf, perClassFlags, recoverConfigOf, squeezeConfigOf } from "./options.ts";
+import { hardPhaseOf, lrStretchOf, perClassFlags, recoverConfigOf, squeezeConfigOf } from "./options.ts";
 import { imagesPerByteImage, packImages, packedHeader, type ImageBits } from "../../shared/image-bits.ts";
 import {
   AUTO_IMAGE_BITS,
@@ -708,6 +708,7 @@ export class Pipeline extends RunContext {
           seed: o.seed,
           student_seed: this.evaluateSeed,
           student_lr_stretch: lrStretchOf(o).lrStretch,
+          student_hard_phase: hardPhaseOf(o).hardPhase,
           teacher_accuracy: teacherAccuracy,
           students,
           student_widths: Object.fromEntries(config.students.flatMap((s) => (s.width ? [[s.arch, s.width]] : []))),

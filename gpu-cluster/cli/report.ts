@@ -39,6 +39,8 @@ export const reportSchema = z.object({
   student_widths: z.record(z.string(), z.number().int().positive()).optional(),
   /** --student-lr-stretch above 1: the students' cosine stretch ζ (EDC's smoothed schedule); absent: decay to 0. */
   student_lr_stretch: z.number().min(1).optional(),
+  /** --student-hard-phase above 0: the share of a soft-labelled student's epochs on hard labels (HALD) and their smoothing. */
+  student_hard_phase: z.object({ fraction: z.number().gt(0).lt(1), smoothing: z.number().min(0).max(1) }).optional(),
   /** Epochs every student above trained for (absent in reports written before 2026-12-03). */
   student_epochs: z.number().int().positive().optional(),
   /** --image-bits below 8: the stored images' bits per pixel, and (a)'s and (b)'s epochs (the same crops on their --ipc images). */
@@ -159,8 +161,12 @@ export function renderReportMarkdown(r: Report): string {
   const stretch = r.student_lr_stretch
     ? `, its cosine learning rate stretched ${r.student_lr_stretch}× (ending at ${pct((1 + Math.cos(Math.PI / r.student_lr_stretch)) / 2)} of the start)`
     : "";
+  const hp = r.student_hard_phase;
+  const hard = hp
+    ? `, the middle ${pct(hp.fraction)} of a soft-labelled student's epochs on hard labels smoothed by ${hp.smoothing} (HALD)`
+    : "";
   lines.push(
-    `Every student is trained from scratch with the same recipe${epochs}${stretch}; ` +
+    `Every student is trained from scratch with the same recipe${epochs}${stretch}${hard}; ` +
       (r.image_bits
         ? `(a) and (b) use a random real subset of ${r.ipc} 8-bit images per class (the same bytes), `
         : "(a) and (b) use a random real subset of the same size, ") +

@@ -33,7 +33,7 @@ import type { ImageSet } from "../stages/crops.ts";
 import type { CheckpointStore } from "../stages/train-classifier.ts";
 import { fingerprintFolder, RunFolder, sha256 } from "./run-folder.ts";
 import { progressBars } from "./progress.ts";
-import { lrStretchOf, type CliOptions } from "./options.ts";
+import { hardPhaseOf, lrStretchOf, type CliOptions } from "./options.ts";
 import { imagesPerByteImage, quantisePixels, type ImageBits } from "../../shared/image-bits.ts";
 import type { ImageBitsChoice } from "../stages/image-bits-choice.ts";
 import { studentInitSeeds } from "./student-inits.ts";
@@ -279,7 +279,16 @@ export class RunContext {
     // the teacher as the manifest names it, so that stream trainers (cli/train.ts) default alike
     const note = this.teacher().note;
     const width = o.studentWidth ?? defaultStudentWidth(arch, { arch: teacherArch(note), width: note?.width });
-    return { arch, width, batch: o.studentBatch, lr: o.studentLr, ...lrStretchOf(o), weightDecay: 0.01, seed };
+    return {
+      arch,
+      width,
+      batch: o.studentBatch,
+      lr: o.studentLr,
+      ...lrStretchOf(o),
+      ...hardPhaseOf(o),
+      weightDecay: 0.01,
+      seed,
+    };
   }
 
   /** What a student of the run is trained with besides its images and labels (the student cache's key). */

@@ -43,9 +43,11 @@ export function studentKey(set: ImageSet, table: Uint8Array, recipe: StudentReci
 
 /** The key of a student trained on `set` with the images' own classes as hard labels under `recipe`. */
 export function hardLabelStudentKey(set: ImageSet, labels: ArrayLike<number>, recipe: StudentRecipe): string {
+  // a hard-label phase is a soft-labelled student's: a student on hard labels throughout is the same without it
+  const { hardPhase: _, ...student } = recipe.student;
   return sha256(
     canonicalJson({
-      recipe,
+      recipe: { ...recipe, student },
       images: [set.count, set.channels, set.size, sha256(pixelBytes(set))],
       hard: Array.from(labels),
     }),

@@ -6,7 +6,7 @@
 import { tensor } from "../graph/builder.ts";
 import type { Graph } from "../graph/graph.ts";
 import { adamw } from "../autodiff/optimizers.ts";
-import { batchOrder, mixFor, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+import { batchOrder, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
 import { decodeLabelTable } from "../../shared/label-table/index.ts";
 import type { ChannelStats, Dataset } from "../data/index.ts";
 import { ParamStore } from "../models/params.ts";
@@ -15,6 +15,7 @@ import type { CompileOptions } from "../runtime/program.ts";
 import type { StartProgress } from "./progress.ts";
 import { cropBatch, type ImageSet } from "./crops.ts";
 import { trainClassifier, type CheckpointStore } from "./train-classifier.ts";
+import { hardPhaseEpochs, writeHardTarget, type HardLabelPhase } from "./hard-label-phase.ts";
 
 /** Crops a student sees at least, over all its epochs. Measured (docs/ablations.md): MNIST IPC 1
  * with a 98.9 % teacher: 3 000 crops (300 epochs × 10 images) → 77.7 %, 30 000 → 92.6 %,
@@ -44,6 +45,8 @@ export interface StudentConfig {
   /** The cosine's stretch ζ (EDC's smoothed schedule, cosineLr); absent: 1, decay to 0, so older configs and keys stay. */
   lrStretch?: number;
   weightDecay: number;
+  /** HALD's hard-label phase for soft-labelled students (hard-label-phase.ts); absent: soft labels throughout, so older configs and keys stay. */
+  hardPhase?: HardLabelPhase;
   /** Weight initialisation seed (evaluate uses the run seed). */
   seed: number;
 }
@@ -95,9 +98,20 @@ export async function trainStudent(
     );
   }
   const N = set.count;
+  // distilled sets and random subsets alike hold N / classes images per class, class by class
+  if (table && cfg.hardPhase && N % classes !== 0)
+    throw new Error(
+      `a hard-label phase needs the same number of images in every class: ${N} images, ${classes} classes`,
+    );
+  const classOf =
+    labels.kind === "hard" ? labels.labels : Int32Array.from({ length: N }, (_, i) => Math.floor(i / (N / classes)));
+  const [hardStart, hardEnd] = table && cfg.hardPhase ? hardPhaseEpochs(epochs, cfg.hardPhase.fraction) : [0, 0];
   /** Epoch e's batches: the schedule's crops of consecutive slots, with their labels. */
   function* batches(studentEpoch: number) {
-    const e = studentEpoch % labelEpochs;
+    // the hard phase needs no table, so it takes its own epoch's crops, past the label budget too
+    const hard = !table || (studentEpoch >= hardStart && studentEpoch < hardEnd);
+    const e = hard && table ? studentEpoch : studentEpoch % labelEpochs;
+    const smoothing = (table && cfg.hardPhase?.smoothing) || 0; // (a) keeps plain one-hot targets
     const order = batchOrder(schedule.seed, e, N);
     for (let s0 = 0; s0 < N; s0 += cfg.batch) {
       const slots = Array.from({ length: Math.min(cfg.batch, N - s0) }, (_, j) => s0 + j);
@@ -105,15 +119,9 @@ export async function trainStudent(
       const t = tensor("float32", [slots.length, classes]);
       const td = t.data as Float32Array;
       slots.forEach((slot, j) => {
-        if (table) {
-          td.set(table.dense(e, slot, 0), j * classes);
-        } else if (labels.kind === "hard") {
-          // The hard label of a mixed crop is the same mix of the two images' one-hot labels.
-          const mix = mixFor(schedule, e, slot, N);
-          const lambda = mix ? mix.lambda : 1;
-          td[j * classes + labels.labels[order[slot]]] += lambda;
-          if (mix) td[j * classes + labels.labels[mix.partnerImage]] += 1 - lambda;
-        }
+        // a mixed crop's hard label is the same mix of the two images' classes
+        if (hard) writeHardTarget(td, j, classes, classOf, order[slot], schedule, e, slot, N, smoothing);
+        else td.set(table!.dense(e, slot, 0), j * classes);
       });
       yield { x, targets: t };
     }

@@ -395,6 +395,24 @@ describe("distill run", () => {
     expect(readFileSync(join(dir, "report.md"), "utf8")).toContain(
       "cosine learning rate stretched 2× (ending at 50.00 %",
     );
+
+    // --student-hard-phase (HALD): absent until given; it retrains the soft-labelled students
+    // only, since (a)'s, on hard labels throughout, are the same without it (found in the cache)
+    expect(stages().evaluate.config.students[0]).not.toHaveProperty("hardPhase");
+    const whole = distill(["evaluate", ...args, "--student-hard-phase", "1"]);
+    expect(whole.status).not.toBe(0);
+    expect(whole.stderr).toContain("--student-hard-phase must be a number in [0, 1), got '1'");
+    const hald = distill(["evaluate", ...args.filter((a) => a !== "--quiet"), "--student-hard-phase", "0.5"]);
+    expect(hald.status, hald.stderr).toBe(0);
+    expect(now()).toEqual(before);
+    expect(hald.stderr).toMatch(/convnet-2 \(a\): trained before/);
+    expect(hald.stderr).toMatch(/convnet-2 \(b\) .*val top-1/);
+    expect(stages().evaluate.config.students[0].hardPhase).toEqual({ fraction: 0.5, smoothing: 0.8 });
+    expect(report().student_hard_phase).toEqual({ fraction: 0.5, smoothing: 0.8 });
+    expect(report().students["convnet-2"].random_hard).toBe(seeded.random_hard);
+    expect(readFileSync(join(dir, "report.md"), "utf8")).toContain(
+      "the middle 50.00 % of a soft-labelled student's epochs on hard labels smoothed by 0.8 (HALD)",
+    );
   });
 
   it("--gate-draws weighs further random subsets beside (b)'s, at a Bonferroni bar, and keeps one only on its score", () => {

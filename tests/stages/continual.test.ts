@@ -401,6 +401,7 @@ describe("distill continual, 3 steps on a 20-class image folder", () => {
     bad(["--select", "probe-cover"], /--select probe-cover is not supported here/);
     bad(["--student-seed", "3"], /--student-seed is not supported/);
     bad(["--student-inits", "2"], /--student-inits is not supported/);
+    bad(["--student-hard-phase", "0.5"], /--student-hard-phase is not supported.*distill run/);
     bad(
       ["--ipc", "8", "--image-bits", "2"],
       /the smallest class has \d+ training images, and ours' blocks need 32 per class \(--ipc 8 × 8 \/ --image-bits 2\): lower --ipc or raise --image-bits/,

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
-import { atLeast, int, intList } from "../../gpu-cluster/cli/number-args.ts";
+import { atLeast, fraction, int, intList } from "../../gpu-cluster/cli/number-args.ts";
 
 describe("intList", () => {
   it("parses any list of distinct whole numbers at or above the minimum", () => {
@@ -59,5 +59,26 @@ describe("atLeast", () => {
     );
     for (const s of ["", " ", "x", "NaN", "Infinity"])
       expect(() => atLeast("--z", 1)(s), s).toThrow(InvalidArgumentError);
+  });
+});
+
+describe("fraction", () => {
+  it("parses shares in [0, 1) (or [0, 1] where up to one) and refuses the rest, the empty string included", () => {
+    fc.assert(
+      fc.property(fc.double({ min: -2, max: 2, noNaN: true }), fc.boolean(), (y, upToOne) => {
+        const x = y + 0; // -0 prints as 0
+        const parse = fraction("--student-hard-phase", upToOne);
+        if (x >= 0 && (upToOne ? x <= 1 : x < 1)) expect(parse(String(x))).toBe(x);
+        else
+          expect(() => parse(String(x))).toThrow(
+            `--student-hard-phase must be a number in [0, 1${upToOne ? "]" : ")"}, got '${x}'`,
+          );
+      }),
+    );
+    expect(fraction("--f")("0")).toBe(0);
+    expect(() => fraction("--f")("1")).toThrow(InvalidArgumentError);
+    expect(fraction("--f", true)("1")).toBe(1);
+    for (const s of ["", " ", "x", "NaN", "Infinity"])
+      expect(() => fraction("--f", true)(s), s).toThrow(InvalidArgumentError);
   });
 });

@@ -48,7 +48,7 @@ import {
   interpolationMatrix,
   sampledCropMatrixT,
 } from "../../shared/crop-schedule/index.ts";
-import { decodeLabelTable } from "../../shared/label-table/index.ts";
+import { decodeLabelTable, encodeLabelTable, QUANT_U8 } from "../../shared/label-table/index.ts";
 
 const quiet = { threads: 2 }; // no `progress`: stages report nothing
 let spec: ModelSpec;
@@ -651,6 +651,67 @@ describe("evaluate", () => {
     );
     expect(r.losses.at(-1)!).toBeLessThan(r.losses[0]);
     expect(r.accuracy).toBeGreaterThan(0.9);
+  });
+
+  it("HALD's hard-label phase teaches the classes a table does not carry, on crops past the label budget", async () => {
+    const { set } = quadrants(5, 1);
+    const { data: val } = quadrants(50, 2);
+    const schedule = defaultCropSchedule({ seed: 3, sourceSize: 16, outputSize: 16, scale: [0.8, 1], flipProb: 0 });
+    // a table that says nothing: every crop of its one labelled epoch uniform over the 4 classes
+    const uniformTable = (epochs: number) =>
+      encodeLabelTable(
+        { classes: 4, images: 20, epochs, cropsPerImage: 1, k: 4, quant: QUANT_U8, seed: 3, runId: "uniform" },
+        Array.from({ length: epochs }, () => new Float32Array(20 * 4).fill(0.25)),
+      );
+    const uniform = uniformTable(1);
+    const train = (hardPhase?: { fraction: number; smoothing: number }, labelEpochs = 1) =>
+      trainStudent(
+        set,
+        { kind: "soft", table: labelEpochs === 1 ? uniform : uniformTable(labelEpochs), temperature: 1 },
+        schedule,
+        12,
+        4,
+        { arch: "convnet-2", width: 8, batch: 10, lr: 0.01, weightDecay: 0.01, seed: 1, hardPhase },
+        val,
+        { mean: [0.3], std: [0.3] },
+        { ...quiet, labelEpochs },
+      );
+    const soft = await train();
+    const phase = { fraction: 0.75, smoothing: 0.1 }; // epochs 1–9 hard, 0 and 10–11 soft
+    const hald = await train(phase);
+    expect(soft.accuracy).toBeLessThan(0.6);
+    expect(hald.accuracy).toBeGreaterThan(0.9);
+    expect(hald.losses[0]).toBe(soft.losses[0]); // the same first (soft) epoch
+    // the hard epochs take their own epochs' crops whatever the label budget: with one labelled
+    // epoch or twelve, epochs 0–9 are the same steps (soft epoch 10 then reuses epoch 0 or not)
+    const everyEpochLabelled = await train(phase, 12);
+    expect(everyEpochLabelled.losses.slice(0, 10)).toEqual(hald.losses.slice(0, 10));
+    expect(everyEpochLabelled.losses[10]).not.toBe(hald.losses[10]);
+    // a share of 0 is no hard phase at all
+    expect((await train({ fraction: 0, smoothing: 0.1 })).losses).toEqual(soft.losses);
+    // classes are read as N / classes images each, class by class: a set that cannot be is refused
+    const odd = { ...set, count: 18, pixels: set.pixels.subarray(0, 18 * 256) };
+    await expect(
+      trainStudent(
+        odd,
+        { kind: "soft", table: uniform, temperature: 1 },
+        schedule,
+        2,
+        4,
+        {
+          arch: "convnet-2",
+          width: 8,
+          batch: 10,
+          lr: 0.01,
+          weightDecay: 0.01,
+          seed: 1,
+          hardPhase: { fraction: 0.5, smoothing: 0 },
+        },
+        val,
+        { mean: [0.3], std: [0.3] },
+        quiet,
+      ),
+    ).rejects.toThrow(/does not match the student run|same number of images in every class/);
   });
 
   it("a student's cosine stretch reaches its steps: ζ = 1 is the plain schedule, ζ = 4 another run", async () => {

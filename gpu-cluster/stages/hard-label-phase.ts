@@ -1,0 +1,49 @@
+// HALD (Cui et al., "Hard Labels In!", arXiv 2512.15647): a soft-label student trains the middle
+// part of its epochs on hard labels, soft → hard → soft (their setting S6). Where few crops per
+// image are labelled, a crop's soft label drifts toward what the crop looks like rather than what
+// its image is; the images' own classes pull the student back. Hard labels cost no table, so the
+// hard phase's crops are its own epochs' crops, also beyond the label budget (--label-epochs).
+import { mixFor, type CropScheduleParams } from "../../shared/crop-schedule/index.ts";
+
+export interface HardLabelPhase {
+  /** Share of the student's epochs trained on hard labels, in [0, 1). */
+  fraction: number;
+  /** Label smoothing of the hard targets: (1 − s)·one-hot + s / classes (HALD: 0.8). */
+  smoothing: number;
+}
+
+/** HALD's label smoothing of the hard targets (their `--label-smoothing` default). */
+export const HALD_SMOOTHING = 0.8;
+
+/** The hard phase's epochs [start, end): round(fraction·epochs) of them, after half the soft ones (the first half rounded down). */
+export function hardPhaseEpochs(epochs: number, fraction: number): [number, number] {
+  if (!(fraction >= 0 && fraction < 1))
+    throw new Error(`hard-label phase: fraction must be in [0, 1), got ${fraction}`);
+  const hard = Math.round(fraction * epochs);
+  const start = Math.floor((epochs - hard) / 2);
+  return [start, start + hard];
+}
+
+/**
+ * Writes the hard target of `slot`'s crop in `epoch` into row `row` of `targets` [*, classes]:
+ * its image's class, mixed with its partner's as the crop is (CutMix/Mixup λ), then smoothed.
+ */
+export function writeHardTarget(
+  targets: Float32Array,
+  row: number,
+  classes: number,
+  labels: ArrayLike<number>,
+  image: number,
+  schedule: CropScheduleParams,
+  epoch: number,
+  slot: number,
+  images: number,
+  smoothing = 0,
+): void {
+  const at = row * classes;
+  targets.fill(smoothing / classes, at, at + classes);
+  const mix = mixFor(schedule, epoch, slot, images);
+  const lambda = mix ? mix.lambda : 1;
+  targets[at + labels[image]] += (1 - smoothing) * lambda;
+  if (mix) targets[at + labels[mix.partnerImage]] += (1 - smoothing) * (1 - lambda);
+}
