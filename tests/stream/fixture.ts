@@ -70,39 +70,41 @@ export function distillChild(args: string[], env: Record<string, string> = {}) {
   return { child, done };
 }
 
+/** The flags of the quadrants run (`makeRun`), for `distill run` or a stage command on it: IPC 4, 24 relabel epochs, no baselines. */
+export const runArgs = (data: string, out: string): string[] => [
+  "--data",
+  data,
+  "--out",
+  out,
+  "--ipc",
+  "4",
+  "--seed",
+  "3",
+  // 4-bit images: exact in the edge's PNGs (the train clients' test checks the edge's crops bit for bit)
+  "--image-bits",
+  "4",
+  "--teacher-arch",
+  "convnet-2",
+  "--teacher-width",
+  "8",
+  "--teacher-epochs",
+  "4",
+  "--iterations",
+  "20",
+  "--recover-batch",
+  "8",
+  "--epochs",
+  "24",
+  ...STUDENT,
+  "--no-baselines",
+  "--threads",
+  "1",
+  "--quiet",
+];
+
 /** `distill run` (squeeze, recover, relabel, evaluate without baselines) on the quadrants: IPC 4, 24 relabel epochs. */
 export function makeRun(data: string, out: string): RunManifest {
-  const r = distill([
-    "run",
-    "--data",
-    data,
-    "--out",
-    out,
-    "--ipc",
-    "4",
-    "--seed",
-    "3",
-    // 4-bit images: exact in the edge's PNGs (the train clients' test checks the edge's crops bit for bit)
-    "--image-bits",
-    "4",
-    "--teacher-arch",
-    "convnet-2",
-    "--teacher-width",
-    "8",
-    "--teacher-epochs",
-    "4",
-    "--iterations",
-    "20",
-    "--recover-batch",
-    "8",
-    "--epochs",
-    "24",
-    ...STUDENT,
-    "--no-baselines",
-    "--threads",
-    "1",
-    "--quiet",
-  ]);
+  const r = distill(["run", ...runArgs(data, out)]);
   if (r.status !== 0) throw new Error(`distill run failed:\n${r.stderr}`);
   return parseManifest(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")));
 }

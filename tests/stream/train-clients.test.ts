@@ -4,7 +4,7 @@
 // bit-identical; dropped connections and cut-off bodies are retried without changing a step;
 // edge pixels equal the local crops of the run's PNGs; bad tokens stop it with the edge's reason.
 import { createServer, type Server } from "node:http";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchClient } from "../../edge/client/batch-client.ts";
@@ -20,6 +20,7 @@ import {
   expiredTrainerToken,
   makeQuadrants,
   makeRun,
+  runArgs,
   startEdge,
   token,
   uploadRun,
@@ -89,6 +90,20 @@ describe("distill train (Node client)", () => {
     const l = uninterrupted.epochLosses;
     expect(l.every(Number.isFinite)).toBe(true);
     expect((l.at(-1)! + l.at(-2)!) / 2).toBeLessThan((l[0] + l[1]) / 2);
+  });
+
+  it("--student-lr-stretch reaches the client's student as it reaches evaluate's: the same student", () => {
+    // evaluate alone on a copy of the run (its other stages are up to date there), stretched
+    const copy = join(root, "stretched-run");
+    rmSync(copy, { recursive: true, force: true });
+    cpSync(runDir, copy, { recursive: true });
+    const e = distill(["evaluate", ...runArgs(data, copy), "--student-lr-stretch", "2"]);
+    expect(e.status, e.stderr).toBe(0);
+    const report = parseReport(JSON.parse(readFileSync(join(copy, "report.json"), "utf8")));
+    expect(report.student_lr_stretch).toBe(2);
+    const stretched = trainOk(join(root, "stretched"), ["--images", runDir, "--student-lr-stretch", "2"]);
+    expect(stretched.accuracy).toBe(report.students["convnet-2"].distilled);
+    expect(stretched.epochLosses.at(-1)).not.toBe(uninterrupted.epochLosses.at(-1)); // not the plain schedule
   });
 
   it("killed mid-run, resumes from its checkpoint and ends with the very same weights", async () => {
