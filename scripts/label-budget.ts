@@ -2,8 +2,9 @@
 // distilled set (MNIST IPC 10 by default). The set is recovered once (with the recover gate, as a
 // default run); each variant copies it and runs only relabel + evaluate (not `run`: recover's
 // config holds the gate's label settings, so `run` would redo the gate per variant) with one of: top-k 1/2/3/5/10 × u8/f16 over every student epoch, and top-10 u8 with
-// fewer labelled epochs reused in turn (--label-epochs: LPLD-style label reuse).
-// Writes results/label-budget.{md,json,png}.
+// fewer labelled epochs reused in turn (--label-epochs: LPLD-style label reuse); a variant may add
+// HALD's hard-label phase to the student (h<percent>: --student-hard-phase).
+// Writes results/label-budget.{md,json,png} (--name: another base name).
 // Usage: npm run results:label-budget [-- --ipc 10 --seed 0 --teacher T.onnx --out runs/label-budget -- <distill flags>]
 import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -21,10 +22,11 @@ const program = new Command("label-budget")
   .option("--seed <s>", "seed of the run", (s) => Number(s), 0)
   .option("--out <dir>", "folder of the teacher and the runs", "runs/label-budget")
   .option("--results <dir>", "where the table goes", "results")
+  .option("--name <base>", "file names of the table, its JSON and plot", "label-budget")
   .option("--teacher <file.onnx>", "use this teacher instead of squeezing one (seed 0, defaults)")
   .option(
     "--variants <list>",
-    "label settings, each top-k + quant [+ e<labelled epochs>], run in this order",
+    "label settings, each top-k + quant [+ e<labelled epochs>] [+ h<percent of student epochs on hard labels>], run in this order",
     "10u8,1u8,2u8,10f16,10u8e15,10u8e150,3u8,5u8,1f16,2f16,3f16,5f16",
   )
   .allowExcessArguments(true)
@@ -34,6 +36,7 @@ const o = program.opts<{
   seed: number;
   out: string;
   results: string;
+  name: string;
   teacher?: string;
   variants: string;
 }>();
@@ -57,13 +60,24 @@ interface Variant {
   topK: number;
   quant: "u8" | "f16";
   labelEpochs?: number;
+  /** Percent of the student's epochs on hard labels (HALD); absent: none. */
+  hardPhase?: number;
 }
 const variants: Variant[] = o.variants.split(",").map((v) => {
-  const m = /^(\d+)(u8|f16)(?:e(\d+))?$/.exec(v);
-  if (!m) throw new Error(`--variants: '${v}' is not <top-k><u8|f16>[e<labelled epochs>], e.g. 10u8 or 2f16e150`);
-  return { topK: Number(m[1]), quant: m[2] as "u8" | "f16", labelEpochs: m[3] ? Number(m[3]) : undefined };
+  const m = /^(\d+)(u8|f16)(?:e(\d+))?(?:h(\d+))?$/.exec(v);
+  if (!m || Number(m[4]) >= 100)
+    throw new Error(
+      `--variants: '${v}' is not <top-k><u8|f16>[e<labelled epochs>][h<percent under 100>], e.g. 10u8, 2f16e150 or 10u8e60h50`,
+    );
+  return {
+    topK: Number(m[1]),
+    quant: m[2] as "u8" | "f16",
+    labelEpochs: m[3] ? Number(m[3]) : undefined,
+    hardPhase: m[4] ? Number(m[4]) : undefined,
+  };
 });
-const nameOf = (v: Variant) => `top${v.topK}-${v.quant}${v.labelEpochs ? `-e${v.labelEpochs}` : ""}`;
+const nameOf = (v: Variant) =>
+  `top${v.topK}-${v.quant}${v.labelEpochs ? `-e${v.labelEpochs}` : ""}${v.hardPhase ? `-h${v.hardPhase}` : ""}`;
 
 const rows: { variant: Variant; report: Report }[] = [];
 for (const v of variants) {
@@ -75,6 +89,7 @@ for (const v of variants) {
   }
   const flags = ["--top-k", String(v.topK), "--quant", v.quant];
   if (v.labelEpochs) flags.push("--label-epochs", String(v.labelEpochs));
+  if (v.hardPhase) flags.push("--student-hard-phase", String(v.hardPhase / 100));
   for (const stage of ["relabel", "evaluate"]) run([stage, ...common, "--out", dir, ...flags, ...extra]);
   rows.push({ variant: v, report: parseReport(JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))) });
 }
@@ -101,29 +116,36 @@ const studentEpochs = recorded.every((e) => e !== undefined)
 const full = table[0]; // the reference row: the first variant (the default, top-10 u8, unless told otherwise)
 const command = typedCommand(process.argv, process.env, "results:label-budget");
 const host = machine();
+const hald = table.some((r) => r.hardPhase);
 const kib = (b: number) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 const md = [
-  `# Label budget: MNIST IPC ${o.ipc}, ${student} student, seed ${o.seed}`,
+  `# Label budget: ${rows[0].report.dataset} IPC ${o.ipc}, ${student} student, seed ${o.seed}`,
   "",
   `One recovered set, relabelled and evaluated once per row (${rows[0].report.teacher.arch} teacher, ` +
     `${(100 * rows[0].report.teacher_accuracy).toFixed(2)} %; ${studentEpochs}). Top-1 on the 10 000 test ` +
     `images; one seed, so differences under about 0.1 pt are noise. Produced by \`${command}\` on ${host}, ` +
     `${new Date().toISOString().slice(0, 10)}.`,
   "",
-  "| top-k | quant | labelled epochs | bytes / crop | label bytes / image | table | of fp32 (same crops) | top-1 (%) | vs first row (pt) |",
-  "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+  ...(hald
+    ? [
+        "Hard phase: the middle share of the student's epochs trained on the images' own classes (HALD, `--student-hard-phase`; Cui et al., arXiv 2512.15647).",
+        "",
+      ]
+    : []),
+  `| top-k | quant | labelled epochs |${hald ? " hard phase |" : ""} bytes / crop | label bytes / image | table | of fp32 (same crops) | top-1 (%) | vs first row (pt) |`,
+  `|---:|---|---:|${hald ? "---:|" : ""}---:|---:|---:|---:|---:|---:|`,
   ...table.map(
     (r) =>
-      `| ${r.topK} | ${r.quant} | ${r.labelEpochs} | ${r.bytesPerCrop.toFixed(1)} | ${kib(r.bytesPerImage)} | ${kib(r.tableBytes)} | ` +
+      `| ${r.topK} | ${r.quant} | ${r.labelEpochs} |${hald ? ` ${r.hardPhase ? `${r.hardPhase} %` : "–"} |` : ""} ${r.bytesPerCrop.toFixed(1)} | ${kib(r.bytesPerImage)} | ${kib(r.tableBytes)} | ` +
       `${((100 * r.tableBytes) / r.fp32Bytes).toFixed(0)} % | ${percent(r.accuracy)} | ${signedPercent(r.accuracy - full.accuracy)} |`,
   ),
   "",
-  "![accuracy vs label bytes](label-budget.png)",
+  `![accuracy vs label bytes](${o.name}.png)`,
   "",
 ].join("\n");
 mkdirSync(o.results, { recursive: true });
-writeFileAtomic(join(o.results, "label-budget.md"), md);
-writeJsonAtomic(join(o.results, "label-budget.json"), { command, machine: host, rows: table });
+writeFileAtomic(join(o.results, `${o.name}.md`), md);
+writeJsonAtomic(join(o.results, `${o.name}.json`), { command, machine: host, rows: table });
 const series = (name: string, pick: (r: (typeof table)[number]) => boolean) => ({
   name,
   points: table
@@ -132,14 +154,20 @@ const series = (name: string, pick: (r: (typeof table)[number]) => boolean) => (
     .sort((a, b) => a.x - b.x),
 });
 const allEpochs = rows[0].report.label_table.epochs;
-await writeLineChartPng(join(o.results, "label-budget.png"), {
-  title: `MNIST IPC ${o.ipc}: top-1 vs label bytes stored per image (${student}, seed ${o.seed})`,
+await writeLineChartPng(join(o.results, `${o.name}.png`), {
+  title: `${rows[0].report.dataset} IPC ${o.ipc}: top-1 vs label bytes stored per image (${student}, seed ${o.seed})`,
   x: { label: "label bytes per synthetic image (all epochs)", log: true },
   y: { label: "top-1 on the test set (%)" },
   series: [
-    series("u8, top-k 1…10, every epoch", (r) => r.quant === "u8" && r.labelEpochs === allEpochs),
-    series("f16, top-k 1…10, every epoch", (r) => r.quant === "f16" && r.labelEpochs === allEpochs),
-    series("u8 top-10, fewer labelled epochs reused", (r) => r.topK === 10 && r.quant === "u8"),
-  ],
+    series("u8, top-k 1…10, every epoch", (r) => !r.hardPhase && r.quant === "u8" && r.labelEpochs === allEpochs),
+    series("f16, top-k 1…10, every epoch", (r) => !r.hardPhase && r.quant === "f16" && r.labelEpochs === allEpochs),
+    series("u8 top-10, fewer labelled epochs reused", (r) => !r.hardPhase && r.topK === 10 && r.quant === "u8"),
+    ...[...new Set(table.flatMap((r) => (r.hardPhase ? [r.hardPhase] : [])))].map((h) =>
+      series(
+        `u8 top-10, ${h} % of the epochs on hard labels (HALD)`,
+        (r) => r.hardPhase === h && r.topK === 10 && r.quant === "u8",
+      ),
+    ),
+  ].filter((s) => s.points.length > 0),
 });
 console.log(md);
