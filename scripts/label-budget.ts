@@ -163,10 +163,7 @@ await writeLineChartPng(join(o.results, `${o.name}.png`), {
     series("f16, top-k 1…10, every epoch", (r) => !r.hardPhase && r.quant === "f16" && r.labelEpochs === allEpochs),
     series("u8 top-10, fewer labelled epochs reused", (r) => !r.hardPhase && r.topK === 10 && r.quant === "u8"),
     ...[...new Set(table.flatMap((r) => (r.hardPhase ? [r.hardPhase] : [])))].map((h) =>
-      series(
-        `u8 top-10, ${h} % of the epochs on hard labels (HALD)`,
-        (r) => r.hardPhase === h && r.topK === 10 && r.quant === "u8",
-      ),
+      series(`u8 top-10, hard phase ${h} % (HALD)`, (r) => r.hardPhase === h && r.topK === 10 && r.quant === "u8"),
     ),
   ].filter((s) => s.points.length > 0),
 });
