@@ -3,7 +3,8 @@
 // default run); each variant copies it and runs only relabel + evaluate (not `run`: recover's
 // config holds the gate's label settings, so `run` would redo the gate per variant) with one of: top-k 1/2/3/5/10 × u8/f16 over every student epoch, and top-10 u8 with
 // fewer labelled epochs reused in turn (--label-epochs: LPLD-style label reuse); a variant may add
-// HALD's hard-label phase to the student (h<percent>: --student-hard-phase).
+// HALD's hard-label phase to the student (h<percent>: --student-hard-phase). --baselines adds
+// baseline (b) on each row's label settings: do the images matter more when labels are few?
 // Writes results/label-budget.{md,json,png} (--name: another base name).
 // Usage: npm run results:label-budget [-- --ipc 10 --seed 0 --teacher T.onnx --out runs/label-budget -- <distill flags>]
 import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -29,6 +30,10 @@ const program = new Command("label-budget")
     "label settings, each top-k + quant [+ e<labelled epochs>] [+ h<percent of student epochs on hard labels>], run in this order",
     "10u8,1u8,2u8,10f16,10u8e15,10u8e150,3u8,5u8,1f16,2f16,3f16,5f16",
   )
+  .option(
+    "--baselines",
+    "also train baseline (b), the random real subset, on each row's labels (a column and a series)",
+  )
   .allowExcessArguments(true)
   .parse();
 const o = program.opts<{
@@ -39,6 +44,7 @@ const o = program.opts<{
   name: string;
   teacher?: string;
   variants: string;
+  baselines?: boolean;
 }>();
 const extra = program.args;
 
@@ -50,7 +56,8 @@ function run(args: string[]): void {
 
 const teacher = o.teacher ?? join(o.out, "teacher", "teacher.onnx");
 if (!o.teacher) run(["squeeze", "--out", join(o.out, "teacher"), "--seed", "0", "--quiet"]);
-const common = ["--teacher", teacher, "--ipc", String(o.ipc), "--seed", String(o.seed), "--quiet", "--no-baselines"];
+const common = ["--teacher", teacher, "--ipc", String(o.ipc), "--seed", String(o.seed), "--quiet"];
+if (!o.baselines) common.push("--no-baselines");
 
 // Recover once; every variant starts from a copy of this folder (its recover stage is then fresh).
 const base = join(o.out, "recovered");
@@ -106,6 +113,8 @@ const table = rows.map(({ variant, report }) => {
     tableBytes: lt.bytes,
     fp32Bytes: lt.fp32_bytes,
     accuracy: report.students[student].distilled,
+    /** Baseline (b) on the same label settings (--baselines). */
+    randomSoft: report.students[student].random_soft,
   };
 });
 // Every row trains its students alike; reports written before 2026-12-03 did not record how long.
@@ -117,6 +126,7 @@ const full = table[0]; // the reference row: the first variant (the default, top
 const command = typedCommand(process.argv, process.env, "results:label-budget");
 const host = machine();
 const hald = table.some((r) => r.hardPhase);
+const withB = table.some((r) => r.randomSoft !== undefined);
 const kib = (b: number) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 const md = [
   `# Label budget: ${rows[0].report.dataset} IPC ${o.ipc}, ${student} student, seed ${o.seed}`,
@@ -132,12 +142,15 @@ const md = [
         "",
       ]
     : []),
-  `| top-k | quant | labelled epochs |${hald ? " hard phase |" : ""} bytes / crop | label bytes / image | table | of fp32 (same crops) | top-1 (%) | vs first row (pt) |`,
-  `|---:|---|---:|${hald ? "---:|" : ""}---:|---:|---:|---:|---:|---:|`,
+  `| top-k | quant | labelled epochs |${hald ? " hard phase |" : ""} bytes / crop | label bytes / image | table | of fp32 (same crops) | top-1 (%) | vs first row (pt) |${withB ? " (b) top-1 (%) | ours − (b) (pt) |" : ""}`,
+  `|---:|---|---:|${hald ? "---:|" : ""}---:|---:|---:|---:|---:|---:|${withB ? "---:|---:|" : ""}`,
   ...table.map(
     (r) =>
       `| ${r.topK} | ${r.quant} | ${r.labelEpochs} |${hald ? ` ${r.hardPhase ? `${r.hardPhase} %` : "–"} |` : ""} ${r.bytesPerCrop.toFixed(1)} | ${kib(r.bytesPerImage)} | ${kib(r.tableBytes)} | ` +
-      `${((100 * r.tableBytes) / r.fp32Bytes).toFixed(0)} % | ${percent(r.accuracy)} | ${signedPercent(r.accuracy - full.accuracy)} |`,
+      `${((100 * r.tableBytes) / r.fp32Bytes).toFixed(0)} % | ${percent(r.accuracy)} | ${signedPercent(r.accuracy - full.accuracy)} |` +
+      (withB
+        ? ` ${r.randomSoft === undefined ? "–" : `${percent(r.randomSoft)} | ${signedPercent(r.accuracy - r.randomSoft)}`} |`
+        : ""),
   ),
   "",
   `![accuracy vs label bytes](${o.name}.png)`,
@@ -146,14 +159,16 @@ const md = [
 mkdirSync(o.results, { recursive: true });
 writeFileAtomic(join(o.results, `${o.name}.md`), md);
 writeJsonAtomic(join(o.results, `${o.name}.json`), { command, machine: host, rows: table });
-const series = (name: string, pick: (r: (typeof table)[number]) => boolean) => ({
+type Row = (typeof table)[number];
+// (b)'s points sit at its row's x: the same label settings, over the random real images
+const series = (name: string, pick: (r: Row) => boolean, y: (r: Row) => number | undefined = (r) => r.accuracy) => ({
   name,
   points: table
     .filter(pick)
-    .map((r) => ({ x: r.bytesPerImage, y: 100 * r.accuracy }))
+    .flatMap((r) => (y(r) === undefined ? [] : [{ x: r.bytesPerImage, y: 100 * y(r)! }]))
     .sort((a, b) => a.x - b.x),
 });
-const allEpochs = rows[0].report.label_table.epochs;
+const allEpochs = Math.max(...table.map((r) => r.labelEpochs)); // "every epoch": the rows that label the most
 await writeLineChartPng(join(o.results, `${o.name}.png`), {
   title: `${rows[0].report.dataset} IPC ${o.ipc}: top-1 vs label bytes stored per image (${student}, seed ${o.seed})`,
   x: { label: "label bytes per synthetic image (all epochs)", log: true },
@@ -164,6 +179,11 @@ await writeLineChartPng(join(o.results, `${o.name}.png`), {
     series("u8 top-10, fewer labelled epochs reused", (r) => !r.hardPhase && r.topK === 10 && r.quant === "u8"),
     ...[...new Set(table.flatMap((r) => (r.hardPhase ? [r.hardPhase] : [])))].map((h) =>
       series(`u8 top-10, hard phase ${h} % (HALD)`, (r) => r.hardPhase === h && r.topK === 10 && r.quant === "u8"),
+    ),
+    series(
+      "(b) random real images, u8 top-10, same labelled epochs",
+      (r) => !r.hardPhase && r.topK === 10 && r.quant === "u8",
+      (r) => r.randomSoft,
     ),
   ].filter((s) => s.points.length > 0),
 });

@@ -104,7 +104,11 @@ export async function trainStudent(
       `a hard-label phase needs the same number of images in every class: ${N} images, ${classes} classes`,
     );
   const classOf =
-    labels.kind === "hard" ? labels.labels : Int32Array.from({ length: N }, (_, i) => Math.floor(i / (N / classes)));
+    labels.kind === "hard"
+      ? labels.labels
+      : cfg.hardPhase
+        ? Int32Array.from({ length: N }, (_, i) => Math.floor(i / (N / classes)))
+        : undefined; // no hard epoch: a soft table throughout
   const [hardStart, hardEnd] = table && cfg.hardPhase ? hardPhaseEpochs(epochs, cfg.hardPhase.fraction) : [0, 0];
   /** Epoch e's batches: the schedule's crops of consecutive slots, with their labels. */
   function* batches(studentEpoch: number) {
@@ -120,8 +124,10 @@ export async function trainStudent(
       const td = t.data as Float32Array;
       slots.forEach((slot, j) => {
         // a mixed crop's hard label is the same mix of the two images' classes
-        if (hard) writeHardTarget(td, j, classes, classOf, order[slot], schedule, e, slot, N, smoothing);
-        else td.set(table!.dense(e, slot, 0), j * classes);
+        if (hard) {
+          const row = td.subarray(j * classes, (j + 1) * classes);
+          writeHardTarget(row, classOf!, order[slot], { schedule, epoch: e, slot, images: N }, smoothing);
+        } else td.set(table!.dense(e, slot, 0), j * classes);
       });
       yield { x, targets: t };
     }

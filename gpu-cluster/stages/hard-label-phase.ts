@@ -29,26 +29,28 @@ export function hardPhaseEpochs(epochs: number, fraction: number): [number, numb
   return [start, start + hard];
 }
 
+/** Which crop: slot `slot` of epoch `epoch` in a schedule over `images` images. */
+export interface CropAt {
+  schedule: CropScheduleParams;
+  epoch: number;
+  slot: number;
+  images: number;
+}
+
 /**
- * Writes the hard target of `slot`'s crop in `epoch` into row `row` of `targets` [*, classes]:
- * its image's class, mixed with its partner's as the crop is (CutMix/Mixup λ), then smoothed.
+ * Writes the hard target of the crop `at` (of image `image`) into `row` (one row of classes):
+ * the image's class, mixed with its partner's as the crop is (CutMix/Mixup λ), then smoothed.
  */
 export function writeHardTarget(
-  targets: Float32Array,
-  row: number,
-  classes: number,
+  row: Float32Array,
   labels: ArrayLike<number>,
   image: number,
-  schedule: CropScheduleParams,
-  epoch: number,
-  slot: number,
-  images: number,
+  at: CropAt,
   smoothing = 0,
 ): void {
-  const at = row * classes;
-  targets.fill(smoothing / classes, at, at + classes);
-  const mix = mixFor(schedule, epoch, slot, images);
+  row.fill(smoothing / row.length);
+  const mix = mixFor(at.schedule, at.epoch, at.slot, at.images);
   const lambda = mix ? mix.lambda : 1;
-  targets[at + labels[image]] += (1 - smoothing) * lambda;
-  if (mix) targets[at + labels[mix.partnerImage]] += (1 - smoothing) * (1 - lambda);
+  row[labels[image]] += (1 - smoothing) * lambda;
+  if (mix) row[labels[mix.partnerImage]] += (1 - smoothing) * (1 - lambda);
 }

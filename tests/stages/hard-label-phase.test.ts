@@ -42,7 +42,7 @@ describe("hard-label phase", () => {
           const order = batchOrder(seed, epoch, N);
           const t = new Float32Array(2 * classes).fill(Number.NaN); // written over, never added to
           for (let slot = 0; slot < N; slot++) {
-            writeHardTarget(t, 1, classes, labels, order[slot], schedule, epoch, slot, N, s);
+            writeHardTarget(t.subarray(classes), labels, order[slot], { schedule, epoch, slot, images: N }, s);
             const row = t.subarray(classes);
             expect(row.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 5);
             const mix = mixFor(schedule, epoch, slot, N);
