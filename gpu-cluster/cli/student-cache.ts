@@ -43,11 +43,13 @@ export function studentKey(set: ImageSet, table: Uint8Array, recipe: StudentReci
 
 /** The key of a student trained on `set` with the images' own classes as hard labels under `recipe`. */
 export function hardLabelStudentKey(set: ImageSet, labels: ArrayLike<number>, recipe: StudentRecipe): string {
-  // a hard-label phase is a soft-labelled student's: a student on hard labels throughout is the same without it
+  // a student on hard labels throughout reads no table: the label budget, the temperature and a
+  // hard-label phase (a soft-labelled student's) leave it the same student
   const { hardPhase: _, ...student } = recipe.student;
+  const { labelEpochs: _e, temperature: _t, ...rest } = recipe;
   return sha256(
     canonicalJson({
-      recipe: { ...recipe, student },
+      recipe: { ...rest, student },
       images: [set.count, set.channels, set.size, sha256(pixelBytes(set))],
       hard: Array.from(labels),
     }),

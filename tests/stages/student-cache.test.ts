@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  hardLabelStudentKey,
   labelSourceKey,
   StudentCache,
   studentKey,
@@ -74,6 +75,20 @@ describe("student cache", () => {
     expect(studentKey(moved, table("gate"), recipe)).not.toBe(k);
     expect(studentKey(set, table("gate"), { ...recipe, epochs: 3 })).not.toBe(k);
     expect(studentKey(set, table("gate"), { ...recipe, student: { ...recipe.student, seed: 1 } })).not.toBe(k);
+  });
+
+  it("keys a hard-label student by what it reads: not the label budget, temperature or a hard phase", () => {
+    const labels = [0, 1, 2, 0];
+    const k = hardLabelStudentKey(set, labels, recipe);
+    expect(hardLabelStudentKey(set, labels, { ...recipe, labelEpochs: 1 })).toBe(k);
+    expect(hardLabelStudentKey(set, labels, { ...recipe, temperature: 1 })).toBe(k);
+    const halved = { ...recipe.student, hardPhase: { fraction: 0.5, smoothing: 0.8 } };
+    expect(hardLabelStudentKey(set, labels, { ...recipe, student: halved })).toBe(k);
+    expect(hardLabelStudentKey(set, [0, 1, 2, 1], recipe)).not.toBe(k);
+    expect(hardLabelStudentKey(set, labels, { ...recipe, epochs: 3 })).not.toBe(k);
+    expect(hardLabelStudentKey(set, labels, { ...recipe, student: { ...recipe.student, lr: 0.02 } })).not.toBe(k);
+    const shifted = { ...recipe, schedule: defaultCropSchedule({ seed: 1, sourceSize: 2 }) };
+    expect(hardLabelStudentKey(set, labels, shifted)).not.toBe(k);
   });
 
   it("stores a student's ONNX bytes under its key and finds nothing under another", () =>
