@@ -14,12 +14,13 @@ import { writeFileAtomic, writeJsonAtomic } from "../io/atomic-write.ts";
 import { serializeModel } from "../graph/onnx-serialize.ts";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../runtime/execution-provider.ts";
 import type { ImageSet } from "../stages/crops.ts";
+import { HALD_SMOOTHING } from "../stages/hard-label-phase.ts";
 import { StreamTrainer } from "../stream/stream-trainer.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
 import { createProgress } from "./progress.ts";
 import { edgeUrl } from "./edge-url.ts";
-import { atLeast, int, positive } from "./number-args.ts";
-import { arch, lrStretchOf } from "./options.ts";
+import { atLeast, fraction, int, positive } from "./number-args.ts";
+import { arch, hardPhaseOf, lrStretchOf } from "./options.ts";
 
 export interface TrainOptions {
   edge: string;
@@ -30,6 +31,8 @@ export interface TrainOptions {
   studentBatch: number;
   studentLr: number;
   studentLrStretch: number;
+  studentHardPhase: number;
+  studentHardSmoothing: number;
   epochs?: number;
   seed?: number;
   pixels: boolean;
@@ -148,6 +151,7 @@ export async function train(o: TrainOptions, log: (line: string) => void): Promi
         batch: o.studentBatch,
         lr: o.studentLr,
         ...lrStretchOf(o),
+        ...hardPhaseOf(o),
         weightDecay: 0.01,
         seed: o.seed ?? m.seeds.run,
       },
@@ -218,6 +222,18 @@ export function addTrainCommand(program: Command): void {
       "the cosine of a run z times as long, cut at the end (EDC's smoothed schedule; 1: decay to 0)",
       atLeast("--student-lr-stretch", 1),
       1,
+    )
+    .option(
+      "--student-hard-phase <f>",
+      "HALD's soft → hard → soft student (as evaluate's): the middle share f of the epochs trains on the images' own classes instead of the stream's labels (0: none)",
+      fraction("--student-hard-phase"),
+      0,
+    )
+    .option(
+      "--student-hard-smoothing <s>",
+      "label smoothing of --student-hard-phase's hard targets (as evaluate's)",
+      fraction("--student-hard-smoothing", true),
+      HALD_SMOOTHING,
     )
     .option("--epochs <n>", "epochs to train (default: the run's relabel epochs)", int("--epochs", 1))
     .option("--seed <s>", "weight initialisation seed (default: the run's seed, as evaluate)", int("--seed"))

@@ -23,6 +23,7 @@ import type { RunManifest } from "../../shared/manifest.ts";
 import type { CheckpointIdentity } from "../training/checkpoint.ts";
 import { defaultStudentWidth } from "../stages/student-width.ts";
 import type { StudentConfig } from "../stages/evaluate.ts";
+import { hardPhaseEpochs, writeHardTarget } from "../stages/hard-label-phase.ts";
 
 export interface StreamTrainerConfig {
   manifest: RunManifest;
@@ -47,6 +48,8 @@ export class StreamTrainer {
   /** Mean loss of every finished epoch, and the running sum of the current one. */
   readonly epochLosses: number[] = [];
   private epochSum = 0;
+  /** Each image's class (images class by class), for a hard-label phase. */
+  private classOf?: Int32Array;
 
   private constructor(
     readonly config: StreamTrainerConfig,
@@ -71,6 +74,14 @@ export class StreamTrainer {
       if (m.relabel.cropsPerImage !== 1)
         throw new Error(
           `run ${m.runId} has ${m.relabel.cropsPerImage} crops per image; local cropping follows evaluate (one crop per image): stream pixels instead`,
+        );
+    }
+    if (c.student.hardPhase) {
+      hardPhaseEpochs(c.epochs, c.student.hardPhase.fraction); // refuses a share outside [0, 1)
+      // as evaluate: one crop per image, images class by class (N / classes of each)
+      if (m.relabel.cropsPerImage !== 1 || m.images % m.dataset.classes !== 0)
+        throw new Error(
+          `a hard-label phase needs one crop per image and the same number of images in every class: run ${m.runId} has ${m.relabel.cropsPerImage} crops per image, ${m.images} images, ${m.dataset.classes} classes`,
         );
     }
     const spec: ModelSpec = {
@@ -151,8 +162,36 @@ export class StreamTrainer {
     }
     return {
       x: tensor("float32", [n, C, S, S], x),
-      targets: tensor("float32", [n, m.dataset.classes], b.dense()),
+      targets: tensor("float32", [n, m.dataset.classes], this.hardEpoch(epoch) ? this.hardTargets(b) : b.dense()),
     };
+  }
+
+  /** Whether `epoch` is in the student's hard-label phase (HALD; evaluate's hardPhaseEpochs over the same epochs). */
+  private hardEpoch(epoch: number): boolean {
+    const phase = this.config.student.hardPhase;
+    if (!phase) return false;
+    const [start, end] = hardPhaseEpochs(this.config.epochs, phase.fraction);
+    return epoch >= start && epoch < end;
+  }
+
+  /** The batch's crops' own images' classes as targets, mixed and smoothed as evaluate's (writeHardTarget). */
+  private hardTargets(b: StreamBatch): Float32Array {
+    const m = this.config.manifest;
+    const K = m.dataset.classes;
+    const perClass = m.images / K;
+    this.classOf ??= Int32Array.from({ length: m.images }, (_, i) => Math.floor(i / perClass));
+    const targets = new Float32Array(b.crops * K);
+    for (let j = 0; j < b.crops; j++) {
+      const at = { schedule: m.relabel.schedule, epoch: b.epoch, slot: b.firstSlot + j, images: m.images };
+      writeHardTarget(
+        targets.subarray(j * K, (j + 1) * K),
+        this.classOf,
+        b.image[j],
+        at,
+        this.config.student.hardPhase!.smoothing,
+      );
+    }
+    return targets;
   }
 
   /** One training step on the next batch of the schedule; returns its loss. */

@@ -12,6 +12,7 @@ import { channelStats, loadDataset } from "../../gpu-cluster/data/index.ts";
 import { loadLocalImages, type TrainResult } from "../../gpu-cluster/cli/train.ts";
 import { StreamTrainer } from "../../gpu-cluster/stream/stream-trainer.ts";
 import { parseReport } from "../../gpu-cluster/cli/report.ts";
+import { hardPhaseEpochs } from "../../gpu-cluster/stages/hard-label-phase.ts";
 import type { RunManifest } from "../../shared/manifest.ts";
 import {
   ROOT,
@@ -104,6 +105,26 @@ describe("distill train (Node client)", () => {
     const stretched = trainOk(join(root, "stretched"), ["--images", runDir, "--student-lr-stretch", "2"]);
     expect(stretched.accuracy).toBe(report.students["convnet-2"].distilled);
     expect(stretched.epochLosses.at(-1)).not.toBe(uninterrupted.epochLosses.at(-1)); // not the plain schedule
+  });
+
+  it("--student-hard-phase reaches the client's student as it reaches evaluate's: the same student", () => {
+    // HALD's middle epochs take the images' own classes, not the stream's labels, in both
+    const copy = join(root, "hald-run");
+    rmSync(copy, { recursive: true, force: true });
+    cpSync(runDir, copy, { recursive: true });
+    const flags = ["--student-hard-phase", "0.5", "--student-hard-smoothing", "0.2"];
+    const e = distill(["evaluate", ...runArgs(data, copy), ...flags]);
+    expect(e.status, e.stderr).toBe(0);
+    const report = parseReport(JSON.parse(readFileSync(join(copy, "report.json"), "utf8")));
+    expect(report.student_hard_phase).toEqual({ fraction: 0.5, smoothing: 0.2 });
+    const hald = trainOk(join(root, "hald"), ["--images", runDir, ...flags]);
+    expect(hald.accuracy).toBe(report.students["convnet-2"].distilled);
+    // the first soft epochs as the plain student's, then the hard phase's own losses
+    const [start] = hardPhaseEpochs(m.relabel.epochs, 0.5);
+    expect(start).toBeGreaterThan(0);
+    const plain = uninterrupted.epochLosses;
+    expect(hald.epochLosses.slice(0, start)).toEqual(plain.slice(0, start));
+    expect(hald.epochLosses[start]).not.toBe(plain[start]);
   });
 
   it("killed mid-run, resumes from its checkpoint and ends with the very same weights", async () => {
