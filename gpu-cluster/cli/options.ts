@@ -306,7 +306,7 @@ export function addRunOptions(cmd: Command): Command {
     )
     .option(
       "--label-epochs <n>",
-      "relabel and evaluate: distinct labelled epochs stored (label budget); student epoch e reuses the crops and labels of epoch e mod n (default: every student epoch)",
+      "relabel and evaluate: distinct labelled epochs stored (label budget); a soft-labelled student's epoch e reuses the crops and labels of epoch e mod n; (a), on hard labels, takes every epoch's own crops (default: every student epoch)",
       int("--label-epochs", 1),
     )
     .option("--top-k <n>", "relabel: classes kept per crop", int("--top-k", 1), 10)

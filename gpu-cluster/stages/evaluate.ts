@@ -112,9 +112,10 @@ export async function trainStudent(
   const [hardStart, hardEnd] = table && cfg.hardPhase ? hardPhaseEpochs(epochs, cfg.hardPhase.fraction) : [0, 0];
   /** Epoch e's batches: the schedule's crops of consecutive slots, with their labels. */
   function* batches(studentEpoch: number) {
-    // the hard phase needs no table, so it takes its own epoch's crops, past the label budget too
+    // hard labels need no table, so a hard epoch ((a)'s, or a hard phase's) takes its own epoch's
+    // crops, past the label budget too
     const hard = !table || (studentEpoch >= hardStart && studentEpoch < hardEnd);
-    const e = hard && table ? studentEpoch : studentEpoch % labelEpochs;
+    const e = hard ? studentEpoch : studentEpoch % labelEpochs;
     const smoothing = (table && cfg.hardPhase?.smoothing) || 0; // (a) keeps plain one-hot targets
     const order = batchOrder(schedule.seed, e, N);
     for (let s0 = 0; s0 < N; s0 += cfg.batch) {

@@ -714,6 +714,29 @@ describe("evaluate", () => {
     ).rejects.toThrow(/does not match the student run|same number of images in every class/);
   });
 
+  it("a student on hard labels takes its own epochs' crops: the soft labels' budget does not reach it", async () => {
+    const { set, data } = quadrants(5, 1);
+    const { data: val } = quadrants(10, 2);
+    const schedule = defaultCropSchedule({ seed: 3, sourceSize: 16, outputSize: 16, scale: [0.5, 1], flipProb: 0 });
+    const student = { arch: "convnet-2", width: 4, batch: 10, lr: 0.01, weightDecay: 0.01, seed: 1 };
+    const losses = async (labelEpochs: number) =>
+      (
+        await trainStudent(
+          set,
+          { kind: "hard", labels: data.labels },
+          schedule,
+          4,
+          4,
+          student,
+          val,
+          { mean: [0.3], std: [0.3] },
+          { ...quiet, labelEpochs },
+        )
+      ).losses;
+    // (a)'s student key leaves the label budget out (student-cache.ts): this is why that is right
+    expect(await losses(1)).toEqual(await losses(4));
+  });
+
   it("a student's cosine stretch reaches its steps: ζ = 1 is the plain schedule, ζ = 4 another run", async () => {
     const { set, data } = quadrants(5, 1);
     const { data: val } = quadrants(10, 2);
