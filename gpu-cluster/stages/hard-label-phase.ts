@@ -29,6 +29,18 @@ export function hardPhaseEpochs(epochs: number, fraction: number): [number, numb
   return [start, start + hard];
 }
 
+/**
+ * Each image's class in a set of `images` held class by class, images / classes of each (every
+ * distilled set and random subset is): the classes a hard phase reads. Refuses any other count.
+ */
+export function classMajorLabels(images: number, classes: number): Int32Array {
+  if (images % classes !== 0)
+    throw new Error(
+      `a hard-label phase needs the same number of images in every class: ${images} images, ${classes} classes`,
+    );
+  return Int32Array.from({ length: images }, (_, i) => Math.floor(i / (images / classes)));
+}
+
 /** Which crop: slot `slot` of epoch `epoch` in a schedule over `images` images. */
 export interface CropAt {
   schedule: CropScheduleParams;

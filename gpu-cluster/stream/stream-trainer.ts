@@ -23,7 +23,7 @@ import type { RunManifest } from "../../shared/manifest.ts";
 import type { CheckpointIdentity } from "../training/checkpoint.ts";
 import { defaultStudentWidth } from "../stages/student-width.ts";
 import type { StudentConfig } from "../stages/evaluate.ts";
-import { hardPhaseEpochs, writeHardTarget } from "../stages/hard-label-phase.ts";
+import { classMajorLabels, hardPhaseEpochs, writeHardTarget } from "../stages/hard-label-phase.ts";
 
 export interface StreamTrainerConfig {
   manifest: RunManifest;
@@ -48,15 +48,14 @@ export class StreamTrainer {
   /** Mean loss of every finished epoch, and the running sum of the current one. */
   readonly epochLosses: number[] = [];
   private epochSum = 0;
-  /** Each image's class (images class by class), for a hard-label phase. */
-  private classOf?: Int32Array;
-
   private constructor(
     readonly config: StreamTrainerConfig,
     readonly spec: ModelSpec,
     private readonly params: ParamStore,
     private trainer: ClassifierTrainer,
     private readonly compile: CompileOptions,
+    /** Each image's class, for a hard-label phase (absent without one). */
+    private readonly classOf?: Int32Array,
   ) {}
 
   static async create(config: StreamTrainerConfig, compile: CompileOptions = {}): Promise<StreamTrainer> {
@@ -76,13 +75,14 @@ export class StreamTrainer {
           `run ${m.runId} has ${m.relabel.cropsPerImage} crops per image; local cropping follows evaluate (one crop per image): stream pixels instead`,
         );
     }
+    let classOf: Int32Array | undefined;
     if (c.student.hardPhase) {
       hardPhaseEpochs(c.epochs, c.student.hardPhase.fraction); // refuses a share outside [0, 1)
-      // as evaluate: one crop per image, images class by class (N / classes of each)
-      if (m.relabel.cropsPerImage !== 1 || m.images % m.dataset.classes !== 0)
+      if (m.relabel.cropsPerImage !== 1)
         throw new Error(
-          `a hard-label phase needs one crop per image and the same number of images in every class: run ${m.runId} has ${m.relabel.cropsPerImage} crops per image, ${m.images} images, ${m.dataset.classes} classes`,
+          `a hard-label phase needs one crop per image (as evaluate): run ${m.runId} has ${m.relabel.cropsPerImage}`,
         );
+      classOf = classMajorLabels(m.images, m.dataset.classes); // refuses unequal classes
     }
     const spec: ModelSpec = {
       arch: c.student.arch,
@@ -93,7 +93,7 @@ export class StreamTrainer {
     };
     const params = new ParamStore(c.student.seed);
     const trainer = await StreamTrainer.compileStep(spec, params, m, c.student, compile);
-    return new StreamTrainer(c, spec, params, trainer, compile);
+    return new StreamTrainer(c, spec, params, trainer, compile, classOf);
   }
 
   private static compileStep(
@@ -178,14 +178,12 @@ export class StreamTrainer {
   private hardTargets(b: StreamBatch): Float32Array {
     const m = this.config.manifest;
     const K = m.dataset.classes;
-    const perClass = m.images / K;
-    this.classOf ??= Int32Array.from({ length: m.images }, (_, i) => Math.floor(i / perClass));
     const targets = new Float32Array(b.crops * K);
     for (let j = 0; j < b.crops; j++) {
       const at = { schedule: m.relabel.schedule, epoch: b.epoch, slot: b.firstSlot + j, images: m.images };
       writeHardTarget(
         targets.subarray(j * K, (j + 1) * K),
-        this.classOf,
+        this.classOf!,
         b.image[j],
         at,
         this.config.student.hardPhase!.smoothing,
